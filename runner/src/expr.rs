@@ -1,0 +1,295 @@
+//! Expressions and templates in workflow values, through minijinja (Jinja syntax).
+//!
+//! - A *template* is text with `{{ … }}` parts: `"Invoice {{ row['請求書番号'] }}"`.
+//!   When the whole value is one `{{ … }}`, the result keeps its type (a number stays a number).
+//! - An *expression* (in `where`, `if`, `when`) is the part inside the braces: `row['金額'] > 1000`.
+//!
+//! Extra filters for client data: `number`, `yen`, `halfwidth`, `date`.
+
+use crate::table::{Cell, parse_number};
+use chrono::{NaiveDate, NaiveDateTime};
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use std::collections::{BTreeMap, HashSet};
+
+/// Work allowed for one template (a guard against endless loops in user templates).
+const FUEL: u64 = 200_000;
+
+/// The template engine, configured for workflows.
+pub struct Expressions {
+    env: Environment<'static>,
+}
+
+impl Default for Expressions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A problem evaluating a template or expression, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExprError(pub String);
+
+impl Expressions {
+    pub fn new() -> Expressions {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(50);
+        env.add_filter("number", filter_number);
+        env.add_filter("yen", filter_yen);
+        env.add_filter("halfwidth", filter_halfwidth);
+        env.add_filter("date", filter_date);
+        Expressions { env }
+    }
+
+    /// Check a template's syntax; return the variables it uses (`row`, `secrets.portal_user` …).
+    pub fn check_template(&self, src: &str) -> Result<HashSet<String>, ExprError> {
+        if let Some(expr) = single_expression(src) {
+            return self.check_expression(expr);
+        }
+        let tmpl = self.env.template_from_str(src).map_err(describe)?;
+        Ok(tmpl.undeclared_variables(true))
+    }
+
+    /// Check an expression's syntax; return the variables it uses.
+    pub fn check_expression(&self, src: &str) -> Result<HashSet<String>, ExprError> {
+        let expr = self.env.compile_expression(strip_braces(src)).map_err(describe)?;
+        Ok(expr.undeclared_variables(true))
+    }
+
+    /// Render a template. A value that is exactly one `{{ … }}` keeps its type.
+    pub fn render(&self, src: &str, ctx: &Value) -> Result<Value, ExprError> {
+        if !src.contains("{{") && !src.contains("{%") {
+            return Ok(Value::from(src));
+        }
+        if let Some(expr) = single_expression(src) {
+            return self.eval(expr, ctx);
+        }
+        self.env.render_str(src, ctx).map(Value::from).map_err(describe)
+    }
+
+    /// Render a template to text.
+    pub fn render_text(&self, src: &str, ctx: &Value) -> Result<String, ExprError> {
+        let v = self.render(src, ctx)?;
+        Ok(display(&v))
+    }
+
+    /// Evaluate an expression to a value.
+    pub fn eval(&self, src: &str, ctx: &Value) -> Result<Value, ExprError> {
+        let expr = self.env.compile_expression(strip_braces(src)).map_err(describe)?;
+        expr.eval(ctx).map_err(describe)
+    }
+
+    /// Evaluate a condition.
+    pub fn eval_bool(&self, src: &str, ctx: &Value) -> Result<bool, ExprError> {
+        Ok(self.eval(src, ctx)?.is_true())
+    }
+}
+
+/// `{{ expr }}` with nothing around it → `expr`.
+fn single_expression(src: &str) -> Option<&str> {
+    let t = src.trim();
+    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
+    // `{{ a }} and {{ b }}` is not one expression.
+    (!inner.contains("{{") && !inner.contains("}}")).then_some(inner.trim())
+}
+
+fn strip_braces(src: &str) -> &str {
+    single_expression(src).unwrap_or(src.trim())
+}
+
+/// minijinja's errors → one readable sentence (kind, detail, and where in the template).
+fn describe(e: Error) -> ExprError {
+    let detail = e.detail().map(str::to_string).unwrap_or_default();
+    let what = match e.kind() {
+        ErrorKind::SyntaxError => format!("the template has a syntax error: {detail}"),
+        ErrorKind::UndefinedError => {
+            "it uses a name that has no value here (check the spelling of the variable or column)".to_string()
+        }
+        ErrorKind::InvalidOperation => format!("this calculation is not possible: {detail}"),
+        ErrorKind::UnknownFilter => format!("unknown filter: {detail} (filters: number, yen, halfwidth, date, round, trim, upper, lower, replace, default)"),
+        ErrorKind::OutOfFuel => "the template did too much work (an endless loop?)".to_string(),
+        _ if detail.is_empty() => e.kind().to_string(),
+        _ => format!("{}: {detail}", e.kind()),
+    };
+    ExprError(what)
+}
+
+/// Text of a value as it should appear in a cell or a field: `none` becomes empty.
+pub fn display(v: &Value) -> String {
+    match v.kind() {
+        ValueKind::None | ValueKind::Undefined => String::new(),
+        ValueKind::Number => match f64::try_from(v.clone()) {
+            Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => format!("{}", f as i64),
+            _ => v.to_string(),
+        },
+        _ => v.to_string(),
+    }
+}
+
+/// A cell as a template value. Text that reads as a number (`1,200`, `¥3,000`) becomes a number
+/// so that `row['金額'] * 1.1` works on CSV data; codes with leading zeros (`00123`) stay text.
+pub fn cell_value(cell: &Cell) -> Value {
+    match cell {
+        Cell::Empty => Value::from(""),
+        Cell::Text(s) => match number_in_text(s) {
+            Some(n) => number_value(n),
+            None => Value::from(s.as_str()),
+        },
+        Cell::Int(i) => Value::from(*i),
+        Cell::Float(f) => Value::from(*f),
+        Cell::Bool(b) => Value::from(*b),
+        Cell::Date(_) | Cell::DateTime(_) | Cell::Error(_) => Value::from(cell.to_string()),
+    }
+}
+
+fn number_in_text(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let mut chars = t.chars();
+    let first = chars.next()?;
+    let second = chars.next();
+    let leading_zero = (first == '0' || first == '０') && second.is_some_and(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+    if leading_zero || t.starts_with('+') {
+        return None;
+    }
+    parse_number(t)
+}
+
+fn number_value(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+        Value::from(n as i64)
+    } else {
+        Value::from(n)
+    }
+}
+
+/// A template result as a cell.
+pub fn value_cell(v: &Value) -> Cell {
+    match v.kind() {
+        ValueKind::None | ValueKind::Undefined => Cell::Empty,
+        ValueKind::Bool => Cell::Bool(v.is_true()),
+        ValueKind::Number => match v.as_i64() {
+            Some(i) if !v.to_string().contains('.') => Cell::Int(i),
+            _ => f64::try_from(v.clone()).map(Cell::number).unwrap_or_else(|_| Cell::text(v.to_string())),
+        },
+        _ => Cell::text(display(v)),
+    }
+}
+
+/// A row as a template value: column name → value.
+pub fn row_value(columns: &[String], cells: &[Cell]) -> Value {
+    let map: BTreeMap<String, Value> = columns
+        .iter()
+        .zip(cells.iter())
+        .map(|(c, v)| (c.clone(), cell_value(v)))
+        .collect();
+    Value::from(map)
+}
+
+/// A YAML value (from `params` or `set`) as a template value.
+pub fn yaml_value(v: &serde_yaml::Value) -> Value {
+    Value::from_serialize(v)
+}
+
+fn filter_number(v: Value) -> Result<Value, Error> {
+    if v.kind() == ValueKind::Number {
+        return Ok(v);
+    }
+    let s = display(&v);
+    parse_number(&s).map(number_value).ok_or_else(|| {
+        Error::new(ErrorKind::InvalidOperation, format!("\"{s}\" is not a number"))
+    })
+}
+
+/// `12000 | yen` → `¥12,000`.
+fn filter_yen(v: Value) -> Result<String, Error> {
+    let n = filter_number(v)?;
+    let f = f64::try_from(n).map_err(|_| Error::new(ErrorKind::InvalidOperation, "not a number"))?;
+    let rounded = f.round() as i64;
+    let digits = rounded.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    Ok(format!("{}¥{grouped}", if rounded < 0 { "-" } else { "" }))
+}
+
+/// Full-width letters, digits and spaces → ASCII (`ＡＢＣ１２３` → `ABC123`).
+pub fn to_halfwidth(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{3000}' => ' ',
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+fn filter_halfwidth(v: Value) -> String {
+    to_halfwidth(&display(&v))
+}
+
+/// Read a date written as `2026-11-05`, `2026/11/05`, `2026年11月5日` or `20261105`.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let s = to_halfwidth(s.trim());
+    let s = s.split([' ', 'T']).next().unwrap_or_default();
+    for fmt in ["%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d", "%Y.%m.%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(s, fmt) {
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// `row['請求日'] | date('%Y年%m月%d日')`
+fn filter_date(v: Value, format: Option<String>) -> Result<String, Error> {
+    let text = display(&v);
+    let date = parse_date(&text)
+        .or_else(|| NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S").ok().map(|d| d.date()))
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("\"{text}\" is not a date")))?;
+    Ok(date.format(format.as_deref().unwrap_or("%Y-%m-%d")).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn single_expression_keeps_its_type() {
+        let x = Expressions::new();
+        let row = row_value(&["金額".into()], &[Cell::Text("1,000".into())]);
+        let ctx = context! { row => row };
+        let v = x.render("{{ row['金額'] * 1.1 }}", &ctx).unwrap();
+        assert_eq!(v.kind(), ValueKind::Number);
+        assert_eq!(value_cell(&v), Cell::Float(1100.0000000000002));
+        assert_eq!(x.render_text("{{ row['金額'] | yen }}", &ctx).unwrap(), "¥1,000");
+        assert_eq!(x.render_text("合計 {{ row['金額'] }} 円", &ctx).unwrap(), "合計 1000 円");
+    }
+
+    #[test]
+    fn leading_zero_codes_stay_text() {
+        assert_eq!(cell_value(&Cell::Text("00123".into())), Value::from("00123"));
+        assert_eq!(cell_value(&Cell::Text("0.5".into())), Value::from(0.5));
+    }
+
+    #[test]
+    fn undeclared_variables_are_reported() {
+        let x = Expressions::new();
+        let vars = x.check_template("{{ secrets.portal_user }} {{ row['a'] }}").unwrap();
+        assert!(vars.contains("secrets.portal_user"), "{vars:?}");
+        assert!(x.check_template("{{ row[ }}").is_err());
+    }
+
+    #[test]
+    fn dates_and_widths() {
+        assert_eq!(parse_date("2026/10/31"), NaiveDate::from_ymd_opt(2026, 10, 31));
+        assert_eq!(parse_date("２０２６年１０月３１日"), NaiveDate::from_ymd_opt(2026, 10, 31));
+        assert_eq!(to_halfwidth("ＡＢ１\u{3000}"), "AB1 ");
+    }
+}

@@ -1,0 +1,328 @@
+//! `Workflow`: a trainee's bot, read from a YAML file and checked.
+//!
+//! Reading happens in two stages: every key is read into typed values (unknown keys and
+//! wrong types reported with line and column), then [`crate::validate`] checks that names
+//! refer to things that exist (inputs, tables, params, secrets, columns).
+
+use crate::definition_error::{DefinitionError, DefinitionErrors};
+use crate::reader::{Reader, describe_value, scalar_text};
+use crate::source_map::{Pos, SourceMap, child_key};
+use crate::step::{Retry, SheetName, Step, parse_steps};
+use serde::Deserialize;
+use serde_yaml::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A checked workflow, ready to run.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub file: PathBuf,
+    /// The YAML text, kept so that records can show exactly what ran.
+    pub source: String,
+    /// sha256 of the YAML text: two runs with the same hash ran the same bot.
+    pub hash: String,
+    pub name: String,
+    pub description: String,
+    /// The trainee who wrote it (credited for approved runs).
+    pub author: String,
+    pub client: String,
+    pub version: String,
+    pub inputs: Vec<Input>,
+    pub params: BTreeMap<String, Value>,
+    pub secrets: Vec<String>,
+    pub timeout: Duration,
+    /// Whole-run retry for transient errors (browser crash, network), not for bad data.
+    pub retry: Retry,
+    pub browser: BrowserSettings,
+    pub steps: Vec<Step>,
+}
+
+/// A table the workflow reads from its input file(s).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub name: String,
+    pub spec: InputSpec,
+    pub pos: Option<Pos>,
+}
+
+impl Input {
+    /// True when this input is its own file (given on the command line or dropped in the inbox).
+    pub fn is_file(&self) -> bool {
+        self.spec.same_file_as.is_none()
+    }
+}
+
+/// `inputs: { invoices: { sheet: 1, header_row: 1, columns: [請求書番号, 金額] } }`
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub sheet: Option<SheetName>,
+    #[serde(default)]
+    pub header_row: Option<usize>,
+    #[serde(default)]
+    pub range: Option<String>,
+    /// Columns the workflow needs; checked as soon as the file is read.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Another sheet of the file given for that input.
+    #[serde(default)]
+    pub same_file_as: Option<String>,
+}
+
+/// `browser: { headless: true, element_timeout_secs: 10 }`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrowserSettings {
+    #[serde(default = "yes")]
+    pub headless: bool,
+    #[serde(default = "default_element_timeout")]
+    pub element_timeout_secs: u64,
+    #[serde(default = "default_page_timeout")]
+    pub page_load_timeout_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_element_timeout() -> u64 {
+    10
+}
+fn default_page_timeout() -> u64 {
+    30
+}
+
+impl Default for BrowserSettings {
+    fn default() -> Self {
+        BrowserSettings {
+            headless: true,
+            element_timeout_secs: default_element_timeout(),
+            page_load_timeout_secs: default_page_timeout(),
+        }
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "author",
+    "client",
+    "version",
+    "inputs",
+    "params",
+    "secrets",
+    "timeout_minutes",
+    "retry",
+    "browser",
+    "steps",
+];
+
+impl Workflow {
+    /// Read and check a workflow file.
+    pub fn load(path: &Path) -> Result<Workflow, DefinitionErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            DefinitionErrors(vec![DefinitionError {
+                file: path.to_path_buf(),
+                pos: None,
+                message: format!("cannot read the workflow file: {e}"),
+                hint: Some("check the path; workflows live in the `workflows/` folder".into()),
+            }])
+        })?;
+        Workflow::parse(path, &text)
+    }
+
+    /// Read and check a workflow from its text; `file` is used in messages.
+    pub fn parse(file: &Path, text: &str) -> Result<Workflow, DefinitionErrors> {
+        let root: Value = match serde_yaml::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Err(DefinitionErrors(vec![syntax_error(file, &e)])),
+        };
+        let mut r = Reader::new(file.to_path_buf(), SourceMap::parse(text));
+        let workflow = read_top(&mut r, &root, file, text);
+        if let Some(w) = &workflow {
+            crate::validate::check(&mut r, w);
+        }
+        match workflow {
+            Some(w) if r.errors.is_empty() => Ok(w),
+            _ => {
+                let mut errors = r.errors;
+                errors.sort_by_key(|e| e.pos);
+                errors.dedup();
+                Err(DefinitionErrors(errors))
+            }
+        }
+    }
+
+    /// The inputs that are files of their own, in the order written.
+    pub fn file_inputs(&self) -> impl Iterator<Item = &Input> {
+        self.inputs.iter().filter(|i| i.is_file())
+    }
+
+    pub fn needs_browser(&self) -> bool {
+        fn any(steps: &[Step]) -> bool {
+            steps
+                .iter()
+                .any(|s| s.kind.needs_browser() || s.kind.children().into_iter().any(any))
+        }
+        any(&self.steps)
+    }
+}
+
+fn syntax_error(file: &Path, e: &serde_yaml::Error) -> DefinitionError {
+    let pos = e.location().map(|l| Pos {
+        line: l.line(),
+        col: l.column(),
+    });
+    // serde_yaml appends " at line X column Y"; we show the position in front instead.
+    let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    DefinitionError {
+        file: file.to_path_buf(),
+        pos,
+        message: format!("this is not valid YAML: {msg}"),
+        hint: Some(
+            "check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
+                .into(),
+        ),
+    }
+}
+
+fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Workflow> {
+    let Value::Mapping(map) = root else {
+        r.error(
+            "",
+            format!("a workflow must be a group of keys (name, client, steps …), but this file is {}", describe_value(root)),
+            Some("start from an example in the `workflows/` folder".into()),
+        );
+        return None;
+    };
+    r.check_keys(map, "", TOP_KEYS, "the workflow");
+
+    let required = |r: &mut Reader, key: &str| -> Option<String> {
+        match map.get(key) {
+            None => {
+                r.error("", format!("the workflow needs `{key}`"), Some(format!("add a line `{key}: ...` at the top of the file")));
+                None
+            }
+            Some(v) => {
+                let s: String = r.parse(v, key, &format!("`{key}`"))?;
+                Some(s)
+            }
+        }
+    };
+    let name = required(r, "name");
+    let author = required(r, "author");
+    let client = required(r, "client");
+    for (key, value) in [("name", &name), ("author", &author), ("client", &client)] {
+        if let Some(v) = value
+            && !is_slug(v)
+        {
+            r.error(
+                key,
+                format!("`{key}` must be short and simple: letters a-z, digits, `-` or `_` (it is used in folder names), but it is \"{v}\""),
+                Some(format!("for example `{key}: {}`", slugify(v))),
+            );
+        }
+    }
+    let description = match map.get("description") {
+        Some(v) => r.parse::<String>(v, "description", "`description`").unwrap_or_default(),
+        None => String::new(),
+    };
+    let version = map.get("version").map(|v| scalar_text(v)).unwrap_or_else(|| "1".into());
+
+    let inputs = read_inputs(r, map.get("inputs"));
+    let params: BTreeMap<String, Value> = match map.get("params") {
+        Some(v) => r.parse(v, "params", "`params`").unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    let secrets: Vec<String> = match map.get("secrets") {
+        Some(v) => r.parse(v, "secrets", "`secrets`").unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let timeout_minutes: u64 = match map.get("timeout_minutes") {
+        Some(v) => r.parse(v, "timeout_minutes", "`timeout_minutes`").unwrap_or(60),
+        None => 60,
+    };
+    let retry = match map.get("retry") {
+        Some(v) => r.parse(v, "retry", "`retry`").unwrap_or(Retry { attempts: 1, backoff_secs: 1 }),
+        None => Retry { attempts: 3, backoff_secs: 5 },
+    };
+    let browser = match map.get("browser") {
+        Some(v) => r.parse(v, "browser", "`browser`").unwrap_or_default(),
+        None => BrowserSettings::default(),
+    };
+    let steps = match map.get("steps") {
+        Some(v) => parse_steps(r, v, "steps"),
+        None => {
+            r.error("", "the workflow needs `steps`: the list of things the bot does", Some("add `steps:` followed by a list of steps".into()));
+            Vec::new()
+        }
+    };
+
+    Some(Workflow {
+        file: file.to_path_buf(),
+        source: text.to_string(),
+        hash: hex::encode(Sha256::digest(text.as_bytes())),
+        name: name?,
+        description,
+        author: author?,
+        client: client?,
+        version,
+        inputs,
+        params,
+        secrets,
+        timeout: Duration::from_secs(timeout_minutes.saturating_mul(60)),
+        retry,
+        browser,
+        steps,
+    })
+}
+
+fn read_inputs(r: &mut Reader, value: Option<&Value>) -> Vec<Input> {
+    let Some(value) = value else { return Vec::new() };
+    let Value::Mapping(map) = value else {
+        r.error(
+            "inputs",
+            format!("`inputs` must be a group of named inputs, but it is {}", describe_value(value)),
+            Some("for example:\n    inputs:\n      invoices: { sheet: 1, header_row: 1 }".into()),
+        );
+        return Vec::new();
+    };
+    map.iter()
+        .filter_map(|(k, v)| {
+            let name = scalar_text(k);
+            let path = child_key("inputs", &name);
+            let spec = match v {
+                Value::Null => InputSpec::default(),
+                v => r.parse(v, &path, &format!("input `{name}`"))?,
+            };
+            Some(Input {
+                pos: r.map.key(&path),
+                name,
+                spec,
+            })
+        })
+        .collect()
+}
+
+/// Names used in folder names: ASCII letters, digits, `-`, `_`, not starting with `-` or `.`.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !s.starts_with('-')
+}
+
+fn slugify(s: &str) -> String {
+    let slug: String = s
+        .trim()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let slug = slug.trim_matches('-').to_string();
+    if slug.is_empty() { "my-name".into() } else { slug }
+}
