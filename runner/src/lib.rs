@@ -9,10 +9,22 @@
 //! Data:
 //! - [`table`]: `Table` and `Cell`, the rows of a sheet in memory.
 //! - [`sheet`]: read xlsx/xls/ods/CSV (any Japanese encoding) into tables; write xlsx and CSV.
+//!
+//! Running:
+//! - [`execute`]: one whole run, recorded; [`engine`]: the steps themselves.
+//! - [`run`]: `RunId`, `RunStatus`, row results; [`run_folder`]: a run's files and log.
+//! - [`record`]: `Records`, the run records in SQLite.
+//! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
 
 pub mod definition_error;
+pub mod engine;
+pub mod execute;
 pub mod expr;
 pub mod reader;
+pub mod record;
+pub mod run;
+pub mod run_folder;
+pub mod secrets;
 pub mod sheet;
 pub mod source_map;
 pub mod step;
@@ -21,6 +33,9 @@ pub mod validate;
 pub mod workflow;
 
 pub use definition_error::{DefinitionError, DefinitionErrors};
+pub use execute::{RunOptions, RunOutcome, execute};
+pub use record::Records;
+pub use run::{RunId, RunStatus};
 pub use sheet::{SheetError, SheetSpec};
 pub use step::{Step, StepKind};
 pub use table::{Cell, Table};

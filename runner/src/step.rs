@@ -584,7 +584,6 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
         _ => value.clone(),
     };
     let what = format!("`{kind}`");
-    let args: BrowserArgs = r.parse(&value, path, &what)?;
     let extra: &[&str] = match kind {
         "click" | "check" | "uncheck" | "enter_frame" => &[],
         "fill" => &["value", "mode"],
@@ -608,6 +607,7 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
     if r.errors.len() > before {
         return None;
     }
+    let args: BrowserArgs = r.parse(&value, path, &what)?;
 
     let target = locator(&args);
     let needs_target = !matches!(kind, "wait_for" | "assert_text");

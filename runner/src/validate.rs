@@ -84,8 +84,8 @@ fn is_identifier(s: &str) -> bool {
 fn hint_for(wrong: &str, known: &[&str], what: &str) -> String {
     match did_you_mean(wrong, known.iter().copied()) {
         Some(best) => format!("did you mean `{best}`?"),
-        None if known.is_empty() => format!("there are no {what} yet"),
-        None => format!("known {what}: {}", known.join(", ")),
+        None if known.is_empty() => format!("there are no {what} yet."),
+        None => format!("known {what}: {}.", known.join(", ")),
     }
 }
 
@@ -139,7 +139,7 @@ impl<'w> Walker<'w> {
             self.problem(
                 path,
                 format!("there is no table named `{name}` at this point"),
-                Some(format!("{} (tables come from `inputs` and from steps with `into`)", hint_for(name, &known, "tables"))),
+                Some(format!("{} Tables come from `inputs` and from steps with `into`.", hint_for(name, &known, "tables"))),
             );
         }
     }
@@ -211,7 +211,7 @@ impl<'w> Walker<'w> {
                     Some(s) => {
                         let known: Vec<&str> = self.w.secrets.iter().map(String::as_str).collect();
                         self.problem(path, format!("secret `{s}` is not declared"), Some(format!(
-                            "add it to `secrets:` at the top of the workflow; {}", hint_for(s, &known, "secrets")
+                            "add it to `secrets:` at the top of the workflow. {}", hint_for(s, &known, "secrets")
                         )));
                     }
                     None => {}
@@ -221,7 +221,7 @@ impl<'w> Walker<'w> {
                     Some(s) => {
                         let known: Vec<&str> = self.w.params.keys().map(String::as_str).collect();
                         self.problem(path, format!("param `{s}` is not declared"), Some(format!(
-                            "add it under `params:` with a default value; {}", hint_for(s, &known, "params")
+                            "add it under `params:` with a default value. {}", hint_for(s, &known, "params")
                         )));
                     }
                     None => {}
@@ -234,7 +234,7 @@ impl<'w> Walker<'w> {
                         known.extend(["row", "index"]);
                     }
                     self.problem(path, format!("unknown name `{other}` in this template"), Some(format!(
-                        "{}; a column is written `row['{other}']`, a secret `secrets.{other}`", hint_for(other, &known, "names")
+                        "{} A column is written `row['{other}']`, a secret `secrets.{other}`", hint_for(other, &known, "names")
                     )));
                 }
             }

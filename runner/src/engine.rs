@@ -1,0 +1,876 @@
+//! The engine: runs a [`Workflow`]'s steps against its input tables.
+//!
+//! [`Execution`] holds the state of one attempt (tables, variables, row results, timings).
+//! Each step may carry `when`, `retry`, `timeout_secs` and `on_error`; the wrapper in
+//! [`Execution::step`] applies them the same way to every kind of step.
+
+use crate::expr::{self, Expressions, value_cell};
+use crate::record::{Artifact, Records};
+use crate::run::{RowCounts, RowResult, RowStatus, RunId, StepTiming};
+use crate::run_folder::{RunFolder, RunLog, file_sha256, safe_file_name};
+use crate::sheet::{self, ColumnFormat, CsvEncoding, OutputSheet, SheetRef, SheetSpec};
+use crate::step::{OnError, SheetName, Step, StepKind, WriteArgs, template_text};
+use crate::table::{Cell, Table};
+use crate::workflow::Workflow;
+use minijinja::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Why a step failed, with everything a trainee needs to find it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepFailure {
+    pub message: String,
+    /// `#4 fill (line 14)`
+    pub step: String,
+    /// Row number inside the table (1-based) and the row in the client's sheet.
+    pub row: Option<(String, usize, usize)>,
+    /// A failure worth retrying the run for (browser crash, network), not bad data.
+    pub transient: bool,
+}
+
+impl StepFailure {
+    /// `step #4 fill (line 14), row 7 of invoices (sheet row 8): <message>`
+    pub fn describe(&self) -> String {
+        match &self.row {
+            Some((table, row, source)) => format!(
+                "step {}, row {row} of `{table}` (row {source} in the sheet): {}",
+                self.step, self.message
+            ),
+            None => format!("step {}: {}", self.step, self.message),
+        }
+    }
+}
+
+/// How a block of steps ended.
+#[derive(Debug)]
+enum Flow {
+    Next,
+    SkipRow(String),
+    FailRow(StepFailure),
+}
+
+/// Rows done / total, reported while a `for_each` runs.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub table: String,
+    pub done: usize,
+    pub total: usize,
+}
+
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Where the current steps are: inside which row, inside which `catch`.
+#[derive(Debug, Clone, Default)]
+struct Frame {
+    row: Option<(String, usize)>,
+    error: Option<String>,
+}
+
+/// The outcome of one row inside a `for_each`.
+#[derive(Debug, Clone)]
+struct RowOutcome {
+    status: RowStatus,
+    message: Option<String>,
+    step: Option<String>,
+}
+
+/// One attempt at running a workflow.
+pub struct Execution<'a> {
+    w: &'a Workflow,
+    x: Expressions,
+    folder: &'a RunFolder,
+    log: &'a RunLog,
+    records: &'a Records,
+    run_id: &'a RunId,
+    pub tables: BTreeMap<String, Table>,
+    results: BTreeMap<String, Vec<RowOutcome>>,
+    vars: BTreeMap<String, Value>,
+    params: Value,
+    secrets: Value,
+    run_info: Value,
+    timings: Vec<StepTiming>,
+    timing_index: BTreeMap<String, usize>,
+    pub outputs: Vec<PathBuf>,
+    progress: Option<ProgressFn>,
+    /// Paths of the input files, by input name.
+    input_files: BTreeMap<String, PathBuf>,
+}
+
+type StepFuture<'f> = Pin<Box<dyn Future<Output = Result<Flow, StepFailure>> + Send + 'f>>;
+
+impl<'a> Execution<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        w: &'a Workflow,
+        folder: &'a RunFolder,
+        log: &'a RunLog,
+        records: &'a Records,
+        run_id: &'a RunId,
+        params: BTreeMap<String, serde_yaml::Value>,
+        input_files: BTreeMap<String, PathBuf>,
+        progress: Option<ProgressFn>,
+    ) -> Execution<'a> {
+        let secrets: BTreeMap<String, Value> = log
+            .secrets()
+            .values()
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+            .collect();
+        let params: BTreeMap<String, Value> = params.iter().map(|(k, v)| (k.clone(), expr::yaml_value(v))).collect();
+        let input_name = w
+            .file_inputs()
+            .next()
+            .and_then(|i| input_files.get(&i.name))
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let run_info = Value::from_serialize(serde_json::json!({
+            "id": run_id.0,
+            "workflow": w.name,
+            "client": w.client,
+            "author": w.author,
+            "input": input_name,
+        }));
+        Execution {
+            w,
+            x: Expressions::new(),
+            folder,
+            log,
+            records,
+            run_id,
+            tables: BTreeMap::new(),
+            results: BTreeMap::new(),
+            vars: BTreeMap::new(),
+            params: Value::from(params),
+            secrets: Value::from(secrets),
+            run_info,
+            timings: Vec::new(),
+            timing_index: BTreeMap::new(),
+            outputs: Vec::new(),
+            progress,
+            input_files,
+        }
+    }
+
+    /// Read the inputs, check column names against their real headers, run every step.
+    pub async fn run(&mut self) -> Result<(), StepFailure> {
+        self.read_inputs()?;
+        let headers: BTreeMap<String, Vec<String>> =
+            self.tables.iter().map(|(k, t)| (k.clone(), t.columns.clone())).collect();
+        let problems = crate::validate::check_columns(self.w, &headers);
+        if !problems.is_empty() {
+            let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            return Err(StepFailure {
+                message: format!("the input does not have the columns the workflow uses:\n{}", text.join("\n")),
+                step: "reading the input".into(),
+                row: None,
+                transient: false,
+            });
+        }
+        match self.steps(&self.w.steps, &Frame::default()).await? {
+            Flow::Next => Ok(()),
+            Flow::SkipRow(_) | Flow::FailRow(_) => Ok(()),
+        }
+    }
+
+    fn read_inputs(&mut self) -> Result<(), StepFailure> {
+        for input in &self.w.inputs {
+            let file_input = input.spec.same_file_as.as_deref().unwrap_or(&input.name);
+            let Some(path) = self.input_files.get(file_input).cloned() else {
+                return Err(StepFailure {
+                    message: format!("no file was given for input `{file_input}`"),
+                    step: "reading the input".into(),
+                    row: None,
+                    transient: false,
+                });
+            };
+            let spec = sheet_spec(input.spec.sheet.as_ref(), input.spec.header_row, input.spec.range.clone());
+            let table = sheet::read_table(&path, &spec).map_err(|e| StepFailure {
+                message: e.to_string(),
+                step: format!("reading input `{}`", input.name),
+                row: None,
+                transient: false,
+            })?;
+            let missing: Vec<&String> = input.spec.columns.iter().filter(|c| table.column_index(c).is_none()).collect();
+            if !missing.is_empty() {
+                let names: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
+                return Err(StepFailure {
+                    message: format!(
+                        "the file `{}` has no column {} (header row {}). Its columns are: {}",
+                        path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                        names.join(", "),
+                        spec.header_row,
+                        table.columns.join(", ")
+                    ),
+                    step: format!("reading input `{}`", input.name),
+                    row: None,
+                    transient: false,
+                });
+            }
+            self.log.info(None, None, &format!("read input `{}`: {} rows, columns: {}", input.name, table.len(), table.columns.join(", ")));
+            self.tables.insert(input.name.clone(), table);
+        }
+        Ok(())
+    }
+
+    /// Timings per step, in the order steps first ran.
+    pub fn timings(&self) -> Vec<StepTiming> {
+        self.timings.clone()
+    }
+
+    /// Row results of every `for_each`, and their counts.
+    pub fn row_results(&self) -> (Vec<RowResult>, RowCounts) {
+        let mut out = Vec::new();
+        let mut counts = RowCounts::default();
+        for (table, outcomes) in &self.results {
+            let source_rows = self.tables.get(table).map(|t| t.source_rows.clone()).unwrap_or_default();
+            for (i, o) in outcomes.iter().enumerate() {
+                counts.total += 1;
+                match o.status {
+                    RowStatus::Ok => counts.ok += 1,
+                    RowStatus::Failed => counts.failed += 1,
+                    RowStatus::Skipped => counts.skipped += 1,
+                    RowStatus::Pending => {}
+                }
+                out.push(RowResult {
+                    table: table.clone(),
+                    row: i + 1,
+                    source_row: source_rows.get(i).copied().unwrap_or(i + 1),
+                    status: o.status,
+                    message: o.message.clone(),
+                    step: o.step.clone(),
+                });
+            }
+        }
+        (out, counts)
+    }
+
+    // ---- templates ----
+
+    fn context(&self, frame: &Frame) -> Value {
+        let mut ctx: BTreeMap<&str, Value> = BTreeMap::new();
+        for (k, v) in &self.vars {
+            ctx.insert(k.as_str(), v.clone());
+        }
+        ctx.insert("params", self.params.clone());
+        ctx.insert("secrets", self.secrets.clone());
+        ctx.insert("run", self.run_info.clone());
+        let now = chrono::Local::now();
+        ctx.insert("today", Value::from(now.format("%Y-%m-%d").to_string()));
+        ctx.insert("now", Value::from(now.format("%Y-%m-%d %H:%M:%S").to_string()));
+        if let Some((table, i)) = &frame.row
+            && let Some(t) = self.tables.get(table)
+            && let Some(cells) = t.rows.get(*i)
+        {
+            ctx.insert("row", expr::row_value(&t.columns, cells));
+            ctx.insert("index", Value::from(i + 1));
+        }
+        if let Some(e) = &frame.error {
+            ctx.insert("error", Value::from(e.as_str()));
+        }
+        Value::from(ctx.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<String, Value>>())
+    }
+
+    fn render(&self, src: &str, frame: &Frame, step: &Step) -> Result<Value, StepFailure> {
+        self.x
+            .render(src, &self.context(frame))
+            .map_err(|e| self.failure(step, frame, format!("cannot fill in `{src}`: {e}")))
+    }
+
+    fn render_text(&self, src: &str, frame: &Frame, step: &Step) -> Result<String, StepFailure> {
+        self.render(src, frame, step).map(|v| expr::display(&v))
+    }
+
+    fn failure(&self, step: &Step, frame: &Frame, message: impl Into<String>) -> StepFailure {
+        let row = frame.row.as_ref().map(|(t, i)| {
+            let source = self.tables.get(t).and_then(|tb| tb.source_rows.get(*i).copied()).unwrap_or(i + 1);
+            (t.clone(), i + 1, source)
+        });
+        StepFailure {
+            message: self.log.secrets().mask(&message.into()),
+            step: step_name(step),
+            row,
+            transient: false,
+        }
+    }
+
+    fn table_mut(&mut self, name: &str, step: &Step, frame: &Frame) -> Result<&mut Table, StepFailure> {
+        if !self.tables.contains_key(name) {
+            return Err(self.failure(step, frame, format!("there is no table named `{name}`")));
+        }
+        Ok(self.tables.get_mut(name).expect("checked above"))
+    }
+
+    fn table(&self, name: &str, step: &Step, frame: &Frame) -> Result<&Table, StepFailure> {
+        self.tables
+            .get(name)
+            .ok_or_else(|| self.failure(step, frame, format!("there is no table named `{name}`")))
+    }
+
+    // ---- the step wrapper ----
+
+    fn steps<'f>(&'f mut self, steps: &'f [Step], frame: &'f Frame) -> StepFuture<'f> {
+        Box::pin(async move {
+            for step in steps {
+                match self.step(step, frame).await? {
+                    Flow::Next => {}
+                    other => return Ok(other),
+                }
+            }
+            Ok(Flow::Next)
+        })
+    }
+
+    /// Run one step with its `when`, `retry`, `timeout_secs` and `on_error`.
+    async fn step(&mut self, step: &Step, frame: &Frame) -> Result<Flow, StepFailure> {
+        if let Some(cond) = &step.when {
+            let ok = self
+                .x
+                .eval_bool(cond, &self.context(frame))
+                .map_err(|e| self.failure(step, frame, format!("cannot work out `when: {cond}`: {e}")))?;
+            if !ok {
+                return Ok(Flow::Next);
+            }
+        }
+        let attempts = step.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
+        let mut attempt = 1;
+        let failure = loop {
+            let started = Instant::now();
+            let result = match step.timeout_secs {
+                Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), self.kind(step, frame)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(self.failure(step, frame, format!("the step did not finish within {secs} s (`timeout_secs`)"))),
+                },
+                None => self.kind(step, frame).await,
+            };
+            self.time(step, started.elapsed(), result.is_err());
+            match result {
+                Ok(flow) => return Ok(flow),
+                Err(f) if attempt < attempts => {
+                    let delay = step.retry.map(|r| r.delay(attempt + 1)).unwrap_or_default();
+                    let row = f.row.as_ref().map(|r| r.1);
+                    self.log.warn(Some(&f.step), row, &format!(
+                        "attempt {attempt} of {attempts} failed: {}; trying again in {} s",
+                        f.message,
+                        delay.as_secs()
+                    ));
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(f) => break f,
+            }
+        };
+        if matches!(step.kind, StepKind::ForEach { .. }) {
+            // for_each applies its on_error to each row itself.
+            return Err(failure);
+        }
+        let row = failure.row.as_ref().map(|r| r.1);
+        match step.on_error {
+            OnError::Stop => Err(failure),
+            OnError::Continue => {
+                self.log.warn(Some(&failure.step), row, &format!("{} (going on: `on_error: continue`)", failure.message));
+                Ok(Flow::Next)
+            }
+            OnError::MarkRowFailed => Ok(Flow::FailRow(failure)),
+            OnError::SkipRow => Ok(Flow::SkipRow(failure.message)),
+        }
+    }
+
+    fn time(&mut self, step: &Step, took: Duration, failed: bool) {
+        let idx = match self.timing_index.get(&step.path) {
+            Some(i) => *i,
+            None => {
+                self.timings.push(StepTiming {
+                    path: step.path.clone(),
+                    label: step.label(),
+                    kind: step.kind.keyword().into(),
+                    line: step.pos.map(|p| p.line),
+                    ..Default::default()
+                });
+                self.timing_index.insert(step.path.clone(), self.timings.len() - 1);
+                self.timings.len() - 1
+            }
+        };
+        let t = &mut self.timings[idx];
+        let ms = took.as_secs_f64() * 1000.0;
+        t.calls += 1;
+        t.total_ms += ms;
+        t.max_ms = t.max_ms.max(ms);
+        if failed {
+            t.failures += 1;
+        }
+    }
+
+    // ---- the kinds ----
+
+    async fn kind(&mut self, step: &Step, frame: &Frame) -> Result<Flow, StepFailure> {
+        match &step.kind {
+            StepKind::ForEach { table, steps } => self.for_each(step, table, steps, frame).await,
+            StepKind::If { condition, then, otherwise } => {
+                let yes = self
+                    .x
+                    .eval_bool(condition, &self.context(frame))
+                    .map_err(|e| self.failure(step, frame, format!("cannot work out `if: {condition}`: {e}")))?;
+                self.steps(if yes { then } else { otherwise }, frame).await
+            }
+            StepKind::Try { steps, catch } => match self.steps(steps, frame).await {
+                Ok(flow) => Ok(flow),
+                Err(f) if !catch.is_empty() => {
+                    let row = f.row.as_ref().map(|r| r.1);
+                    self.log.warn(Some(&f.step), row, &format!("{} (handled by `catch`)", f.message));
+                    let inner = Frame { row: frame.row.clone(), error: Some(f.message) };
+                    self.steps(catch, &inner).await
+                }
+                Err(f) => Err(f),
+            },
+            StepKind::Set(vars) => {
+                for (name, value) in vars {
+                    let v = match value {
+                        serde_yaml::Value::String(s) => self.render(s, frame, step)?,
+                        other => expr::yaml_value(other),
+                    };
+                    self.vars.insert(name.clone(), v);
+                }
+                Ok(Flow::Next)
+            }
+            StepKind::Log(text) => {
+                let msg = self.render_text(text, frame, step)?;
+                self.log.info(Some(&step_name(step)), frame.row.as_ref().map(|r| r.1 + 1), &msg);
+                Ok(Flow::Next)
+            }
+            StepKind::Fail(text) => {
+                let msg = self.render_text(text, frame, step)?;
+                Err(self.failure(step, frame, msg))
+            }
+            StepKind::SkipRow(text) => Ok(Flow::SkipRow(self.render_text(text, frame, step)?)),
+            StepKind::Pause(secs) => {
+                tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await;
+                Ok(Flow::Next)
+            }
+            StepKind::Read(a) => {
+                let Some(path) = self.input_files.get(&a.input).cloned() else {
+                    return Err(self.failure(step, frame, format!("no file was given for input `{}`", a.input)));
+                };
+                let spec = sheet_spec(a.sheet.as_ref(), a.header_row, a.range.clone());
+                let table = sheet::read_table(&path, &spec).map_err(|e| self.failure(step, frame, e.to_string()))?;
+                self.tables.insert(a.into.clone(), table);
+                Ok(Flow::Next)
+            }
+            StepKind::Filter(a) => {
+                let source = self.table(&a.table, step, frame)?.clone();
+                let mut kept = Table::new(source.columns.clone());
+                for (i, row) in source.rows.iter().enumerate() {
+                    let ctx = self.row_context(frame, &source.columns, row, i);
+                    let keep = self.x.eval_bool(&a.condition, &ctx).map_err(|e| {
+                        self.row_failure(step, &a.table, i, source.source_rows[i], format!("cannot work out `where: {}`: {e}", a.condition))
+                    })?;
+                    if keep {
+                        kept.push_row(row.clone(), source.source_rows[i]);
+                    }
+                }
+                self.log.info(Some(&step_name(step)), None, &format!("kept {} of {} rows of `{}`", kept.len(), source.len(), a.table));
+                let into = a.into.clone().unwrap_or_else(|| a.table.clone());
+                self.results.remove(&into);
+                self.tables.insert(into, kept);
+                Ok(Flow::Next)
+            }
+            StepKind::Compute(a) => {
+                let source = self.table(&a.table, step, frame)?.clone();
+                let src = template_text(&a.value);
+                let mut values = Vec::with_capacity(source.len());
+                for (i, row) in source.rows.iter().enumerate() {
+                    let ctx = self.row_context(frame, &source.columns, row, i);
+                    let v = self.x.render(&src, &ctx).map_err(|e| {
+                        self.row_failure(step, &a.table, i, source.source_rows[i], format!("cannot work out `{}`: {e}", a.column))
+                    })?;
+                    values.push(value_cell(&v));
+                }
+                let t = self.table_mut(&a.table, step, frame)?;
+                let col = t.ensure_column(&a.column);
+                for (row, v) in t.rows.iter_mut().zip(values) {
+                    row[col] = v;
+                }
+                Ok(Flow::Next)
+            }
+            StepKind::Sort(a) => {
+                let t = self.table(&a.table, step, frame)?;
+                let Some(col) = t.column_index(&a.by) else {
+                    return Err(self.failure(step, frame, format!("table `{}` has no column `{}`", a.table, a.by)));
+                };
+                let mut order: Vec<usize> = (0..t.len()).collect();
+                order.sort_by(|x, y| compare_cells(&t.rows[*x][col], &t.rows[*y][col]));
+                if a.descending {
+                    order.reverse();
+                }
+                let t = self.table_mut(&a.table, step, frame)?;
+                let rows = order.iter().map(|i| t.rows[*i].clone()).collect();
+                let src = order.iter().map(|i| t.source_rows[*i]).collect();
+                t.rows = rows;
+                t.source_rows = src;
+                self.results.remove(&a.table);
+                Ok(Flow::Next)
+            }
+            StepKind::Dedupe(a) => {
+                let t = self.table(&a.table, step, frame)?;
+                let cols: Vec<usize> = if a.by.is_empty() {
+                    (0..t.columns.len()).collect()
+                } else {
+                    let mut cols = Vec::new();
+                    for c in &a.by {
+                        match t.column_index(c) {
+                            Some(i) => cols.push(i),
+                            None => return Err(self.failure(step, frame, format!("table `{}` has no column `{c}`", a.table))),
+                        }
+                    }
+                    cols
+                };
+                let mut seen = std::collections::HashSet::new();
+                let mut kept = Table::new(t.columns.clone());
+                for (i, row) in t.rows.iter().enumerate() {
+                    let key: Vec<String> = cols.iter().map(|c| crate::table::normalize_header(&row[*c].to_string())).collect();
+                    if seen.insert(key) {
+                        kept.push_row(row.clone(), t.source_rows[i]);
+                    }
+                }
+                let removed = t.len() - kept.len();
+                self.log.info(Some(&step_name(step)), None, &format!("removed {removed} duplicate rows from `{}`", a.table));
+                self.results.remove(&a.table);
+                self.tables.insert(a.table.clone(), kept);
+                Ok(Flow::Next)
+            }
+            StepKind::Join(a) => {
+                let with = self.table(&a.with, step, frame)?.clone();
+                let with_on = a.with_on.as_deref().unwrap_or(&a.on);
+                let Some(key_col) = with.column_index(with_on) else {
+                    return Err(self.failure(step, frame, format!("table `{}` has no column `{with_on}`", a.with)));
+                };
+                let mut index: BTreeMap<String, usize> = BTreeMap::new();
+                for (i, row) in with.rows.iter().enumerate() {
+                    index.entry(join_key(&row[key_col])).or_insert(i);
+                }
+                let wanted: Vec<String> = if a.columns.is_empty() {
+                    with.columns.iter().filter(|c| c.as_str() != with_on).cloned().collect()
+                } else {
+                    a.columns.clone()
+                };
+                let mut wanted_idx = Vec::new();
+                for c in &wanted {
+                    match with.column_index(c) {
+                        Some(i) => wanted_idx.push(i),
+                        None => return Err(self.failure(step, frame, format!("table `{}` has no column `{c}`", a.with))),
+                    }
+                }
+                let on = a.on.clone();
+                let t = self.table_mut(&a.table, step, frame)?;
+                let Some(on_col) = t.column_index(&on) else {
+                    let msg = format!("table `{}` has no column `{on}`", a.table);
+                    return Err(self.failure(step, frame, msg));
+                };
+                let target: Vec<usize> = wanted.iter().map(|c| t.ensure_column(c)).collect();
+                let mut missing = 0;
+                for row in &mut t.rows {
+                    match index.get(&join_key(&row[on_col])) {
+                        Some(wi) => {
+                            for (ti, si) in target.iter().zip(&wanted_idx) {
+                                row[*ti] = with.rows[*wi][*si].clone();
+                            }
+                        }
+                        None => missing += 1,
+                    }
+                }
+                if missing > 0 {
+                    self.log.warn(Some(&step_name(step)), None, &format!("{missing} rows of `{}` had no match in `{}`", a.table, a.with));
+                }
+                Ok(Flow::Next)
+            }
+            StepKind::NewTable(a) => {
+                self.tables.insert(a.name.clone(), Table::new(a.columns.clone()));
+                self.results.remove(&a.name);
+                Ok(Flow::Next)
+            }
+            StepKind::Append(a) => {
+                let mut cells = Vec::new();
+                for (col, v) in &a.values {
+                    cells.push((col.clone(), value_cell(&self.render(&template_text(v), frame, step)?)));
+                }
+                let t = self.table_mut(&a.table, step, frame)?;
+                let mut row = vec![Cell::Empty; t.columns.len()];
+                for (col, cell) in cells {
+                    let i = t.ensure_column(&col);
+                    row.resize(t.columns.len(), Cell::Empty);
+                    row[i] = cell;
+                }
+                let n = t.len() + 1;
+                t.push_row(row, n);
+                Ok(Flow::Next)
+            }
+            StepKind::Write(a) => {
+                self.write(step, a, frame).await?;
+                Ok(Flow::Next)
+            }
+            StepKind::Open(_)
+            | StepKind::Click(_)
+            | StepKind::Fill { .. }
+            | StepKind::Select { .. }
+            | StepKind::Check(_)
+            | StepKind::Uncheck(_)
+            | StepKind::Upload { .. }
+            | StepKind::Press(_)
+            | StepKind::WaitFor(_)
+            | StepKind::Extract(_)
+            | StepKind::ExtractTable(_)
+            | StepKind::AssertText { .. }
+            | StepKind::Screenshot(_)
+            | StepKind::EnterFrame(_)
+            | StepKind::LeaveFrame
+            | StepKind::Dialog(_) => Err(self.failure(
+                step,
+                frame,
+                "browser steps are not available in this version of kobo yet",
+            )),
+        }
+    }
+
+    fn row_context(&self, frame: &Frame, columns: &[String], row: &[Cell], i: usize) -> Value {
+        let base = self.context(frame);
+        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        if let Ok(iter) = base.try_iter() {
+            for k in iter {
+                if let Ok(v) = base.get_item(&k) {
+                    map.insert(k.to_string(), v);
+                }
+            }
+        }
+        map.insert("row".into(), expr::row_value(columns, row));
+        map.insert("index".into(), Value::from(i + 1));
+        Value::from(map)
+    }
+
+    fn row_failure(&self, step: &Step, table: &str, i: usize, source: usize, message: String) -> StepFailure {
+        StepFailure {
+            message: self.log.secrets().mask(&message),
+            step: step_name(step),
+            row: Some((table.to_string(), i + 1, source)),
+            transient: false,
+        }
+    }
+
+    async fn for_each(&mut self, step: &Step, table: &str, steps: &[Step], frame: &Frame) -> Result<Flow, StepFailure> {
+        let total = self.table(table, step, frame)?.len();
+        self.results.insert(
+            table.to_string(),
+            vec![RowOutcome { status: RowStatus::Pending, message: None, step: None }; total],
+        );
+        for i in 0..total {
+            let inner = Frame { row: Some((table.to_string(), i)), error: frame.error.clone() };
+            let outcome = match self.steps(steps, &inner).await {
+                Ok(Flow::Next) => RowOutcome { status: RowStatus::Ok, message: None, step: None },
+                Ok(Flow::SkipRow(reason)) => RowOutcome { status: RowStatus::Skipped, message: Some(reason), step: None },
+                Ok(Flow::FailRow(f)) => RowOutcome { status: RowStatus::Failed, message: Some(f.message), step: Some(f.step) },
+                Err(f) => match step.on_error {
+                    OnError::Stop => {
+                        self.set_outcome(table, i, RowOutcome { status: RowStatus::Failed, message: Some(f.message.clone()), step: Some(f.step.clone()) });
+                        return Err(f);
+                    }
+                    OnError::SkipRow => RowOutcome { status: RowStatus::Skipped, message: Some(f.message), step: Some(f.step) },
+                    OnError::Continue | OnError::MarkRowFailed => RowOutcome { status: RowStatus::Failed, message: Some(f.message), step: Some(f.step) },
+                },
+            };
+            if outcome.status == RowStatus::Failed {
+                let source = self.tables.get(table).and_then(|t| t.source_rows.get(i).copied()).unwrap_or(i + 1);
+                self.log.warn(outcome.step.as_deref(), Some(i + 1), &format!(
+                    "row {} (row {source} in the sheet) failed: {}",
+                    i + 1,
+                    outcome.message.clone().unwrap_or_default()
+                ));
+            }
+            self.set_outcome(table, i, outcome);
+            if let Some(p) = &self.progress {
+                p(Progress { table: table.to_string(), done: i + 1, total });
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    fn set_outcome(&mut self, table: &str, i: usize, o: RowOutcome) {
+        if let Some(v) = self.results.get_mut(table)
+            && let Some(slot) = v.get_mut(i)
+        {
+            *slot = o;
+        }
+    }
+
+    async fn write(&mut self, step: &Step, a: &WriteArgs, frame: &Frame) -> Result<(), StepFailure> {
+        let name = safe_file_name(&self.render_text(&a.file, frame, step)?);
+        let path = self.folder.outputs_dir().join(&name);
+        let is_csv = name.to_lowercase().ends_with(".csv");
+        // (table, sheet name, columns, formats)
+        let mut parts: Vec<(String, String, Vec<String>, BTreeMap<String, String>)> = Vec::new();
+        if let Some(t) = &a.table {
+            parts.push((t.clone(), t.clone(), Vec::new(), a.formats.clone()));
+        }
+        for s in &a.sheets {
+            let mut formats = a.formats.clone();
+            formats.extend(s.formats.clone());
+            parts.push((s.table.clone(), s.name.clone().unwrap_or_else(|| s.table.clone()), s.columns.clone(), formats));
+        }
+        let mut prepared: Vec<(String, Table, Vec<ColumnFormat>)> = Vec::new();
+        for (table, sheet_name, columns, formats) in parts {
+            let mut t = self.table(&table, step, frame)?.clone();
+            if a.with_results {
+                self.add_result_columns(&table, &mut t);
+            }
+            if !columns.is_empty() {
+                t = select_columns(&t, &columns).map_err(|c| self.failure(step, frame, format!("table `{table}` has no column `{c}`")))?;
+            }
+            let formats = formats.into_iter().map(|(column, format)| ColumnFormat { column, format }).collect();
+            prepared.push((sheet_name, t, formats));
+        }
+        let result = if is_csv {
+            let encoding = match a.encoding.as_deref() {
+                Some("utf8") => CsvEncoding::Utf8,
+                Some("shift_jis") => CsvEncoding::ShiftJis,
+                _ => CsvEncoding::Utf8Bom,
+            };
+            sheet::write_csv(&path, &prepared[0].1, encoding)
+        } else {
+            let sheets: Vec<OutputSheet<'_>> = prepared
+                .iter()
+                .map(|(n, t, f)| OutputSheet { name: n.clone(), table: t, formats: f.clone() })
+                .collect();
+            sheet::write_xlsx(&path, &sheets)
+        };
+        result.map_err(|e| self.failure(step, frame, e.to_string()))?;
+        let rows: usize = prepared.iter().map(|p| p.1.len()).sum();
+        self.log.info(Some(&step_name(step)), None, &format!("wrote `outputs/{name}` ({rows} rows)"));
+        self.register(&path, "output").await;
+        self.outputs.push(path);
+        Ok(())
+    }
+
+    fn add_result_columns(&self, table: &str, t: &mut Table) {
+        let Some(outcomes) = self.results.get(table) else { return };
+        let rc = t.ensure_column("result");
+        let ec = t.ensure_column("error");
+        for (row, o) in t.rows.iter_mut().zip(outcomes) {
+            row[rc] = Cell::text(o.status.as_str());
+            row[ec] = o.message.clone().map(Cell::text).unwrap_or_default();
+        }
+    }
+
+    /// Record a file of this run in the records (kind: input, output, screenshot, page).
+    pub async fn register(&self, path: &std::path::Path, kind: &str) {
+        if let Err(e) = register_artifact(self.records, self.run_id, self.folder, path, kind).await {
+            self.log.warn(None, None, &format!("could not record the file {}: {e}", path.display()));
+        }
+    }
+}
+
+/// Record a file kept in a run folder.
+pub async fn register_artifact(
+    records: &Records,
+    id: &RunId,
+    folder: &RunFolder,
+    path: &std::path::Path,
+    kind: &str,
+) -> Result<(), String> {
+    let (sha, bytes) = file_sha256(path).map_err(|e| e.to_string())?;
+    let rel = path.strip_prefix(&folder.root).unwrap_or(path).to_string_lossy().to_string();
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    records
+        .add_artifact(id, &Artifact { kind: kind.into(), name, path: rel, bytes: bytes as i64, sha256: sha })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// `#4 fill "金額" (line 14)`: how a step is named in errors and logs.
+pub fn step_name(step: &Step) -> String {
+    let number = step_number(&step.path);
+    let line = step.pos.map(|p| format!(" (line {})", p.line)).unwrap_or_default();
+    match &step.name {
+        Some(n) => format!("{number} `{n}`{line}"),
+        None => format!("{number} {}{line}", step.kind.keyword()),
+    }
+}
+
+/// `steps[3].steps[1]` → `#4.2`
+fn step_number(path: &str) -> String {
+    let nums: Vec<String> = path
+        .split('[')
+        .skip(1)
+        .filter_map(|p| p.split(']').next()?.parse::<usize>().ok())
+        .map(|n| (n + 1).to_string())
+        .collect();
+    format!("#{}", nums.join("."))
+}
+
+fn sheet_spec(sheet: Option<&SheetName>, header_row: Option<usize>, range: Option<String>) -> SheetSpec {
+    SheetSpec {
+        sheet: match sheet {
+            Some(SheetName::Index(i)) => SheetRef::Index(*i),
+            Some(SheetName::Name(n)) => SheetRef::Name(n.clone()),
+            None => SheetRef::Index(1),
+        },
+        header_row: header_row.unwrap_or(1),
+        range,
+    }
+}
+
+fn select_columns(t: &Table, columns: &[String]) -> Result<Table, String> {
+    let mut idx = Vec::new();
+    for c in columns {
+        idx.push(t.column_index(c).ok_or_else(|| c.clone())?);
+    }
+    let mut out = Table::new(idx.iter().map(|i| t.columns[*i].clone()).collect());
+    for (row, src) in t.rows.iter().zip(&t.source_rows) {
+        out.push_row(idx.iter().map(|i| row[*i].clone()).collect(), *src);
+    }
+    Ok(out)
+}
+
+/// Keys compare as people see them: `00123` ≠ `123`, but `12` (number) = `12` (text)
+/// and surrounding spaces are ignored.
+fn join_key(c: &Cell) -> String {
+    crate::table::normalize_header(&c.to_string())
+}
+
+/// Order for `sort`: numbers by value, dates by date, text by text; empty cells last.
+fn compare_cells(a: &Cell, b: &Cell) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => return Ordering::Equal,
+        (true, false) => return Ordering::Greater,
+        (false, true) => return Ordering::Less,
+        _ => {}
+    }
+    match (a, b) {
+        (Cell::Date(x), Cell::Date(y)) => x.cmp(y),
+        (Cell::DateTime(x), Cell::DateTime(y)) => x.cmp(y),
+        _ => match (a.as_f64(), b.as_f64()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => a.to_string().cmp(&b.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_numbers_are_human() {
+        assert_eq!(step_number("steps[3].steps[1]"), "#4.2");
+        assert_eq!(step_number("steps[0]"), "#1");
+    }
+
+    #[test]
+    fn sorts_numbers_as_numbers_and_empties_last() {
+        let mut v = [Cell::Text("10".into()), Cell::Empty, Cell::Int(9), Cell::Float(9.5)];
+        v.sort_by(compare_cells);
+        assert_eq!(v, [Cell::Int(9), Cell::Float(9.5), Cell::Text("10".into()), Cell::Empty]);
+    }
+}

@@ -1,0 +1,375 @@
+//! `Records`: the run records in SQLite (one file, `records.db` in the data directory).
+//!
+//! A run record holds what ran (workflow, version, content hash), on what (input name
+//! and hash), for whom (client, trainee), how it went (status, timings per step, results
+//! per row) and which files it made. Records are written with durable settings
+//! (WAL, synchronous=FULL): a record must survive a power cut.
+
+use crate::run::{RowCounts, RowResult, RowStatus, RunId, RunStatus, StepTiming};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the records database `{path}`: {message}")]
+    Open { path: String, message: String },
+    #[error("the records database could not be updated: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("the records database could not be upgraded: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("no run with id `{0}`; `kobo runs` lists recent runs")]
+    NoSuchRun(String),
+    #[error("run `{id}` is {from} and cannot become {to}")]
+    BadTransition { id: String, from: RunStatus, to: RunStatus },
+}
+
+/// One run as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub workflow: String,
+    pub workflow_version: String,
+    pub workflow_hash: String,
+    pub workflow_file: String,
+    pub client: String,
+    pub trainee: String,
+    pub input_name: Option<String>,
+    pub input_hash: Option<String>,
+    pub status: RunStatus,
+    pub attempt: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub rows: RowCounts,
+    pub error: Option<String>,
+    pub error_step: Option<String>,
+    /// The run's folder, relative to the data directory.
+    pub folder: String,
+}
+
+/// A file kept with a run: the input copy, an output, a screenshot, a page's HTML.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Artifact {
+    pub kind: String,
+    pub name: String,
+    /// Path relative to the run folder.
+    pub path: String,
+    pub bytes: i64,
+    pub sha256: String,
+}
+
+/// Everything about one run, for `kobo show` and the dashboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDetail {
+    pub run: RunRecord,
+    pub steps: Vec<StepTiming>,
+    pub rows: Vec<RowResult>,
+    pub artifacts: Vec<Artifact>,
+}
+
+/// The run records database.
+#[derive(Debug, Clone)]
+pub struct Records {
+    pool: SqlitePool,
+}
+
+impl Records {
+    /// Open (and create or upgrade) the records database at `path`.
+    pub async fn open(path: &Path) -> Result<Records, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Records { pool })
+    }
+
+    /// Record a new run (queued or running).
+    pub async fn insert(&self, r: &RunRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO runs (id, workflow, workflow_version, workflow_hash, workflow_file, client, trainee,
+                input_name, input_hash, status, attempt, created_at, started_at, folder)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.id.0)
+        .bind(&r.workflow)
+        .bind(&r.workflow_version)
+        .bind(&r.workflow_hash)
+        .bind(&r.workflow_file)
+        .bind(&r.client)
+        .bind(&r.trainee)
+        .bind(&r.input_name)
+        .bind(&r.input_hash)
+        .bind(r.status.as_str())
+        .bind(r.attempt)
+        .bind(r.created_at.to_rfc3339())
+        .bind(r.started_at.map(|t| t.to_rfc3339()))
+        .bind(&r.folder)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Move a run to a new status, refusing transitions that are not allowed
+    /// (a finished run never changes). Returns the status it had.
+    pub async fn set_status(&self, id: &RunId, to: RunStatus) -> Result<RunStatus, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT status FROM runs WHERE id = ?")
+            .bind(&id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
+        let from = parse_status(row.get::<String, _>("status"));
+        if !from.can_become(to) {
+            return Err(StoreError::BadTransition { id: id.0.clone(), from, to });
+        }
+        let now = Utc::now().to_rfc3339();
+        sqlx::query("UPDATE runs SET status = ?, started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END WHERE id = ?")
+            .bind(to.as_str())
+            .bind(to.as_str())
+            .bind(&now)
+            .bind(&id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(from)
+    }
+
+    /// Record how a run ended, with its step timings and row results, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn finish(
+        &self,
+        id: &RunId,
+        status: RunStatus,
+        counts: RowCounts,
+        error: Option<&str>,
+        error_step: Option<&str>,
+        steps: &[StepTiming],
+        rows: &[RowResult],
+        attempt: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let current = sqlx::query("SELECT status, started_at FROM runs WHERE id = ?")
+            .bind(&id.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
+        let from = parse_status(current.get::<String, _>("status"));
+        if !from.can_become(status) {
+            return Err(StoreError::BadTransition { id: id.0.clone(), from, to: status });
+        }
+        let now = Utc::now();
+        let started: Option<String> = current.get("started_at");
+        let duration = started
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|s| (now - s.with_timezone(&Utc)).num_milliseconds());
+        sqlx::query(
+            "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, rows_total = ?, rows_ok = ?,
+                rows_failed = ?, rows_skipped = ?, error = ?, error_step = ?, attempt = ? WHERE id = ?",
+        )
+        .bind(status.as_str())
+        .bind(now.to_rfc3339())
+        .bind(duration)
+        .bind(counts.total as i64)
+        .bind(counts.ok as i64)
+        .bind(counts.failed as i64)
+        .bind(counts.skipped as i64)
+        .bind(error)
+        .bind(error_step)
+        .bind(attempt)
+        .bind(&id.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM run_steps WHERE run_id = ?").bind(&id.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM run_rows WHERE run_id = ?").bind(&id.0).execute(&mut *tx).await?;
+        for (seq, s) in steps.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO run_steps (run_id, seq, path, label, kind, line, calls, total_ms, max_ms, failures)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id.0)
+            .bind(seq as i64)
+            .bind(&s.path)
+            .bind(&s.label)
+            .bind(&s.kind)
+            .bind(s.line.map(|l| l as i64))
+            .bind(s.calls as i64)
+            .bind(s.total_ms)
+            .bind(s.max_ms)
+            .bind(s.failures as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO run_rows (run_id, tbl, row_no, source_row, status, message, step) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id.0)
+            .bind(&r.table)
+            .bind(r.row as i64)
+            .bind(r.source_row as i64)
+            .bind(r.status.as_str())
+            .bind(&r.message)
+            .bind(&r.step)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Record a file kept with a run (replacing an earlier one at the same path).
+    pub async fn add_artifact(&self, id: &RunId, a: &Artifact) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO run_artifacts (run_id, kind, name, path, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id.0)
+        .bind(&a.kind)
+        .bind(&a.name)
+        .bind(&a.path)
+        .bind(a.bytes)
+        .bind(&a.sha256)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn recent(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(run_from_row).collect())
+    }
+
+    /// Find a run by its id or a unique prefix of it (at least 6 characters).
+    pub async fn find(&self, id_or_prefix: &str) -> Result<RunRecord, StoreError> {
+        let prefix = id_or_prefix.trim().to_lowercase();
+        if prefix.len() < 6 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(StoreError::NoSuchRun(id_or_prefix.to_string()));
+        }
+        let rows = sqlx::query("SELECT * FROM runs WHERE id LIKE ? LIMIT 2")
+            .bind(format!("{prefix}%"))
+            .fetch_all(&self.pool)
+            .await?;
+        match rows.as_slice() {
+            [one] => Ok(run_from_row(one)),
+            _ => Err(StoreError::NoSuchRun(id_or_prefix.to_string())),
+        }
+    }
+
+    /// A run with its steps, rows and files.
+    pub async fn detail(&self, id_or_prefix: &str) -> Result<RunDetail, StoreError> {
+        let run = self.find(id_or_prefix).await?;
+        let steps = sqlx::query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq")
+            .bind(&run.id.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| StepTiming {
+                path: r.get("path"),
+                label: r.get("label"),
+                kind: r.get("kind"),
+                line: r.get::<Option<i64>, _>("line").map(|l| l as usize),
+                calls: r.get::<i64, _>("calls") as u64,
+                total_ms: r.get("total_ms"),
+                max_ms: r.get("max_ms"),
+                failures: r.get::<i64, _>("failures") as u64,
+            })
+            .collect();
+        let rows = sqlx::query("SELECT * FROM run_rows WHERE run_id = ? ORDER BY tbl, row_no")
+            .bind(&run.id.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| RowResult {
+                table: r.get("tbl"),
+                row: r.get::<i64, _>("row_no") as usize,
+                source_row: r.get::<i64, _>("source_row") as usize,
+                status: RowStatus::from_str(&r.get::<String, _>("status")).unwrap_or(RowStatus::Pending),
+                message: r.get("message"),
+                step: r.get("step"),
+            })
+            .collect();
+        let artifacts = sqlx::query("SELECT * FROM run_artifacts WHERE run_id = ? ORDER BY created_at, path")
+            .bind(&run.id.0)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Artifact {
+                kind: r.get("kind"),
+                name: r.get("name"),
+                path: r.get("path"),
+                bytes: r.get("bytes"),
+                sha256: r.get("sha256"),
+            })
+            .collect();
+        Ok(RunDetail { run, steps, rows, artifacts })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn parse_status(s: String) -> RunStatus {
+    RunStatus::from_str(&s).unwrap_or(RunStatus::Failed)
+}
+
+fn time(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
+    RunRecord {
+        id: RunId(r.get("id")),
+        workflow: r.get("workflow"),
+        workflow_version: r.get("workflow_version"),
+        workflow_hash: r.get("workflow_hash"),
+        workflow_file: r.get("workflow_file"),
+        client: r.get("client"),
+        trainee: r.get("trainee"),
+        input_name: r.get("input_name"),
+        input_hash: r.get("input_hash"),
+        status: parse_status(r.get("status")),
+        attempt: r.get("attempt"),
+        created_at: time(r.get("created_at")).unwrap_or_default(),
+        started_at: time(r.get("started_at")),
+        finished_at: time(r.get("finished_at")),
+        duration_ms: r.get("duration_ms"),
+        rows: RowCounts {
+            total: r.get::<i64, _>("rows_total") as u64,
+            ok: r.get::<i64, _>("rows_ok") as u64,
+            failed: r.get::<i64, _>("rows_failed") as u64,
+            skipped: r.get::<i64, _>("rows_skipped") as u64,
+        },
+        error: r.get("error"),
+        error_step: r.get("error_step"),
+        folder: r.get("folder"),
+    }
+}

@@ -1,0 +1,182 @@
+//! `Run`: one execution of a workflow on one input, and the names of its states and results.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A run's id: a ULID, so ids sort by creation time and can be made on any machine.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunId(pub String);
+
+impl RunId {
+    pub fn generate() -> RunId {
+        RunId(ulid::Ulid::new().to_string().to_lowercase())
+    }
+
+    /// Accept only ids kobo could have made, so an id is always safe as a folder name.
+    pub fn parse(s: &str) -> Option<RunId> {
+        let s = s.trim().to_lowercase();
+        (s.len() == 26 && s.chars().all(|c| c.is_ascii_alphanumeric())).then_some(RunId(s))
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The states of a run. Review states (awaiting review, approved …) live with the review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    /// Finished; some rows may still have failed (see the row counts).
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
+    }
+
+    /// Whether a run may move from `self` to `next`. Finished runs never change.
+    pub fn can_become(self, next: RunStatus) -> bool {
+        use RunStatus::*;
+        matches!(
+            (self, next),
+            (Queued, Running) | (Queued, Cancelled) | (Running, Succeeded) | (Running, Failed) | (Running, Cancelled) | (Running, Queued)
+        )
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            other => return Err(format!("unknown run status `{other}`")),
+        })
+    }
+}
+
+/// What happened to one row inside `for_each`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    /// Not reached (the run stopped before this row).
+    Pending,
+    Ok,
+    Failed,
+    Skipped,
+}
+
+impl RowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Pending => "pending",
+            RowStatus::Ok => "ok",
+            RowStatus::Failed => "failed",
+            RowStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl FromStr for RowStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "pending" => RowStatus::Pending,
+            "ok" => RowStatus::Ok,
+            "failed" => RowStatus::Failed,
+            "skipped" => RowStatus::Skipped,
+            other => return Err(format!("unknown row status `{other}`")),
+        })
+    }
+}
+
+/// The result of one row: which table, which row (1-based in the table and in the sheet),
+/// and why it failed or was skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowResult {
+    pub table: String,
+    pub row: usize,
+    pub source_row: usize,
+    pub status: RowStatus,
+    pub message: Option<String>,
+    pub step: Option<String>,
+}
+
+/// How long one step took, added up over all rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct StepTiming {
+    pub path: String,
+    pub label: String,
+    pub kind: String,
+    pub line: Option<usize>,
+    pub calls: u64,
+    pub total_ms: f64,
+    pub max_ms: f64,
+    pub failures: u64,
+}
+
+/// Counts of row results over the whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RowCounts {
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_runs_never_change() {
+        use RunStatus::*;
+        let all = [Queued, Running, Succeeded, Failed, Cancelled];
+        for from in [Succeeded, Failed, Cancelled] {
+            for to in all {
+                assert!(!from.can_become(to), "{from} -> {to} must be refused");
+            }
+        }
+        assert!(Queued.can_become(Running));
+        assert!(!Queued.can_become(Succeeded));
+        for s in all {
+            assert_eq!(s.as_str().parse::<RunStatus>().unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn run_ids_are_safe_folder_names() {
+        let id = RunId::generate();
+        assert_eq!(RunId::parse(&id.0), Some(id));
+        assert_eq!(RunId::parse("../../etc/passwd"), None);
+        assert_eq!(RunId::parse("01jabc"), None);
+    }
+}
