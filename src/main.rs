@@ -1,1 +1,235 @@
-fn main() {}
+//! The `kobo` command: parses arguments and calls into the `runner` and `dashboard` crates.
+
+mod cli_output;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use runner::execute::default_home;
+use runner::{Records, RunOptions, RunStatus, Workflow};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// kobo runs RPA workflows on client spreadsheets and keeps a record of every run.
+#[derive(Parser)]
+#[command(name = "kobo", version, about, long_about = None)]
+struct Cli {
+    /// Data directory for run records, run folders and inboxes.
+    #[arg(long, global = true, env = "KOBO_HOME")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check workflow files (or every workflow in folders) and report every problem.
+    Validate {
+        /// Workflow files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run a workflow on an input file and record the run.
+    Run {
+        /// The workflow file.
+        workflow: PathBuf,
+        /// The input file. With several inputs: `--input name=path` for each.
+        #[arg(long, short)]
+        input: Vec<String>,
+        /// A param value: `--param tax_rate=0.1` (repeatable).
+        #[arg(long, short)]
+        param: Vec<String>,
+        /// File with secret values (`name: value` lines). Default: `<home>/secrets.yaml`.
+        #[arg(long)]
+        secrets: Option<PathBuf>,
+        /// Print nothing but the final summary.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List recent runs.
+    Runs {
+        /// How many runs to list.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: i64,
+    },
+    /// Show one run: steps, per-row results, files and log.
+    Show {
+        /// The run id (or its first 6+ characters).
+        run_id: String,
+        /// Show every row, not only the first 50.
+        #[arg(long)]
+        all_rows: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOBO_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let home = cli.home.clone().unwrap_or_else(default_home);
+    match cli.command {
+        Command::Validate { paths } => validate(&paths),
+        Command::Run { workflow, input, param, secrets, quiet } => {
+            run_workflow(&home, &workflow, &input, &param, secrets, quiet).await
+        }
+        Command::Runs { limit } => {
+            let records = open_records(&home).await?;
+            let runs = records.recent(limit).await?;
+            print!("{}", cli_output::runs_table(&runs));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Show { run_id, all_rows } => {
+            let records = open_records(&home).await?;
+            let detail = records.detail(&run_id).await?;
+            let log = runner::run_folder::read_log(&home.join(&detail.run.folder).join("log.jsonl")).unwrap_or_default();
+            print!("{}", cli_output::run_detail(&detail, &log, &home, all_rows));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn open_records(home: &Path) -> Result<Records> {
+    Records::open(&home.join("records.db"))
+        .await
+        .with_context(|| format!("opening the records in `{}`", home.display()))
+}
+
+/// Every `.yaml`/`.yml` file under the given paths, sorted.
+fn workflow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(dir) = stack.pop() {
+                for entry in std::fs::read_dir(&dir).with_context(|| format!("reading folder `{}`", dir.display()))? {
+                    let path = entry?.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                        files.push(path);
+                    }
+                }
+            }
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("`{}` does not exist", p.display());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
+    let files = workflow_files(paths)?;
+    if files.is_empty() {
+        bail!("no workflow files (.yaml) found in {}", paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "));
+    }
+    let mut problems = 0;
+    for file in &files {
+        match Workflow::load(file) {
+            Ok(w) => println!("ok      {} ({} steps)", file.display(), w.steps.len()),
+            Err(errors) => {
+                let source = std::fs::read_to_string(file).unwrap_or_default();
+                println!("FAILED  {} ({} problems)", file.display(), errors.0.len());
+                for e in &errors.0 {
+                    eprintln!("{}\n", e.render_with_source(&source));
+                }
+                problems += errors.0.len();
+            }
+        }
+    }
+    if problems > 0 {
+        eprintln!("{problems} problem(s) in {} file(s); fix them and run `kobo validate` again", files.len());
+        Ok(ExitCode::FAILURE)
+    } else {
+        println!("all {} workflow(s) are valid", files.len());
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+async fn run_workflow(
+    home: &Path,
+    file: &Path,
+    inputs: &[String],
+    params: &[String],
+    secrets_file: Option<PathBuf>,
+    quiet: bool,
+) -> Result<ExitCode> {
+    let w = match Workflow::load(file) {
+        Ok(w) => w,
+        Err(errors) => {
+            let source = std::fs::read_to_string(file).unwrap_or_default();
+            for e in &errors.0 {
+                eprintln!("{}\n", e.render_with_source(&source));
+            }
+            eprintln!("the workflow has {} problem(s); nothing was run", errors.0.len());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut opts = RunOptions::new(home);
+    opts.inputs = input_map(&w, inputs)?;
+    opts.params = pairs(params, "--param")?;
+    for name in opts.params.keys() {
+        if !w.params.contains_key(name) {
+            bail!("`--param {name}=…`: the workflow has no param `{name}` (it has: {})", w.params.keys().cloned().collect::<Vec<_>>().join(", "));
+        }
+    }
+    let secrets_file = secrets_file.unwrap_or_else(|| home.join("secrets.yaml"));
+    opts.secrets = runner::secrets::Secrets::load(&w.secrets, &secrets_file)?;
+    let records = open_records(home).await?;
+    let ui = cli_output::RunDisplay::new(quiet);
+    opts.progress = Some(ui.progress_fn());
+    opts.echo = Some(ui.echo_fn());
+    let outcome = runner::execute(&w, &records, opts).await?;
+    ui.finish();
+    print!("{}", cli_output::outcome_summary(&outcome, home));
+    Ok(if outcome.status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `--input path` for the only file input, or `--input name=path` for each.
+fn input_map(w: &Workflow, inputs: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+    let file_inputs: Vec<&str> = w.file_inputs().map(|i| i.name.as_str()).collect();
+    let mut map = BTreeMap::new();
+    for arg in inputs {
+        let (name, path) = match arg.split_once('=') {
+            Some((n, p)) if file_inputs.contains(&n) => (n.to_string(), PathBuf::from(p)),
+            _ if file_inputs.len() == 1 => (file_inputs[0].to_string(), PathBuf::from(arg)),
+            Some((n, _)) => bail!("the workflow has no input `{n}`; its inputs are: {}", file_inputs.join(", ")),
+            None => bail!("the workflow has several inputs ({}); give each as `--input name=path`", file_inputs.join(", ")),
+        };
+        if !path.is_file() {
+            bail!("the input file `{}` does not exist", path.display());
+        }
+        map.insert(name, path);
+    }
+    for name in &file_inputs {
+        if !map.contains_key(*name) {
+            bail!("the workflow needs an input file for `{name}`: add `--input {}`", if file_inputs.len() == 1 { "<file>".to_string() } else { format!("{name}=<file>") });
+        }
+    }
+    Ok(map)
+}
+
+fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => Ok((k.trim().to_string(), v.to_string())),
+            None => bail!("`{flag} {p}` needs the form name=value"),
+        })
+        .collect()
+}

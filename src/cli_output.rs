@@ -1,0 +1,180 @@
+//! What `kobo` prints: run tables, run details, progress while a run goes.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use runner::engine::{Progress, ProgressFn};
+use runner::record::{RunDetail, RunRecord};
+use runner::run::RowStatus;
+use runner::run_folder::LogLine;
+use runner::RunOutcome;
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Progress bar over rows plus log lines above it.
+pub struct RunDisplay {
+    bar: Arc<Mutex<Option<ProgressBar>>>,
+    quiet: bool,
+}
+
+impl RunDisplay {
+    pub fn new(quiet: bool) -> RunDisplay {
+        RunDisplay { bar: Arc::new(Mutex::new(None)), quiet }
+    }
+
+    pub fn progress_fn(&self) -> ProgressFn {
+        let bar = self.bar.clone();
+        let quiet = self.quiet;
+        Arc::new(move |p: Progress| {
+            if quiet {
+                return;
+            }
+            let mut slot = bar.lock().expect("progress lock");
+            let b = slot.get_or_insert_with(|| {
+                let b = ProgressBar::new(p.total as u64);
+                b.set_style(
+                    ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} rows ({elapsed})")
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                );
+                b
+            });
+            b.set_message(p.table.clone());
+            b.set_length(p.total as u64);
+            b.set_position(p.done as u64);
+        })
+    }
+
+    pub fn echo_fn(&self) -> Box<dyn Fn(&LogLine) + Send + Sync> {
+        let bar = self.bar.clone();
+        let quiet = self.quiet;
+        Box::new(move |line: &LogLine| {
+            if quiet && line.level != "error" {
+                return;
+            }
+            let text = format!("{:5} {}{}", line.level, line.step.as_deref().map(|s| format!("{s}: ")).unwrap_or_default(), line.message);
+            match bar.lock().expect("progress lock").as_ref() {
+                Some(b) => b.println(text),
+                None => eprintln!("{text}"),
+            }
+        })
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = self.bar.lock().expect("progress lock").take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+pub fn outcome_summary(o: &RunOutcome, home: &Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\nrun {}: {}", o.id, o.status);
+    let _ = writeln!(s, "rows: {} ok, {} failed, {} skipped (of {})", o.rows.ok, o.rows.failed, o.rows.skipped, o.rows.total);
+    if let Some(e) = &o.error {
+        let _ = writeln!(s, "error: {e}");
+    }
+    for out in &o.outputs {
+        let _ = writeln!(s, "output: {}", out.display());
+    }
+    let _ = writeln!(s, "run folder: {}", o.folder.display());
+    let _ = writeln!(s, "details: kobo show {}{}", o.id, if home == Path::new("kobo-data") { String::new() } else { format!(" --home {}", home.display()) });
+    s
+}
+
+fn duration(ms: Option<i64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) if ms < 1000 => format!("{ms} ms"),
+        Some(ms) if ms < 60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        Some(ms) => format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+pub fn runs_table(runs: &[RunRecord]) -> String {
+    if runs.is_empty() {
+        return "no runs yet: try `kobo run workflows/<name>.yaml --input <file>`\n".into();
+    }
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>8}  started", "id", "workflow", "status", "ok", "failed", "skip", "time");
+    for r in runs {
+        let _ = writeln!(
+            s,
+            "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>8}  {}",
+            r.id.0,
+            truncate(&r.workflow, 22),
+            r.status.as_str(),
+            r.rows.ok,
+            r.rows.failed,
+            r.rows.skipped,
+            duration(r.duration_ms),
+            r.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+        );
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -> String {
+    let r = &d.run;
+    let mut s = String::new();
+    let _ = writeln!(s, "run        {}", r.id);
+    let _ = writeln!(s, "workflow   {} (version {}, {} , sha256 {})", r.workflow, r.workflow_version, r.workflow_file, &r.workflow_hash[..12.min(r.workflow_hash.len())]);
+    let _ = writeln!(s, "client     {}    trainee {}", r.client, r.trainee);
+    let _ = writeln!(s, "input      {} (sha256 {})", r.input_name.as_deref().unwrap_or("-"), r.input_hash.as_deref().map(|h| &h[..12.min(h.len())]).unwrap_or("-"));
+    let _ = writeln!(s, "status     {} (attempt {})", r.status, r.attempt);
+    let _ = writeln!(s, "started    {}   took {}", r.started_at.map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(), duration(r.duration_ms));
+    let _ = writeln!(s, "rows       {} ok, {} failed, {} skipped (of {})", r.rows.ok, r.rows.failed, r.rows.skipped, r.rows.total);
+    if let Some(e) = &r.error {
+        let _ = writeln!(s, "error      {e}");
+    }
+    let _ = writeln!(s, "folder     {}", home.join(&r.folder).display());
+
+    let _ = writeln!(s, "\nsteps");
+    let _ = writeln!(s, "  {:<14} {:<12} {:>6} {:>10} {:>10} {:>8}", "step", "kind", "calls", "total", "max", "failed");
+    for st in &d.steps {
+        let label = match st.line {
+            Some(l) => format!("{} (line {l})", st.label),
+            None => st.label.clone(),
+        };
+        let _ = writeln!(s, "  {:<14} {:<12} {:>6} {:>8.1}ms {:>8.1}ms {:>8}", truncate(&label, 14), st.kind, st.calls, st.total_ms, st.max_ms, st.failures);
+    }
+
+    if !d.rows.is_empty() {
+        let _ = writeln!(s, "\nrows (failed first)");
+        let mut rows: Vec<_> = d.rows.iter().collect();
+        rows.sort_by_key(|r| (r.status != RowStatus::Failed, r.status != RowStatus::Skipped, r.table.clone(), r.row));
+        let limit = if all_rows { usize::MAX } else { 50 };
+        for row in rows.iter().take(limit) {
+            let _ = writeln!(
+                s,
+                "  {:<10} row {:>4} (sheet row {:>4})  {:<8} {}{}",
+                truncate(&row.table, 10),
+                row.row,
+                row.source_row,
+                row.status.as_str(),
+                row.step.as_deref().map(|st| format!("{st}: ")).unwrap_or_default(),
+                row.message.as_deref().unwrap_or("")
+            );
+        }
+        if rows.len() > limit {
+            let _ = writeln!(s, "  … {} more rows (use --all-rows)", rows.len() - limit);
+        }
+    }
+
+    if !d.artifacts.is_empty() {
+        let _ = writeln!(s, "\nfiles");
+        for a in &d.artifacts {
+            let _ = writeln!(s, "  {:<10} {} ({} bytes)", a.kind, a.path, a.bytes);
+        }
+    }
+    if !log.is_empty() {
+        let _ = writeln!(s, "\nlog (last 20 lines)");
+        for l in log.iter().rev().take(20).collect::<Vec<_>>().into_iter().rev() {
+            let _ = writeln!(s, "  {} {:5} {}{}", &l.time[11..19.min(l.time.len())], l.level, l.step.as_deref().map(|s| format!("{s}: ")).unwrap_or_default(), l.message);
+        }
+    }
+    s
+}
