@@ -4,8 +4,22 @@
 //! CSV files from Japanese systems are usually Shift_JIS/CP932; the encoding is detected
 //! (UTF-8 with or without BOM, UTF-16 LE/BE with BOM, CP932) so trainees never have to say it.
 
+mod assemble;
+mod atomic;
+mod csv;
+mod detect;
+mod error;
+pub mod range;
+mod text;
+mod workbook;
+mod write_csv;
+mod write_xlsx;
+
+pub use error::SheetError;
+
 use crate::table::Table;
-use std::path::{Path, PathBuf};
+use detect::Format;
+use std::path::Path;
 
 /// Which sheet of a workbook to read.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +36,8 @@ pub struct SheetSpec {
     /// 1-based row number holding the column names.
     pub header_row: usize,
     /// Optional A1-style range such as `A1:F200`; rows and columns outside it are ignored.
+    /// `B2:F` reads down to the last row, `B2` to the last row and column. With a range,
+    /// a `header_row` of 1 means "the first row of the range".
     pub range: Option<String>,
 }
 
@@ -61,32 +77,45 @@ pub enum CsvEncoding {
     ShiftJis,
 }
 
-/// Everything that can go wrong reading or writing a spreadsheet. Every message names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum SheetError {
-    #[error("cannot read `{path}`: {message}")]
-    Io { path: PathBuf, message: String },
-    #[error("placeholder")]
-    Todo,
-}
-
 /// Read one table from a spreadsheet or CSV file. The format comes from the file's content
 /// and extension.
-pub fn read_table(_path: &Path, _spec: &SheetSpec) -> Result<Table, SheetError> {
-    Err(SheetError::Todo)
+pub fn read_table(path: &Path, spec: &SheetSpec) -> Result<Table, SheetError> {
+    let bytes = read_file(path)?;
+    match detect::detect(path, &bytes)? {
+        Format::Csv => csv::read(path, &bytes, spec),
+        format => workbook::read(path, bytes, format, spec),
+    }
 }
 
 /// Names of the sheets in a workbook (a CSV file has one sheet, named after the file).
-pub fn sheet_names(_path: &Path) -> Result<Vec<String>, SheetError> {
-    Err(SheetError::Todo)
+pub fn sheet_names(path: &Path) -> Result<Vec<String>, SheetError> {
+    let bytes = read_file(path)?;
+    match detect::detect(path, &bytes)? {
+        Format::Csv => Ok(vec![csv::sheet_name(path)]),
+        format => workbook::sheet_names(path, bytes, format),
+    }
 }
 
 /// Write tables as one xlsx workbook, atomically (a temporary file renamed into place).
-pub fn write_xlsx(_path: &Path, _sheets: &[OutputSheet<'_>]) -> Result<(), SheetError> {
-    Err(SheetError::Todo)
+pub fn write_xlsx(path: &Path, sheets: &[OutputSheet<'_>]) -> Result<(), SheetError> {
+    write_xlsx::write(path, sheets)
 }
 
 /// Write a table as CSV, atomically.
-pub fn write_csv(_path: &Path, _table: &Table, _encoding: CsvEncoding) -> Result<(), SheetError> {
-    Err(SheetError::Todo)
+pub fn write_csv(path: &Path, table: &Table, encoding: CsvEncoding) -> Result<(), SheetError> {
+    write_csv::write(path, table, encoding)
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, SheetError> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => SheetError::NotFound { path: path.into() },
+        std::io::ErrorKind::IsADirectory => SheetError::Io {
+            path: path.into(),
+            message: "it is a folder, not a file".into(),
+        },
+        _ => SheetError::Io {
+            path: path.into(),
+            message: e.to_string(),
+        },
+    })
 }

@@ -1,0 +1,132 @@
+//! Decoding CSV bytes to text without being told the encoding: a UTF-8 or UTF-16 byte
+//! order mark, else valid UTF-8, else Shift_JIS (CP932). Undecodable bytes are reported
+//! with their line and byte offset instead of being replaced silently.
+
+use super::SheetError;
+use encoding_rs::{DecoderResult, Encoding, SHIFT_JIS, UTF_16BE, UTF_16LE};
+use std::borrow::Cow;
+use std::path::Path;
+
+/// The text of `bytes`, borrowed when it is already UTF-8 without a BOM.
+pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, SheetError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return std::str::from_utf8(rest)
+            .map(Cow::Borrowed)
+            .map_err(|e| undecodable(path, bytes, "UTF-8", 3 + e.valid_up_to()));
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return decode_with(path, bytes, rest, 2, UTF_16LE, "UTF-16");
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return decode_with(path, bytes, rest, 2, UTF_16BE, "UTF-16");
+    }
+    let utf8_error = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(Cow::Borrowed(text)),
+        Err(e) => e.valid_up_to(),
+    };
+    if let Some(text) = SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes) {
+        return Ok(Cow::Owned(text.into_owned()));
+    }
+    // Neither fits: blame the encoding that got further, it is the likelier one.
+    let sjis_error = first_error(SHIFT_JIS, bytes);
+    Err(if utf8_error > sjis_error {
+        undecodable(path, bytes, "UTF-8", utf8_error)
+    } else {
+        undecodable(path, bytes, "Shift_JIS (CP932)", sjis_error)
+    })
+}
+
+fn decode_with<'a>(
+    path: &Path,
+    whole: &[u8],
+    rest: &[u8],
+    skipped: usize,
+    encoding: &'static Encoding,
+    name: &'static str,
+) -> Result<Cow<'a, str>, SheetError> {
+    match encoding.decode_without_bom_handling_and_without_replacement(rest) {
+        Some(text) => Ok(Cow::Owned(text.into_owned())),
+        None => Err(undecodable(
+            path,
+            whole,
+            name,
+            skipped + first_error(encoding, rest),
+        )),
+    }
+}
+
+/// Byte offset of the first malformed sequence in `bytes` (its length if there is none).
+fn first_error(encoding: &'static Encoding, bytes: &[u8]) -> usize {
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut out = String::with_capacity(
+        decoder
+            .max_utf8_buffer_length_without_replacement(bytes.len())
+            .unwrap_or(bytes.len() * 3),
+    );
+    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut out, true);
+    match result {
+        DecoderResult::Malformed(bad, after) => read - after as usize - bad as usize,
+        _ => read,
+    }
+}
+
+fn undecodable(path: &Path, bytes: &[u8], encoding: &'static str, offset: usize) -> SheetError {
+    let before = &bytes[..offset.min(bytes.len())];
+    // UTF-16 newlines are two bytes, but their low byte is still 0x0A.
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    SheetError::UndecodableText {
+        path: path.into(),
+        encoding,
+        offset,
+        line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(bytes: &[u8]) -> String {
+        decode(Path::new("t.csv"), bytes).unwrap().into_owned()
+    }
+
+    #[test]
+    fn every_supported_encoding() {
+        assert_eq!(text("名前,金額\n".as_bytes()), "名前,金額\n");
+        assert_eq!(text(b"\xEF\xBB\xBFa,b"), "a,b");
+        assert_eq!(
+            text(&SHIFT_JIS.encode("請求書番号,取引先").0),
+            "請求書番号,取引先"
+        );
+        let le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("名前".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(text(&le), "名前");
+        let be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("名前".encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        assert_eq!(text(&be), "名前");
+    }
+
+    #[test]
+    fn bad_bytes_are_located() {
+        let mut bytes = SHIFT_JIS.encode("番号,取引先\n1,ア\n").0.into_owned();
+        bytes.extend_from_slice(b"2,\x82\xFF\n");
+        let err = decode(Path::new("t.csv"), &bytes).unwrap_err();
+        match err {
+            SheetError::UndecodableText {
+                encoding,
+                offset,
+                line,
+                ..
+            } => {
+                assert_eq!(encoding, "Shift_JIS (CP932)");
+                assert_eq!(line, 3);
+                assert_eq!(offset, bytes.len() - 3);
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+}

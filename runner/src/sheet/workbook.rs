@@ -1,0 +1,328 @@
+//! Reading workbooks (xlsx, xlsm, xlsb, xls, ods) with calamine into a [`Table`]:
+//! choose the sheet, convert cell values (numbers, real dates, formula errors) and fill
+//! blank header cells that belong to merged regions.
+
+use super::assemble::{Assembler, Selection};
+use super::detect::Format;
+use super::{SheetError, SheetRef, SheetSpec};
+use crate::table::{Cell, Table};
+use calamine::{
+    Data, DataType, Dimensions, Ods, OdsError, Range, Reader, Sheets, Xls, XlsError, Xlsb,
+    XlsbError, Xlsx, XlsxError,
+};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use std::io::Cursor;
+use std::path::Path;
+
+type Book = Sheets<Cursor<Vec<u8>>>;
+
+/// Read one table from a workbook whose bytes are already in memory.
+pub(crate) fn read(
+    path: &Path,
+    bytes: Vec<u8>,
+    format: Format,
+    spec: &SheetSpec,
+) -> Result<Table, SheetError> {
+    let selection = Selection::new(path, spec)?;
+    let mut book = open(path, bytes, format)?;
+    let names = book.sheet_names();
+    let sheet = resolve_sheet(path, &names, &spec.sheet)?;
+    let mut range = book
+        .worksheet_range(&sheet)
+        .map_err(|e| calamine_error(path, format, e))?;
+    let merged = merged_header_names(&mut book, &sheet, &range, &selection);
+    let mut assembler = Assembler::new(path, &sheet, selection);
+    push_rows(&mut assembler, &selection, &mut range);
+    assembler.finish(&merged)
+}
+
+/// Names of the sheets, in workbook order.
+pub(crate) fn sheet_names(
+    path: &Path,
+    bytes: Vec<u8>,
+    format: Format,
+) -> Result<Vec<String>, SheetError> {
+    Ok(open(path, bytes, format)?.sheet_names())
+}
+
+fn open(path: &Path, bytes: Vec<u8>, format: Format) -> Result<Book, SheetError> {
+    let cursor = Cursor::new(bytes);
+    let book = match format {
+        Format::Xlsx => Xlsx::new(cursor)
+            .map(Sheets::Xlsx)
+            .map_err(calamine::Error::Xlsx),
+        Format::Xlsb => Xlsb::new(cursor)
+            .map(Sheets::Xlsb)
+            .map_err(calamine::Error::Xlsb),
+        Format::Xls => Xls::new(cursor)
+            .map(Sheets::Xls)
+            .map_err(calamine::Error::Xls),
+        Format::Ods => Ods::new(cursor)
+            .map(Sheets::Ods)
+            .map_err(calamine::Error::Ods),
+        Format::Csv => unreachable!("CSV files are read by sheet::csv"),
+    };
+    book.map_err(|e| calamine_error(path, format, e))
+}
+
+fn calamine_error(path: &Path, format: Format, error: calamine::Error) -> SheetError {
+    use calamine::Error as E;
+    match error {
+        E::Xlsx(XlsxError::Password)
+        | E::Xls(XlsError::Password)
+        | E::Xlsb(XlsbError::Password)
+        | E::Ods(OdsError::Password) => SheetError::PasswordProtected { path: path.into() },
+        other => SheetError::Damaged {
+            path: path.into(),
+            kind: format.describe(),
+            detail: inner_message(&other),
+        },
+    }
+}
+
+/// calamine prefixes its messages with the format ("Xlsx error: …"); we already say it.
+fn inner_message(error: &calamine::Error) -> String {
+    use calamine::Error as E;
+    match error {
+        E::Xlsx(e) => e.to_string(),
+        E::Xls(e) => e.to_string(),
+        E::Xlsb(e) => e.to_string(),
+        E::Ods(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Find the sheet asked for. Names match exactly, or else ignoring case and surrounding
+/// spaces when that picks exactly one sheet.
+fn resolve_sheet(path: &Path, names: &[String], want: &SheetRef) -> Result<String, SheetError> {
+    match want {
+        SheetRef::Index(i) => {
+            names
+                .get(i.wrapping_sub(1))
+                .cloned()
+                .ok_or_else(|| SheetError::SheetIndexOutOfRange {
+                    path: path.into(),
+                    index: *i,
+                    available: names.to_vec(),
+                })
+        }
+        SheetRef::Name(name) => {
+            if let Some(found) = names.iter().find(|n| *n == name) {
+                return Ok(found.clone());
+            }
+            let loose = |s: &str| crate::table::normalize_header(s).to_lowercase();
+            let want = loose(name);
+            let mut matches = names.iter().filter(|n| loose(n) == want);
+            if let (Some(found), None) = (matches.next(), matches.next()) {
+                return Ok(found.clone());
+            }
+            let suggestion = names
+                .iter()
+                .map(|n| (strsim::normalized_levenshtein(&loose(n), &want), n))
+                .filter(|(score, _)| *score >= 0.5)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, n)| n.clone());
+            Err(SheetError::MissingSheet {
+                path: path.into(),
+                sheet: name.clone(),
+                available: names.to_vec(),
+                suggestion,
+            })
+        }
+    }
+}
+
+/// Header names for blank header cells inside merged regions (xlsx and xls only: the
+/// other readers do not report merges). The name is the region's top-left value, which
+/// may sit above the header row when the region spans rows.
+fn merged_header_names(
+    book: &mut Book,
+    sheet: &str,
+    range: &Range<Data>,
+    selection: &Selection,
+) -> Vec<(usize, String)> {
+    let regions: Vec<Dimensions> = match book {
+        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
+        Sheets::Xls(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let row = selection.header_row as u32;
+    let mut names = Vec::new();
+    for region in regions
+        .iter()
+        .filter(|d| d.start.0 <= row && row <= d.end.0)
+    {
+        let Some(value) = range.get_value(region.start) else {
+            continue;
+        };
+        let name = value.to_string();
+        if name.trim().is_empty() {
+            continue;
+        }
+        for col in region.start.1..=region.end.1 {
+            if (row, col) != region.start {
+                names.push((col as usize, name.clone()));
+            }
+        }
+    }
+    names
+}
+
+/// Move the cells of the chosen rows and columns out of calamine's range into the table.
+fn push_rows(assembler: &mut Assembler<'_>, selection: &Selection, range: &mut Range<Data>) {
+    let Some((row0, col0)) = range.start() else {
+        return;
+    };
+    let (row0, col0) = (row0 as usize, col0 as usize);
+    let (first_col, last_col) = selection.columns();
+    let range_last_col = col0 + range.width() - 1;
+    let lo = first_col.max(col0);
+    let hi = last_col.map_or(range_last_col, |c| c.min(range_last_col));
+    if lo > hi {
+        return;
+    }
+    let capacity = hi + 1 - first_col;
+    for i in 0..range.height() {
+        let row = row0 + i;
+        if selection.is_past(row) {
+            break;
+        }
+        if selection.skips(row) {
+            continue;
+        }
+        let source = &mut range[i][lo - col0..=hi - col0];
+        let mut cells = Vec::with_capacity(capacity);
+        cells.resize(lo - first_col, Cell::Empty);
+        cells.extend(source.iter_mut().map(|d| to_cell(std::mem::take(d))));
+        assembler.push(row, cells);
+    }
+}
+
+/// One calamine value as a kobo cell.
+fn to_cell(data: Data) -> Cell {
+    match data {
+        Data::Empty => Cell::Empty,
+        Data::String(s) => {
+            if s.trim().is_empty() {
+                Cell::Empty
+            } else {
+                Cell::Text(s)
+            }
+        }
+        Data::Float(f) => Cell::number(f),
+        Data::Int(i) => Cell::Int(i),
+        Data::Bool(b) => Cell::Bool(b),
+        Data::Error(e) => Cell::Error(e.to_string()),
+        Data::DateTime(ref dt) => {
+            if dt.is_duration() || dt.as_f64() < 1.0 {
+                // A time of day or a duration: no calendar date, so keep what Excel shows.
+                match data.as_duration() {
+                    Some(d) => Cell::Text(format_duration(d)),
+                    None => Cell::number(dt.as_f64()),
+                }
+            } else {
+                match dt.as_datetime() {
+                    Some(dt) => date_or_datetime(dt),
+                    None => Cell::number(dt.as_f64()),
+                }
+            }
+        }
+        Data::DateTimeIso(s) => {
+            if let Ok(dt) = s.parse::<NaiveDateTime>() {
+                date_or_datetime(dt)
+            } else if let Ok(d) = s.parse::<NaiveDate>() {
+                Cell::Date(d)
+            } else if let Ok(t) = s.parse::<NaiveTime>() {
+                Cell::Text(format_time(t))
+            } else {
+                Cell::Text(s)
+            }
+        }
+        Data::DurationIso(ref s) => match data.as_time() {
+            Some(t) => Cell::Text(format_time(t)),
+            None => Cell::Text(s.clone()),
+        },
+    }
+}
+
+fn date_or_datetime(dt: NaiveDateTime) -> Cell {
+    if dt.time() == NaiveTime::MIN {
+        Cell::Date(dt.date())
+    } else {
+        Cell::DateTime(dt)
+    }
+}
+
+fn format_time(t: NaiveTime) -> String {
+    if t.second() == 0 {
+        t.format("%H:%M").to_string()
+    } else {
+        t.format("%H:%M:%S").to_string()
+    }
+}
+
+/// `8:30`, `37:15:20`: hours may pass 24, as in Excel's `[h]:mm` format.
+fn format_duration(d: chrono::Duration) -> String {
+    let total = d.num_seconds();
+    let (sign, total) = if total < 0 {
+        ("-", -total)
+    } else {
+        ("", total)
+    };
+    let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
+    if s == 0 {
+        format!("{sign}{h}:{m:02}")
+    } else {
+        format!("{sign}{h}:{m:02}:{s:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::{ExcelDateTime, ExcelDateTimeType};
+
+    fn excel(value: f64) -> Data {
+        Data::DateTime(ExcelDateTime::new(
+            value,
+            ExcelDateTimeType::DateTime,
+            false,
+        ))
+    }
+
+    #[test]
+    fn dates_times_and_durations() {
+        let d = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+        assert_eq!(to_cell(excel(46326.0)), Cell::Date(d));
+        assert_eq!(
+            to_cell(excel(46326.5)),
+            Cell::DateTime(d.and_hms_opt(12, 0, 0).unwrap())
+        );
+        assert_eq!(to_cell(excel(0.375)), Cell::Text("9:00".into()));
+        let duration = Data::DateTime(ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false));
+        assert_eq!(to_cell(duration), Cell::Text("36:00".into()));
+        assert_eq!(
+            to_cell(Data::DateTimeIso("2026-10-31".into())),
+            Cell::Date(d)
+        );
+        assert_eq!(
+            to_cell(Data::DateTimeIso("2026-10-31T09:30:00".into())),
+            Cell::DateTime(d.and_hms_opt(9, 30, 0).unwrap())
+        );
+        assert_eq!(
+            to_cell(Data::DurationIso("PT08H30M00S".into())),
+            Cell::Text("08:30".into())
+        );
+    }
+
+    #[test]
+    fn numbers_text_and_errors() {
+        assert_eq!(to_cell(Data::Float(12.0)), Cell::Int(12));
+        assert_eq!(to_cell(Data::Float(12.5)), Cell::Float(12.5));
+        assert_eq!(to_cell(Data::String(" \u{3000}".into())), Cell::Empty);
+        assert_eq!(
+            to_cell(Data::Error(calamine::CellErrorType::Div0)),
+            Cell::Error("#DIV/0!".into())
+        );
+    }
+}

@@ -1,0 +1,790 @@
+//! Spreadsheet input and output as a trainee's workflow meets it: client files in every
+//! format and encoding, hostile files, and the xlsx/CSV files kobo writes back.
+//!
+//! Client fixtures live in `fixtures/clients/` and `fixtures/bad/` (regenerate them with
+//! `cargo run -p runner --example make_fixtures`); other inputs are made on the fly.
+
+use calamine::{Data, Reader, Xlsx, open_workbook};
+use chrono::NaiveDate;
+use encoding_rs::SHIFT_JIS;
+use runner::sheet::{
+    ColumnFormat, CsvEncoding, OutputSheet, SheetRef, SheetSpec, read_table, sheet_names,
+    write_csv, write_xlsx,
+};
+use runner::{Cell, Table};
+use std::path::{Path, PathBuf};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+}
+
+fn spec(sheet: SheetRef, header_row: usize, range: Option<&str>) -> SheetSpec {
+    SheetSpec {
+        sheet,
+        header_row,
+        range: range.map(str::to_string),
+    }
+}
+
+fn name(s: &str) -> SheetRef {
+    SheetRef::Name(s.into())
+}
+
+fn text(s: &str) -> Cell {
+    Cell::Text(s.into())
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn column<'t>(table: &'t Table, name: &str) -> Vec<&'t Cell> {
+    let i = table
+        .column_index(name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", table.columns));
+    table.rows.iter().map(|r| &r[i]).collect()
+}
+
+fn read_err(path: &Path, spec: &SheetSpec) -> String {
+    match read_table(path, spec) {
+        Ok(t) => panic!("expected an error reading {}, got {t:?}", path.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------- CSV
+
+#[test]
+fn acme_invoices_in_shift_jis() {
+    let path = fixture("clients/acme/invoices.csv");
+    let table = read_table(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(
+        table.columns,
+        [
+            "請求書番号",
+            "取引先コード",
+            "取引先",
+            "金額",
+            "請求日",
+            "備考"
+        ]
+    );
+    assert_eq!(table.len(), 12);
+    // Codes keep their leading zeros: CSV values stay text.
+    assert_eq!(table.rows[0][1], text("00123"));
+    assert_eq!(table.rows[1][2], text("有限会社\u{3000}山田商店"));
+    assert_eq!(table.rows[2][2], text("\u{3000}サクラ工業株式会社\u{3000}"));
+    // The empty amount is empty; the others read as numbers when asked.
+    let amounts: Vec<Option<f64>> = column(&table, "金額").iter().map(|c| c.as_f64()).collect();
+    assert_eq!(amounts[0], Some(108_000.0));
+    assert_eq!(table.rows[2][3], Cell::Empty);
+    assert_eq!(amounts[4], Some(3_300.0));
+    assert_eq!(amounts[6], Some(7_500.0), "full-width digits");
+    assert_eq!(amounts[10], Some(1_234_567.0));
+    assert_eq!(table.rows[0][4], text("2026/10/31"));
+    // A quoted line break stays inside its cell, and the rows after it keep Excel's numbers.
+    assert_eq!(table.rows[5][5], text("分割払い\r\n1回目"));
+    assert_eq!(table.source_rows, (2..=13).collect::<Vec<_>>());
+    assert_eq!(table.rows[10][5], text("至急～月末まで"));
+    assert_eq!(sheet_names(&path).unwrap(), ["invoices"]);
+}
+
+const SAMPLE: &str = "番号,氏名,金額\n001,山田　太郎,\"1,000\"\n002,髙橋 健,\n";
+
+fn sample_table() -> Table {
+    let mut t = Table::new(vec!["番号".into(), "氏名".into(), "金額".into()]);
+    t.push_row(vec![text("001"), text("山田　太郎"), text("1,000")], 2);
+    t.push_row(vec![text("002"), text("髙橋 健"), Cell::Empty], 3);
+    t
+}
+
+#[test]
+fn every_csv_encoding_reads_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let utf16 = |big_endian: bool| -> Vec<u8> {
+        let mut out = if big_endian {
+            vec![0xFE, 0xFF]
+        } else {
+            vec![0xFF, 0xFE]
+        };
+        for unit in SAMPLE.encode_utf16() {
+            out.extend(if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        out
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("utf8.csv", SAMPLE.as_bytes().to_vec()),
+        (
+            "bom.csv",
+            [b"\xEF\xBB\xBF".as_slice(), SAMPLE.as_bytes()].concat(),
+        ),
+        ("utf16le.csv", utf16(false)),
+        ("utf16be.csv", utf16(true)),
+        ("cp932.csv", SHIFT_JIS.encode(SAMPLE).0.into_owned()),
+        (
+            "crlf.csv",
+            SHIFT_JIS
+                .encode(&SAMPLE.replace('\n', "\r\n"))
+                .0
+                .into_owned(),
+        ),
+    ];
+    for (file, bytes) in cases {
+        let path = dir.path().join(file);
+        std::fs::write(&path, bytes).unwrap();
+        let table =
+            read_table(&path, &SheetSpec::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(table, sample_table(), "{file}");
+    }
+}
+
+#[test]
+fn tabs_semicolons_ragged_rows_and_blank_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = dir.path().join("staff.tsv");
+    std::fs::write(&tsv, "code\tname, with comma\n7\tA, B\n").unwrap();
+    let t = read_table(&tsv, &SheetSpec::default()).unwrap();
+    assert_eq!(t.columns, ["code", "name, with comma"]);
+    assert_eq!(t.rows, [[text("7"), text("A, B")]]);
+
+    // A tab-separated file named .csv: the first line decides.
+    let tabbed = dir.path().join("tabbed.csv");
+    std::fs::write(&tabbed, "a\tb\tc\n1\t2,5\t3\n").unwrap();
+    assert_eq!(
+        read_table(&tabbed, &SheetSpec::default()).unwrap().rows[0][1],
+        text("2,5")
+    );
+
+    let semi = dir.path().join("eu.csv");
+    std::fs::write(&semi, "a;b\n1,5;2\n").unwrap();
+    assert_eq!(
+        read_table(&semi, &SheetSpec::default()).unwrap().rows[0][0],
+        text("1,5")
+    );
+
+    // Short rows are padded, empty trailing columns dropped, blank lines skipped but
+    // counted, so source rows match what Excel shows.
+    let ragged = dir.path().join("ragged.csv");
+    std::fs::write(
+        &ragged,
+        "a,b,c,,\n1\n\n2,\"x\ny\",3,,\n ,\u{3000},,\n4,,,,\n\n\n",
+    )
+    .unwrap();
+    let t = read_table(&ragged, &SheetSpec::default()).unwrap();
+    assert_eq!(t.columns, ["a", "b", "c"]);
+    assert_eq!(
+        t.rows,
+        [
+            vec![text("1"), Cell::Empty, Cell::Empty],
+            vec![text("2"), text("x\ny"), text("3")],
+            vec![text("4"), Cell::Empty, Cell::Empty],
+        ]
+    );
+    assert_eq!(t.source_rows, [2, 4, 6]);
+}
+
+#[test]
+fn csv_headers_are_trimmed_named_and_made_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dups.csv");
+    std::fs::write(&path, " 名前\u{3000},名前,,名前,x\n1,2,3,4,5\n").unwrap();
+    let t = read_table(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(t.columns, ["名前", "名前 (2)", "Column C", "名前 (3)", "x"]);
+}
+
+#[test]
+fn csv_with_header_row_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.csv");
+    std::fs::write(
+        &path,
+        "月次報告\n\n,code,amount,note\n,A1,10,x\n,A2,20,y\n,A3,30,z\n",
+    )
+    .unwrap();
+    let t = read_table(&path, &spec(SheetRef::Index(1), 3, Some("B3:C5"))).unwrap();
+    assert_eq!(t.columns, ["code", "amount"]);
+    assert_eq!(t.rows, [[text("A1"), text("10")], [text("A2"), text("20")]]);
+    assert_eq!(t.source_rows, [4, 5]);
+}
+
+#[test]
+fn csv_with_undecodable_bytes_says_where() {
+    let path = fixture("bad/invalid_bytes.csv");
+    assert_eq!(
+        read_err(&path, &SheetSpec::default()),
+        format!(
+            "`{}` cannot be read as text: the bytes at line 3 (byte 21) are not valid Shift_JIS \
+             (CP932). The file may be damaged or use another encoding; ask the client to export \
+             it again as CSV in UTF-8 or Shift_JIS",
+            path.display()
+        )
+    );
+}
+
+// ---------------------------------------------------------------- workbooks
+
+fn roster() -> Table {
+    read_table(
+        &fixture("clients/sakura/roster.xlsx"),
+        &spec(name("名簿"), 3, None),
+    )
+    .unwrap()
+}
+
+#[test]
+fn sakura_roster_xlsx_with_title_rows() {
+    let t = roster();
+    assert_eq!(
+        t.columns,
+        [
+            "社員番号",
+            "氏名",
+            "部署",
+            "入社日",
+            "時給",
+            "月給",
+            "連絡先",
+            "連絡先 (2)"
+        ],
+        "merged header G3:H3 names both columns; blank formatted column L is dropped"
+    );
+    // Row 7 is empty and skipped; the formatted blank row 20 is dropped.
+    assert_eq!(t.source_rows, [4, 5, 6, 8, 9, 10, 11]);
+    assert_eq!(
+        t.rows[0][1],
+        text("  山田　太郎 "),
+        "names are kept as the client wrote them"
+    );
+    assert_eq!(t.rows[1], t.rows[4], "the duplicate row is read as it is");
+    assert_eq!(t.rows[0][3], Cell::Date(date(2019, 4, 1)));
+    assert_eq!(t.rows[5][3], Cell::Date(date(2026, 11, 5)));
+    assert_eq!(
+        t.rows[6][3],
+        Cell::DateTime(date(2025, 4, 1).and_hms_opt(9, 30, 0).unwrap())
+    );
+    assert_eq!(t.rows[0][4], Cell::Int(1200), "whole numbers are Int");
+    assert_eq!(t.rows[6][4], Cell::Float(1500.5));
+    assert_eq!(t.rows[5][4], Cell::Empty);
+    // Formulas come back as their cached results, errors as errors.
+    assert_eq!(t.rows[0][5], Cell::Int(192_000));
+    assert_eq!(t.rows[5][5], Cell::Int(0));
+    assert_eq!(t.rows[6][5], Cell::Error("#DIV/0!".into()));
+    assert_eq!(t.rows[2][6], Cell::Empty);
+    assert_eq!(t.rows[0][7], text("yamada@sakura.example"));
+}
+
+#[test]
+fn sheets_by_position_and_loose_name() {
+    let path = fixture("clients/sakura/roster.xlsx");
+    assert_eq!(sheet_names(&path).unwrap(), ["名簿", "メモ"]);
+    let memo = read_table(&path, &spec(SheetRef::Index(2), 1, None)).unwrap();
+    assert_eq!(memo.columns, ["S002 は重複しています。"]);
+    assert!(memo.is_empty());
+    let by_index = read_table(&path, &spec(SheetRef::Index(1), 3, None)).unwrap();
+    assert_eq!(by_index, roster());
+    let loose = read_table(&path, &spec(name(" 名簿 "), 3, None)).unwrap();
+    assert_eq!(loose, roster());
+}
+
+#[test]
+fn ranges_pick_part_of_a_sheet() {
+    let path = fixture("clients/sakura/roster.xlsx");
+    let t = read_table(&path, &spec(name("名簿"), 3, Some("B3:D6"))).unwrap();
+    assert_eq!(t.columns, ["氏名", "部署", "入社日"]);
+    assert_eq!(t.source_rows, [4, 5, 6]);
+    assert_eq!(t.rows[2][0], text("鈴木 一郎  "));
+
+    // With a range, the default header row is the range's first row; `B3:D` is open-ended.
+    let t = read_table(&path, &spec(name("名簿"), 1, Some("B3:D"))).unwrap();
+    assert_eq!(t.columns, ["氏名", "部署", "入社日"]);
+    assert_eq!(t.len(), 7);
+
+    assert_eq!(
+        read_err(&path, &spec(name("名簿"), 2, Some("A3:F"))),
+        format!(
+            "the header row 2 is outside the range `A3:F` (reading `{}`); start the range at the \
+             header row, or choose a header row inside the range",
+            path.display()
+        )
+    );
+    assert_eq!(
+        read_err(&path, &spec(name("名簿"), 3, Some("F3:B9"))),
+        format!(
+            "`F3:B9` is not a valid cell range (reading `{}`): column B comes before column F; \
+             write it like `B2:F100`, or `B2:F` to read down to the last row",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn header_row_mistakes_are_explained() {
+    let path = fixture("clients/sakura/roster.xlsx");
+    assert_eq!(
+        read_err(&path, &spec(name("名簿"), 7, None)),
+        format!(
+            "row 7 of sheet `名簿` in `{}` is empty, so it cannot hold the column names (the \
+             first row with data is row 1); set `header_row` to the row with the column names",
+            path.display()
+        )
+    );
+    assert_eq!(
+        read_err(&path, &spec(name("名簿"), 40, None)),
+        format!(
+            "sheet `名簿` in `{}` has data only down to row 11, but the header row is row 40; \
+             set `header_row` to the row that holds the column names",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn missing_sheet_lists_the_sheets_that_exist() {
+    let path = fixture("clients/sakura/roster.xlsx");
+    assert_eq!(
+        read_err(&path, &spec(name("名薄"), 1, None)),
+        format!(
+            "`{}` has no sheet named `名薄` (did you mean `名簿`?); its sheets are: `名簿`, `メモ`",
+            path.display()
+        )
+    );
+    assert_eq!(
+        read_err(&path, &spec(name("Staff"), 1, None)),
+        format!(
+            "`{}` has no sheet named `Staff`; its sheets are: `名簿`, `メモ`",
+            path.display()
+        )
+    );
+    assert_eq!(
+        read_err(&path, &spec(SheetRef::Index(3), 1, None)),
+        format!(
+            "`{}` has no sheet number 3: it has 2 sheets: `名簿`, `メモ`",
+            path.display()
+        )
+    );
+    let csv = fixture("clients/acme/invoices.csv");
+    assert_eq!(
+        read_err(&csv, &spec(name("Sheet1"), 1, None)),
+        format!(
+            "`{}` has no sheet named `Sheet1`; its sheets are: `invoices`",
+            csv.display()
+        )
+    );
+}
+
+#[test]
+fn sakura_departments_ods() {
+    let path = fixture("clients/sakura/departments.ods");
+    assert_eq!(sheet_names(&path).unwrap(), ["部署"]);
+    let t = read_table(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(t.columns, ["部署コード", "部署名", "設立日", "人数"]);
+    assert_eq!(t.source_rows, [2, 3, 5]);
+    assert_eq!(
+        t.rows[0],
+        [
+            text("010"),
+            text("営業部"),
+            Cell::Date(date(2001, 4, 1)),
+            Cell::Int(12)
+        ]
+    );
+    assert_eq!(
+        t.rows[2][2],
+        Cell::DateTime(date(2015, 10, 1).and_hms_opt(9, 0, 0).unwrap())
+    );
+    assert_eq!(t.rows[2][3], Cell::Float(7.5));
+}
+
+#[test]
+fn sakura_departments_xls() {
+    let path = fixture("clients/sakura/departments.xls");
+    assert_eq!(sheet_names(&path).unwrap(), ["部署"]);
+    let t = read_table(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(
+        t.columns,
+        [
+            "部署コード",
+            "部署名",
+            "設立日",
+            "人数",
+            "連絡先",
+            "連絡先 (2)"
+        ]
+    );
+    assert_eq!(t.source_rows, [2, 3, 5]);
+    assert_eq!(
+        t.rows[0][..4],
+        [
+            text("010"),
+            text("営業部"),
+            Cell::Date(date(2001, 4, 1)),
+            Cell::Int(12)
+        ]
+    );
+    assert_eq!(t.rows[1][5], Cell::Empty);
+    assert_eq!(t.rows[2][3], Cell::Float(7.5));
+}
+
+#[test]
+fn misnamed_files_are_read_by_their_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx_as_csv = dir.path().join("roster.csv");
+    std::fs::copy(fixture("clients/sakura/roster.xlsx"), &xlsx_as_csv).unwrap();
+    assert_eq!(
+        read_table(&xlsx_as_csv, &spec(name("名簿"), 3, None)).unwrap(),
+        roster()
+    );
+
+    let csv_as_xlsx = dir.path().join("sample.xlsx");
+    std::fs::write(&csv_as_xlsx, SAMPLE).unwrap();
+    assert_eq!(
+        read_table(&csv_as_xlsx, &SheetSpec::default()).unwrap(),
+        sample_table()
+    );
+}
+
+#[test]
+fn an_empty_sheet_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blank.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet().set_name("Data").unwrap();
+    book.save(&path).unwrap();
+    assert_eq!(
+        read_err(&path, &SheetSpec::default()),
+        format!(
+            "sheet `Data` in `{}` is empty; check that you chose the right sheet",
+            path.display()
+        )
+    );
+}
+
+// ---------------------------------------------------------------- hostile files
+
+#[test]
+fn files_that_are_not_spreadsheets() {
+    let d = SheetSpec::default();
+    let pdf = fixture("bad/report.xlsx");
+    assert_eq!(
+        read_err(&pdf, &d),
+        format!(
+            "`{}` is not a spreadsheet: it looks like a PDF document. Ask the client for the \
+             Excel or CSV file",
+            pdf.display()
+        )
+    );
+    let html = fixture("bad/export.xls");
+    assert_eq!(
+        read_err(&html, &d),
+        format!(
+            "`{}` is not a spreadsheet: it looks like a web page (HTML) saved under a spreadsheet \
+             name. Open it in Excel, choose File > Save As > Excel Workbook (.xlsx), and read \
+             that copy",
+            html.display()
+        )
+    );
+    let empty = fixture("bad/empty.csv");
+    assert_eq!(
+        read_err(&empty, &d),
+        format!(
+            "`{}` is empty (0 bytes); ask the client to send the file again",
+            empty.display()
+        )
+    );
+    let truncated = fixture("bad/truncated.xlsx");
+    assert_eq!(
+        read_err(&truncated, &d),
+        format!(
+            "`{}` looks like an Excel workbook (xlsx) but cannot be opened (the file ends too \
+             early); it may be damaged or only partly downloaded. Open it in Excel to check, or \
+             ask the client to send it again",
+            truncated.display()
+        )
+    );
+    let missing = fixture("clients/acme/nope.csv");
+    assert_eq!(
+        read_err(&missing, &d),
+        format!(
+            "`{}` does not exist; check the folder and the file name",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn password_protected_workbook() {
+    let path = fixture("bad/protected.xlsx");
+    let expected = format!(
+        "`{}` is password-protected; ask the client for an unprotected copy",
+        path.display()
+    );
+    assert_eq!(read_err(&path, &SheetSpec::default()), expected);
+    assert_eq!(sheet_names(&path).unwrap_err().to_string(), expected);
+}
+
+// ---------------------------------------------------------------- writing xlsx
+
+fn result_table() -> Table {
+    let mut t = Table::new(
+        [
+            "請求書番号",
+            "金額",
+            "請求日",
+            "受付",
+            "支払期日",
+            "単価",
+            "済",
+            "確認",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    t.push_row(
+        vec![
+            text("00123"),
+            text("108,000"),
+            Cell::Date(date(2026, 10, 31)),
+            Cell::DateTime(date(2026, 11, 1).and_hms_opt(9, 15, 0).unwrap()),
+            text("2026/11/30"),
+            Cell::Float(0.5),
+            Cell::Bool(true),
+            Cell::Error("#N/A".into()),
+        ],
+        2,
+    );
+    t.push_row(
+        vec![
+            text("00124"),
+            Cell::Int(54_000),
+            Cell::Empty,
+            Cell::Empty,
+            text("未定"),
+            Cell::Int(3),
+        ],
+        3,
+    );
+    t
+}
+
+#[test]
+fn written_xlsx_has_real_dates_numbers_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("結果.xlsx");
+    let table = result_table();
+    let summary = Table::new(vec!["件数".into()]);
+    let formats = vec![
+        ColumnFormat {
+            column: "金額".into(),
+            format: "#,##0".into(),
+        },
+        ColumnFormat {
+            column: "支払期日".into(),
+            format: "yyyy-mm-dd".into(),
+        },
+    ];
+    write_xlsx(
+        &path,
+        &[
+            OutputSheet {
+                name: "請求".into(),
+                table: &table,
+                formats,
+            },
+            OutputSheet {
+                name: "集計".into(),
+                table: &summary,
+                formats: vec![],
+            },
+        ],
+    )
+    .unwrap();
+
+    let mut book: Xlsx<_> = open_workbook(&path).unwrap();
+    assert_eq!(book.sheet_names(), ["請求", "集計"]);
+    let range = book.worksheet_range("請求").unwrap();
+    let row1: Vec<&Data> = (0..8).map(|c| range.get((1, c)).unwrap()).collect();
+    assert_eq!(row1[0], &Data::String("00123".into()), "text stays text");
+    assert_eq!(
+        row1[1],
+        &Data::Float(108_000.0),
+        "number-formatted text becomes a number"
+    );
+    for c in [2, 3, 4] {
+        assert!(
+            matches!(row1[c], Data::DateTime(_)),
+            "column {c} is a real date: {:?}",
+            row1[c]
+        );
+    }
+    assert_eq!(row1[6], &Data::Bool(true));
+    assert_eq!(row1[7], &Data::String("#N/A".into()));
+    assert_eq!(range.get((2, 4)), Some(&Data::String("未定".into())));
+
+    // Reading it back gives the same cells, with the text date now a real date.
+    let back = read_table(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(back.columns, table.columns);
+    assert_eq!(back.rows[0][1], Cell::Int(108_000));
+    assert_eq!(back.rows[0][2], Cell::Date(date(2026, 10, 31)));
+    assert_eq!(back.rows[0][3], table.rows[0][3]);
+    assert_eq!(back.rows[0][4], Cell::Date(date(2026, 11, 30)));
+    assert_eq!(back.rows[1][..6], table.rows[1][..6]);
+    let summary_back = read_table(&path, &spec(name("集計"), 1, None)).unwrap();
+    assert_eq!(summary_back.columns, ["件数"]);
+
+    // Header row frozen, number formats present.
+    let sheet_xml = zip_entry(&path, "xl/worksheets/sheet1.xml");
+    assert!(sheet_xml.contains(r#"ySplit="1""#) && sheet_xml.contains(r#"state="frozen""#));
+    let styles = zip_entry(&path, "xl/styles.xml");
+    assert!(
+        styles.contains("yyyy-mm-dd hh:mm") && styles.contains("<b/>"),
+        "{styles}"
+    );
+
+    // Atomic: nothing but the workbook is left in the folder.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["結果.xlsx"]);
+}
+
+fn zip_entry(path: &Path, name: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut entry = archive.by_name(name).unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn bad_output_sheets_are_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.xlsx");
+    let table = sample_table();
+    let sheet = |name: &str| OutputSheet {
+        name: name.into(),
+        table: &table,
+        formats: vec![],
+    };
+    let err = |sheets: &[OutputSheet<'_>]| write_xlsx(&path, sheets).unwrap_err().to_string();
+    let p = path.display();
+    assert_eq!(
+        err(&[sheet("2026/11")]),
+        format!(
+            "cannot write `{p}`: `2026/11` is not a valid Excel sheet name: it contains `/`, and \
+             Excel does not allow any of [ ] : * ? / \\ in sheet names"
+        )
+    );
+    assert_eq!(
+        err(&[sheet(&"長".repeat(32))]),
+        format!(
+            "cannot write `{p}`: `{}` is not a valid Excel sheet name: it has 32 characters, and \
+             Excel allows at most 31",
+            "長".repeat(32)
+        )
+    );
+    assert_eq!(
+        err(&[sheet("Data"), sheet("data")]),
+        format!(
+            "cannot write `{p}`: two sheets are named `data` (Excel ignores upper and lower \
+             case); give each sheet its own name"
+        )
+    );
+    assert_eq!(
+        err(&[]),
+        format!("nothing to write to `{p}`: no sheets were given")
+    );
+    let with_format = OutputSheet {
+        name: "結果".into(),
+        table: &table,
+        formats: vec![ColumnFormat {
+            column: "合計".into(),
+            format: "#,##0".into(),
+        }],
+    };
+    assert_eq!(
+        err(&[with_format]),
+        format!(
+            "cannot write `{p}`: sheet `結果` has a format for column `合計`, but there is no \
+             such column; the columns are: `番号`, `氏名`, `金額`"
+        )
+    );
+    assert!(!path.exists());
+    let missing_folder = dir.path().join("no/such/folder/out.xlsx");
+    let e = write_xlsx(&missing_folder, &[sheet("A")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("does not exist"), "{e}");
+}
+
+// ---------------------------------------------------------------- writing CSV
+
+#[test]
+fn written_csv_in_each_encoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = sample_table();
+    let expected = "番号,氏名,金額\r\n001,山田　太郎,\"1,000\"\r\n002,髙橋 健,\r\n";
+
+    let sjis = dir.path().join("sjis.csv");
+    write_csv(&sjis, &table, CsvEncoding::ShiftJis).unwrap();
+    let bytes = std::fs::read(&sjis).unwrap();
+    let (decoded, had_errors) = SHIFT_JIS.decode_without_bom_handling(&bytes);
+    assert!(!had_errors);
+    assert_eq!(decoded, expected);
+    assert_eq!(read_table(&sjis, &SheetSpec::default()).unwrap(), table);
+
+    let bom = dir.path().join("bom.csv");
+    write_csv(&bom, &table, CsvEncoding::default()).unwrap();
+    assert_eq!(
+        std::fs::read(&bom).unwrap(),
+        [b"\xEF\xBB\xBF", expected.as_bytes()].concat()
+    );
+
+    let plain = dir.path().join("plain.csv");
+    write_csv(&plain, &table, CsvEncoding::Utf8).unwrap();
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), expected);
+
+    // Dates, numbers and the Mac wave dash (written as its CP932 look-alike).
+    let mut t = Table::new(vec!["日付".into(), "数".into(), "備考".into()]);
+    t.push_row(
+        vec![
+            Cell::Date(date(2026, 10, 31)),
+            Cell::Float(1.5),
+            text("10〜20"),
+        ],
+        2,
+    );
+    let path = dir.path().join("mixed.csv");
+    write_csv(&path, &t, CsvEncoding::ShiftJis).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(
+        SHIFT_JIS.decode_without_bom_handling(&bytes).0,
+        "日付,数,備考\r\n2026-10-31,1.5,10～20\r\n"
+    );
+}
+
+#[test]
+fn characters_shift_jis_cannot_hold_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.csv");
+    let mut t = sample_table();
+    t.push_row(vec![text("003"), text("吉田 😀"), Cell::Int(5)], 4);
+    assert_eq!(
+        write_csv(&path, &t, CsvEncoding::ShiftJis)
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "cannot write `{}` as Shift_JIS: the character `😀` (U+1F600) in row 4, column `氏名` \
+             (cell B4) has no Shift_JIS code. Replace that character, or write the file as UTF-8 \
+             (`encoding: utf8_bom`)",
+            path.display()
+        )
+    );
+    assert!(!path.exists(), "nothing half-written is left behind");
+}
