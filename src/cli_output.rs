@@ -6,7 +6,8 @@ use runner::record::{RunDetail, RunRecord};
 use runner::run::RowStatus;
 use runner::run_folder::LogLine;
 use runner::RunOutcome;
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -53,8 +54,11 @@ impl RunDisplay {
             }
             let text = format!("{:5} {}{}", line.level, line.step.as_deref().map(|s| format!("{s}: ")).unwrap_or_default(), line.message);
             match bar.lock().expect("progress lock").as_ref() {
-                Some(b) => b.println(text),
-                None => eprintln!("{text}"),
+                Some(b) if !b.is_hidden() => b.println(text),
+                // A closed terminal must not stop the run: ignore write errors.
+                _ => {
+                    let _ = writeln!(std::io::stderr(), "{text}");
+                }
             }
         })
     }

@@ -65,7 +65,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOBO_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOBO_LOG").unwrap_or_else(|_| "warn,runner::run_folder=off".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -32,8 +32,9 @@ pub fn check(r: &mut Reader, w: &Workflow) {
         if input.spec.header_row == Some(0) {
             r.error(&format!("inputs.{}.header_row", input.name), "`header_row` counts from 1 (the first row is 1)", None);
         }
-        let cols = (!input.spec.columns.is_empty()).then(|| input.spec.columns.clone());
-        tables.insert(input.name.clone(), cols);
+        // `columns:` lists the columns the workflow needs, not all the file has: the full
+        // header is known only when a run reads the file (see `check_columns`).
+        tables.insert(input.name.clone(), None);
     }
     for (kind, names) in [("secret", &w.secrets), ("param", &w.params.keys().cloned().collect())] {
         for name in names {
