@@ -83,7 +83,8 @@ impl Reader {
             let name = rest.split('`').next().unwrap_or_default();
             let allowed = backticked_list(rest);
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-            let key_path = child_key(path, name);
+            // serde_path_to_error may already end the path with the unknown key.
+            let key_path = if last_key(path) == Some(name) { path.to_string() } else { child_key(path, name) };
             self.key_error(
                 &key_path,
                 format!("unknown key `{name}` in {what}"),

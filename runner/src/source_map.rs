@@ -74,7 +74,14 @@ pub fn child_index(path: &str, index: usize) -> String {
 }
 
 enum Frame {
-    Map { path: String, pending_key: Option<String>, key_pos: Option<Pos> },
+    Map {
+        path: String,
+        pending_key: Option<String>,
+        key_pos: Option<Pos>,
+        /// yaml-rust2 marks a block mapping's start after its first key; the first key's
+        /// own position is where a person sees the mapping begin.
+        first_key_seen: bool,
+    },
     Seq { path: String, next: usize },
 }
 
@@ -95,12 +102,21 @@ impl Builder {
                 *next += 1;
                 Some((p, None))
             }
-            Some(Frame::Map { path, pending_key, key_pos }) => match pending_key.take() {
+            Some(Frame::Map {
+                path,
+                pending_key,
+                key_pos,
+                first_key_seen,
+            }) => match pending_key.take() {
                 Some(key) => Some((child_key(path, &key), key_pos.take())),
                 None => {
                     // This scalar is a key; complex keys (maps as keys) are not used by kobo.
                     *pending_key = Some(scalar.unwrap_or_default().to_string());
                     *key_pos = Some(pos);
+                    if !*first_key_seen {
+                        *first_key_seen = true;
+                        self.map.values.insert(path.clone(), pos);
+                    }
                     None
                 }
             },
@@ -137,6 +153,7 @@ impl MarkedEventReceiver for Builder {
                     path,
                     pending_key: None,
                     key_pos: None,
+                    first_key_seen: false,
                 });
             }
             Event::SequenceStart(..) => {

@@ -1,0 +1,176 @@
+//! The workflow language as a trainee meets it: example files that must stay valid, and
+//! mistakes that must get a message saying where and what to do. Each expected message is
+//! the whole text the trainee sees.
+
+use runner::Workflow;
+use std::path::Path;
+
+fn errors(yaml: &str) -> Vec<String> {
+    match Workflow::parse(Path::new("w.yaml"), yaml) {
+        Ok(_) => panic!("expected errors for:\n{yaml}"),
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+const HEAD: &str = "name: t\nclient: acme\nauthor: olena\n";
+
+#[test]
+fn every_example_workflow_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            if let Err(e) = Workflow::load(&path) {
+                panic!("{} is invalid:\n{e}", path.display());
+            }
+            count += 1;
+        }
+    }
+    assert!(count >= 3, "expected at least three example workflows, found {count}");
+}
+
+#[test]
+fn a_full_workflow_reads_into_typed_steps() {
+    let text = r#"name: t
+client: acme
+author: olena
+version: 3
+inputs:
+  invoices: { sheet: 1, header_row: 2 }
+params:
+  rate: 0.1
+secrets: [portal_user]
+steps:
+  - open: "https://portal.example/login"
+  - fill: { label: ユーザーID, value: "{{ secrets.portal_user }}" }
+  - click: ログイン
+  - for_each: invoices
+    on_error: mark_row_failed
+    steps:
+      - fill: { label: 金額, value: "{{ row['金額'] * params.rate }}", mode: set }
+      - extract: { css: .receipt-no, into: 受付番号 }
+  - write: { file: "out-{{ today }}.xlsx", table: invoices, with_results: true }
+"#;
+    let w = Workflow::parse(Path::new("w.yaml"), text).unwrap();
+    assert_eq!(w.version, "3");
+    assert_eq!(w.steps.len(), 5);
+    assert!(w.needs_browser());
+    assert_eq!(w.steps[3].kind.keyword(), "for_each");
+    assert_eq!(w.steps[3].on_error, runner::step::OnError::MarkRowFailed);
+    assert_eq!(w.steps[1].pos.unwrap().line, 12);
+    assert_eq!(w.inputs[0].spec.header_row, Some(2));
+}
+
+#[test]
+fn yaml_syntax_errors_point_at_the_line() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - log: \"unclosed\n")),
+        vec!["w.yaml:6:1: this is not valid YAML: found unexpected end of stream\n  hint: check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"]
+    );
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion() {
+    assert_eq!(
+        errors(&format!("{HEAD}inputs:\n  invoices: {{ headerrow: 2 }}\nsteps:\n  - log: hi\n")),
+        vec!["w.yaml:5:15: unknown key `headerrow` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, columns, same_file_as"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}step:\n  - log: hi\n")),
+        vec![
+            "w.yaml:1:1: the workflow needs `steps`: the list of things the bot does\n  hint: add `steps:` followed by a list of steps",
+            "w.yaml:4:1: unknown key `step` in the workflow\n  hint: did you mean `steps`? Allowed keys here: name, description, author, client, version, inputs, params, secrets, timeout_minutes, retry, browser, steps",
+        ]
+    );
+}
+
+#[test]
+fn unknown_step_kinds_and_locator_keys() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - clik: ログイン\n  - fill: {{ lable: 氏名, value: x }}\n")),
+        vec![
+            "w.yaml:5:5: unknown step kind `clik`\n  hint: did you mean `click`? docs/workflows.md lists every step kind",
+            "w.yaml:6:13: unknown key `lable` in `fill`\n  hint: did you mean `label`? Allowed keys here: css, xpath, label, placeholder, name, text, value, mode",
+        ]
+    );
+}
+
+#[test]
+fn wrong_types_say_what_is_expected() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - pause: 1\n    timeout_secs: thirty\n")),
+        vec!["w.yaml:6:19: `timeout_secs` must be a whole number (0 or more), but it is the text \"thirty\"\n  hint: for example `timeout_secs: 30`"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - log: hi\n    on_error: ignore\n")),
+        vec!["w.yaml:6:15: `on_error` cannot be `ignore`\n  hint: allowed: stop, continue, mark_row_failed, skip_row"]
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let found = errors(&format!(
+        "{HEAD}secrets: [portal_user]\nsteps:\n  - fill: {{ label: ID, value: \"{{{{ secrets.portal_usr }}}}\" }}\n  - for_each: invoice\n    steps:\n      - log: \"{{{{ row['金額'] * }}}}\"\n  - write: {{ file: ../out.xlsx, table: invoices }}\n  - log: \"{{{{ totl }}}}\"\n"
+    ));
+    assert_eq!(
+        found,
+        vec![
+            "w.yaml:6:31: secret `portal_usr` is not declared\n  hint: add it to `secrets:` at the top of the workflow. did you mean `portal_user`?",
+            "w.yaml:7:15: there is no table named `invoice` at this point\n  hint: there are no tables yet. Tables come from `inputs` and from steps with `into`.",
+            "w.yaml:9:14: cannot read this template: the template has a syntax error: unexpected end of input, expected expression\n  hint: a template looks like `Hello {{ row['氏名'] }}`",
+            "w.yaml:10:20: `file` is a plain file name; outputs always go into the run's `outputs` folder\n  hint: remove the folder part, e.g. `file: report.xlsx`",
+            "w.yaml:10:40: there is no table named `invoices` at this point\n  hint: there are no tables yet. Tables come from `inputs` and from steps with `into`.",
+            "w.yaml:11:10: unknown name `totl` in this template\n  hint: known names: params, secrets, today, now. A column is written `row['totl']`, a secret `secrets.totl`",
+        ]
+    );
+}
+
+#[test]
+fn names_used_in_folders_must_be_simple() {
+    assert_eq!(
+        errors("name: invoice entry\nclient: acme\nauthor: olena\nsteps:\n  - log: hi\n"),
+        vec!["w.yaml:1:7: `name` must be short and simple: letters a-z, digits, `-` or `_` (it is used in folder names), but it is \"invoice entry\"\n  hint: for example `name: invoice-entry`"]
+    );
+}
+
+#[test]
+fn row_and_skip_row_only_inside_for_each() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - log: \"{{{{ row['a'] }}}}\"\n  - skip_row: no\n    on_error: mark_row_failed\n")),
+        vec![
+            "w.yaml:5:10: `row` is only known inside `for_each`\n  hint: move this step into the `steps` of a `for_each`",
+            "w.yaml:6:5: `skip_row` only works inside `for_each`",
+            "w.yaml:7:15: `mark_row_failed` and `skip_row` only work inside `for_each`\n  hint: use `stop` or `continue` here",
+        ]
+    );
+}
+
+#[test]
+fn absurd_values_are_refused() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - pause: 100000\n  - log: hi\n    retry: {{ attempts: 500 }}\n")),
+        vec![
+            "w.yaml:5:12: `pause: 100000` is out of range\n  hint: pause between 0 and 300 seconds; to wait for a page, use `wait_for`",
+            "w.yaml:7:14: `attempts: 500` is out of range\n  hint: use between 1 and 10 attempts",
+        ]
+    );
+}
+
+#[test]
+fn a_step_with_two_kinds_or_none() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - log: a\n    fail: b\n  - name: nothing\n")),
+        vec![
+            "w.yaml:5:5: one step can do only one thing, but this one has `log` and `fail`\n  hint: split it into separate steps, each starting with `- `",
+            "w.yaml:7:5: this step has no kind (such as `fill:` or `write:`)\n  hint: add one step kind key; see docs/workflows.md",
+        ]
+    );
+}
+
+#[test]
+fn hostile_text_never_panics() {
+    for text in ["", "- a\n- b", "name: [", "steps: 5", "{{{{", "name: t\nsteps:\n  - - - -\n", "\u{feff}name: x", "steps:\n  - for_each: t\n    steps: 3\n"] {
+        let _ = Workflow::parse(Path::new("w.yaml"), text);
+    }
+}
