@@ -87,7 +87,7 @@ pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a st
     candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(&wrong_lower, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= 2.max(c.chars().count() / 3))
+        .filter(|(d, c)| *d <= 1.max(c.chars().count() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

@@ -336,6 +336,8 @@ impl<'a> Execution<'a> {
                 return Ok(Flow::Next);
             }
         }
+        // Reserve the step's timing row now, so records list steps in the order they start.
+        self.timing_slot(step);
         let attempts = step.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
         let mut attempt = 1;
         let failure = loop {
@@ -381,7 +383,19 @@ impl<'a> Execution<'a> {
     }
 
     fn time(&mut self, step: &Step, took: Duration, failed: bool) {
-        let idx = match self.timing_index.get(&step.path) {
+        let idx = self.timing_slot(step);
+        let t = &mut self.timings[idx];
+        let ms = took.as_secs_f64() * 1000.0;
+        t.calls += 1;
+        t.total_ms += ms;
+        t.max_ms = t.max_ms.max(ms);
+        if failed {
+            t.failures += 1;
+        }
+    }
+
+    fn timing_slot(&mut self, step: &Step) -> usize {
+        match self.timing_index.get(&step.path) {
             Some(i) => *i,
             None => {
                 self.timings.push(StepTiming {
@@ -394,14 +408,6 @@ impl<'a> Execution<'a> {
                 self.timing_index.insert(step.path.clone(), self.timings.len() - 1);
                 self.timings.len() - 1
             }
-        };
-        let t = &mut self.timings[idx];
-        let ms = took.as_secs_f64() * 1000.0;
-        t.calls += 1;
-        t.total_ms += ms;
-        t.max_ms = t.max_ms.max(ms);
-        if failed {
-            t.failures += 1;
         }
     }
 

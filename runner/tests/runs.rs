@@ -1,0 +1,245 @@
+//! Runs as a trainee makes them: a workflow on a real file, recorded in a real SQLite file,
+//! then read back. Covers per-row failures, retries, try/catch, timeouts, secrets and the
+//! promise that an input that cannot be read is still kept and its run recorded.
+
+use runner::record::Records;
+use runner::run::{RowStatus, RunStatus};
+use runner::secrets::Secrets;
+use runner::{RunOptions, Workflow, execute};
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+struct Session {
+    home: TempDir,
+    records: Records,
+}
+
+impl Session {
+    async fn new() -> Session {
+        let home = tempfile::tempdir().unwrap();
+        let records = Records::open(&home.path().join("records.db")).await.unwrap();
+        Session { home, records }
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.home.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    async fn run(&self, yaml: &str, input: &Path, secrets: Secrets) -> (runner::RunOutcome, runner::record::RunDetail) {
+        let w = Workflow::parse(Path::new("test.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+        let mut opts = RunOptions::new(self.home.path());
+        if let Some(i) = w.file_inputs().next() {
+            opts.inputs.insert(i.name.clone(), input.to_path_buf());
+        }
+        opts.secrets = secrets;
+        let outcome = execute(&w, &self.records, opts).await.unwrap();
+        let detail = self.records.detail(&outcome.id.0).await.unwrap();
+        (outcome, detail)
+    }
+}
+
+const ORDERS: &str = "番号,品名,金額\n1,りんご,100\n2,みかん,\n3,ぶどう,300\n4,もも,-50\n";
+
+#[tokio::test]
+async fn rows_that_fail_are_marked_and_the_run_goes_on() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, detail) = s
+        .run(
+            r#"name: t
+client: acme
+author: olena
+inputs: { orders: {} }
+steps:
+  - for_each: orders
+    on_error: mark_row_failed
+    steps:
+      - if: "row['金額'] == ''"
+        then: [ { fail: "no amount for {{ row['品名'] }}" } ]
+      - if: "row['金額'] < 0"
+        then: [ { skip_row: "a refund" } ]
+  - write: { file: result.xlsx, table: orders, with_results: true }
+"#,
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded);
+    assert_eq!((out.rows.ok, out.rows.failed, out.rows.skipped, out.rows.total), (2, 1, 1, 4));
+    let failed: Vec<_> = detail.rows.iter().filter(|r| r.status == RowStatus::Failed).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].row, 2);
+    assert_eq!(failed[0].source_row, 3, "row 2 of the table is row 3 of the sheet (after the header)");
+    assert_eq!(failed[0].message.as_deref(), Some("no amount for みかん"));
+    assert_eq!(failed[0].step.as_deref(), Some("#1.1.1 fail (line 10)"));
+    // The output carries each row's result for the reviewer.
+    let table = runner::sheet::read_table(&out.outputs[0], &Default::default()).unwrap();
+    let result = table.column_index("result").unwrap();
+    let statuses: Vec<String> = table.rows.iter().map(|r| r[result].to_string()).collect();
+    assert_eq!(statuses, ["ok", "failed", "ok", "skipped"]);
+    // The run record lists the input copy and the output.
+    let kinds: Vec<&str> = detail.artifacts.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["input", "output"]);
+    assert_eq!(detail.steps[0].kind, "for_each");
+    assert_eq!(detail.steps[0].calls, 1);
+}
+
+#[tokio::test]
+async fn a_failing_row_stops_the_run_by_default() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, detail) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - for_each: orders\n    steps:\n      - log: \"{{ row['金額'] / 2 }}\"\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let error = out.error.unwrap();
+    assert!(
+        error.starts_with("step #1.1 log (line 8), row 2 of `orders` (row 3 in the sheet): cannot fill in `{{ row['金額'] / 2 }}`: this calculation is not possible"),
+        "{error}"
+    );
+    let statuses: Vec<RowStatus> = detail.rows.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [RowStatus::Ok, RowStatus::Failed, RowStatus::Pending, RowStatus::Pending]);
+}
+
+#[tokio::test]
+async fn try_catch_retry_and_continue() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, detail) = s
+        .run(
+            r#"name: t
+client: acme
+author: olena
+inputs: { orders: {} }
+steps:
+  - try:
+      - fail: "portal said no"
+    catch:
+      - set: { caught: "{{ error }}" }
+  - fail: "ignored"
+    on_error: continue
+  - fail: "flaky"
+    retry: { attempts: 3, backoff_secs: 0 }
+    on_error: continue
+  - log: "caught={{ caught }}"
+"#,
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let flaky = detail.steps.iter().find(|st| st.path == "steps[2]").unwrap();
+    assert_eq!((flaky.calls, flaky.failures), (3, 3), "three attempts, all failed");
+    let log = runner::run_folder::read_log(&out.folder.join("log.jsonl")).unwrap();
+    assert!(log.iter().any(|l| l.message == "caught=portal said no"), "{log:?}");
+    assert!(log.iter().any(|l| l.message.starts_with("attempt 1 of 3 failed: flaky")));
+}
+
+#[tokio::test]
+async fn a_step_timeout_fails_the_step() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - pause: 5\n    timeout_secs: 1\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(out.error.as_deref(), Some("step #1 pause (line 6): the step did not finish within 1 s (`timeout_secs`)"));
+}
+
+#[tokio::test]
+async fn secrets_never_reach_logs_or_records() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let secrets = Secrets::from_pairs([("portal_password".to_string(), "s3cret-Pa55".to_string())]);
+    let (out, detail) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsecrets: [portal_password]\nsteps:\n  - log: \"typing {{ secrets.portal_password }}\"\n  - fail: \"login failed for {{ secrets.portal_password }}\"\n",
+            &input,
+            secrets,
+        )
+        .await;
+    let log = std::fs::read_to_string(out.folder.join("log.jsonl")).unwrap();
+    assert!(!log.contains("s3cret-Pa55"), "{log}");
+    assert!(log.contains("typing ***"));
+    let err = detail.run.error.unwrap();
+    assert_eq!(err, "step #2 fail (line 8): login failed for ***");
+}
+
+#[tokio::test]
+async fn an_unreadable_input_is_kept_and_recorded() {
+    let s = Session::new().await;
+    let input = s.file("invoices.xlsx", b"%PDF-1.4 this is not a spreadsheet");
+    let (out, detail) = s
+        .run("name: t\nclient: acme\nauthor: olena\ninputs: { invoices: {} }\nsteps:\n  - log: hi\n", &input, Secrets::default())
+        .await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let err = out.error.unwrap();
+    assert!(err.starts_with("step reading input `invoices`: "), "{err}");
+    assert!(err.contains("invoices.xlsx"), "the error names the file: {err}");
+    let kept = out.folder.join("input/invoices.xlsx");
+    assert_eq!(std::fs::read(&kept).unwrap(), b"%PDF-1.4 this is not a spreadsheet");
+    assert_eq!(detail.run.input_name.as_deref(), Some("invoices.xlsx"));
+    assert!(detail.run.input_hash.is_some());
+}
+
+#[tokio::test]
+async fn a_missing_column_names_the_columns_that_exist() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - for_each: orders\n    steps:\n      - log: \"{{ row['価格'] }}\"\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(
+        out.error.as_deref(),
+        Some("step reading the input: the input does not have the columns the workflow uses:\ntest.yaml:8:14: table `orders` has no column `価格`\n  hint: columns of `orders`: 番号, 品名, 金額")
+    );
+}
+
+#[tokio::test]
+async fn tables_are_filtered_sorted_joined_and_written_with_dates() {
+    let s = Session::new().await;
+    let input = s.file("staff.csv", "id,name,dept,start\n3, Ｃａｔ ,D2,2024/04/01\n1,Ann,D1,2020/10/01\n2,Bob,D9,2021/01/15\n1,Ann,D1,2020/10/01\n".as_bytes());
+    let (out, _) = s
+        .run(
+            r#"name: t
+client: acme
+author: olena
+inputs: { staff: {} }
+steps:
+  - dedupe: { table: staff, by: [id] }
+  - sort: { table: staff, by: id }
+  - compute: { table: staff, column: name, value: "{{ row.name | halfwidth | trim }}" }
+  - new_table: { name: depts, columns: [code, title] }
+  - append: { table: depts, values: { code: D1, title: Sales } }
+  - append: { table: depts, values: { code: D2, title: Dev } }
+  - join: { table: staff, with: depts, on: dept, with_on: code, columns: [title] }
+  - filter: { table: staff, where: "row.title != ''", into: known }
+  - write: { file: "staff.xlsx", sheets: [ { table: known, name: 社員, formats: { start: "yyyy-mm-dd" } } ] }
+"#,
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let spec = runner::SheetSpec { sheet: runner::sheet::SheetRef::Name("社員".into()), ..Default::default() };
+    let t = runner::sheet::read_table(&out.outputs[0], &spec).unwrap();
+    assert_eq!(t.columns, ["id", "name", "dept", "start", "title"]);
+    let names: Vec<String> = t.rows.iter().map(|r| r[1].to_string()).collect();
+    assert_eq!(names, ["Ann", "Cat"]);
+    assert_eq!(t.rows[0][3], runner::Cell::Date(chrono::NaiveDate::from_ymd_opt(2020, 10, 1).unwrap()), "written as a real date");
+}
