@@ -9,7 +9,11 @@
 //! Data:
 //! - [`table`]: `Table` and `Cell`, the rows of a sheet in memory.
 //! - [`sheet`]: read xlsx/xls/ods/CSV (any Japanese encoding) into tables; write xlsx and CSV.
+//!
+//! Browser:
+//! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`.
 
+pub mod browser;
 pub mod definition_error;
 pub mod expr;
 pub mod reader;
