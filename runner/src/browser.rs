@@ -344,9 +344,17 @@ impl Browser {
             FillMode::Type => Act::Type(text),
             FillMode::Set => Act::Script(SET_VALUE, vec![json!(text)]),
         };
-        self.act(locator, Purpose::Fill, Some(timeout), &act, "fill")
-            .await
-            .map(drop)
+        self.act_on(
+            locator,
+            Purpose::Fill,
+            deadline,
+            timeout,
+            &act,
+            "fill",
+            Some(found),
+        )
+        .await
+        .map(drop)
     }
 
     /// Fill several fields. With `FillMode::Set`, all fields are found and set in ONE script
@@ -926,8 +934,27 @@ impl Browser {
     ) -> Result<(Found, Json), BrowserError> {
         let timeout = self.timeout(timeout);
         let deadline = Instant::now() + timeout;
+        self.act_on(locator, purpose, deadline, timeout, act, action, None)
+            .await
+    }
+
+    /// `act_found` starting from an element already found (`first`), if any.
+    #[allow(clippy::too_many_arguments)]
+    async fn act_on(
+        &self,
+        locator: &Locator,
+        purpose: Purpose,
+        deadline: Instant,
+        timeout: Duration,
+        act: &Act<'_>,
+        action: &str,
+        mut first: Option<Found>,
+    ) -> Result<(Found, Json), BrowserError> {
         loop {
-            let found = self.resolve(locator, purpose, deadline, timeout).await?;
+            let found = match first.take() {
+                Some(found) => found,
+                None => self.resolve(locator, purpose, deadline, timeout).await?,
+            };
             let result = match act {
                 Act::Click => found.element.click().await.map(|()| Json::Null),
                 Act::Type(text) => match found.element.clear().await {
