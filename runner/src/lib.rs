@@ -15,7 +15,11 @@
 //! - [`run`]: `RunId`, `RunStatus`, row results; [`run_folder`]: a run's files and log.
 //! - [`record`]: `Records`, the run records in SQLite.
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
+//!
+//! Browser:
+//! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`.
 
+pub mod browser;
 pub mod definition_error;
 pub mod engine;
 pub mod execute;
