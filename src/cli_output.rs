@@ -137,13 +137,20 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
     let _ = writeln!(s, "folder     {}", home.join(&r.folder).display());
 
     let _ = writeln!(s, "\nsteps");
-    let _ = writeln!(s, "  {:<14} {:<12} {:>6} {:>10} {:>10} {:>8}", "step", "kind", "calls", "total", "max", "failed");
+    let _ = writeln!(s, "  {:<8} {:>5}  {:<24} {:>6} {:>10} {:>10} {:>7}", "step", "line", "name", "calls", "total", "max", "failed");
     for st in &d.steps {
-        let label = match st.line {
-            Some(l) => format!("{} (line {l})", st.label),
-            None => st.label.clone(),
-        };
-        let _ = writeln!(s, "  {:<14} {:<12} {:>6} {:>8.1}ms {:>8.1}ms {:>8}", truncate(&label, 14), st.kind, st.calls, st.total_ms, st.max_ms, st.failures);
+        let line = st.line.map(|l| l.to_string()).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {:<8} {:>5}  {:<24} {:>6} {:>8.1}ms {:>8.1}ms {:>7}",
+            runner::engine::step_number(&st.path),
+            line,
+            truncate(&st.label, 24),
+            st.calls,
+            st.total_ms,
+            st.max_ms,
+            st.failures
+        );
     }
 
     if !d.rows.is_empty() {

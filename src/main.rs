@@ -52,6 +52,13 @@ enum Command {
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: i64,
     },
+    /// Start the practice portal (a small web portal like the clients' ones) for trying
+    /// browser workflows; sign in as `demo` / `kobo-demo-pass`.
+    Portal {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: String,
+    },
     /// Show one run: steps, per-row results, files and log.
     Show {
         /// The run id (or its first 6+ characters).
@@ -89,6 +96,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let records = open_records(&home).await?;
             let runs = records.recent(limit).await?;
             print!("{}", cli_output::runs_table(&runs));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Portal { listen } => {
+            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
+            println!("practice portal on http://{} (user `demo`, password `kobo-demo-pass`); Ctrl-C stops it", listener.local_addr()?);
+            portal::serve(listener, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { run_id, all_rows } => {

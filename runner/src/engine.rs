@@ -20,6 +20,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod browser_steps;
+
 /// Why a step failed, with everything a trainee needs to find it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepFailure {
@@ -98,6 +100,9 @@ pub struct Execution<'a> {
     progress: Option<ProgressFn>,
     /// Paths of the input files, by input name.
     input_files: BTreeMap<String, PathBuf>,
+    /// One browser per run, started by the first browser step, shared by all rows.
+    browser: Option<crate::browser::Browser>,
+    screenshots: usize,
 }
 
 type StepFuture<'f> = Pin<Box<dyn Future<Output = Result<Flow, StepFailure>> + Send + 'f>>;
@@ -153,6 +158,8 @@ impl<'a> Execution<'a> {
             outputs: Vec::new(),
             progress,
             input_files,
+            browser: None,
+            screenshots: 0,
         }
     }
 
@@ -618,26 +625,8 @@ impl<'a> Execution<'a> {
                 self.write(step, a, frame).await?;
                 Ok(Flow::Next)
             }
-            StepKind::Open(_)
-            | StepKind::Click(_)
-            | StepKind::Fill { .. }
-            | StepKind::Select { .. }
-            | StepKind::Check(_)
-            | StepKind::Uncheck(_)
-            | StepKind::Upload { .. }
-            | StepKind::Press(_)
-            | StepKind::WaitFor(_)
-            | StepKind::Extract(_)
-            | StepKind::ExtractTable(_)
-            | StepKind::AssertText { .. }
-            | StepKind::Screenshot(_)
-            | StepKind::EnterFrame(_)
-            | StepKind::LeaveFrame
-            | StepKind::Dialog(_) => Err(self.failure(
-                step,
-                frame,
-                "browser steps are not available in this version of kobo yet",
-            )),
+            _ if step.kind.needs_browser() => self.browser_step(step, frame).await,
+            other => unreachable!("step kind {} has no runner", other.keyword()),
         }
     }
 
@@ -804,7 +793,7 @@ pub fn step_name(step: &Step) -> String {
 }
 
 /// `steps[3].steps[1]` → `#4.2`
-fn step_number(path: &str) -> String {
+pub fn step_number(path: &str) -> String {
     let nums: Vec<String> = path
         .split('[')
         .skip(1)

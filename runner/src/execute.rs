@@ -146,6 +146,7 @@ pub async fn execute(w: &Workflow, records: &Records, opts: RunOptions) -> Resul
                 transient: false,
             }),
         };
+        exec.close_browser().await;
         match result {
             Err(f) if f.transient && attempt < attempts => {
                 let delay = w.retry.delay(attempt + 1);

@@ -4,6 +4,7 @@
 //! and optional common keys (`name`, `on_error`, `retry`, `timeout_secs`, `when`).
 //! Block steps (`for_each`, `if`, `try`) also hold nested `steps`, `then`/`else` or `catch`.
 
+pub use crate::browser::{FillMode, Locator};
 use crate::definition_error::did_you_mean;
 use crate::reader::{Reader, describe_value, scalar_text};
 use crate::source_map::{Pos, child_index, child_key};
@@ -72,18 +73,6 @@ impl Retry {
     }
 }
 
-/// How to find an element on a web page. Labels, placeholders and visible text keep
-/// working when a portal moves its fields around; CSS and XPath are for the exact cases.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Css(String),
-    XPath(String),
-    Label(String),
-    Placeholder(String),
-    Name(String),
-    Text(String),
-}
-
 /// Every kind of step. Spreadsheet and control steps run without a browser;
 /// browser steps open one browser per run, shared by all rows.
 #[derive(Debug, Clone)]
@@ -109,19 +98,21 @@ pub enum StepKind {
     Pause(f64),
     // Browser steps
     Open(String),
-    Click(Target),
-    Fill { target: Target, value: String, mode: FillMode },
-    Select { target: Target, option: String },
-    Check(Target),
-    Uncheck(Target),
-    Upload { target: Target, file: String },
+    Click(Locator),
+    Fill { target: Locator, value: String, mode: FillMode },
+    /// Several fields at once, by label: with `mode: set`, in one script call.
+    FillForm { fields: BTreeMap<String, String>, mode: FillMode },
+    Select { target: Locator, option: String },
+    Check(Locator),
+    Uncheck(Locator),
+    Upload { target: Locator, file: String },
     Press(String),
     WaitFor(WaitArgs),
     Extract(ExtractArgs),
     ExtractTable(ExtractTableArgs),
     AssertText { text: String, timeout_secs: Option<u64> },
     Screenshot(String),
-    EnterFrame(Target),
+    EnterFrame(Locator),
     LeaveFrame,
     Dialog(DialogAction),
 }
@@ -148,6 +139,7 @@ pub const KINDS: &[(&str, bool)] = &[
     ("open", true),
     ("click", true),
     ("fill", true),
+    ("fill_form", true),
     ("select", true),
     ("check", true),
     ("uncheck", true),
@@ -188,6 +180,7 @@ impl StepKind {
             StepKind::Open(_) => "open",
             StepKind::Click(_) => "click",
             StepKind::Fill { .. } => "fill",
+            StepKind::FillForm { .. } => "fill_form",
             StepKind::Select { .. } => "select",
             StepKind::Check(_) => "check",
             StepKind::Uncheck(_) => "uncheck",
@@ -359,7 +352,7 @@ pub struct WriteSheetArgs {
 /// `wait_for: { css: ".done", timeout_secs: 20 }`, or `{ url_contains: "/menu" }`, or `{ text: "完了" }`.
 #[derive(Debug, Clone)]
 pub struct WaitArgs {
-    pub target: Option<Target>,
+    pub target: Option<Locator>,
     pub url_contains: Option<String>,
     pub timeout_secs: Option<u64>,
 }
@@ -368,7 +361,7 @@ pub struct WaitArgs {
 /// else into a variable. `attribute: href` reads an attribute; `value: true` an input's value.
 #[derive(Debug, Clone)]
 pub struct ExtractArgs {
-    pub target: Target,
+    pub target: Locator,
     pub into: String,
     pub attribute: Option<String>,
     pub value: bool,
@@ -377,20 +370,19 @@ pub struct ExtractArgs {
 /// `extract_table: { css: "table.orders", next: { text: "次へ" }, max_pages: 20, into: orders }`
 #[derive(Debug, Clone)]
 pub struct ExtractTableArgs {
-    pub target: Target,
+    pub target: Locator,
     pub into: String,
-    pub next: Option<Target>,
+    pub next: Option<Locator>,
     pub max_pages: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FillMode {
-    /// Type key by key, as a person would (the default; works with every page).
-    #[default]
-    Type,
-    /// Set the value in one go and fire the page's input/change events (faster).
-    Set,
+/// `fill_form: { fields: { 氏名: "{{ row['氏名'] }}", 会社名: ... }, mode: set }` — keys are labels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FillFormArgs {
+    fields: BTreeMap<String, Value>,
+    #[serde(default)]
+    mode: Option<FillMode>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -562,6 +554,11 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
         "screenshot" => StepKind::Screenshot(r.parse::<Option<String>>(&kind_value, &kind_path, &what)?.unwrap_or_else(|| "screenshot".into())),
         "leave_frame" => StepKind::LeaveFrame,
         "dialog" => StepKind::Dialog(r.parse(&kind_value, &kind_path, &what)?),
+        "fill_form" => {
+            let a: FillFormArgs = r.parse(&kind_value, &kind_path, &what)?;
+            let fields = a.fields.iter().map(|(k, v)| (k.clone(), template_text(v))).collect();
+            StepKind::FillForm { fields, mode: a.mode.unwrap_or(FillMode::Set) }
+        }
         browser => parse_browser_step(r, browser, &kind_value, &kind_path)?,
     };
     step.kind = kind;
@@ -630,7 +627,7 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
         }
         v
     };
-    let target_or_css = || target.clone().unwrap_or(Target::Css("html".into()));
+    let target_or_css = || target.clone().unwrap_or(Locator::Css("html".into()));
     Some(match kind {
         "click" => StepKind::Click(target_or_css()),
         "check" => StepKind::Check(target_or_css()),
@@ -696,15 +693,15 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
     })
 }
 
-fn locator(a: &BrowserArgs) -> Option<Target> {
+fn locator(a: &BrowserArgs) -> Option<Locator> {
     a.css
         .clone()
-        .map(Target::Css)
-        .or_else(|| a.xpath.clone().map(Target::XPath))
-        .or_else(|| a.label.clone().map(Target::Label))
-        .or_else(|| a.placeholder.clone().map(Target::Placeholder))
-        .or_else(|| a.name.clone().map(Target::Name))
-        .or_else(|| a.text.clone().map(Target::Text))
+        .map(Locator::Css)
+        .or_else(|| a.xpath.clone().map(Locator::XPath))
+        .or_else(|| a.label.clone().map(Locator::Label))
+        .or_else(|| a.placeholder.clone().map(Locator::Placeholder))
+        .or_else(|| a.name.clone().map(Locator::Name))
+        .or_else(|| a.text.clone().map(Locator::Text))
 }
 
 /// A scalar written in YAML as the text to render: numbers and booleans become their text.

@@ -361,6 +361,14 @@ impl<'w> Walker<'w> {
                 }
             }
             StepKind::Fill { value, .. } => self.text(value, &kp("value"), scope, false),
+            StepKind::FillForm { fields, .. } => {
+                if fields.is_empty() {
+                    self.problem(&kp("fields"), "`fill_form` has no fields", Some("list `label: value` pairs under `fields:`".into()));
+                }
+                for (label, value) in fields {
+                    self.text(value, &child_key(&kp("fields"), label), scope, false);
+                }
+            }
             StepKind::Select { option, .. } => self.text(option, &kp("option"), scope, false),
             StepKind::Upload { file, .. } => {
                 self.text(file, &kp("file"), scope, false);

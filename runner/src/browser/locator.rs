@@ -150,8 +150,9 @@ pub enum WaitTarget {
     Url(String),
 }
 
-/// How `Browser::fill` puts text into a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How `Browser::fill` puts text into a field (`mode: type` or `mode: set` in a workflow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FillMode {
     /// Clear the field, then type the text key by key, like a person. The faithful default.
     #[default]
