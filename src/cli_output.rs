@@ -1,11 +1,11 @@
 //! What `kobo` prints: run tables, run details, progress while a run goes.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use runner::RunOutcome;
 use runner::engine::{Progress, ProgressFn};
 use runner::record::{RunDetail, RunRecord};
 use runner::run::RowStatus;
 use runner::run_folder::LogLine;
-use runner::RunOutcome;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -19,7 +19,10 @@ pub struct RunDisplay {
 
 impl RunDisplay {
     pub fn new(quiet: bool) -> RunDisplay {
-        RunDisplay { bar: Arc::new(Mutex::new(None)), quiet }
+        RunDisplay {
+            bar: Arc::new(Mutex::new(None)),
+            quiet,
+        }
     }
 
     pub fn progress_fn(&self) -> ProgressFn {
@@ -52,7 +55,15 @@ impl RunDisplay {
             if quiet && line.level != "error" {
                 return;
             }
-            let text = format!("{:5} {}{}", line.level, line.step.as_deref().map(|s| format!("{s}: ")).unwrap_or_default(), line.message);
+            let text = format!(
+                "{:5} {}{}",
+                line.level,
+                line.step
+                    .as_deref()
+                    .map(|s| format!("{s}: "))
+                    .unwrap_or_default(),
+                line.message
+            );
             match bar.lock().expect("progress lock").as_ref() {
                 Some(b) if !b.is_hidden() => b.println(text),
                 // A closed terminal must not stop the run: ignore write errors.
@@ -73,7 +84,11 @@ impl RunDisplay {
 pub fn outcome_summary(o: &RunOutcome, home: &Path) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "\nrun {}: {}", o.id, o.status);
-    let _ = writeln!(s, "rows: {} ok, {} failed, {} skipped (of {})", o.rows.ok, o.rows.failed, o.rows.skipped, o.rows.total);
+    let _ = writeln!(
+        s,
+        "rows: {} ok, {} failed, {} skipped (of {})",
+        o.rows.ok, o.rows.failed, o.rows.skipped, o.rows.total
+    );
     if let Some(e) = &o.error {
         let _ = writeln!(s, "error: {e}");
     }
@@ -81,7 +96,16 @@ pub fn outcome_summary(o: &RunOutcome, home: &Path) -> String {
         let _ = writeln!(s, "output: {}", out.display());
     }
     let _ = writeln!(s, "run folder: {}", o.folder.display());
-    let _ = writeln!(s, "details: kobo show {}{}", o.id, if home == Path::new("kobo-data") { String::new() } else { format!(" --home {}", home.display()) });
+    let _ = writeln!(
+        s,
+        "details: kobo show {}{}",
+        o.id,
+        if home == Path::new("kobo-data") {
+            String::new()
+        } else {
+            format!(" --home {}", home.display())
+        }
+    );
     s
 }
 
@@ -99,7 +123,11 @@ pub fn runs_table(runs: &[RunRecord]) -> String {
         return "no runs yet: try `kobo run workflows/<name>.yaml --input <file>`\n".into();
     }
     let mut s = String::new();
-    let _ = writeln!(s, "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>8}  started", "id", "workflow", "status", "ok", "failed", "skip", "time");
+    let _ = writeln!(
+        s,
+        "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>8}  started",
+        "id", "workflow", "status", "ok", "failed", "skip", "time"
+    );
     for r in runs {
         let _ = writeln!(
             s,
@@ -111,33 +139,72 @@ pub fn runs_table(runs: &[RunRecord]) -> String {
             r.rows.failed,
             r.rows.skipped,
             duration(r.duration_ms),
-            r.created_at.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+            r.created_at
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M")
         );
     }
     s
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
 }
 
 pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -> String {
     let r = &d.run;
     let mut s = String::new();
     let _ = writeln!(s, "run        {}", r.id);
-    let _ = writeln!(s, "workflow   {} (version {}, {} , sha256 {})", r.workflow, r.workflow_version, r.workflow_file, &r.workflow_hash[..12.min(r.workflow_hash.len())]);
+    let _ = writeln!(
+        s,
+        "workflow   {} (version {}, {} , sha256 {})",
+        r.workflow,
+        r.workflow_version,
+        r.workflow_file,
+        &r.workflow_hash[..12.min(r.workflow_hash.len())]
+    );
     let _ = writeln!(s, "client     {}    trainee {}", r.client, r.trainee);
-    let _ = writeln!(s, "input      {} (sha256 {})", r.input_name.as_deref().unwrap_or("-"), r.input_hash.as_deref().map(|h| &h[..12.min(h.len())]).unwrap_or("-"));
+    let _ = writeln!(
+        s,
+        "input      {} (sha256 {})",
+        r.input_name.as_deref().unwrap_or("-"),
+        r.input_hash
+            .as_deref()
+            .map(|h| &h[..12.min(h.len())])
+            .unwrap_or("-")
+    );
     let _ = writeln!(s, "status     {} (attempt {})", r.status, r.attempt);
-    let _ = writeln!(s, "started    {}   took {}", r.started_at.map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(), duration(r.duration_ms));
-    let _ = writeln!(s, "rows       {} ok, {} failed, {} skipped (of {})", r.rows.ok, r.rows.failed, r.rows.skipped, r.rows.total);
+    let _ = writeln!(
+        s,
+        "started    {}   took {}",
+        r.started_at
+            .map(|t| t
+                .with_timezone(&chrono::Local)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string())
+            .unwrap_or_default(),
+        duration(r.duration_ms)
+    );
+    let _ = writeln!(
+        s,
+        "rows       {} ok, {} failed, {} skipped (of {})",
+        r.rows.ok, r.rows.failed, r.rows.skipped, r.rows.total
+    );
     if let Some(e) = &r.error {
         let _ = writeln!(s, "error      {e}");
     }
     let _ = writeln!(s, "folder     {}", home.join(&r.folder).display());
 
     let _ = writeln!(s, "\nsteps");
-    let _ = writeln!(s, "  {:<8} {:>5}  {:<24} {:>6} {:>10} {:>10} {:>7}", "step", "line", "name", "calls", "total", "max", "failed");
+    let _ = writeln!(
+        s,
+        "  {:<8} {:>5}  {:<24} {:>6} {:>10} {:>10} {:>7}",
+        "step", "line", "name", "calls", "total", "max", "failed"
+    );
     for st in &d.steps {
         let line = st.line.map(|l| l.to_string()).unwrap_or_default();
         let _ = writeln!(
@@ -156,7 +223,14 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
     if !d.rows.is_empty() {
         let _ = writeln!(s, "\nrows (failed first)");
         let mut rows: Vec<_> = d.rows.iter().collect();
-        rows.sort_by_key(|r| (r.status != RowStatus::Failed, r.status != RowStatus::Skipped, r.table.clone(), r.row));
+        rows.sort_by_key(|r| {
+            (
+                r.status != RowStatus::Failed,
+                r.status != RowStatus::Skipped,
+                r.table.clone(),
+                r.row,
+            )
+        });
         let limit = if all_rows { usize::MAX } else { 50 };
         for row in rows.iter().take(limit) {
             let _ = writeln!(
@@ -166,7 +240,10 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
                 row.row,
                 row.source_row,
                 row.status.as_str(),
-                row.step.as_deref().map(|st| format!("{st}: ")).unwrap_or_default(),
+                row.step
+                    .as_deref()
+                    .map(|st| format!("{st}: "))
+                    .unwrap_or_default(),
                 row.message.as_deref().unwrap_or("")
             );
         }
@@ -183,8 +260,25 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
     }
     if !log.is_empty() {
         let _ = writeln!(s, "\nlog (last 20 lines)");
-        for l in log.iter().rev().take(20).collect::<Vec<_>>().into_iter().rev() {
-            let _ = writeln!(s, "  {} {:5} {}{}", &l.time[11..19.min(l.time.len())], l.level, l.step.as_deref().map(|s| format!("{s}: ")).unwrap_or_default(), l.message);
+        for l in log
+            .iter()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            let _ = writeln!(
+                s,
+                "  {} {:5} {}{}",
+                &l.time[11..19.min(l.time.len())],
+                l.level,
+                l.step
+                    .as_deref()
+                    .map(|s| format!("{s}: "))
+                    .unwrap_or_default(),
+                l.message
+            );
         }
     }
     s

@@ -72,7 +72,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KOBO_LOG").unwrap_or_else(|_| "warn,runner::run_folder=off".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KOBO_LOG")
+                .unwrap_or_else(|_| "warn,runner::run_folder=off".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -89,9 +92,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let home = cli.home.clone().unwrap_or_else(default_home);
     match cli.command {
         Command::Validate { paths } => validate(&paths),
-        Command::Run { workflow, input, param, secrets, quiet } => {
-            run_workflow(&home, &workflow, &input, &param, secrets, quiet).await
-        }
+        Command::Run {
+            workflow,
+            input,
+            param,
+            secrets,
+            quiet,
+        } => run_workflow(&home, &workflow, &input, &param, secrets, quiet).await,
         Command::Runs { limit } => {
             let records = open_records(&home).await?;
             let runs = records.recent(limit).await?;
@@ -99,8 +106,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Portal { listen } => {
-            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("listening on {listen}"))?;
-            println!("practice portal on http://{} (user `demo`, password `kobo-demo-pass`); Ctrl-C stops it", listener.local_addr()?);
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            println!(
+                "practice portal on http://{} (user `demo`, password `kobo-demo-pass`); Ctrl-C stops it",
+                listener.local_addr()?
+            );
             portal::serve(listener, async {
                 let _ = tokio::signal::ctrl_c().await;
             })
@@ -110,7 +122,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { run_id, all_rows } => {
             let records = open_records(&home).await?;
             let detail = records.detail(&run_id).await?;
-            let log = runner::run_folder::read_log(&home.join(&detail.run.folder).join("log.jsonl")).unwrap_or_default();
+            let log =
+                runner::run_folder::read_log(&home.join(&detail.run.folder).join("log.jsonl"))
+                    .unwrap_or_default();
             print!("{}", cli_output::run_detail(&detail, &log, &home, all_rows));
             Ok(ExitCode::SUCCESS)
         }
@@ -130,11 +144,16 @@ fn workflow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if p.is_dir() {
             let mut stack = vec![p.clone()];
             while let Some(dir) = stack.pop() {
-                for entry in std::fs::read_dir(&dir).with_context(|| format!("reading folder `{}`", dir.display()))? {
+                for entry in std::fs::read_dir(&dir)
+                    .with_context(|| format!("reading folder `{}`", dir.display()))?
+                {
                     let path = entry?.path();
                     if path.is_dir() {
                         stack.push(path);
-                    } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                    } else if matches!(
+                        path.extension().and_then(|e| e.to_str()),
+                        Some("yaml" | "yml")
+                    ) {
                         files.push(path);
                     }
                 }
@@ -152,7 +171,14 @@ fn workflow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     let files = workflow_files(paths)?;
     if files.is_empty() {
-        bail!("no workflow files (.yaml) found in {}", paths.iter().map(|p| format!("`{}`", p.display())).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no workflow files (.yaml) found in {}",
+            paths
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let mut problems = 0;
     for file in &files {
@@ -169,7 +195,10 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
         }
     }
     if problems > 0 {
-        eprintln!("{problems} problem(s) in {} file(s); fix them and run `kobo validate` again", files.len());
+        eprintln!(
+            "{problems} problem(s) in {} file(s); fix them and run `kobo validate` again",
+            files.len()
+        );
         Ok(ExitCode::FAILURE)
     } else {
         println!("all {} workflow(s) are valid", files.len());
@@ -192,7 +221,10 @@ async fn run_workflow(
             for e in &errors.0 {
                 eprintln!("{}\n", e.render_with_source(&source));
             }
-            eprintln!("the workflow has {} problem(s); nothing was run", errors.0.len());
+            eprintln!(
+                "the workflow has {} problem(s); nothing was run",
+                errors.0.len()
+            );
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -201,7 +233,10 @@ async fn run_workflow(
     opts.params = pairs(params, "--param")?;
     for name in opts.params.keys() {
         if !w.params.contains_key(name) {
-            bail!("`--param {name}=…`: the workflow has no param `{name}` (it has: {})", w.params.keys().cloned().collect::<Vec<_>>().join(", "));
+            bail!(
+                "`--param {name}=…`: the workflow has no param `{name}` (it has: {})",
+                w.params.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
         }
     }
     let secrets_file = secrets_file.unwrap_or_else(|| home.join("secrets.yaml"));
@@ -213,7 +248,11 @@ async fn run_workflow(
     let outcome = runner::execute(&w, &records, opts).await?;
     ui.finish();
     print!("{}", cli_output::outcome_summary(&outcome, home));
-    Ok(if outcome.status == RunStatus::Succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if outcome.status == RunStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `--input path` for the only file input, or `--input name=path` for each.
@@ -224,8 +263,14 @@ fn input_map(w: &Workflow, inputs: &[String]) -> Result<BTreeMap<String, PathBuf
         let (name, path) = match arg.split_once('=') {
             Some((n, p)) if file_inputs.contains(&n) => (n.to_string(), PathBuf::from(p)),
             _ if file_inputs.len() == 1 => (file_inputs[0].to_string(), PathBuf::from(arg)),
-            Some((n, _)) => bail!("the workflow has no input `{n}`; its inputs are: {}", file_inputs.join(", ")),
-            None => bail!("the workflow has several inputs ({}); give each as `--input name=path`", file_inputs.join(", ")),
+            Some((n, _)) => bail!(
+                "the workflow has no input `{n}`; its inputs are: {}",
+                file_inputs.join(", ")
+            ),
+            None => bail!(
+                "the workflow has several inputs ({}); give each as `--input name=path`",
+                file_inputs.join(", ")
+            ),
         };
         if !path.is_file() {
             bail!("the input file `{}` does not exist", path.display());
@@ -234,7 +279,14 @@ fn input_map(w: &Workflow, inputs: &[String]) -> Result<BTreeMap<String, PathBuf
     }
     for name in &file_inputs {
         if !map.contains_key(*name) {
-            bail!("the workflow needs an input file for `{name}`: add `--input {}`", if file_inputs.len() == 1 { "<file>".to_string() } else { format!("{name}=<file>") });
+            bail!(
+                "the workflow needs an input file for `{name}`: add `--input {}`",
+                if file_inputs.len() == 1 {
+                    "<file>".to_string()
+                } else {
+                    format!("{name}=<file>")
+                }
+            );
         }
     }
     Ok(map)

@@ -125,7 +125,10 @@ impl<'a> Execution<'a> {
             .iter()
             .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
             .collect();
-        let params: BTreeMap<String, Value> = params.iter().map(|(k, v)| (k.clone(), expr::yaml_value(v))).collect();
+        let params: BTreeMap<String, Value> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), expr::yaml_value(v)))
+            .collect();
         let input_name = w
             .file_inputs()
             .next()
@@ -166,13 +169,19 @@ impl<'a> Execution<'a> {
     /// Read the inputs, check column names against their real headers, run every step.
     pub async fn run(&mut self) -> Result<(), StepFailure> {
         self.read_inputs()?;
-        let headers: BTreeMap<String, Vec<String>> =
-            self.tables.iter().map(|(k, t)| (k.clone(), t.columns.clone())).collect();
+        let headers: BTreeMap<String, Vec<String>> = self
+            .tables
+            .iter()
+            .map(|(k, t)| (k.clone(), t.columns.clone()))
+            .collect();
         let problems = crate::validate::check_columns(self.w, &headers);
         if !problems.is_empty() {
             let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
             return Err(StepFailure {
-                message: format!("the input does not have the columns the workflow uses:\n{}", text.join("\n")),
+                message: format!(
+                    "the input does not have the columns the workflow uses:\n{}",
+                    text.join("\n")
+                ),
                 step: "reading the input".into(),
                 row: None,
                 transient: false,
@@ -195,20 +204,31 @@ impl<'a> Execution<'a> {
                     transient: false,
                 });
             };
-            let spec = sheet_spec(input.spec.sheet.as_ref(), input.spec.header_row, input.spec.range.clone());
+            let spec = sheet_spec(
+                input.spec.sheet.as_ref(),
+                input.spec.header_row,
+                input.spec.range.clone(),
+            );
             let table = sheet::read_table(&path, &spec).map_err(|e| StepFailure {
                 message: e.to_string(),
                 step: format!("reading input `{}`", input.name),
                 row: None,
                 transient: false,
             })?;
-            let missing: Vec<&String> = input.spec.columns.iter().filter(|c| table.column_index(c).is_none()).collect();
+            let missing: Vec<&String> = input
+                .spec
+                .columns
+                .iter()
+                .filter(|c| table.column_index(c).is_none())
+                .collect();
             if !missing.is_empty() {
                 let names: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
                 return Err(StepFailure {
                     message: format!(
                         "the file `{}` has no column {} (header row {}). Its columns are: {}",
-                        path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().to_string())
+                            .unwrap_or_default(),
                         names.join(", "),
                         spec.header_row,
                         table.columns.join(", ")
@@ -218,7 +238,16 @@ impl<'a> Execution<'a> {
                     transient: false,
                 });
             }
-            self.log.info(None, None, &format!("read input `{}`: {} rows, columns: {}", input.name, table.len(), table.columns.join(", ")));
+            self.log.info(
+                None,
+                None,
+                &format!(
+                    "read input `{}`: {} rows, columns: {}",
+                    input.name,
+                    table.len(),
+                    table.columns.join(", ")
+                ),
+            );
             self.tables.insert(input.name.clone(), table);
         }
         Ok(())
@@ -234,7 +263,11 @@ impl<'a> Execution<'a> {
         let mut out = Vec::new();
         let mut counts = RowCounts::default();
         for (table, outcomes) in &self.results {
-            let source_rows = self.tables.get(table).map(|t| t.source_rows.clone()).unwrap_or_default();
+            let source_rows = self
+                .tables
+                .get(table)
+                .map(|t| t.source_rows.clone())
+                .unwrap_or_default();
             for (i, o) in outcomes.iter().enumerate() {
                 counts.total += 1;
                 match o.status {
@@ -268,7 +301,10 @@ impl<'a> Execution<'a> {
         ctx.insert("run", self.run_info.clone());
         let now = chrono::Local::now();
         ctx.insert("today", Value::from(now.format("%Y-%m-%d").to_string()));
-        ctx.insert("now", Value::from(now.format("%Y-%m-%d %H:%M:%S").to_string()));
+        ctx.insert(
+            "now",
+            Value::from(now.format("%Y-%m-%d %H:%M:%S").to_string()),
+        );
         if let Some((table, i)) = &frame.row
             && let Some(t) = self.tables.get(table)
             && let Some(cells) = t.rows.get(*i)
@@ -279,7 +315,11 @@ impl<'a> Execution<'a> {
         if let Some(e) = &frame.error {
             ctx.insert("error", Value::from(e.as_str()));
         }
-        Value::from(ctx.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<BTreeMap<String, Value>>())
+        Value::from(
+            ctx.into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<BTreeMap<String, Value>>(),
+        )
     }
 
     fn render(&self, src: &str, frame: &Frame, step: &Step) -> Result<Value, StepFailure> {
@@ -294,7 +334,11 @@ impl<'a> Execution<'a> {
 
     fn failure(&self, step: &Step, frame: &Frame, message: impl Into<String>) -> StepFailure {
         let row = frame.row.as_ref().map(|(t, i)| {
-            let source = self.tables.get(t).and_then(|tb| tb.source_rows.get(*i).copied()).unwrap_or(i + 1);
+            let source = self
+                .tables
+                .get(t)
+                .and_then(|tb| tb.source_rows.get(*i).copied())
+                .unwrap_or(i + 1);
             (t.clone(), i + 1, source)
         });
         StepFailure {
@@ -305,7 +349,12 @@ impl<'a> Execution<'a> {
         }
     }
 
-    fn table_mut(&mut self, name: &str, step: &Step, frame: &Frame) -> Result<&mut Table, StepFailure> {
+    fn table_mut(
+        &mut self,
+        name: &str,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<&mut Table, StepFailure> {
         if !self.tables.contains_key(name) {
             return Err(self.failure(step, frame, format!("there is no table named `{name}`")));
         }
@@ -335,10 +384,9 @@ impl<'a> Execution<'a> {
     /// Run one step with its `when`, `retry`, `timeout_secs` and `on_error`.
     async fn step(&mut self, step: &Step, frame: &Frame) -> Result<Flow, StepFailure> {
         if let Some(cond) = &step.when {
-            let ok = self
-                .x
-                .eval_bool(cond, &self.context(frame))
-                .map_err(|e| self.failure(step, frame, format!("cannot work out `when: {cond}`: {e}")))?;
+            let ok = self.x.eval_bool(cond, &self.context(frame)).map_err(|e| {
+                self.failure(step, frame, format!("cannot work out `when: {cond}`: {e}"))
+            })?;
             if !ok {
                 return Ok(Flow::Next);
             }
@@ -350,10 +398,18 @@ impl<'a> Execution<'a> {
         let failure = loop {
             let started = Instant::now();
             let result = match step.timeout_secs {
-                Some(secs) => match tokio::time::timeout(Duration::from_secs(secs), self.kind(step, frame)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(self.failure(step, frame, format!("the step did not finish within {secs} s (`timeout_secs`)"))),
-                },
+                Some(secs) => {
+                    match tokio::time::timeout(Duration::from_secs(secs), self.kind(step, frame))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(self.failure(
+                            step,
+                            frame,
+                            format!("the step did not finish within {secs} s (`timeout_secs`)"),
+                        )),
+                    }
+                }
                 None => self.kind(step, frame).await,
             };
             self.time(step, started.elapsed(), result.is_err());
@@ -362,11 +418,15 @@ impl<'a> Execution<'a> {
                 Err(f) if attempt < attempts => {
                     let delay = step.retry.map(|r| r.delay(attempt + 1)).unwrap_or_default();
                     let row = f.row.as_ref().map(|r| r.1);
-                    self.log.warn(Some(&f.step), row, &format!(
-                        "attempt {attempt} of {attempts} failed: {}; trying again in {} s",
-                        f.message,
-                        delay.as_secs()
-                    ));
+                    self.log.warn(
+                        Some(&f.step),
+                        row,
+                        &format!(
+                            "attempt {attempt} of {attempts} failed: {}; trying again in {} s",
+                            f.message,
+                            delay.as_secs()
+                        ),
+                    );
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -381,7 +441,11 @@ impl<'a> Execution<'a> {
         match step.on_error {
             OnError::Stop => Err(failure),
             OnError::Continue => {
-                self.log.warn(Some(&failure.step), row, &format!("{} (going on: `on_error: continue`)", failure.message));
+                self.log.warn(
+                    Some(&failure.step),
+                    row,
+                    &format!("{} (going on: `on_error: continue`)", failure.message),
+                );
                 Ok(Flow::Next)
             }
             OnError::MarkRowFailed => Ok(Flow::FailRow(failure)),
@@ -412,7 +476,8 @@ impl<'a> Execution<'a> {
                     line: step.pos.map(|p| p.line),
                     ..Default::default()
                 });
-                self.timing_index.insert(step.path.clone(), self.timings.len() - 1);
+                self.timing_index
+                    .insert(step.path.clone(), self.timings.len() - 1);
                 self.timings.len() - 1
             }
         }
@@ -423,19 +488,36 @@ impl<'a> Execution<'a> {
     async fn kind(&mut self, step: &Step, frame: &Frame) -> Result<Flow, StepFailure> {
         match &step.kind {
             StepKind::ForEach { table, steps } => self.for_each(step, table, steps, frame).await,
-            StepKind::If { condition, then, otherwise } => {
+            StepKind::If {
+                condition,
+                then,
+                otherwise,
+            } => {
                 let yes = self
                     .x
                     .eval_bool(condition, &self.context(frame))
-                    .map_err(|e| self.failure(step, frame, format!("cannot work out `if: {condition}`: {e}")))?;
+                    .map_err(|e| {
+                        self.failure(
+                            step,
+                            frame,
+                            format!("cannot work out `if: {condition}`: {e}"),
+                        )
+                    })?;
                 self.steps(if yes { then } else { otherwise }, frame).await
             }
             StepKind::Try { steps, catch } => match self.steps(steps, frame).await {
                 Ok(flow) => Ok(flow),
                 Err(f) if !catch.is_empty() => {
                     let row = f.row.as_ref().map(|r| r.1);
-                    self.log.warn(Some(&f.step), row, &format!("{} (handled by `catch`)", f.message));
-                    let inner = Frame { row: frame.row.clone(), error: Some(f.message) };
+                    self.log.warn(
+                        Some(&f.step),
+                        row,
+                        &format!("{} (handled by `catch`)", f.message),
+                    );
+                    let inner = Frame {
+                        row: frame.row.clone(),
+                        error: Some(f.message),
+                    };
                     self.steps(catch, &inner).await
                 }
                 Err(f) => Err(f),
@@ -452,7 +534,11 @@ impl<'a> Execution<'a> {
             }
             StepKind::Log(text) => {
                 let msg = self.render_text(text, frame, step)?;
-                self.log.info(Some(&step_name(step)), frame.row.as_ref().map(|r| r.1 + 1), &msg);
+                self.log.info(
+                    Some(&step_name(step)),
+                    frame.row.as_ref().map(|r| r.1 + 1),
+                    &msg,
+                );
                 Ok(Flow::Next)
             }
             StepKind::Fail(text) => {
@@ -466,10 +552,15 @@ impl<'a> Execution<'a> {
             }
             StepKind::Read(a) => {
                 let Some(path) = self.input_files.get(&a.input).cloned() else {
-                    return Err(self.failure(step, frame, format!("no file was given for input `{}`", a.input)));
+                    return Err(self.failure(
+                        step,
+                        frame,
+                        format!("no file was given for input `{}`", a.input),
+                    ));
                 };
                 let spec = sheet_spec(a.sheet.as_ref(), a.header_row, a.range.clone());
-                let table = sheet::read_table(&path, &spec).map_err(|e| self.failure(step, frame, e.to_string()))?;
+                let table = sheet::read_table(&path, &spec)
+                    .map_err(|e| self.failure(step, frame, e.to_string()))?;
                 self.tables.insert(a.into.clone(), table);
                 Ok(Flow::Next)
             }
@@ -479,13 +570,28 @@ impl<'a> Execution<'a> {
                 for (i, row) in source.rows.iter().enumerate() {
                     let ctx = self.row_context(frame, &source.columns, row, i);
                     let keep = self.x.eval_bool(&a.condition, &ctx).map_err(|e| {
-                        self.row_failure(step, &a.table, i, source.source_rows[i], format!("cannot work out `where: {}`: {e}", a.condition))
+                        self.row_failure(
+                            step,
+                            &a.table,
+                            i,
+                            source.source_rows[i],
+                            format!("cannot work out `where: {}`: {e}", a.condition),
+                        )
                     })?;
                     if keep {
                         kept.push_row(row.clone(), source.source_rows[i]);
                     }
                 }
-                self.log.info(Some(&step_name(step)), None, &format!("kept {} of {} rows of `{}`", kept.len(), source.len(), a.table));
+                self.log.info(
+                    Some(&step_name(step)),
+                    None,
+                    &format!(
+                        "kept {} of {} rows of `{}`",
+                        kept.len(),
+                        source.len(),
+                        a.table
+                    ),
+                );
                 let into = a.into.clone().unwrap_or_else(|| a.table.clone());
                 self.results.remove(&into);
                 self.tables.insert(into, kept);
@@ -498,7 +604,13 @@ impl<'a> Execution<'a> {
                 for (i, row) in source.rows.iter().enumerate() {
                     let ctx = self.row_context(frame, &source.columns, row, i);
                     let v = self.x.render(&src, &ctx).map_err(|e| {
-                        self.row_failure(step, &a.table, i, source.source_rows[i], format!("cannot work out `{}`: {e}", a.column))
+                        self.row_failure(
+                            step,
+                            &a.table,
+                            i,
+                            source.source_rows[i],
+                            format!("cannot work out `{}`: {e}", a.column),
+                        )
                     })?;
                     values.push(value_cell(&v));
                 }
@@ -512,7 +624,11 @@ impl<'a> Execution<'a> {
             StepKind::Sort(a) => {
                 let t = self.table(&a.table, step, frame)?;
                 let Some(col) = t.column_index(&a.by) else {
-                    return Err(self.failure(step, frame, format!("table `{}` has no column `{}`", a.table, a.by)));
+                    return Err(self.failure(
+                        step,
+                        frame,
+                        format!("table `{}` has no column `{}`", a.table, a.by),
+                    ));
                 };
                 let mut order: Vec<usize> = (0..t.len()).collect();
                 order.sort_by(|x, y| compare_cells(&t.rows[*x][col], &t.rows[*y][col]));
@@ -536,7 +652,13 @@ impl<'a> Execution<'a> {
                     for c in &a.by {
                         match t.column_index(c) {
                             Some(i) => cols.push(i),
-                            None => return Err(self.failure(step, frame, format!("table `{}` has no column `{c}`", a.table))),
+                            None => {
+                                return Err(self.failure(
+                                    step,
+                                    frame,
+                                    format!("table `{}` has no column `{c}`", a.table),
+                                ));
+                            }
                         }
                     }
                     cols
@@ -544,13 +666,20 @@ impl<'a> Execution<'a> {
                 let mut seen = std::collections::HashSet::new();
                 let mut kept = Table::new(t.columns.clone());
                 for (i, row) in t.rows.iter().enumerate() {
-                    let key: Vec<String> = cols.iter().map(|c| crate::table::normalize_header(&row[*c].to_string())).collect();
+                    let key: Vec<String> = cols
+                        .iter()
+                        .map(|c| crate::table::normalize_header(&row[*c].to_string()))
+                        .collect();
                     if seen.insert(key) {
                         kept.push_row(row.clone(), t.source_rows[i]);
                     }
                 }
                 let removed = t.len() - kept.len();
-                self.log.info(Some(&step_name(step)), None, &format!("removed {removed} duplicate rows from `{}`", a.table));
+                self.log.info(
+                    Some(&step_name(step)),
+                    None,
+                    &format!("removed {removed} duplicate rows from `{}`", a.table),
+                );
                 self.results.remove(&a.table);
                 self.tables.insert(a.table.clone(), kept);
                 Ok(Flow::Next)
@@ -559,14 +688,22 @@ impl<'a> Execution<'a> {
                 let with = self.table(&a.with, step, frame)?.clone();
                 let with_on = a.with_on.as_deref().unwrap_or(&a.on);
                 let Some(key_col) = with.column_index(with_on) else {
-                    return Err(self.failure(step, frame, format!("table `{}` has no column `{with_on}`", a.with)));
+                    return Err(self.failure(
+                        step,
+                        frame,
+                        format!("table `{}` has no column `{with_on}`", a.with),
+                    ));
                 };
                 let mut index: BTreeMap<String, usize> = BTreeMap::new();
                 for (i, row) in with.rows.iter().enumerate() {
                     index.entry(join_key(&row[key_col])).or_insert(i);
                 }
                 let wanted: Vec<String> = if a.columns.is_empty() {
-                    with.columns.iter().filter(|c| c.as_str() != with_on).cloned().collect()
+                    with.columns
+                        .iter()
+                        .filter(|c| c.as_str() != with_on)
+                        .cloned()
+                        .collect()
                 } else {
                     a.columns.clone()
                 };
@@ -574,7 +711,13 @@ impl<'a> Execution<'a> {
                 for c in &wanted {
                     match with.column_index(c) {
                         Some(i) => wanted_idx.push(i),
-                        None => return Err(self.failure(step, frame, format!("table `{}` has no column `{c}`", a.with))),
+                        None => {
+                            return Err(self.failure(
+                                step,
+                                frame,
+                                format!("table `{}` has no column `{c}`", a.with),
+                            ));
+                        }
                     }
                 }
                 let on = a.on.clone();
@@ -596,19 +739,30 @@ impl<'a> Execution<'a> {
                     }
                 }
                 if missing > 0 {
-                    self.log.warn(Some(&step_name(step)), None, &format!("{missing} rows of `{}` had no match in `{}`", a.table, a.with));
+                    self.log.warn(
+                        Some(&step_name(step)),
+                        None,
+                        &format!(
+                            "{missing} rows of `{}` had no match in `{}`",
+                            a.table, a.with
+                        ),
+                    );
                 }
                 Ok(Flow::Next)
             }
             StepKind::NewTable(a) => {
-                self.tables.insert(a.name.clone(), Table::new(a.columns.clone()));
+                self.tables
+                    .insert(a.name.clone(), Table::new(a.columns.clone()));
                 self.results.remove(&a.name);
                 Ok(Flow::Next)
             }
             StepKind::Append(a) => {
                 let mut cells = Vec::new();
                 for (col, v) in &a.values {
-                    cells.push((col.clone(), value_cell(&self.render(&template_text(v), frame, step)?)));
+                    cells.push((
+                        col.clone(),
+                        value_cell(&self.render(&template_text(v), frame, step)?),
+                    ));
                 }
                 let t = self.table_mut(&a.table, step, frame)?;
                 let mut row = vec![Cell::Empty; t.columns.len()];
@@ -645,7 +799,14 @@ impl<'a> Execution<'a> {
         Value::from(map)
     }
 
-    fn row_failure(&self, step: &Step, table: &str, i: usize, source: usize, message: String) -> StepFailure {
+    fn row_failure(
+        &self,
+        step: &Step,
+        table: &str,
+        i: usize,
+        source: usize,
+        message: String,
+    ) -> StepFailure {
         StepFailure {
             message: self.log.secrets().mask(&message),
             step: step_name(step),
@@ -654,38 +815,94 @@ impl<'a> Execution<'a> {
         }
     }
 
-    async fn for_each(&mut self, step: &Step, table: &str, steps: &[Step], frame: &Frame) -> Result<Flow, StepFailure> {
+    async fn for_each(
+        &mut self,
+        step: &Step,
+        table: &str,
+        steps: &[Step],
+        frame: &Frame,
+    ) -> Result<Flow, StepFailure> {
         let total = self.table(table, step, frame)?.len();
         self.results.insert(
             table.to_string(),
-            vec![RowOutcome { status: RowStatus::Pending, message: None, step: None }; total],
+            vec![
+                RowOutcome {
+                    status: RowStatus::Pending,
+                    message: None,
+                    step: None
+                };
+                total
+            ],
         );
         for i in 0..total {
-            let inner = Frame { row: Some((table.to_string(), i)), error: frame.error.clone() };
+            let inner = Frame {
+                row: Some((table.to_string(), i)),
+                error: frame.error.clone(),
+            };
             let outcome = match self.steps(steps, &inner).await {
-                Ok(Flow::Next) => RowOutcome { status: RowStatus::Ok, message: None, step: None },
-                Ok(Flow::SkipRow(reason)) => RowOutcome { status: RowStatus::Skipped, message: Some(reason), step: None },
-                Ok(Flow::FailRow(f)) => RowOutcome { status: RowStatus::Failed, message: Some(f.message), step: Some(f.step) },
+                Ok(Flow::Next) => RowOutcome {
+                    status: RowStatus::Ok,
+                    message: None,
+                    step: None,
+                },
+                Ok(Flow::SkipRow(reason)) => RowOutcome {
+                    status: RowStatus::Skipped,
+                    message: Some(reason),
+                    step: None,
+                },
+                Ok(Flow::FailRow(f)) => RowOutcome {
+                    status: RowStatus::Failed,
+                    message: Some(f.message),
+                    step: Some(f.step),
+                },
                 Err(f) => match step.on_error {
                     OnError::Stop => {
-                        self.set_outcome(table, i, RowOutcome { status: RowStatus::Failed, message: Some(f.message.clone()), step: Some(f.step.clone()) });
+                        self.set_outcome(
+                            table,
+                            i,
+                            RowOutcome {
+                                status: RowStatus::Failed,
+                                message: Some(f.message.clone()),
+                                step: Some(f.step.clone()),
+                            },
+                        );
                         return Err(f);
                     }
-                    OnError::SkipRow => RowOutcome { status: RowStatus::Skipped, message: Some(f.message), step: Some(f.step) },
-                    OnError::Continue | OnError::MarkRowFailed => RowOutcome { status: RowStatus::Failed, message: Some(f.message), step: Some(f.step) },
+                    OnError::SkipRow => RowOutcome {
+                        status: RowStatus::Skipped,
+                        message: Some(f.message),
+                        step: Some(f.step),
+                    },
+                    OnError::Continue | OnError::MarkRowFailed => RowOutcome {
+                        status: RowStatus::Failed,
+                        message: Some(f.message),
+                        step: Some(f.step),
+                    },
                 },
             };
             if outcome.status == RowStatus::Failed {
-                let source = self.tables.get(table).and_then(|t| t.source_rows.get(i).copied()).unwrap_or(i + 1);
-                self.log.warn(outcome.step.as_deref(), Some(i + 1), &format!(
-                    "row {} (row {source} in the sheet) failed: {}",
-                    i + 1,
-                    outcome.message.clone().unwrap_or_default()
-                ));
+                let source = self
+                    .tables
+                    .get(table)
+                    .and_then(|t| t.source_rows.get(i).copied())
+                    .unwrap_or(i + 1);
+                self.log.warn(
+                    outcome.step.as_deref(),
+                    Some(i + 1),
+                    &format!(
+                        "row {} (row {source} in the sheet) failed: {}",
+                        i + 1,
+                        outcome.message.clone().unwrap_or_default()
+                    ),
+                );
             }
             self.set_outcome(table, i, outcome);
             if let Some(p) = &self.progress {
-                p(Progress { table: table.to_string(), done: i + 1, total });
+                p(Progress {
+                    table: table.to_string(),
+                    done: i + 1,
+                    total,
+                });
             }
         }
         Ok(Flow::Next)
@@ -699,19 +916,28 @@ impl<'a> Execution<'a> {
         }
     }
 
-    async fn write(&mut self, step: &Step, a: &WriteArgs, frame: &Frame) -> Result<(), StepFailure> {
+    async fn write(
+        &mut self,
+        step: &Step,
+        a: &WriteArgs,
+        frame: &Frame,
+    ) -> Result<(), StepFailure> {
         let name = safe_file_name(&self.render_text(&a.file, frame, step)?);
         let path = self.folder.outputs_dir().join(&name);
         let is_csv = name.to_lowercase().ends_with(".csv");
-        // (table, sheet name, columns, formats)
-        let mut parts: Vec<(String, String, Vec<String>, BTreeMap<String, String>)> = Vec::new();
+        let mut parts: Vec<SheetPlan> = Vec::new();
         if let Some(t) = &a.table {
             parts.push((t.clone(), t.clone(), Vec::new(), a.formats.clone()));
         }
         for s in &a.sheets {
             let mut formats = a.formats.clone();
             formats.extend(s.formats.clone());
-            parts.push((s.table.clone(), s.name.clone().unwrap_or_else(|| s.table.clone()), s.columns.clone(), formats));
+            parts.push((
+                s.table.clone(),
+                s.name.clone().unwrap_or_else(|| s.table.clone()),
+                s.columns.clone(),
+                formats,
+            ));
         }
         let mut prepared: Vec<(String, Table, Vec<ColumnFormat>)> = Vec::new();
         for (table, sheet_name, columns, formats) in parts {
@@ -720,9 +946,14 @@ impl<'a> Execution<'a> {
                 self.add_result_columns(&table, &mut t);
             }
             if !columns.is_empty() {
-                t = select_columns(&t, &columns).map_err(|c| self.failure(step, frame, format!("table `{table}` has no column `{c}`")))?;
+                t = select_columns(&t, &columns).map_err(|c| {
+                    self.failure(step, frame, format!("table `{table}` has no column `{c}`"))
+                })?;
             }
-            let formats = formats.into_iter().map(|(column, format)| ColumnFormat { column, format }).collect();
+            let formats = formats
+                .into_iter()
+                .map(|(column, format)| ColumnFormat { column, format })
+                .collect();
             prepared.push((sheet_name, t, formats));
         }
         let result = if is_csv {
@@ -735,20 +966,30 @@ impl<'a> Execution<'a> {
         } else {
             let sheets: Vec<OutputSheet<'_>> = prepared
                 .iter()
-                .map(|(n, t, f)| OutputSheet { name: n.clone(), table: t, formats: f.clone() })
+                .map(|(n, t, f)| OutputSheet {
+                    name: n.clone(),
+                    table: t,
+                    formats: f.clone(),
+                })
                 .collect();
             sheet::write_xlsx(&path, &sheets)
         };
         result.map_err(|e| self.failure(step, frame, e.to_string()))?;
         let rows: usize = prepared.iter().map(|p| p.1.len()).sum();
-        self.log.info(Some(&step_name(step)), None, &format!("wrote `outputs/{name}` ({rows} rows)"));
+        self.log.info(
+            Some(&step_name(step)),
+            None,
+            &format!("wrote `outputs/{name}` ({rows} rows)"),
+        );
         self.register(&path, "output").await;
         self.outputs.push(path);
         Ok(())
     }
 
     fn add_result_columns(&self, table: &str, t: &mut Table) {
-        let Some(outcomes) = self.results.get(table) else { return };
+        let Some(outcomes) = self.results.get(table) else {
+            return;
+        };
         let rc = t.ensure_column("result");
         let ec = t.ensure_column("error");
         for (row, o) in t.rows.iter_mut().zip(outcomes) {
@@ -759,8 +1000,13 @@ impl<'a> Execution<'a> {
 
     /// Record a file of this run in the records (kind: input, output, screenshot, page).
     pub async fn register(&self, path: &std::path::Path, kind: &str) {
-        if let Err(e) = register_artifact(self.records, self.run_id, self.folder, path, kind).await {
-            self.log.warn(None, None, &format!("could not record the file {}: {e}", path.display()));
+        if let Err(e) = register_artifact(self.records, self.run_id, self.folder, path, kind).await
+        {
+            self.log.warn(
+                None,
+                None,
+                &format!("could not record the file {}: {e}", path.display()),
+            );
         }
     }
 }
@@ -774,18 +1020,40 @@ pub async fn register_artifact(
     kind: &str,
 ) -> Result<(), String> {
     let (sha, bytes) = file_sha256(path).map_err(|e| e.to_string())?;
-    let rel = path.strip_prefix(&folder.root).unwrap_or(path).to_string_lossy().to_string();
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let rel = path
+        .strip_prefix(&folder.root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .to_string();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     records
-        .add_artifact(id, &Artifact { kind: kind.into(), name, path: rel, bytes: bytes as i64, sha256: sha })
+        .add_artifact(
+            id,
+            &Artifact {
+                kind: kind.into(),
+                name,
+                path: rel,
+                bytes: bytes as i64,
+                sha256: sha,
+            },
+        )
         .await
         .map_err(|e| e.to_string())
 }
 
+/// One sheet `write` will make: (table, sheet name, columns to keep, formats by column).
+type SheetPlan = (String, String, Vec<String>, BTreeMap<String, String>);
+
 /// `#4 fill "金額" (line 14)`: how a step is named in errors and logs.
 pub fn step_name(step: &Step) -> String {
     let number = step_number(&step.path);
-    let line = step.pos.map(|p| format!(" (line {})", p.line)).unwrap_or_default();
+    let line = step
+        .pos
+        .map(|p| format!(" (line {})", p.line))
+        .unwrap_or_default();
     match &step.name {
         Some(n) => format!("{number} `{n}`{line}"),
         None => format!("{number} {}{line}", step.kind.keyword()),
@@ -803,7 +1071,11 @@ pub fn step_number(path: &str) -> String {
     format!("#{}", nums.join("."))
 }
 
-fn sheet_spec(sheet: Option<&SheetName>, header_row: Option<usize>, range: Option<String>) -> SheetSpec {
+fn sheet_spec(
+    sheet: Option<&SheetName>,
+    header_row: Option<usize>,
+    range: Option<String>,
+) -> SheetSpec {
     SheetSpec {
         sheet: match sheet {
             Some(SheetName::Index(i)) => SheetRef::Index(*i),
@@ -864,8 +1136,21 @@ mod tests {
 
     #[test]
     fn sorts_numbers_as_numbers_and_empties_last() {
-        let mut v = [Cell::Text("10".into()), Cell::Empty, Cell::Int(9), Cell::Float(9.5)];
+        let mut v = [
+            Cell::Text("10".into()),
+            Cell::Empty,
+            Cell::Int(9),
+            Cell::Float(9.5),
+        ];
         v.sort_by(compare_cells);
-        assert_eq!(v, [Cell::Int(9), Cell::Float(9.5), Cell::Text("10".into()), Cell::Empty]);
+        assert_eq!(
+            v,
+            [
+                Cell::Int(9),
+                Cell::Float(9.5),
+                Cell::Text("10".into()),
+                Cell::Empty
+            ]
+        );
     }
 }

@@ -7,7 +7,7 @@
 use crate::engine::{Execution, ProgressFn, StepFailure};
 use crate::record::{Records, RunRecord, StoreError};
 use crate::run::{RowCounts, RunId, RunStatus};
-use crate::run_folder::{LogLine, RunFolder, RunLog, file_sha256, safe_file_name};
+use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::secrets::Secrets;
 use crate::workflow::Workflow;
 use chrono::Utc;
@@ -26,7 +26,7 @@ pub struct RunOptions {
     /// Use this id (a queued job's) instead of making one.
     pub run_id: Option<RunId>,
     pub progress: Option<ProgressFn>,
-    pub echo: Option<Box<dyn Fn(&LogLine) + Send + Sync>>,
+    pub echo: Option<EchoFn>,
 }
 
 impl RunOptions {
@@ -67,30 +67,55 @@ pub enum ExecuteError {
 }
 
 /// Run a workflow once, recording everything.
-pub async fn execute(w: &Workflow, records: &Records, opts: RunOptions) -> Result<RunOutcome, ExecuteError> {
+pub async fn execute(
+    w: &Workflow,
+    records: &Records,
+    opts: RunOptions,
+) -> Result<RunOutcome, ExecuteError> {
     let id = opts.run_id.clone().unwrap_or_else(RunId::generate);
     let folder = RunFolder::create(&opts.home, &id).map_err(|e| ExecuteError::Folder {
         path: opts.home.join("runs").join(&id.0).display().to_string(),
         message: e.to_string(),
     })?;
-    let folder_err = |e: std::io::Error| ExecuteError::Folder { path: folder.root.display().to_string(), message: e.to_string() };
+    let folder_err = |e: std::io::Error| ExecuteError::Folder {
+        path: folder.root.display().to_string(),
+        message: e.to_string(),
+    };
     std::fs::write(folder.root.join("workflow.yaml"), &w.source).map_err(folder_err)?;
 
     // Keep a copy of every input before anything else can go wrong.
     let mut copies = BTreeMap::new();
     for (name, path) in &opts.inputs {
-        let file_name = safe_file_name(&path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| name.clone()));
+        let file_name = safe_file_name(
+            &path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| name.clone()),
+        );
         let copy = folder.input_dir().join(&file_name);
         if path != &copy {
-            std::fs::copy(path, &copy).map_err(|e| ExecuteError::Input { path: path.display().to_string(), message: e.to_string() })?;
+            std::fs::copy(path, &copy).map_err(|e| ExecuteError::Input {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
         }
         copies.insert(name.clone(), copy);
     }
-    let main_input = w.file_inputs().next().and_then(|i| copies.get(&i.name)).cloned();
+    let main_input = w
+        .file_inputs()
+        .next()
+        .and_then(|i| copies.get(&i.name))
+        .cloned();
     let (input_name, input_hash) = match &main_input {
         Some(p) => {
-            let (hash, _) = file_sha256(p).map_err(|e| ExecuteError::Input { path: p.display().to_string(), message: e.to_string() })?;
-            (p.file_name().map(|n| n.to_string_lossy().to_string()), Some(hash))
+            let (hash, _) = file_sha256(p).map_err(|e| ExecuteError::Input {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })?;
+            (
+                p.file_name().map(|n| n.to_string_lossy().to_string()),
+                Some(hash),
+            )
         }
         None => (None, None),
     };
@@ -126,21 +151,41 @@ pub async fn execute(w: &Workflow, records: &Records, opts: RunOptions) -> Resul
         let _ = crate::engine::register_artifact(records, &id, &folder, copy, "input").await;
     }
 
-    let mut log = RunLog::open(&folder.log_path(), opts.secrets.clone(), id.clone()).map_err(folder_err)?;
+    let mut log =
+        RunLog::open(&folder.log_path(), opts.secrets.clone(), id.clone()).map_err(folder_err)?;
     if let Some(echo) = opts.echo {
         log = log.with_echo(echo);
     }
-    log.info(None, None, &format!("run {id} of `{}` version {} by {} for {}", w.name, w.version, w.author, w.client));
+    log.info(
+        None,
+        None,
+        &format!(
+            "run {id} of `{}` version {} by {} for {}",
+            w.name, w.version, w.author, w.client
+        ),
+    );
 
     let params = merged_params(w, &opts.params);
     let attempts = w.retry.attempts.max(1);
     let mut attempt = 1u32;
     let (failure, exec_outcome) = loop {
-        let mut exec = Execution::new(w, &folder, &log, records, &id, params.clone(), copies.clone(), opts.progress.clone());
+        let mut exec = Execution::new(
+            w,
+            &folder,
+            &log,
+            records,
+            &id,
+            params.clone(),
+            copies.clone(),
+            opts.progress.clone(),
+        );
         let result = match tokio::time::timeout(w.timeout, exec.run()).await {
             Ok(r) => r,
             Err(_) => Err(StepFailure {
-                message: format!("the run took longer than its limit of {} minutes (`timeout_minutes`)", w.timeout.as_secs() / 60),
+                message: format!(
+                    "the run took longer than its limit of {} minutes (`timeout_minutes`)",
+                    w.timeout.as_secs() / 60
+                ),
                 step: "the whole run".into(),
                 row: None,
                 transient: false,
@@ -158,7 +203,12 @@ pub async fn execute(w: &Workflow, records: &Records, opts: RunOptions) -> Resul
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
-            other => break (other.err(), (exec.timings(), exec.row_results(), exec.outputs.clone())),
+            other => {
+                break (
+                    other.err(),
+                    (exec.timings(), exec.row_results(), exec.outputs.clone()),
+                );
+            }
         }
     };
     let (timings, (rows, counts), outputs) = exec_outcome;
@@ -167,24 +217,52 @@ pub async fn execute(w: &Workflow, records: &Records, opts: RunOptions) -> Resul
         Some(f) => (RunStatus::Failed, Some(f.describe()), Some(f.step.clone())),
     };
     match &failure {
-        None => log.info(None, None, &format!(
-            "finished: {} rows ok, {} failed, {} skipped",
-            counts.ok, counts.failed, counts.skipped
-        )),
-        Some(f) => log.error(Some(&f.step), f.row.as_ref().map(|r| r.1), &format!("the run failed: {}", f.describe())),
+        None => log.info(
+            None,
+            None,
+            &format!(
+                "finished: {} rows ok, {} failed, {} skipped",
+                counts.ok, counts.failed, counts.skipped
+            ),
+        ),
+        Some(f) => log.error(
+            Some(&f.step),
+            f.row.as_ref().map(|r| r.1),
+            &format!("the run failed: {}", f.describe()),
+        ),
     }
     let error = error.map(|e| opts.secrets.mask(&e));
     records
-        .finish(&id, status, counts, error.as_deref(), error_step.as_deref(), &timings, &rows, attempt as i64)
+        .finish(
+            &id,
+            status,
+            counts,
+            error.as_deref(),
+            error_step.as_deref(),
+            &timings,
+            &rows,
+            attempt as i64,
+        )
         .await?;
-    Ok(RunOutcome { id, status, rows: counts, error, folder: folder.root.clone(), outputs })
+    Ok(RunOutcome {
+        id,
+        status,
+        rows: counts,
+        error,
+        folder: folder.root.clone(),
+        outputs,
+    })
 }
 
-fn merged_params(w: &Workflow, overrides: &BTreeMap<String, String>) -> BTreeMap<String, serde_yaml::Value> {
+fn merged_params(
+    w: &Workflow,
+    overrides: &BTreeMap<String, String>,
+) -> BTreeMap<String, serde_yaml::Value> {
     let mut params = w.params.clone();
     for (k, v) in overrides {
         // `--param rate=0.1` gives a number, `--param name=x` text, as YAML would read them.
-        let value = serde_yaml::from_str::<serde_yaml::Value>(v).unwrap_or_else(|_| serde_yaml::Value::String(v.clone()));
+        let value = serde_yaml::from_str::<serde_yaml::Value>(v)
+            .unwrap_or_else(|_| serde_yaml::Value::String(v.clone()));
         params.insert(k.clone(), value);
     }
     params
@@ -192,5 +270,7 @@ fn merged_params(w: &Workflow, overrides: &BTreeMap<String, String>) -> BTreeMap
 
 /// The data directory: `KOBO_HOME`, else `./kobo-data`.
 pub fn default_home() -> PathBuf {
-    std::env::var_os("KOBO_HOME").map(PathBuf::from).unwrap_or_else(|| Path::new("kobo-data").to_path_buf())
+    std::env::var_os("KOBO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new("kobo-data").to_path_buf())
 }

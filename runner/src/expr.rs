@@ -55,7 +55,10 @@ impl Expressions {
 
     /// Check an expression's syntax; return the variables it uses.
     pub fn check_expression(&self, src: &str) -> Result<HashSet<String>, ExprError> {
-        let expr = self.env.compile_expression(strip_braces(src)).map_err(describe)?;
+        let expr = self
+            .env
+            .compile_expression(strip_braces(src))
+            .map_err(describe)?;
         Ok(expr.undeclared_variables(true))
     }
 
@@ -67,7 +70,10 @@ impl Expressions {
         if let Some(expr) = single_expression(src) {
             return self.eval(expr, ctx);
         }
-        self.env.render_str(src, ctx).map(Value::from).map_err(describe)
+        self.env
+            .render_str(src, ctx)
+            .map(Value::from)
+            .map_err(describe)
     }
 
     /// Render a template to text.
@@ -78,7 +84,10 @@ impl Expressions {
 
     /// Evaluate an expression to a value.
     pub fn eval(&self, src: &str, ctx: &Value) -> Result<Value, ExprError> {
-        let expr = self.env.compile_expression(strip_braces(src)).map_err(describe)?;
+        let expr = self
+            .env
+            .compile_expression(strip_braces(src))
+            .map_err(describe)?;
         expr.eval(ctx).map_err(describe)
     }
 
@@ -106,10 +115,13 @@ fn describe(e: Error) -> ExprError {
     let what = match e.kind() {
         ErrorKind::SyntaxError => format!("the template has a syntax error: {detail}"),
         ErrorKind::UndefinedError => {
-            "it uses a name that has no value here (check the spelling of the variable or column)".to_string()
+            "it uses a name that has no value here (check the spelling of the variable or column)"
+                .to_string()
         }
         ErrorKind::InvalidOperation => format!("this calculation is not possible: {detail}"),
-        ErrorKind::UnknownFilter => format!("unknown filter: {detail} (filters: number, yen, halfwidth, date, round, trim, upper, lower, replace, default)"),
+        ErrorKind::UnknownFilter => format!(
+            "unknown filter: {detail} (filters: number, yen, halfwidth, date, round, trim, upper, lower, replace, default)"
+        ),
         ErrorKind::OutOfFuel => "the template did too much work (an endless loop?)".to_string(),
         _ if detail.is_empty() => e.kind().to_string(),
         _ => format!("{}: {detail}", e.kind()),
@@ -150,7 +162,8 @@ fn number_in_text(s: &str) -> Option<f64> {
     let mut chars = t.chars();
     let first = chars.next()?;
     let second = chars.next();
-    let leading_zero = (first == '0' || first == '０') && second.is_some_and(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
+    let leading_zero = (first == '0' || first == '０')
+        && second.is_some_and(|c| c.is_ascii_digit() || ('０'..='９').contains(&c));
     if leading_zero || t.starts_with('+') {
         return None;
     }
@@ -170,8 +183,13 @@ pub fn value_cell(v: &Value) -> Cell {
     match v.kind() {
         ValueKind::None | ValueKind::Undefined => Cell::Empty,
         ValueKind::Bool => Cell::Bool(v.is_true()),
-        ValueKind::Number if v.is_integer() => v.as_i64().map(Cell::Int).unwrap_or_else(|| Cell::text(v.to_string())),
-        ValueKind::Number => f64::try_from(v.clone()).map(Cell::Float).unwrap_or_else(|_| Cell::text(v.to_string())),
+        ValueKind::Number if v.is_integer() => v
+            .as_i64()
+            .map(Cell::Int)
+            .unwrap_or_else(|| Cell::text(v.to_string())),
+        ValueKind::Number => f64::try_from(v.clone())
+            .map(Cell::Float)
+            .unwrap_or_else(|_| Cell::text(v.to_string())),
         _ => Cell::text(display(v)),
     }
 }
@@ -197,19 +215,23 @@ fn filter_number(v: Value) -> Result<Value, Error> {
     }
     let s = display(&v);
     parse_number(&s).map(number_value).ok_or_else(|| {
-        Error::new(ErrorKind::InvalidOperation, format!("\"{s}\" is not a number"))
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("\"{s}\" is not a number"),
+        )
     })
 }
 
 /// `12000 | yen` → `¥12,000`.
 fn filter_yen(v: Value) -> Result<String, Error> {
     let n = filter_number(v)?;
-    let f = f64::try_from(n).map_err(|_| Error::new(ErrorKind::InvalidOperation, "not a number"))?;
+    let f =
+        f64::try_from(n).map_err(|_| Error::new(ErrorKind::InvalidOperation, "not a number"))?;
     let rounded = f.round() as i64;
     let digits = rounded.unsigned_abs().to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -248,9 +270,20 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 fn filter_date(v: Value, format: Option<String>) -> Result<String, Error> {
     let text = display(&v);
     let date = parse_date(&text)
-        .or_else(|| NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S").ok().map(|d| d.date()))
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, format!("\"{text}\" is not a date")))?;
-    Ok(date.format(format.as_deref().unwrap_or("%Y-%m-%d")).to_string())
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .map(|d| d.date())
+        })
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("\"{text}\" is not a date"),
+            )
+        })?;
+    Ok(date
+        .format(format.as_deref().unwrap_or("%Y-%m-%d"))
+        .to_string())
 }
 
 #[cfg(test)]
@@ -266,28 +299,45 @@ mod tests {
         let v = x.render("{{ row['金額'] * 1.1 }}", &ctx).unwrap();
         assert_eq!(v.kind(), ValueKind::Number);
         assert!(matches!(value_cell(&v), Cell::Float(f) if (f - 1100.0).abs() < 1e-9));
-        assert_eq!(x.render_text("{{ row['金額'] | yen }}", &ctx).unwrap(), "¥1,000");
-        assert_eq!(x.render_text("合計 {{ row['金額'] }} 円", &ctx).unwrap(), "合計 1000 円");
+        assert_eq!(
+            x.render_text("{{ row['金額'] | yen }}", &ctx).unwrap(),
+            "¥1,000"
+        );
+        assert_eq!(
+            x.render_text("合計 {{ row['金額'] }} 円", &ctx).unwrap(),
+            "合計 1000 円"
+        );
     }
 
     #[test]
     fn leading_zero_codes_stay_text() {
-        assert_eq!(cell_value(&Cell::Text("00123".into())), Value::from("00123"));
+        assert_eq!(
+            cell_value(&Cell::Text("00123".into())),
+            Value::from("00123")
+        );
         assert_eq!(cell_value(&Cell::Text("0.5".into())), Value::from(0.5));
     }
 
     #[test]
     fn undeclared_variables_are_reported() {
         let x = Expressions::new();
-        let vars = x.check_template("{{ secrets.portal_user }} {{ row['a'] }}").unwrap();
+        let vars = x
+            .check_template("{{ secrets.portal_user }} {{ row['a'] }}")
+            .unwrap();
         assert!(vars.contains("secrets.portal_user"), "{vars:?}");
         assert!(x.check_template("{{ row[ }}").is_err());
     }
 
     #[test]
     fn dates_and_widths() {
-        assert_eq!(parse_date("2026/10/31"), NaiveDate::from_ymd_opt(2026, 10, 31));
-        assert_eq!(parse_date("２０２６年１０月３１日"), NaiveDate::from_ymd_opt(2026, 10, 31));
+        assert_eq!(
+            parse_date("2026/10/31"),
+            NaiveDate::from_ymd_opt(2026, 10, 31)
+        );
+        assert_eq!(
+            parse_date("２０２６年１０月３１日"),
+            NaiveDate::from_ymd_opt(2026, 10, 31)
+        );
         assert_eq!(to_halfwidth("ＡＢ１\u{3000}"), "AB1 ");
     }
 }

@@ -49,7 +49,12 @@ impl Reader {
 
     /// Deserialize `value` (found at `path`) into `T`; on failure record a friendly error
     /// and return None. `what` names the thing for messages, e.g. "`fill`".
-    pub fn parse<T: DeserializeOwned>(&mut self, value: &Value, path: &str, what: &str) -> Option<T> {
+    pub fn parse<T: DeserializeOwned>(
+        &mut self,
+        value: &Value,
+        path: &str,
+        what: &str,
+    ) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(value.clone()) {
             Ok(v) => Some(v),
             Err(err) => {
@@ -63,7 +68,13 @@ impl Reader {
     }
 
     /// Check that a mapping has only the allowed keys; report each unknown key with a suggestion.
-    pub fn check_keys(&mut self, map: &serde_yaml::Mapping, path: &str, allowed: &[&str], what: &str) {
+    pub fn check_keys(
+        &mut self,
+        map: &serde_yaml::Mapping,
+        path: &str,
+        allowed: &[&str],
+        what: &str,
+    ) {
         for key in map.keys() {
             let name = scalar_text(key);
             if !allowed.contains(&name.as_str()) {
@@ -84,7 +95,11 @@ impl Reader {
             let allowed = backticked_list(rest);
             let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
             // serde_path_to_error may already end the path with the unknown key.
-            let key_path = if last_key(path) == Some(name) { path.to_string() } else { child_key(path, name) };
+            let key_path = if last_key(path) == Some(name) {
+                path.to_string()
+            } else {
+                child_key(path, name)
+            };
             self.key_error(
                 &key_path,
                 format!("unknown key `{name}` in {what}"),
@@ -95,7 +110,9 @@ impl Reader {
             self.error(
                 path,
                 format!("{what} needs `{name}`"),
-                Some(format!("add `{name}: ...` to {what}; docs/workflows.md shows an example")),
+                Some(format!(
+                    "add `{name}: ...` to {what}; docs/workflows.md shows an example"
+                )),
             );
         } else if let Some(rest) = raw.strip_prefix("unknown variant `") {
             let name = rest.split('`').next().unwrap_or_default();
@@ -107,9 +124,14 @@ impl Reader {
             };
             self.error(path, format!("`{field}` cannot be `{name}`"), Some(hint));
         } else if raw.starts_with("invalid type: ") || raw.starts_with("invalid value: ") {
-            let expected = raw.split(", expected ").nth(1).unwrap_or("another kind of value");
+            let expected = raw
+                .split(", expected ")
+                .nth(1)
+                .unwrap_or("another kind of value");
             let (wanted, example) = describe_expected(expected);
-            let found_text = found.map(describe_value).unwrap_or_else(|| "something else".into());
+            let found_text = found
+                .map(describe_value)
+                .unwrap_or_else(|| "something else".into());
             self.error(
                 path,
                 format!("`{field}` must be {wanted}, but it is {found_text}"),
@@ -123,7 +145,10 @@ impl Reader {
 
 fn unknown_key_hint(name: &str, allowed: &[&str]) -> String {
     match did_you_mean(name, allowed.iter().copied()) {
-        Some(best) => format!("did you mean `{best}`? Allowed keys here: {}", allowed.join(", ")),
+        Some(best) => format!(
+            "did you mean `{best}`? Allowed keys here: {}",
+            allowed.join(", ")
+        ),
         None => format!("allowed keys here: {}", allowed.join(", ")),
     }
 }
@@ -135,7 +160,10 @@ pub fn scalar_text(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => "null".into(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -155,7 +183,12 @@ pub fn describe_value(v: &Value) -> String {
 /// serde's "expected" phrase → (what we want, in words; an example).
 fn describe_expected(expected: &str) -> (String, Option<&'static str>) {
     let e = expected.trim();
-    if e.starts_with("u64") || e.starts_with("u32") || e.starts_with("usize") || e.starts_with("u16") || e.starts_with("u8") {
+    if e.starts_with("u64")
+        || e.starts_with("u32")
+        || e.starts_with("usize")
+        || e.starts_with("u16")
+        || e.starts_with("u8")
+    {
         ("a whole number (0 or more)".into(), Some("30"))
     } else if e.starts_with("i64") || e.starts_with("i32") {
         ("a whole number".into(), Some("3"))
@@ -176,7 +209,11 @@ fn describe_expected(expected: &str) -> (String, Option<&'static str>) {
 
 /// The names between backticks after "expected one of".
 fn backticked_list(text: &str) -> Vec<String> {
-    let Some(rest) = text.split("expected one of ").nth(1).or_else(|| text.split("expected ").nth(1)) else {
+    let Some(rest) = text
+        .split("expected one of ")
+        .nth(1)
+        .or_else(|| text.split("expected ").nth(1))
+    else {
         return Vec::new();
     };
     rest.split('`')

@@ -25,7 +25,11 @@ pub enum StoreError {
     #[error("no run with id `{0}`; `kobo runs` lists recent runs")]
     NoSuchRun(String),
     #[error("run `{id}` is {from} and cannot become {to}")]
-    BadTransition { id: String, from: RunStatus, to: RunStatus },
+    BadTransition {
+        id: String,
+        from: RunStatus,
+        to: RunStatus,
+    },
 }
 
 /// One run as stored.
@@ -144,7 +148,11 @@ impl Records {
             .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
         let from = parse_status(row.get::<String, _>("status"));
         if !from.can_become(to) {
-            return Err(StoreError::BadTransition { id: id.0.clone(), from, to });
+            return Err(StoreError::BadTransition {
+                id: id.0.clone(),
+                from,
+                to,
+            });
         }
         let now = Utc::now().to_rfc3339();
         sqlx::query("UPDATE runs SET status = ?, started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END WHERE id = ?")
@@ -179,7 +187,11 @@ impl Records {
             .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
         let from = parse_status(current.get::<String, _>("status"));
         if !from.can_become(status) {
-            return Err(StoreError::BadTransition { id: id.0.clone(), from, to: status });
+            return Err(StoreError::BadTransition {
+                id: id.0.clone(),
+                from,
+                to: status,
+            });
         }
         let now = Utc::now();
         let started: Option<String> = current.get("started_at");
@@ -203,8 +215,14 @@ impl Records {
         .bind(&id.0)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM run_steps WHERE run_id = ?").bind(&id.0).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM run_rows WHERE run_id = ?").bind(&id.0).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM run_steps WHERE run_id = ?")
+            .bind(&id.0)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM run_rows WHERE run_id = ?")
+            .bind(&id.0)
+            .execute(&mut *tx)
+            .await?;
         for (seq, s) in steps.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO run_steps (run_id, seq, path, label, kind, line, calls, total_ms, max_ms, failures)
@@ -311,25 +329,32 @@ impl Records {
                 table: r.get("tbl"),
                 row: r.get::<i64, _>("row_no") as usize,
                 source_row: r.get::<i64, _>("source_row") as usize,
-                status: RowStatus::from_str(&r.get::<String, _>("status")).unwrap_or(RowStatus::Pending),
+                status: RowStatus::from_str(&r.get::<String, _>("status"))
+                    .unwrap_or(RowStatus::Pending),
                 message: r.get("message"),
                 step: r.get("step"),
             })
             .collect();
-        let artifacts = sqlx::query("SELECT * FROM run_artifacts WHERE run_id = ? ORDER BY created_at, path")
-            .bind(&run.id.0)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| Artifact {
-                kind: r.get("kind"),
-                name: r.get("name"),
-                path: r.get("path"),
-                bytes: r.get("bytes"),
-                sha256: r.get("sha256"),
-            })
-            .collect();
-        Ok(RunDetail { run, steps, rows, artifacts })
+        let artifacts =
+            sqlx::query("SELECT * FROM run_artifacts WHERE run_id = ? ORDER BY created_at, path")
+                .bind(&run.id.0)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Artifact {
+                    kind: r.get("kind"),
+                    name: r.get("name"),
+                    path: r.get("path"),
+                    bytes: r.get("bytes"),
+                    sha256: r.get("sha256"),
+                })
+                .collect();
+        Ok(RunDetail {
+            run,
+            steps,
+            rows,
+            artifacts,
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -342,7 +367,8 @@ fn parse_status(s: String) -> RunStatus {
 }
 
 fn time(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> RunRecord {

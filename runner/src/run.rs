@@ -50,7 +50,10 @@ impl RunStatus {
     }
 
     pub fn is_finished(self) -> bool {
-        matches!(self, RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled)
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Failed | RunStatus::Cancelled
+        )
     }
 
     /// Whether a run may move from `self` to `next`. Finished runs never change.
@@ -58,7 +61,12 @@ impl RunStatus {
         use RunStatus::*;
         matches!(
             (self, next),
-            (Queued, Running) | (Queued, Cancelled) | (Running, Succeeded) | (Running, Failed) | (Running, Cancelled) | (Running, Queued)
+            (Queued, Running)
+                | (Queued, Cancelled)
+                | (Running, Succeeded)
+                | (Running, Failed)
+                | (Running, Cancelled)
+                | (Running, Queued)
         )
     }
 }

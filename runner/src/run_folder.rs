@@ -66,10 +66,20 @@ impl RunFolder {
 pub fn safe_file_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .map(|c| if c == '/' || c == '\\' || c.is_control() || c == ':' { '_' } else { c })
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() || c == ':' {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').to_string();
-    if cleaned.is_empty() { "file".into() } else { cleaned }
+    if cleaned.is_empty() {
+        "file".into()
+    } else {
+        cleaned
+    }
 }
 
 /// sha256 of a file, in hex.
@@ -89,6 +99,9 @@ pub fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), total))
 }
 
+/// Where a run's log lines are also shown (the terminal, a progress bar).
+pub type EchoFn = Box<dyn Fn(&LogLine) + Send + Sync>;
+
 /// One line of a run's log.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct LogLine {
@@ -106,7 +119,7 @@ pub struct RunLog {
     file: Mutex<File>,
     secrets: Secrets,
     run_id: RunId,
-    echo: Option<Box<dyn Fn(&LogLine) + Send + Sync>>,
+    echo: Option<EchoFn>,
 }
 
 impl RunLog {
@@ -121,7 +134,7 @@ impl RunLog {
     }
 
     /// Also hand every line to `f` (the terminal, a progress bar).
-    pub fn with_echo(mut self, f: Box<dyn Fn(&LogLine) + Send + Sync>) -> RunLog {
+    pub fn with_echo(mut self, f: EchoFn) -> RunLog {
         self.echo = Some(f);
         self
     }
@@ -139,9 +152,15 @@ impl RunLog {
             message: self.secrets.mask(message),
         };
         match level {
-            "error" => tracing::error!(run = %self.run_id, step = ?line.step, row = ?row, "{}", line.message),
-            "warn" => tracing::warn!(run = %self.run_id, step = ?line.step, row = ?row, "{}", line.message),
-            _ => tracing::info!(run = %self.run_id, step = ?line.step, row = ?row, "{}", line.message),
+            "error" => {
+                tracing::error!(run = %self.run_id, step = ?line.step, row = ?row, "{}", line.message)
+            }
+            "warn" => {
+                tracing::warn!(run = %self.run_id, step = ?line.step, row = ?row, "{}", line.message)
+            }
+            _ => {
+                tracing::info!(run = %self.run_id, step = ?line.step, row = ?row, "{}", line.message)
+            }
         }
         if let Some(echo) = &self.echo {
             echo(&line);
@@ -168,7 +187,10 @@ impl RunLog {
 /// Read a run's log back.
 pub fn read_log(path: &Path) -> std::io::Result<Vec<LogLine>> {
     let text = std::fs::read_to_string(path)?;
-    Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
 }
 
 #[cfg(test)]
@@ -177,8 +199,14 @@ mod tests {
 
     #[test]
     fn paths_never_leave_the_run_folder() {
-        let f = RunFolder { root: "/data/runs/x".into(), relative: "runs/x".into() };
-        assert_eq!(f.resolve("outputs/a.xlsx"), Some(PathBuf::from("/data/runs/x/outputs/a.xlsx")));
+        let f = RunFolder {
+            root: "/data/runs/x".into(),
+            relative: "runs/x".into(),
+        };
+        assert_eq!(
+            f.resolve("outputs/a.xlsx"),
+            Some(PathBuf::from("/data/runs/x/outputs/a.xlsx"))
+        );
         assert_eq!(f.resolve("../y/a.xlsx"), None);
         assert_eq!(f.resolve("/etc/passwd"), None);
         assert_eq!(f.resolve(""), None);

@@ -16,14 +16,22 @@ pub struct Secrets {
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print values, even in debug output.
-        f.debug_struct("Secrets").field("names", &self.values.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Secrets")
+            .field("names", &self.values.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("secret `{name}` has no value: set the environment variable `{env}` or add `{name}: ...` to the secrets file `{file}`")]
-    Missing { name: String, env: String, file: String },
+    #[error(
+        "secret `{name}` has no value: set the environment variable `{env}` or add `{name}: ...` to the secrets file `{file}`"
+    )]
+    Missing {
+        name: String,
+        env: String,
+        file: String,
+    },
     #[error("cannot read the secrets file `{file}`: {message}")]
     File { file: String, message: String },
 }
@@ -47,7 +55,11 @@ impl Secrets {
                     file: file.display().to_string(),
                     // serde_yaml quotes the offending text; a secret may be in it, so keep only the position.
                     message: match e.location() {
-                        Some(l) => format!("not a list of `name: value` lines (line {}, column {})", l.line(), l.column()),
+                        Some(l) => format!(
+                            "not a list of `name: value` lines (line {}, column {})",
+                            l.line(),
+                            l.column()
+                        ),
                         None => "not a list of `name: value` lines".into(),
                     },
                 })?
@@ -57,7 +69,9 @@ impl Secrets {
         };
         let mut values = BTreeMap::new();
         for name in names {
-            let value = std::env::var(env_name(name)).ok().or_else(|| from_file.get(name).cloned());
+            let value = std::env::var(env_name(name))
+                .ok()
+                .or_else(|| from_file.get(name).cloned());
             match value {
                 Some(v) => {
                     values.insert(name.clone(), v);
@@ -75,7 +89,9 @@ impl Secrets {
     }
 
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Secrets {
-        Secrets { values: pairs.into_iter().collect() }
+        Secrets {
+            values: pairs.into_iter().collect(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -107,14 +123,21 @@ mod tests {
 
     #[test]
     fn masks_every_value() {
-        let s = Secrets::from_pairs([("u".into(), "olena".into()), ("p".into(), "pa55word".into())]);
+        let s = Secrets::from_pairs([
+            ("u".into(), "olena".into()),
+            ("p".into(), "pa55word".into()),
+        ]);
         assert_eq!(s.mask("login olena with pa55word"), "login *** with ***");
         assert!(!format!("{s:?}").contains("pa55word"));
     }
 
     #[test]
     fn missing_secret_names_the_variable() {
-        let err = Secrets::load(&["portal_password_kobo_test".into()], Path::new("/nonexistent/secrets.yaml")).unwrap_err();
+        let err = Secrets::load(
+            &["portal_password_kobo_test".into()],
+            Path::new("/nonexistent/secrets.yaml"),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "secret `portal_password_kobo_test` has no value: set the environment variable `KOBO_SECRET_PORTAL_PASSWORD_KOBO_TEST` or add `portal_password_kobo_test: ...` to the secrets file `/nonexistent/secrets.yaml`"

@@ -82,7 +82,10 @@ enum Frame {
         /// own position is where a person sees the mapping begin.
         first_key_seen: bool,
     },
-    Seq { path: String, next: usize },
+    Seq {
+        path: String,
+        next: usize,
+    },
 }
 
 #[derive(Default)]
@@ -178,10 +181,19 @@ mod tests {
         let text = "name: x\nsteps:\n  - fill:\n      label: 氏名\n      value: a\n  - log: hi\n";
         let map = SourceMap::parse(text);
         assert_eq!(map.value("name"), Some(Pos { line: 1, col: 7 }));
-        assert_eq!(map.value("steps[0].fill.label"), Some(Pos { line: 4, col: 14 }));
-        assert_eq!(map.key("steps[0].fill.label"), Some(Pos { line: 4, col: 7 }));
+        assert_eq!(
+            map.value("steps[0].fill.label"),
+            Some(Pos { line: 4, col: 14 })
+        );
+        assert_eq!(
+            map.key("steps[0].fill.label"),
+            Some(Pos { line: 4, col: 7 })
+        );
         assert_eq!(map.value("steps[1].log"), Some(Pos { line: 6, col: 10 }));
         // A path that does not exist falls back to its nearest parent.
-        assert_eq!(map.value("steps[1].log.nothing"), Some(Pos { line: 6, col: 10 }));
+        assert_eq!(
+            map.value("steps[1].log.nothing"),
+            Some(Pos { line: 6, col: 10 })
+        );
     }
 }

@@ -31,7 +31,9 @@ pub struct Step {
 impl Step {
     /// The label shown in records and logs: the step's name, else its kind.
     pub fn label(&self) -> String {
-        self.name.clone().unwrap_or_else(|| self.kind.keyword().to_string())
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.kind.keyword().to_string())
     }
 }
 
@@ -88,9 +90,19 @@ pub enum StepKind {
     Append(AppendArgs),
     Write(WriteArgs),
     // Control steps
-    ForEach { table: String, steps: Vec<Step> },
-    If { condition: String, then: Vec<Step>, otherwise: Vec<Step> },
-    Try { steps: Vec<Step>, catch: Vec<Step> },
+    ForEach {
+        table: String,
+        steps: Vec<Step>,
+    },
+    If {
+        condition: String,
+        then: Vec<Step>,
+        otherwise: Vec<Step>,
+    },
+    Try {
+        steps: Vec<Step>,
+        catch: Vec<Step>,
+    },
     Set(BTreeMap<String, Value>),
     Log(String),
     Fail(String),
@@ -99,18 +111,34 @@ pub enum StepKind {
     // Browser steps
     Open(String),
     Click(Locator),
-    Fill { target: Locator, value: String, mode: FillMode },
+    Fill {
+        target: Locator,
+        value: String,
+        mode: FillMode,
+    },
     /// Several fields at once, by label: with `mode: set`, in one script call.
-    FillForm { fields: BTreeMap<String, String>, mode: FillMode },
-    Select { target: Locator, option: String },
+    FillForm {
+        fields: BTreeMap<String, String>,
+        mode: FillMode,
+    },
+    Select {
+        target: Locator,
+        option: String,
+    },
     Check(Locator),
     Uncheck(Locator),
-    Upload { target: Locator, file: String },
+    Upload {
+        target: Locator,
+        file: String,
+    },
     Press(String),
     WaitFor(WaitArgs),
     Extract(ExtractArgs),
     ExtractTable(ExtractTableArgs),
-    AssertText { text: String, timeout_secs: Option<u64> },
+    AssertText {
+        text: String,
+        timeout_secs: Option<u64>,
+    },
     Screenshot(String),
     EnterFrame(Locator),
     LeaveFrame,
@@ -205,7 +233,9 @@ impl StepKind {
     pub fn children(&self) -> Vec<&[Step]> {
         match self {
             StepKind::ForEach { steps, .. } => vec![steps],
-            StepKind::If { then, otherwise, .. } => vec![then, otherwise],
+            StepKind::If {
+                then, otherwise, ..
+            } => vec![then, otherwise],
             StepKind::Try { steps, catch } => vec![steps, catch],
             _ => Vec::new(),
         }
@@ -236,7 +266,9 @@ pub enum SheetName {
 impl<'de> Deserialize<'de> for SheetName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match Value::deserialize(d)? {
-            Value::Number(n) if n.as_u64().is_some_and(|n| n >= 1) => Ok(SheetName::Index(n.as_u64().unwrap_or(1) as usize)),
+            Value::Number(n) if n.as_u64().is_some_and(|n| n >= 1) => {
+                Ok(SheetName::Index(n.as_u64().unwrap_or(1) as usize))
+            }
             Value::String(s) if !s.trim().is_empty() => Ok(SheetName::Name(s)),
             other => Err(serde::de::Error::custom(format!(
                 "invalid value: {}, expected a sheet number (1 = first sheet) or a sheet name",
@@ -421,7 +453,10 @@ pub fn parse_steps(r: &mut Reader, value: &Value, path: &str) -> Vec<Step> {
     let Value::Sequence(items) = value else {
         r.error(
             path,
-            format!("steps must be a list, but this is {}", describe_value(value)),
+            format!(
+                "steps must be a list, but this is {}",
+                describe_value(value)
+            ),
             Some("start each step on its own line with `- `".into()),
         );
         return Vec::new();
@@ -436,27 +471,56 @@ pub fn parse_steps(r: &mut Reader, value: &Value, path: &str) -> Vec<Step> {
 fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
     let Value::Mapping(map) = value else {
         let hint = match value {
-            Value::String(s) if KINDS.iter().any(|(k, _)| k == s) => format!("write `- {s}: ...` with a colon and its settings"),
-            _ => "a step looks like `- log: \"hello\"` or `- fill: { label: 氏名, value: ... }`".into(),
+            Value::String(s) if KINDS.iter().any(|(k, _)| k == s) => {
+                format!("write `- {s}: ...` with a colon and its settings")
+            }
+            _ => "a step looks like `- log: \"hello\"` or `- fill: { label: 氏名, value: ... }`"
+                .into(),
         };
-        r.error(path, format!("a step must be a group of keys, but this is {}", describe_value(value)), Some(hint));
+        r.error(
+            path,
+            format!(
+                "a step must be a group of keys, but this is {}",
+                describe_value(value)
+            ),
+            Some(hint),
+        );
         return None;
     };
     let keys: Vec<String> = map.keys().map(scalar_text).collect();
-    let kinds: Vec<&String> = keys.iter().filter(|k| KINDS.iter().any(|(kind, _)| kind == k)).collect();
+    let kinds: Vec<&String> = keys
+        .iter()
+        .filter(|k| KINDS.iter().any(|(kind, _)| kind == k))
+        .collect();
     let kind_name = match kinds.as_slice() {
         [one] => one.as_str(),
         [] => {
-            let unknown: Vec<&String> = keys.iter().filter(|k| !COMMON_KEYS.contains(&k.as_str()) && !is_block_key(k)).collect();
+            let unknown: Vec<&String> = keys
+                .iter()
+                .filter(|k| !COMMON_KEYS.contains(&k.as_str()) && !is_block_key(k))
+                .collect();
             match unknown.first() {
                 Some(k) => {
                     let hint = match did_you_mean(k, KINDS.iter().map(|(k, _)| *k)) {
-                        Some(best) => format!("did you mean `{best}`? docs/workflows.md lists every step kind"),
-                        None => format!("step kinds are: {}", KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")),
+                        Some(best) => format!(
+                            "did you mean `{best}`? docs/workflows.md lists every step kind"
+                        ),
+                        None => format!(
+                            "step kinds are: {}",
+                            KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                        ),
                     };
-                    r.key_error(&child_key(path, k), format!("unknown step kind `{k}`"), Some(hint));
+                    r.key_error(
+                        &child_key(path, k),
+                        format!("unknown step kind `{k}`"),
+                        Some(hint),
+                    );
                 }
-                None => r.error(path, "this step has no kind (such as `fill:` or `write:`)", Some("add one step kind key; see docs/workflows.md".into())),
+                None => r.error(
+                    path,
+                    "this step has no kind (such as `fill:` or `write:`)",
+                    Some("add one step kind key; see docs/workflows.md".into()),
+                ),
             }
             return None;
         }
@@ -464,7 +528,10 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
             let names: Vec<String> = many.iter().map(|k| format!("`{k}`")).collect();
             r.error(
                 path,
-                format!("one step can do only one thing, but this one has {}", names.join(" and ")),
+                format!(
+                    "one step can do only one thing, but this one has {}",
+                    names.join(" and ")
+                ),
                 Some("split it into separate steps, each starting with `- `".into()),
             );
             return None;
@@ -532,32 +599,63 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
         "for_each" => {
             let table: String = r.parse(&kind_value, &kind_path, &what)?;
             if !map.contains_key("steps") {
-                r.error(path, "`for_each` needs `steps`: what to do for each row", Some("add `steps:` under `for_each`, at the same indentation".into()));
+                r.error(
+                    path,
+                    "`for_each` needs `steps`: what to do for each row",
+                    Some("add `steps:` under `for_each`, at the same indentation".into()),
+                );
             }
-            StepKind::ForEach { table, steps: block(r, "steps") }
+            StepKind::ForEach {
+                table,
+                steps: block(r, "steps"),
+            }
         }
         "if" => {
             let condition: String = r.parse(&kind_value, &kind_path, &what)?;
             if !map.contains_key("then") {
-                r.error(path, "`if` needs `then`: the steps to run when the condition is true", None);
+                r.error(
+                    path,
+                    "`if` needs `then`: the steps to run when the condition is true",
+                    None,
+                );
             }
-            StepKind::If { condition, then: block(r, "then"), otherwise: block(r, "else") }
+            StepKind::If {
+                condition,
+                then: block(r, "then"),
+                otherwise: block(r, "else"),
+            }
         }
-        "try" => StepKind::Try { steps: parse_steps(r, &kind_value, &kind_path), catch: block(r, "catch") },
+        "try" => StepKind::Try {
+            steps: parse_steps(r, &kind_value, &kind_path),
+            catch: block(r, "catch"),
+        },
         "set" => StepKind::Set(r.parse(&kind_value, &kind_path, &what)?),
         "log" => StepKind::Log(r.parse(&kind_value, &kind_path, &what)?),
         "fail" => StepKind::Fail(r.parse(&kind_value, &kind_path, &what)?),
-        "skip_row" => StepKind::SkipRow(r.parse::<Option<String>>(&kind_value, &kind_path, &what)?.unwrap_or_else(|| "skipped".into())),
+        "skip_row" => StepKind::SkipRow(
+            r.parse::<Option<String>>(&kind_value, &kind_path, &what)?
+                .unwrap_or_else(|| "skipped".into()),
+        ),
         "pause" => StepKind::Pause(r.parse(&kind_value, &kind_path, &what)?),
         "open" => StepKind::Open(r.parse(&kind_value, &kind_path, &what)?),
         "press" => StepKind::Press(r.parse(&kind_value, &kind_path, &what)?),
-        "screenshot" => StepKind::Screenshot(r.parse::<Option<String>>(&kind_value, &kind_path, &what)?.unwrap_or_else(|| "screenshot".into())),
+        "screenshot" => StepKind::Screenshot(
+            r.parse::<Option<String>>(&kind_value, &kind_path, &what)?
+                .unwrap_or_else(|| "screenshot".into()),
+        ),
         "leave_frame" => StepKind::LeaveFrame,
         "dialog" => StepKind::Dialog(r.parse(&kind_value, &kind_path, &what)?),
         "fill_form" => {
             let a: FillFormArgs = r.parse(&kind_value, &kind_path, &what)?;
-            let fields = a.fields.iter().map(|(k, v)| (k.clone(), template_text(v))).collect();
-            StepKind::FillForm { fields, mode: a.mode.unwrap_or(FillMode::Set) }
+            let fields = a
+                .fields
+                .iter()
+                .map(|(k, v)| (k.clone(), template_text(v)))
+                .collect();
+            StepKind::FillForm {
+                fields,
+                mode: a.mode.unwrap_or(FillMode::Set),
+            }
         }
         browser => parse_browser_step(r, browser, &kind_value, &kind_path)?,
     };
@@ -593,10 +691,18 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
         _ => &[],
     };
     let Value::Mapping(map) = &value else {
-        r.error(path, format!("{what} needs a group of keys, such as `{{ label: 氏名 }}`"), None);
+        r.error(
+            path,
+            format!("{what} needs a group of keys, such as `{{ label: 氏名 }}`"),
+            None,
+        );
         return None;
     };
-    let locators: &[&str] = if kind == "assert_text" { &["text"] } else { LOCATOR_KEYS };
+    let locators: &[&str] = if kind == "assert_text" {
+        &["text"]
+    } else {
+        LOCATOR_KEYS
+    };
     let mut allowed: Vec<&str> = locators.to_vec();
     allowed.extend_from_slice(extra);
     let before = r.errors.len();
@@ -616,14 +722,29 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
         );
         return None;
     }
-    let given: Vec<&str> = LOCATOR_KEYS.iter().copied().filter(|k| map.contains_key(*k)).collect();
+    let given: Vec<&str> = LOCATOR_KEYS
+        .iter()
+        .copied()
+        .filter(|k| map.contains_key(*k))
+        .collect();
     if given.len() > 1 && kind != "assert_text" {
-        r.error(path, format!("{what} has {} ways to find the element; keep only one", given.join(" and ")), None);
+        r.error(
+            path,
+            format!(
+                "{what} has {} ways to find the element; keep only one",
+                given.join(" and ")
+            ),
+            None,
+        );
         return None;
     }
     let require = |r: &mut Reader, key: &str, v: Option<String>| -> Option<String> {
         if v.is_none() {
-            r.error(path, format!("{what} needs `{key}`"), Some(format!("add `{key}: ...` to {what}")));
+            r.error(
+                path,
+                format!("{what} needs `{key}`"),
+                Some(format!("add `{key}: ...` to {what}")),
+            );
         }
         v
     };
@@ -638,27 +759,53 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
                 Some(v) => template_text(v),
                 None => require(r, "value", None)?,
             };
-            StepKind::Fill { target: target_or_css(), value, mode: args.mode.unwrap_or_default() }
+            StepKind::Fill {
+                target: target_or_css(),
+                value,
+                mode: args.mode.unwrap_or_default(),
+            }
         }
-        "select" => StepKind::Select { target: target_or_css(), option: require(r, "option", args.option)? },
-        "upload" => StepKind::Upload { target: target_or_css(), file: require(r, "file", args.file)? },
+        "select" => StepKind::Select {
+            target: target_or_css(),
+            option: require(r, "option", args.option)?,
+        },
+        "upload" => StepKind::Upload {
+            target: target_or_css(),
+            file: require(r, "file", args.file)?,
+        },
         "wait_for" => {
             if target.is_none() && args.url_contains.is_none() {
                 r.error(path, "`wait_for` needs something to wait for: an element (`label`, `css` …), `text`, or `url_contains`", None);
                 return None;
             }
-            StepKind::WaitFor(WaitArgs { target, url_contains: args.url_contains, timeout_secs: args.timeout_secs })
+            StepKind::WaitFor(WaitArgs {
+                target,
+                url_contains: args.url_contains,
+                timeout_secs: args.timeout_secs,
+            })
         }
         "extract" => {
             let value = match &args.value {
                 None => false,
                 Some(Value::Bool(b)) => *b,
                 Some(other) => {
-                    r.error(&child_key(path, "value"), format!("`value` must be true or false, but it is {}", describe_value(other)), None);
+                    r.error(
+                        &child_key(path, "value"),
+                        format!(
+                            "`value` must be true or false, but it is {}",
+                            describe_value(other)
+                        ),
+                        None,
+                    );
                     return None;
                 }
             };
-            StepKind::Extract(ExtractArgs { target: target_or_css(), into: require(r, "into", args.into)?, attribute: args.attribute, value })
+            StepKind::Extract(ExtractArgs {
+                target: target_or_css(),
+                into: require(r, "into", args.into)?,
+                attribute: args.attribute,
+                value,
+            })
         }
         "extract_table" => {
             let next = match &args.next {
@@ -688,7 +835,10 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
                 max_pages: args.max_pages.unwrap_or(50),
             })
         }
-        "assert_text" => StepKind::AssertText { text: require(r, "text", args.text)?, timeout_secs: args.timeout_secs },
+        "assert_text" => StepKind::AssertText {
+            text: require(r, "text", args.text)?,
+            timeout_secs: args.timeout_secs,
+        },
         other => unreachable!("browser step kind {other} is listed in KINDS but not parsed"),
     })
 }
@@ -719,7 +869,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let r = Retry { attempts: 10, backoff_secs: 2 };
+        let r = Retry {
+            attempts: 10,
+            backoff_secs: 2,
+        };
         assert_eq!(r.delay(2).as_secs(), 2);
         assert_eq!(r.delay(3).as_secs(), 4);
         assert_eq!(r.delay(4).as_secs(), 8);

@@ -13,7 +13,9 @@ use crate::workflow::Workflow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Names every template can use, besides params, secrets and variables.
-const BUILTINS: &[&str] = &["today", "now", "run", "range", "loop", "true", "false", "none"];
+const BUILTINS: &[&str] = &[
+    "today", "now", "run", "range", "loop", "true", "false", "none",
+];
 
 /// Check names and values of a workflow whose keys and types are already known to be right.
 pub fn check(r: &mut Reader, w: &Workflow) {
@@ -30,16 +32,27 @@ pub fn check(r: &mut Reader, w: &Workflow) {
             );
         }
         if input.spec.header_row == Some(0) {
-            r.error(&format!("inputs.{}.header_row", input.name), "`header_row` counts from 1 (the first row is 1)", None);
+            r.error(
+                &format!("inputs.{}.header_row", input.name),
+                "`header_row` counts from 1 (the first row is 1)",
+                None,
+            );
         }
         // `columns:` lists the columns the workflow needs, not all the file has: the full
         // header is known only when a run reads the file (see `check_columns`).
         tables.insert(input.name.clone(), None);
     }
-    for (kind, names) in [("secret", &w.secrets), ("param", &w.params.keys().cloned().collect())] {
+    for (kind, names) in [
+        ("secret", &w.secrets),
+        ("param", &w.params.keys().cloned().collect()),
+    ] {
         for name in names {
             if !is_identifier(name) {
-                let path = if kind == "secret" { "secrets".to_string() } else { child_key("params", name) };
+                let path = if kind == "secret" {
+                    "secrets".to_string()
+                } else {
+                    child_key("params", name)
+                };
                 r.error(
                     &path,
                     format!("the {kind} name `{name}` can only use letters a-z, digits and `_`"),
@@ -49,7 +62,11 @@ pub fn check(r: &mut Reader, w: &Workflow) {
         }
     }
     if w.steps.is_empty() && r.errors.is_empty() {
-        r.error("steps", "the workflow has no steps", Some("add at least one step, such as `- log: hello`".into()));
+        r.error(
+            "steps",
+            "the workflow has no steps",
+            Some("add at least one step, such as `- log: hello`".into()),
+        );
     }
     let mut walker = Walker::new(w, tables);
     walker.steps(&w.steps, &Scope::default());
@@ -60,7 +77,10 @@ pub fn check(r: &mut Reader, w: &Workflow) {
 
 /// Check column names used by the steps against the real headers of the inputs, once a run
 /// has read them. Returns the problems as errors pointing into the workflow file.
-pub fn check_columns(w: &Workflow, headers: &BTreeMap<String, Vec<String>>) -> Vec<DefinitionError> {
+pub fn check_columns(
+    w: &Workflow,
+    headers: &BTreeMap<String, Vec<String>>,
+) -> Vec<DefinitionError> {
     let tables = w
         .inputs
         .iter()
@@ -69,7 +89,10 @@ pub fn check_columns(w: &Workflow, headers: &BTreeMap<String, Vec<String>>) -> V
     let mut walker = Walker::new(w, tables);
     walker.only_columns = true;
     walker.steps(&w.steps, &Scope::default());
-    let mut r = Reader::new(w.file.clone(), crate::source_map::SourceMap::parse(&w.source));
+    let mut r = Reader::new(
+        w.file.clone(),
+        crate::source_map::SourceMap::parse(&w.source),
+    );
     for (path, message, hint) in walker.problems {
         r.error(&path, message, hint);
     }
@@ -78,7 +101,9 @@ pub fn check_columns(w: &Workflow, headers: &BTreeMap<String, Vec<String>>) -> V
 
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -140,7 +165,10 @@ impl<'w> Walker<'w> {
             self.problem(
                 path,
                 format!("there is no table named `{name}` at this point"),
-                Some(format!("{} Tables come from `inputs` and from steps with `into`.", hint_for(name, &known, "tables"))),
+                Some(format!(
+                    "{} Tables come from `inputs` and from steps with `into`.",
+                    hint_for(name, &known, "tables")
+                )),
             );
         }
     }
@@ -150,18 +178,29 @@ impl<'w> Walker<'w> {
     }
 
     fn column(&mut self, table: &str, column: &str, path: &str) {
-        let Some(cols) = self.columns_of(table) else { return };
+        let Some(cols) = self.columns_of(table) else {
+            return;
+        };
         let norm = crate::table::normalize_header(column);
-        if cols.iter().any(|c| crate::table::normalize_header(c) == norm) {
+        if cols
+            .iter()
+            .any(|c| crate::table::normalize_header(c) == norm)
+        {
             return;
         }
         let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
         let hint = match did_you_mean(column, refs.iter().copied()) {
-            Some(best) => format!("did you mean `{best}`? Columns of `{table}`: {}", refs.join(", ")),
+            Some(best) => format!(
+                "did you mean `{best}`? Columns of `{table}`: {}",
+                refs.join(", ")
+            ),
             None => format!("columns of `{table}`: {}", refs.join(", ")),
         };
-        self.problems
-            .push((path.to_string(), format!("table `{table}` has no column `{column}`"), Some(hint)));
+        self.problems.push((
+            path.to_string(),
+            format!("table `{table}` has no column `{column}`"),
+            Some(hint),
+        ));
     }
 
     fn add_column(&mut self, table: &str, column: &str) {
@@ -174,13 +213,26 @@ impl<'w> Walker<'w> {
 
     /// Check a template or expression: syntax, names, and `row['…']` columns.
     fn text(&mut self, src: &str, path: &str, scope: &Scope, expression: bool) {
-        let checked = if expression { self.x.check_expression(src) } else { self.x.check_template(src) };
+        let checked = if expression {
+            self.x.check_expression(src)
+        } else {
+            self.x.check_template(src)
+        };
         let names = match checked {
             Ok(n) => n,
             Err(e) => {
-                self.problem(path, format!("cannot read this {}: {e}", if expression { "expression" } else { "template" }), Some(
-                    if expression { "an expression looks like `row['金額'] > 1000`".into() } else { "a template looks like `Hello {{ row['氏名'] }}`".into() },
-                ));
+                self.problem(
+                    path,
+                    format!(
+                        "cannot read this {}: {e}",
+                        if expression { "expression" } else { "template" }
+                    ),
+                    Some(if expression {
+                        "an expression looks like `row['金額'] > 1000`".into()
+                    } else {
+                        "a template looks like `Hello {{ row['氏名'] }}`".into()
+                    }),
+                );
                 return;
             }
         };
@@ -211,9 +263,14 @@ impl<'w> Walker<'w> {
                     Some(s) if self.w.secrets.iter().any(|x| x == s) => {}
                     Some(s) => {
                         let known: Vec<&str> = self.w.secrets.iter().map(String::as_str).collect();
-                        self.problem(path, format!("secret `{s}` is not declared"), Some(format!(
-                            "add it to `secrets:` at the top of the workflow. {}", hint_for(s, &known, "secrets")
-                        )));
+                        self.problem(
+                            path,
+                            format!("secret `{s}` is not declared"),
+                            Some(format!(
+                                "add it to `secrets:` at the top of the workflow. {}",
+                                hint_for(s, &known, "secrets")
+                            )),
+                        );
                     }
                     None => {}
                 },
@@ -221,9 +278,14 @@ impl<'w> Walker<'w> {
                     Some(s) if self.w.params.contains_key(s) => {}
                     Some(s) => {
                         let known: Vec<&str> = self.w.params.keys().map(String::as_str).collect();
-                        self.problem(path, format!("param `{s}` is not declared"), Some(format!(
-                            "add it under `params:` with a default value. {}", hint_for(s, &known, "params")
-                        )));
+                        self.problem(
+                            path,
+                            format!("param `{s}` is not declared"),
+                            Some(format!(
+                                "add it under `params:` with a default value. {}",
+                                hint_for(s, &known, "params")
+                            )),
+                        );
                     }
                     None => {}
                 },
@@ -234,9 +296,14 @@ impl<'w> Walker<'w> {
                     if scope.row_of.is_some() {
                         known.extend(["row", "index"]);
                     }
-                    self.problem(path, format!("unknown name `{other}` in this template"), Some(format!(
-                        "{} A column is written `row['{other}']`, a secret `secrets.{other}`", hint_for(other, &known, "names")
-                    )));
+                    self.problem(
+                        path,
+                        format!("unknown name `{other}` in this template"),
+                        Some(format!(
+                            "{} A column is written `row['{other}']`, a secret `secrets.{other}`",
+                            hint_for(other, &known, "names")
+                        )),
+                    );
                 }
             }
         }
@@ -252,29 +319,48 @@ impl<'w> Walker<'w> {
             && scope.row_of.is_none()
             && !matches!(step.kind, StepKind::ForEach { .. })
         {
-            self.problem(&child_key(&p, "on_error"), "`mark_row_failed` and `skip_row` only work inside `for_each`", Some("use `stop` or `continue` here".into()));
+            self.problem(
+                &child_key(&p, "on_error"),
+                "`mark_row_failed` and `skip_row` only work inside `for_each`",
+                Some("use `stop` or `continue` here".into()),
+            );
         }
         if let Some(t) = step.timeout_secs
             && !(1..=3600).contains(&t)
         {
-            self.problem(&child_key(&p, "timeout_secs"), format!("`timeout_secs: {t}` is out of range"), Some("use between 1 and 3600 seconds".into()));
+            self.problem(
+                &child_key(&p, "timeout_secs"),
+                format!("`timeout_secs: {t}` is out of range"),
+                Some("use between 1 and 3600 seconds".into()),
+            );
         }
         if let Some(retry) = step.retry
             && !(1..=10).contains(&retry.attempts)
         {
-            self.problem(&child_key(&p, "retry"), format!("`attempts: {}` is out of range", retry.attempts), Some("use between 1 and 10 attempts".into()));
+            self.problem(
+                &child_key(&p, "retry"),
+                format!("`attempts: {}` is out of range", retry.attempts),
+                Some("use between 1 and 10 attempts".into()),
+            );
         }
         match &step.kind {
             StepKind::Read(a) => {
                 if !self.w.inputs.iter().any(|i| i.name == a.input) {
                     let known: Vec<&str> = self.w.inputs.iter().map(|i| i.name.as_str()).collect();
-                    self.problem(&kp("input"), format!("there is no input named `{}`", a.input), Some(hint_for(&a.input, &known, "inputs")));
+                    self.problem(
+                        &kp("input"),
+                        format!("there is no input named `{}`", a.input),
+                        Some(hint_for(&a.input, &known, "inputs")),
+                    );
                 }
                 self.tables.insert(a.into.clone(), None);
             }
             StepKind::Filter(a) => {
                 self.table(&a.table, &kp("table"));
-                let inner = Scope { row_of: Some(a.table.clone()), ..scope.clone() };
+                let inner = Scope {
+                    row_of: Some(a.table.clone()),
+                    ..scope.clone()
+                };
                 self.text(&a.condition, &kp("where"), &inner, true);
                 if let Some(into) = &a.into {
                     let cols = self.tables.get(&a.table).cloned().flatten();
@@ -283,7 +369,10 @@ impl<'w> Walker<'w> {
             }
             StepKind::Compute(a) => {
                 self.table(&a.table, &kp("table"));
-                let inner = Scope { row_of: Some(a.table.clone()), ..scope.clone() };
+                let inner = Scope {
+                    row_of: Some(a.table.clone()),
+                    ..scope.clone()
+                };
                 self.text(&template_text(&a.value), &kp("value"), &inner, false);
                 self.add_column(&a.table, &a.column);
             }
@@ -322,20 +411,34 @@ impl<'w> Walker<'w> {
             StepKind::Write(a) => self.write(a, &p, scope),
             StepKind::ForEach { table, steps } => {
                 self.table(table, &child_key(&p, "for_each"));
-                let inner = Scope { row_of: Some(table.clone()), ..scope.clone() };
+                let inner = Scope {
+                    row_of: Some(table.clone()),
+                    ..scope.clone()
+                };
                 if steps.is_empty() {
-                    self.problem(&p, "`for_each` has no steps", Some("add the steps to do for each row under `steps:`".into()));
+                    self.problem(
+                        &p,
+                        "`for_each` has no steps",
+                        Some("add the steps to do for each row under `steps:`".into()),
+                    );
                 }
                 self.steps(steps, &inner);
             }
-            StepKind::If { condition, then, otherwise } => {
+            StepKind::If {
+                condition,
+                then,
+                otherwise,
+            } => {
                 self.text(condition, &child_key(&p, "if"), scope, true);
                 self.steps(then, scope);
                 self.steps(otherwise, scope);
             }
             StepKind::Try { steps, catch } => {
                 self.steps(steps, scope);
-                let inner = Scope { in_catch: true, ..scope.clone() };
+                let inner = Scope {
+                    in_catch: true,
+                    ..scope.clone()
+                };
                 self.steps(catch, &inner);
             }
             StepKind::Set(vars) => {
@@ -346,7 +449,11 @@ impl<'w> Walker<'w> {
                     self.text(&template_text(v), &kp(name), scope, false);
                 }
             }
-            StepKind::Log(t) | StepKind::Fail(t) | StepKind::Open(t) | StepKind::Press(t) | StepKind::Screenshot(t) => {
+            StepKind::Log(t)
+            | StepKind::Fail(t)
+            | StepKind::Open(t)
+            | StepKind::Press(t)
+            | StepKind::Screenshot(t) => {
                 self.text(t, &child_key(&p, step.kind.keyword()), scope, false);
             }
             StepKind::SkipRow(t) => {
@@ -357,13 +464,24 @@ impl<'w> Walker<'w> {
             }
             StepKind::Pause(secs) => {
                 if !(0.0..=300.0).contains(secs) {
-                    self.problem(&child_key(&p, "pause"), format!("`pause: {secs}` is out of range"), Some("pause between 0 and 300 seconds; to wait for a page, use `wait_for`".into()));
+                    self.problem(
+                        &child_key(&p, "pause"),
+                        format!("`pause: {secs}` is out of range"),
+                        Some(
+                            "pause between 0 and 300 seconds; to wait for a page, use `wait_for`"
+                                .into(),
+                        ),
+                    );
                 }
             }
             StepKind::Fill { value, .. } => self.text(value, &kp("value"), scope, false),
             StepKind::FillForm { fields, .. } => {
                 if fields.is_empty() {
-                    self.problem(&kp("fields"), "`fill_form` has no fields", Some("list `label: value` pairs under `fields:`".into()));
+                    self.problem(
+                        &kp("fields"),
+                        "`fill_form` has no fields",
+                        Some("list `label: value` pairs under `fields:`".into()),
+                    );
                 }
                 for (label, value) in fields {
                     self.text(value, &child_key(&kp("fields"), label), scope, false);
@@ -373,35 +491,50 @@ impl<'w> Walker<'w> {
             StepKind::Upload { file, .. } => {
                 self.text(file, &kp("file"), scope, false);
                 if file.contains("..") {
-                    self.problem(&kp("file"), "`file` cannot go up with `..`", Some("upload a file of this run, such as `outputs/report.xlsx`".into()));
+                    self.problem(
+                        &kp("file"),
+                        "`file` cannot go up with `..`",
+                        Some("upload a file of this run, such as `outputs/report.xlsx`".into()),
+                    );
                 }
             }
             StepKind::WaitFor(a) => {
                 if let Some(t) = a.timeout_secs
                     && !(1..=600).contains(&t)
                 {
-                    self.problem(&kp("timeout_secs"), format!("`timeout_secs: {t}` is out of range"), Some("use between 1 and 600 seconds".into()));
+                    self.problem(
+                        &kp("timeout_secs"),
+                        format!("`timeout_secs: {t}` is out of range"),
+                        Some("use between 1 and 600 seconds".into()),
+                    );
                 }
             }
-            StepKind::Extract(a) => {
-                match &scope.row_of {
-                    Some(table) => {
-                        let table = table.clone();
-                        self.add_column(&table, &a.into);
-                    }
-                    None => {
-                        self.vars.insert(a.into.clone());
-                    }
+            StepKind::Extract(a) => match &scope.row_of {
+                Some(table) => {
+                    let table = table.clone();
+                    self.add_column(&table, &a.into);
                 }
-            }
+                None => {
+                    self.vars.insert(a.into.clone());
+                }
+            },
             StepKind::ExtractTable(a) => {
                 if !(1..=1000).contains(&a.max_pages) {
-                    self.problem(&kp("max_pages"), format!("`max_pages: {}` is out of range", a.max_pages), Some("use between 1 and 1000".into()));
+                    self.problem(
+                        &kp("max_pages"),
+                        format!("`max_pages: {}` is out of range", a.max_pages),
+                        Some("use between 1 and 1000".into()),
+                    );
                 }
                 self.tables.insert(a.into.clone(), None);
             }
             StepKind::AssertText { text, .. } => self.text(text, &kp("text"), scope, false),
-            StepKind::Click(_) | StepKind::Check(_) | StepKind::Uncheck(_) | StepKind::EnterFrame(_) | StepKind::LeaveFrame | StepKind::Dialog(_) => {}
+            StepKind::Click(_)
+            | StepKind::Check(_)
+            | StepKind::Uncheck(_)
+            | StepKind::EnterFrame(_)
+            | StepKind::LeaveFrame
+            | StepKind::Dialog(_) => {}
         }
     }
 
@@ -411,23 +544,50 @@ impl<'w> Walker<'w> {
         let lower = a.file.to_lowercase();
         let is_csv = lower.ends_with(".csv");
         if !(lower.ends_with(".xlsx") || is_csv) {
-            self.problem(&kp("file"), format!("kobo writes `.xlsx` or `.csv` files, but this file is \"{}\"", a.file), Some("end the file name with `.xlsx` or `.csv`".into()));
+            self.problem(
+                &kp("file"),
+                format!(
+                    "kobo writes `.xlsx` or `.csv` files, but this file is \"{}\"",
+                    a.file
+                ),
+                Some("end the file name with `.xlsx` or `.csv`".into()),
+            );
         }
         if a.file.contains('/') || a.file.contains('\\') || a.file.contains("..") {
-            self.problem(&kp("file"), "`file` is a plain file name; outputs always go into the run's `outputs` folder", Some("remove the folder part, e.g. `file: report.xlsx`".into()));
+            self.problem(
+                &kp("file"),
+                "`file` is a plain file name; outputs always go into the run's `outputs` folder",
+                Some("remove the folder part, e.g. `file: report.xlsx`".into()),
+            );
         }
         match (&a.table, a.sheets.is_empty()) {
-            (Some(_), false) => self.problem(&child_key(p, "write"), "`write` takes either `table` or `sheets`, not both", None),
-            (None, true) => self.problem(&child_key(p, "write"), "`write` needs `table` (one sheet) or `sheets` (several)", Some("for example `write: { file: report.xlsx, table: invoices }`".into())),
+            (Some(_), false) => self.problem(
+                &child_key(p, "write"),
+                "`write` takes either `table` or `sheets`, not both",
+                None,
+            ),
+            (None, true) => self.problem(
+                &child_key(p, "write"),
+                "`write` needs `table` (one sheet) or `sheets` (several)",
+                Some("for example `write: { file: report.xlsx, table: invoices }`".into()),
+            ),
             _ => {}
         }
         if is_csv && a.sheets.len() > 1 {
-            self.problem(&kp("sheets"), "a CSV file has only one sheet", Some("write `.xlsx` for several sheets".into()));
+            self.problem(
+                &kp("sheets"),
+                "a CSV file has only one sheet",
+                Some("write `.xlsx` for several sheets".into()),
+            );
         }
         if let Some(enc) = &a.encoding
             && !matches!(enc.as_str(), "utf8_bom" | "utf8" | "shift_jis")
         {
-            self.problem(&kp("encoding"), format!("unknown encoding `{enc}`"), Some("use `utf8_bom` (Excel-friendly, the default), `utf8` or `shift_jis`".into()));
+            self.problem(
+                &kp("encoding"),
+                format!("unknown encoding `{enc}`"),
+                Some("use `utf8_bom` (Excel-friendly, the default), `utf8` or `shift_jis`".into()),
+            );
         }
         if let Some(t) = &a.table {
             self.table(t, &kp("table"));
@@ -469,7 +629,11 @@ pub fn row_columns(src: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = src;
     while let Some(i) = rest.find("row") {
-        let before_ok = i == 0 || !rest[..i].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        let before_ok = i == 0
+            || !rest[..i]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
         let after = &rest[i + 3..];
         if before_ok {
             let trimmed = after.trim_start();
@@ -481,7 +645,10 @@ pub fn row_columns(src: &str) -> Vec<String> {
                     out.push(q[1..1 + end].to_string());
                 }
             } else if let Some(attr) = after.strip_prefix('.') {
-                let name: String = attr.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String = attr
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 if !name.is_empty() {
                     out.push(name);
                 }
@@ -498,6 +665,9 @@ mod tests {
 
     #[test]
     fn finds_row_columns() {
-        assert_eq!(row_columns("{{ row['金額'] * 2 }} {{ row[\"氏名\"] }} {{ row.code }} {{ arrow.x }}"), vec!["金額", "氏名", "code"]);
+        assert_eq!(
+            row_columns("{{ row['金額'] * 2 }} {{ row[\"氏名\"] }} {{ row.code }} {{ arrow.x }}"),
+            vec!["金額", "氏名", "code"]
+        );
     }
 }

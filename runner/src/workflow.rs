@@ -195,7 +195,10 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
     let Value::Mapping(map) = root else {
         r.error(
             "",
-            format!("a workflow must be a group of keys (name, client, steps …), but this file is {}", describe_value(root)),
+            format!(
+                "a workflow must be a group of keys (name, client, steps …), but this file is {}",
+                describe_value(root)
+            ),
             Some("start from an example in the `workflows/` folder".into()),
         );
         return None;
@@ -205,7 +208,11 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
     let required = |r: &mut Reader, key: &str| -> Option<String> {
         match map.get(key) {
             None => {
-                r.error("", format!("the workflow needs `{key}`"), Some(format!("add a line `{key}: ...` at the top of the file")));
+                r.error(
+                    "",
+                    format!("the workflow needs `{key}`"),
+                    Some(format!("add a line `{key}: ...` at the top of the file")),
+                );
                 None
             }
             Some(v) => {
@@ -229,10 +236,15 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
         }
     }
     let description = match map.get("description") {
-        Some(v) => r.parse::<String>(v, "description", "`description`").unwrap_or_default(),
+        Some(v) => r
+            .parse::<String>(v, "description", "`description`")
+            .unwrap_or_default(),
         None => String::new(),
     };
-    let version = map.get("version").map(|v| scalar_text(v)).unwrap_or_else(|| "1".into());
+    let version = map
+        .get("version")
+        .map(scalar_text)
+        .unwrap_or_else(|| "1".into());
 
     let inputs = read_inputs(r, map.get("inputs"));
     let params: BTreeMap<String, Value> = match map.get("params") {
@@ -244,12 +256,20 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
         None => Vec::new(),
     };
     let timeout_minutes: u64 = match map.get("timeout_minutes") {
-        Some(v) => r.parse(v, "timeout_minutes", "`timeout_minutes`").unwrap_or(60),
+        Some(v) => r
+            .parse(v, "timeout_minutes", "`timeout_minutes`")
+            .unwrap_or(60),
         None => 60,
     };
     let retry = match map.get("retry") {
-        Some(v) => r.parse(v, "retry", "`retry`").unwrap_or(Retry { attempts: 1, backoff_secs: 1 }),
-        None => Retry { attempts: 3, backoff_secs: 5 },
+        Some(v) => r.parse(v, "retry", "`retry`").unwrap_or(Retry {
+            attempts: 1,
+            backoff_secs: 1,
+        }),
+        None => Retry {
+            attempts: 3,
+            backoff_secs: 5,
+        },
     };
     let browser = match map.get("browser") {
         Some(v) => r.parse(v, "browser", "`browser`").unwrap_or_default(),
@@ -258,7 +278,11 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
     let steps = match map.get("steps") {
         Some(v) => parse_steps(r, v, "steps"),
         None => {
-            r.error("", "the workflow needs `steps`: the list of things the bot does", Some("add `steps:` followed by a list of steps".into()));
+            r.error(
+                "",
+                "the workflow needs `steps`: the list of things the bot does",
+                Some("add `steps:` followed by a list of steps".into()),
+            );
             Vec::new()
         }
     };
@@ -283,11 +307,16 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
 }
 
 fn read_inputs(r: &mut Reader, value: Option<&Value>) -> Vec<Input> {
-    let Some(value) = value else { return Vec::new() };
+    let Some(value) = value else {
+        return Vec::new();
+    };
     let Value::Mapping(map) = value else {
         r.error(
             "inputs",
-            format!("`inputs` must be a group of named inputs, but it is {}", describe_value(value)),
+            format!(
+                "`inputs` must be a group of named inputs, but it is {}",
+                describe_value(value)
+            ),
             Some("for example:\n    inputs:\n      invoices: { sheet: 1, header_row: 1 }".into()),
         );
         return Vec::new();
@@ -313,7 +342,8 @@ fn read_inputs(r: &mut Reader, value: Option<&Value>) -> Vec<Input> {
 pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !s.starts_with('-')
 }
 
@@ -321,8 +351,18 @@ fn slugify(s: &str) -> String {
     let slug: String = s
         .trim()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let slug = slug.trim_matches('-').to_string();
-    if slug.is_empty() { "my-name".into() } else { slug }
+    if slug.is_empty() {
+        "my-name".into()
+    } else {
+        slug
+    }
 }

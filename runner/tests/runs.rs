@@ -17,7 +17,9 @@ struct Session {
 impl Session {
     async fn new() -> Session {
         let home = tempfile::tempdir().unwrap();
-        let records = Records::open(&home.path().join("records.db")).await.unwrap();
+        let records = Records::open(&home.path().join("records.db"))
+            .await
+            .unwrap();
         Session { home, records }
     }
 
@@ -27,7 +29,12 @@ impl Session {
         p
     }
 
-    async fn run(&self, yaml: &str, input: &Path, secrets: Secrets) -> (runner::RunOutcome, runner::record::RunDetail) {
+    async fn run(
+        &self,
+        yaml: &str,
+        input: &Path,
+        secrets: Secrets,
+    ) -> (runner::RunOutcome, runner::record::RunDetail) {
         let w = Workflow::parse(Path::new("test.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
         let mut opts = RunOptions::new(self.home.path());
         if let Some(i) = w.file_inputs().next() {
@@ -67,11 +74,26 @@ steps:
         )
         .await;
     assert_eq!(out.status, RunStatus::Succeeded);
-    assert_eq!((out.rows.ok, out.rows.failed, out.rows.skipped, out.rows.total), (2, 1, 1, 4));
-    let failed: Vec<_> = detail.rows.iter().filter(|r| r.status == RowStatus::Failed).collect();
+    assert_eq!(
+        (
+            out.rows.ok,
+            out.rows.failed,
+            out.rows.skipped,
+            out.rows.total
+        ),
+        (2, 1, 1, 4)
+    );
+    let failed: Vec<_> = detail
+        .rows
+        .iter()
+        .filter(|r| r.status == RowStatus::Failed)
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].row, 2);
-    assert_eq!(failed[0].source_row, 3, "row 2 of the table is row 3 of the sheet (after the header)");
+    assert_eq!(
+        failed[0].source_row, 3,
+        "row 2 of the table is row 3 of the sheet (after the header)"
+    );
     assert_eq!(failed[0].message.as_deref(), Some("no amount for みかん"));
     assert_eq!(failed[0].step.as_deref(), Some("#1.1.1 fail (line 10)"));
     // The output carries each row's result for the reviewer.
@@ -104,7 +126,15 @@ async fn a_failing_row_stops_the_run_by_default() {
         "{error}"
     );
     let statuses: Vec<RowStatus> = detail.rows.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [RowStatus::Ok, RowStatus::Failed, RowStatus::Pending, RowStatus::Pending]);
+    assert_eq!(
+        statuses,
+        [
+            RowStatus::Ok,
+            RowStatus::Failed,
+            RowStatus::Pending,
+            RowStatus::Pending
+        ]
+    );
 }
 
 #[tokio::test]
@@ -134,11 +164,25 @@ steps:
         )
         .await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
-    let flaky = detail.steps.iter().find(|st| st.path == "steps[2]").unwrap();
-    assert_eq!((flaky.calls, flaky.failures), (3, 3), "three attempts, all failed");
+    let flaky = detail
+        .steps
+        .iter()
+        .find(|st| st.path == "steps[2]")
+        .unwrap();
+    assert_eq!(
+        (flaky.calls, flaky.failures),
+        (3, 3),
+        "three attempts, all failed"
+    );
     let log = runner::run_folder::read_log(&out.folder.join("log.jsonl")).unwrap();
-    assert!(log.iter().any(|l| l.message == "caught=portal said no"), "{log:?}");
-    assert!(log.iter().any(|l| l.message.starts_with("attempt 1 of 3 failed: flaky")));
+    assert!(
+        log.iter().any(|l| l.message == "caught=portal said no"),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.message.starts_with("attempt 1 of 3 failed: flaky"))
+    );
 }
 
 #[tokio::test]
@@ -153,7 +197,10 @@ async fn a_step_timeout_fails_the_step() {
         )
         .await;
     assert_eq!(out.status, RunStatus::Failed);
-    assert_eq!(out.error.as_deref(), Some("step #1 pause (line 6): the step did not finish within 1 s (`timeout_secs`)"));
+    assert_eq!(
+        out.error.as_deref(),
+        Some("step #1 pause (line 6): the step did not finish within 1 s (`timeout_secs`)")
+    );
 }
 
 #[tokio::test]
@@ -180,14 +227,24 @@ async fn an_unreadable_input_is_kept_and_recorded() {
     let s = Session::new().await;
     let input = s.file("invoices.xlsx", b"%PDF-1.4 this is not a spreadsheet");
     let (out, detail) = s
-        .run("name: t\nclient: acme\nauthor: olena\ninputs: { invoices: {} }\nsteps:\n  - log: hi\n", &input, Secrets::default())
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { invoices: {} }\nsteps:\n  - log: hi\n",
+            &input,
+            Secrets::default(),
+        )
         .await;
     assert_eq!(out.status, RunStatus::Failed);
     let err = out.error.unwrap();
     assert!(err.starts_with("step reading input `invoices`: "), "{err}");
-    assert!(err.contains("invoices.xlsx"), "the error names the file: {err}");
+    assert!(
+        err.contains("invoices.xlsx"),
+        "the error names the file: {err}"
+    );
     let kept = out.folder.join("input/invoices.xlsx");
-    assert_eq!(std::fs::read(&kept).unwrap(), b"%PDF-1.4 this is not a spreadsheet");
+    assert_eq!(
+        std::fs::read(&kept).unwrap(),
+        b"%PDF-1.4 this is not a spreadsheet"
+    );
     assert_eq!(detail.run.input_name.as_deref(), Some("invoices.xlsx"));
     assert!(detail.run.input_hash.is_some());
 }
@@ -206,7 +263,9 @@ async fn a_missing_column_names_the_columns_that_exist() {
     assert_eq!(out.status, RunStatus::Failed);
     assert_eq!(
         out.error.as_deref(),
-        Some("step reading the input: the input does not have the columns the workflow uses:\ntest.yaml:8:14: table `orders` has no column `価格`\n  hint: columns of `orders`: 番号, 品名, 金額")
+        Some(
+            "step reading the input: the input does not have the columns the workflow uses:\ntest.yaml:8:14: table `orders` has no column `価格`\n  hint: columns of `orders`: 番号, 品名, 金額"
+        )
     );
 }
 
@@ -236,10 +295,17 @@ steps:
         )
         .await;
     assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
-    let spec = runner::SheetSpec { sheet: runner::sheet::SheetRef::Name("社員".into()), ..Default::default() };
+    let spec = runner::SheetSpec {
+        sheet: runner::sheet::SheetRef::Name("社員".into()),
+        ..Default::default()
+    };
     let t = runner::sheet::read_table(&out.outputs[0], &spec).unwrap();
     assert_eq!(t.columns, ["id", "name", "dept", "start", "title"]);
     let names: Vec<String> = t.rows.iter().map(|r| r[1].to_string()).collect();
     assert_eq!(names, ["Ann", "Cat"]);
-    assert_eq!(t.rows[0][3], runner::Cell::Date(chrono::NaiveDate::from_ymd_opt(2020, 10, 1).unwrap()), "written as a real date");
+    assert_eq!(
+        t.rows[0][3],
+        runner::Cell::Date(chrono::NaiveDate::from_ymd_opt(2020, 10, 1).unwrap()),
+        "written as a real date"
+    );
 }

@@ -27,7 +27,10 @@ fn every_example_workflow_is_valid() {
             count += 1;
         }
     }
-    assert!(count >= 3, "expected at least three example workflows, found {count}");
+    assert!(
+        count >= 3,
+        "expected at least three example workflows, found {count}"
+    );
 }
 
 #[test]
@@ -66,15 +69,21 @@ steps:
 fn yaml_syntax_errors_point_at_the_line() {
     assert_eq!(
         errors(&format!("{HEAD}steps:\n  - log: \"unclosed\n")),
-        vec!["w.yaml:6:1: this is not valid YAML: found unexpected end of stream\n  hint: check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"]
+        vec![
+            "w.yaml:6:1: this is not valid YAML: found unexpected end of stream\n  hint: check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
+        ]
     );
 }
 
 #[test]
 fn unknown_keys_get_a_suggestion() {
     assert_eq!(
-        errors(&format!("{HEAD}inputs:\n  invoices: {{ headerrow: 2 }}\nsteps:\n  - log: hi\n")),
-        vec!["w.yaml:5:15: unknown key `headerrow` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, columns, same_file_as"]
+        errors(&format!(
+            "{HEAD}inputs:\n  invoices: {{ headerrow: 2 }}\nsteps:\n  - log: hi\n"
+        )),
+        vec![
+            "w.yaml:5:15: unknown key `headerrow` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, columns, same_file_as"
+        ]
     );
     assert_eq!(
         errors(&format!("{HEAD}step:\n  - log: hi\n")),
@@ -88,7 +97,9 @@ fn unknown_keys_get_a_suggestion() {
 #[test]
 fn unknown_step_kinds_and_locator_keys() {
     assert_eq!(
-        errors(&format!("{HEAD}steps:\n  - clik: ログイン\n  - fill: {{ lable: 氏名, value: x }}\n")),
+        errors(&format!(
+            "{HEAD}steps:\n  - clik: ログイン\n  - fill: {{ lable: 氏名, value: x }}\n"
+        )),
         vec![
             "w.yaml:5:5: unknown step kind `clik`\n  hint: did you mean `click`? docs/workflows.md lists every step kind",
             "w.yaml:6:13: unknown key `lable` in `fill`\n  hint: did you mean `label`? Allowed keys here: css, xpath, label, placeholder, name, text, value, mode",
@@ -99,12 +110,20 @@ fn unknown_step_kinds_and_locator_keys() {
 #[test]
 fn wrong_types_say_what_is_expected() {
     assert_eq!(
-        errors(&format!("{HEAD}steps:\n  - pause: 1\n    timeout_secs: thirty\n")),
-        vec!["w.yaml:6:19: `timeout_secs` must be a whole number (0 or more), but it is the text \"thirty\"\n  hint: for example `timeout_secs: 30`"]
+        errors(&format!(
+            "{HEAD}steps:\n  - pause: 1\n    timeout_secs: thirty\n"
+        )),
+        vec![
+            "w.yaml:6:19: `timeout_secs` must be a whole number (0 or more), but it is the text \"thirty\"\n  hint: for example `timeout_secs: 30`"
+        ]
     );
     assert_eq!(
-        errors(&format!("{HEAD}steps:\n  - log: hi\n    on_error: ignore\n")),
-        vec!["w.yaml:6:15: `on_error` cannot be `ignore`\n  hint: allowed: stop, continue, mark_row_failed, skip_row"]
+        errors(&format!(
+            "{HEAD}steps:\n  - log: hi\n    on_error: ignore\n"
+        )),
+        vec![
+            "w.yaml:6:15: `on_error` cannot be `ignore`\n  hint: allowed: stop, continue, mark_row_failed, skip_row"
+        ]
     );
 }
 
@@ -130,14 +149,18 @@ fn every_problem_is_reported_at_once() {
 fn names_used_in_folders_must_be_simple() {
     assert_eq!(
         errors("name: invoice entry\nclient: acme\nauthor: olena\nsteps:\n  - log: hi\n"),
-        vec!["w.yaml:1:7: `name` must be short and simple: letters a-z, digits, `-` or `_` (it is used in folder names), but it is \"invoice entry\"\n  hint: for example `name: invoice-entry`"]
+        vec![
+            "w.yaml:1:7: `name` must be short and simple: letters a-z, digits, `-` or `_` (it is used in folder names), but it is \"invoice entry\"\n  hint: for example `name: invoice-entry`"
+        ]
     );
 }
 
 #[test]
 fn row_and_skip_row_only_inside_for_each() {
     assert_eq!(
-        errors(&format!("{HEAD}steps:\n  - log: \"{{{{ row['a'] }}}}\"\n  - skip_row: no\n    on_error: mark_row_failed\n")),
+        errors(&format!(
+            "{HEAD}steps:\n  - log: \"{{{{ row['a'] }}}}\"\n  - skip_row: no\n    on_error: mark_row_failed\n"
+        )),
         vec![
             "w.yaml:5:10: `row` is only known inside `for_each`\n  hint: move this step into the `steps` of a `for_each`",
             "w.yaml:6:5: `skip_row` only works inside `for_each`",
@@ -149,7 +172,9 @@ fn row_and_skip_row_only_inside_for_each() {
 #[test]
 fn absurd_values_are_refused() {
     assert_eq!(
-        errors(&format!("{HEAD}steps:\n  - pause: 100000\n  - log: hi\n    retry: {{ attempts: 500 }}\n")),
+        errors(&format!(
+            "{HEAD}steps:\n  - pause: 100000\n  - log: hi\n    retry: {{ attempts: 500 }}\n"
+        )),
         vec![
             "w.yaml:5:12: `pause: 100000` is out of range\n  hint: pause between 0 and 300 seconds; to wait for a page, use `wait_for`",
             "w.yaml:7:14: `attempts: 500` is out of range\n  hint: use between 1 and 10 attempts",
@@ -160,7 +185,9 @@ fn absurd_values_are_refused() {
 #[test]
 fn a_step_with_two_kinds_or_none() {
     assert_eq!(
-        errors(&format!("{HEAD}steps:\n  - log: a\n    fail: b\n  - name: nothing\n")),
+        errors(&format!(
+            "{HEAD}steps:\n  - log: a\n    fail: b\n  - name: nothing\n"
+        )),
         vec![
             "w.yaml:5:5: one step can do only one thing, but this one has `log` and `fail`\n  hint: split it into separate steps, each starting with `- `",
             "w.yaml:7:5: this step has no kind (such as `fill:` or `write:`)\n  hint: add one step kind key; see docs/workflows.md",
@@ -170,7 +197,16 @@ fn a_step_with_two_kinds_or_none() {
 
 #[test]
 fn hostile_text_never_panics() {
-    for text in ["", "- a\n- b", "name: [", "steps: 5", "{{{{", "name: t\nsteps:\n  - - - -\n", "\u{feff}name: x", "steps:\n  - for_each: t\n    steps: 3\n"] {
+    for text in [
+        "",
+        "- a\n- b",
+        "name: [",
+        "steps: 5",
+        "{{{{",
+        "name: t\nsteps:\n  - - - -\n",
+        "\u{feff}name: x",
+        "steps:\n  - for_each: t\n    steps: 3\n",
+    ] {
         let _ = Workflow::parse(Path::new("w.yaml"), text);
     }
 }

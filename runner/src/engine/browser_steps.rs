@@ -30,8 +30,14 @@ impl Execution<'_> {
                 ..BrowserConfig::default()
             };
             let started = std::time::Instant::now();
-            let browser = Browser::launch(&config).await.map_err(|e| self.browser_failure(step, frame, e))?;
-            self.log.info(Some(&step_name(step)), None, &format!("browser started in {} ms", started.elapsed().as_millis()));
+            let browser = Browser::launch(&config)
+                .await
+                .map_err(|e| self.browser_failure(step, frame, e))?;
+            self.log.info(
+                Some(&step_name(step)),
+                None,
+                &format!("browser started in {} ms", started.elapsed().as_millis()),
+            );
             self.browser = Some(browser);
         }
         Ok(self.browser.as_ref().expect("started above"))
@@ -44,7 +50,11 @@ impl Execution<'_> {
         f
     }
 
-    pub(super) async fn browser_step(&mut self, step: &Step, frame: &Frame) -> Result<Flow, StepFailure> {
+    pub(super) async fn browser_step(
+        &mut self,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<Flow, StepFailure> {
         let result = self.browser_action(step, frame).await;
         if let Err(failure) = &result
             && !failure.transient
@@ -67,27 +77,37 @@ impl Execution<'_> {
             }
             StepKind::Click(_) => {
                 let b = self.browser(step, frame).await?;
-                b.click(&rendered.locator(), timeout).await.map_err(|e| fail(self, e))
+                b.click(&rendered.locator(), timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
             }
             StepKind::Fill { mode, .. } => {
                 let value = rendered.text.clone().unwrap_or_default();
                 let b = self.browser(step, frame).await?;
-                b.fill(&rendered.locator(), &value, *mode, timeout).await.map_err(|e| fail(self, e))
+                b.fill(&rendered.locator(), &value, *mode, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
             }
             StepKind::FillForm { mode, .. } => {
                 let fields = rendered.fields.clone();
                 let b = self.browser(step, frame).await?;
-                b.fill_many(&fields, *mode, timeout).await.map_err(|e| fail(self, e))
+                b.fill_many(&fields, *mode, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
             }
             StepKind::Select { .. } => {
                 let option = rendered.text.clone().unwrap_or_default();
                 let b = self.browser(step, frame).await?;
-                b.select(&rendered.locator(), &option, timeout).await.map_err(|e| fail(self, e))
+                b.select(&rendered.locator(), &option, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
             }
             StepKind::Check(_) | StepKind::Uncheck(_) => {
                 let on = matches!(step.kind, StepKind::Check(_));
                 let b = self.browser(step, frame).await?;
-                b.set_checked(&rendered.locator(), on, timeout).await.map_err(|e| fail(self, e))
+                b.set_checked(&rendered.locator(), on, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
             }
             StepKind::Upload { .. } => {
                 let rel = rendered.text.clone().unwrap_or_default();
@@ -95,7 +115,9 @@ impl Execution<'_> {
                     return Err(self.failure(step, frame, format!("`file: {rel}` must be a file of this run, such as `outputs/report.xlsx` or `input/<name>`")));
                 };
                 let b = self.browser(step, frame).await?;
-                b.upload(&rendered.locator(), &path, timeout).await.map_err(|e| fail(self, e))
+                b.upload(&rendered.locator(), &path, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
             }
             StepKind::Press(_) => {
                 let key = rendered.text.clone().unwrap_or_default();
@@ -123,7 +145,9 @@ impl Execution<'_> {
                 let locator = rendered.locator();
                 let b = self.browser(step, frame).await?;
                 let text = if let Some(attr) = &a.attribute {
-                    b.attribute(&locator, attr, timeout).await.map(Option::unwrap_or_default)
+                    b.attribute(&locator, attr, timeout)
+                        .await
+                        .map(Option::unwrap_or_default)
                 } else if a.value {
                     b.value(&locator, timeout).await
                 } else {
@@ -137,12 +161,19 @@ impl Execution<'_> {
                 let locator = rendered.locator();
                 let b = self.browser(step, frame).await?;
                 let scraped = match &a.next {
-                    Some(next) => b.table_paginated(&locator, next, a.max_pages as usize, timeout).await,
+                    Some(next) => {
+                        b.table_paginated(&locator, next, a.max_pages as usize, timeout)
+                            .await
+                    }
                     None => b.table(&locator, timeout).await,
                 }
                 .map_err(|e| fail(self, e))?;
                 let table = scraped.into_table();
-                self.log.info(Some(&step_name(step)), None, &format!("read {} rows into `{}`", table.len(), a.into));
+                self.log.info(
+                    Some(&step_name(step)),
+                    None,
+                    &format!("read {} rows into `{}`", table.len(), a.into),
+                );
                 self.results.remove(&a.into);
                 self.tables.insert(a.into.clone(), table);
                 Ok(())
@@ -155,7 +186,9 @@ impl Execution<'_> {
             }
             StepKind::EnterFrame(_) => {
                 let b = self.browser(step, frame).await?;
-                b.enter_frame(&rendered.locator(), timeout).await.map_err(|e| fail(self, e))
+                b.enter_frame(&rendered.locator(), timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
             }
             StepKind::LeaveFrame => {
                 let b = self.browser(step, frame).await?;
@@ -168,7 +201,11 @@ impl Execution<'_> {
                     DialogAction::Dismiss => b.dismiss_dialog(timeout).await,
                 }
                 .map_err(|e| fail(self, e))?;
-                self.log.info(Some(&step_name(step)), frame.row.as_ref().map(|r| r.1 + 1), &format!("dialog said \"{text}\""));
+                self.log.info(
+                    Some(&step_name(step)),
+                    frame.row.as_ref().map(|r| r.1 + 1),
+                    &format!("dialog said \"{text}\""),
+                );
                 Ok(())
             }
             other => unreachable!("`{}` is not a browser step", other.keyword()),
@@ -187,7 +224,8 @@ impl Execution<'_> {
                 }
             }
             None => {
-                self.vars.insert(into.to_string(), minijinja::Value::from(text));
+                self.vars
+                    .insert(into.to_string(), minijinja::Value::from(text));
             }
         }
     }
@@ -196,8 +234,17 @@ impl Execution<'_> {
     async fn save_page(&mut self, step: &Step, frame: &Frame, what: &str) {
         let Some(browser) = &self.browser else { return };
         self.screenshots += 1;
-        let row = frame.row.as_ref().map(|(_, i)| format!("-row{}", i + 1)).unwrap_or_default();
-        let number: String = step_name(step).split(' ').next().unwrap_or("#").trim_start_matches('#').replace('.', "-");
+        let row = frame
+            .row
+            .as_ref()
+            .map(|(_, i)| format!("-row{}", i + 1))
+            .unwrap_or_default();
+        let number: String = step_name(step)
+            .split(' ')
+            .next()
+            .unwrap_or("#")
+            .trim_start_matches('#')
+            .replace('.', "-");
         let what = crate::run_folder::safe_file_name(what).replace(' ', "_");
         let base = format!("{:03}-step{number}{row}-{what}", self.screenshots);
         let dir = self.folder.screenshots_dir();
@@ -219,7 +266,11 @@ impl Execution<'_> {
         }
     }
 
-    fn render_locator_and_values(&self, step: &Step, frame: &Frame) -> Result<Rendered, StepFailure> {
+    fn render_locator_and_values(
+        &self,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<Rendered, StepFailure> {
         let loc = |l: &Locator| -> Result<Locator, StepFailure> {
             let text = |s: &str| self.render_text(s, frame, step);
             Ok(match l {
@@ -234,8 +285,13 @@ impl Execution<'_> {
         };
         let mut r = Rendered::default();
         let target = match &step.kind {
-            StepKind::Click(t) | StepKind::Check(t) | StepKind::Uncheck(t) | StepKind::EnterFrame(t) => Some(t),
-            StepKind::Fill { target, .. } | StepKind::Select { target, .. } | StepKind::Upload { target, .. } => Some(target),
+            StepKind::Click(t)
+            | StepKind::Check(t)
+            | StepKind::Uncheck(t)
+            | StepKind::EnterFrame(t) => Some(t),
+            StepKind::Fill { target, .. }
+            | StepKind::Select { target, .. }
+            | StepKind::Upload { target, .. } => Some(target),
             StepKind::Extract(a) => Some(&a.target),
             StepKind::ExtractTable(a) => Some(&a.target),
             StepKind::WaitFor(a) => a.target.as_ref(),
@@ -245,7 +301,9 @@ impl Execution<'_> {
             r.target = Some(loc(t)?);
         }
         r.text = match &step.kind {
-            StepKind::Open(s) | StepKind::Press(s) | StepKind::Screenshot(s) => Some(self.render_text(s, frame, step)?),
+            StepKind::Open(s) | StepKind::Press(s) | StepKind::Screenshot(s) => {
+                Some(self.render_text(s, frame, step)?)
+            }
             StepKind::Fill { value, .. } => Some(self.render_text(value, frame, step)?),
             StepKind::Select { option, .. } => Some(self.render_text(option, frame, step)?),
             StepKind::Upload { file, .. } => Some(self.render_text(file, frame, step)?),
@@ -259,7 +317,8 @@ impl Execution<'_> {
         if let StepKind::FillForm { fields, .. } = &step.kind {
             for (label, value) in fields {
                 let v = self.render(value, frame, step)?;
-                r.fields.push((Locator::Label(label.clone()), expr::display(&v)));
+                r.fields
+                    .push((Locator::Label(label.clone()), expr::display(&v)));
             }
         }
         Ok(r)

@@ -1,0 +1,506 @@
+//! kobo as a trainee uses it from the terminal: validate workflows, run them on client
+//! files (Shift_JIS CSV, UTF-16 CSV, xlsx, ods), look at the runs, and drive the practice
+//! portal in a real headless Chromium. Every test runs the real `kobo` binary.
+
+use calamine::{Data, DataType, Reader, open_workbook_auto};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// One kobo session: its own data directory, the repository's workflows and fixtures.
+struct Kobo {
+    home: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Kobo {
+    fn new() -> Kobo {
+        Kobo {
+            home: tempfile::tempdir().unwrap(),
+            env: Vec::new(),
+        }
+    }
+
+    fn env(mut self, k: &str, v: &str) -> Kobo {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn run(&self, args: &[&str]) -> Done {
+        let out = Command::new(env!("CARGO_BIN_EXE_kobo"))
+            .args(args)
+            .current_dir(repo())
+            .env("KOBO_HOME", self.home.path())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap();
+        Done(out)
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.home.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+}
+
+struct Done(Output);
+
+impl Done {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    fn success(self) -> Done {
+        assert_eq!(
+            self.code(),
+            0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+    /// The value printed after `label: ` in the run summary.
+    fn field(&self, label: &str) -> String {
+        let prefix = format!("{label}: ");
+        self.stdout()
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+            .unwrap_or_else(|| panic!("no `{label}:` in\n{}\n{}", self.stdout(), self.stderr()))
+    }
+    fn run_id(&self) -> String {
+        self.stdout()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("run ")
+                    .and_then(|r| r.split(':').next())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("no run id in\n{}", self.stdout()))
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn sheet(path: &str, name: &str) -> Vec<Vec<Data>> {
+    let mut book = open_workbook_auto(path).unwrap();
+    let range = book
+        .worksheet_range(name)
+        .unwrap_or_else(|e| panic!("sheet {name}: {e}"));
+    range.rows().map(|r| r.to_vec()).collect()
+}
+
+fn col(rows: &[Vec<Data>], name: &str) -> usize {
+    rows[0]
+        .iter()
+        .position(|c| matches!(c, Data::String(s) if s == name))
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", rows[0]))
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_line() {
+    let kobo = Kobo::new();
+    let ok = kobo.run(&["validate", "workflows/"]).success();
+    assert!(ok.stdout().contains("are valid"), "{}", ok.stdout());
+
+    let bad = kobo.file(
+        "bad.yaml",
+        "name: t\nclient: acme\nauthor: olena\nsteps:\n  - clik: OK\n  - log: \"{{ totl }}\"\n"
+            .as_bytes(),
+    );
+    let out = kobo.run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(out.code(), 1);
+    let err = out.stderr();
+    assert!(
+        err.contains("bad.yaml:5:5: unknown step kind `clik`"),
+        "{err}"
+    );
+    assert!(err.contains("hint: did you mean `click`?"), "{err}");
+    assert!(
+        err.contains("bad.yaml:6:10: unknown name `totl` in this template"),
+        "{err}"
+    );
+    assert!(
+        err.contains(" 5 |   - clik: OK\n"),
+        "the source line is shown: {err}"
+    );
+    assert!(err.contains("2 problem(s) in 1 file(s)"), "{err}");
+}
+
+#[test]
+fn invoice_report_from_a_shift_jis_csv() {
+    let kobo = Kobo::new();
+    let out = kobo
+        .run(&[
+            "run",
+            "workflows/invoice-report.yaml",
+            "--input",
+            "fixtures/clients/acme/invoices.csv",
+        ])
+        .success();
+    assert_eq!(out.field("rows"), "10 ok, 1 failed, 1 skipped (of 12)");
+    let output = out.field("output");
+    let rows = sheet(&output, "請求書一覧");
+    assert_eq!(rows.len(), 13, "header + 12 invoices");
+    let (id, total, taxed, date, result) = (
+        col(&rows, "請求書番号"),
+        col(&rows, "金額"),
+        col(&rows, "税込金額"),
+        col(&rows, "請求日"),
+        col(&rows, "result"),
+    );
+    assert_eq!(rows[1][id].to_string(), "INV-2026-1001");
+    assert_eq!(
+        rows[1][total],
+        Data::Float(108000.0),
+        "`108,000` with the format `#,##0` is written as a number"
+    );
+    assert_eq!(rows[1][taxed].as_f64(), Some(118800.0));
+    assert!(
+        matches!(rows[1][date], Data::DateTime(_)),
+        "請求日 is a real Excel date: {:?}",
+        rows[1][date]
+    );
+    assert_eq!(
+        rows[3][result].to_string(),
+        "failed",
+        "INV-2026-1003 has no amount"
+    );
+    assert_eq!(
+        rows[9][result].to_string(),
+        "skipped",
+        "INV-2026-1009 is a credit note"
+    );
+
+    // The run is recorded and can be looked at.
+    let id = out.run_id();
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(
+        runs.contains(&id) && runs.contains("invoice-report") && runs.contains("succeeded"),
+        "{runs}"
+    );
+    let show = kobo.run(&["show", &id[..10]]).success().stdout();
+    assert!(
+        show.contains("rows       10 ok, 1 failed, 1 skipped (of 12)"),
+        "{show}"
+    );
+    assert!(show.contains("row    3 (sheet row    4)  failed   #2.1.1 fail (line 33): invoice INV-2026-1003 has no amount (金額)"), "{show}");
+    assert!(show.contains("input      invoices.csv"), "{show}");
+}
+
+#[test]
+fn the_same_csv_in_utf16_or_cp932_gives_the_same_report() {
+    let kobo = Kobo::new();
+    let text = "請求書番号,取引先,金額,請求日\r\nINV-1,株式会社アクメ,1000,2026/11/01\r\nINV-2,髙橋建設㈱,2500,2026/11/02\r\n";
+    let (cp932, _, bad) = encoding_rs::SHIFT_JIS.encode(text);
+    assert!(!bad);
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    for (name, bytes) in [("cp932.csv", cp932.to_vec()), ("utf16.csv", utf16)] {
+        let input = kobo.file(name, &bytes);
+        let out = kobo
+            .run(&[
+                "run",
+                "workflows/invoice-report.yaml",
+                "--input",
+                input.to_str().unwrap(),
+            ])
+            .success();
+        assert_eq!(
+            out.field("rows"),
+            "2 ok, 0 failed, 0 skipped (of 2)",
+            "{name}"
+        );
+        let rows = sheet(&out.field("output"), "請求書一覧");
+        assert_eq!(
+            rows[2][col(&rows, "取引先")].to_string(),
+            "髙橋建設㈱",
+            "{name}"
+        );
+        assert_eq!(
+            rows[2][col(&rows, "税込金額")].as_f64(),
+            Some(2750.0),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn roster_cleanup_and_a_merge_of_two_files() {
+    let kobo = Kobo::new();
+    let out = kobo
+        .run(&[
+            "run",
+            "workflows/roster-cleanup.yaml",
+            "--input",
+            "fixtures/clients/sakura/roster.xlsx",
+        ])
+        .success();
+    let rows = sheet(&out.field("output"), "名簿");
+    let ids: Vec<String> = rows.iter().skip(1).map(|r| r[0].to_string()).collect();
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "no duplicate staff: {ids:?}");
+    let name = col(&rows, "氏名");
+    for r in &rows[1..] {
+        let n = r[name].to_string();
+        assert_eq!(n.trim(), n, "names are trimmed");
+        assert!(!n.contains('\u{3000}'), "no full-width spaces: {n}");
+    }
+    assert!(
+        matches!(rows[1][col(&rows, "入社日")], Data::DateTime(_)),
+        "start dates stay real dates"
+    );
+
+    let out = kobo
+        .run(&[
+            "run",
+            "workflows/staff-departments.yaml",
+            "--input",
+            "staff=fixtures/clients/sakura/roster.xlsx",
+            "--input",
+            "departments=fixtures/clients/sakura/departments.ods",
+        ])
+        .success();
+    let csv = std::fs::read(out.field("output")).unwrap();
+    assert!(
+        csv.starts_with(&[0xEF, 0xBB, 0xBF]),
+        "CSV for Excel starts with a BOM"
+    );
+    let text = String::from_utf8(csv[3..].to_vec()).unwrap();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with("部署コード,result,error"),
+        "{text}"
+    );
+    assert!(text.contains("営業部,"), "{text}");
+}
+
+#[test]
+fn wrong_input_arguments_are_explained() {
+    let kobo = Kobo::new();
+    let out = kobo.run(&[
+        "run",
+        "workflows/staff-departments.yaml",
+        "--input",
+        "fixtures/clients/sakura/roster.xlsx",
+    ]);
+    assert_eq!(out.code(), 2);
+    assert_eq!(
+        out.stderr().trim(),
+        "error: the workflow has several inputs (staff, departments); give each as `--input name=path`"
+    );
+    let out = kobo.run(&[
+        "run",
+        "workflows/invoice-report.yaml",
+        "--input",
+        "nope.csv",
+    ]);
+    assert_eq!(
+        out.stderr().trim(),
+        "error: the input file `nope.csv` does not exist"
+    );
+    let out = kobo.run(&[
+        "run",
+        "workflows/portal-entry.yaml",
+        "--input",
+        "fixtures/clients/acme/contacts.csv",
+    ]);
+    assert!(out.stderr().contains("error: secret `portal_user` has no value: set the environment variable `KOBO_SECRET_PORTAL_USER`"), "{}", out.stderr());
+}
+
+#[test]
+fn a_file_that_is_not_a_spreadsheet_is_kept_and_its_run_recorded() {
+    let kobo = Kobo::new();
+    let input = kobo.file("請求書.xlsx", b"%PDF-1.4\n%not a spreadsheet");
+    let out = kobo.run(&[
+        "run",
+        "workflows/invoice-report.yaml",
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code(), 1);
+    let error = out.field("error");
+    assert!(
+        error.starts_with("step reading input `invoices`: "),
+        "{error}"
+    );
+    assert!(error.contains("請求書.xlsx"), "{error}");
+    let folder = PathBuf::from(out.field("run folder"));
+    assert_eq!(
+        std::fs::read(folder.join("input/請求書.xlsx")).unwrap(),
+        b"%PDF-1.4\n%not a spreadsheet"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(runs.contains("failed"), "{runs}");
+}
+
+// ---- browser workflows against the practice portal (real chromedriver + headless Chromium) ----
+
+fn portal() -> (tokio::runtime::Runtime, portal::PortalHandle) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = rt.block_on(portal::start()).unwrap();
+    (rt, handle)
+}
+
+fn browser_kobo() -> Kobo {
+    Kobo::new()
+        .env("KOBO_SECRET_PORTAL_USER", "demo")
+        .env("KOBO_SECRET_PORTAL_PASSWORD", "kobo-demo-pass")
+}
+
+#[test]
+fn the_moving_fields_form_is_completed_for_ten_rows_by_label() {
+    let (_rt, portal) = portal();
+    let kobo = browser_kobo();
+    let url = format!("portal_url={}", portal.url());
+    let out = kobo
+        .run(&[
+            "run",
+            "workflows/portal-entry.yaml",
+            "--input",
+            "fixtures/clients/acme/contacts.csv",
+            "--param",
+            &url,
+        ])
+        .success();
+    assert_eq!(out.field("rows"), "10 ok, 0 failed, 0 skipped (of 10)");
+    let submissions = portal.submissions();
+    assert_eq!(submissions.len(), 10);
+    // The portal's own success message after the tenth entry, as the browser saw the page.
+    let folder = PathBuf::from(out.field("run folder"));
+    let page = std::fs::read_dir(folder.join("screenshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "html"))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains("10件の登録が完了しました")
+    );
+    // Each row got the receipt number the portal gave it.
+    let rows = sheet(&out.field("output"), "登録結果");
+    let receipts: Vec<String> = rows[1..]
+        .iter()
+        .map(|r| r[col(&rows, "受付番号")].to_string())
+        .collect();
+    let expected: Vec<String> = submissions.iter().map(|s| s.receipt.clone()).collect();
+    assert_eq!(receipts, expected);
+    // The password was typed, but appears nowhere in the run's files.
+    let log = std::fs::read_to_string(folder.join("log.jsonl")).unwrap();
+    assert!(!log.contains("kobo-demo-pass"));
+}
+
+/// A browser workflow that logs in, then does `steps`.
+fn portal_workflow(kobo: &Kobo, name: &str, steps: &str) -> PathBuf {
+    let yaml = format!(
+        "name: {name}\nclient: acme\nauthor: olena\ninputs: {{ contacts: {{}} }}\nparams: {{ portal_url: x }}\nsecrets: [portal_user, portal_password]\n\
+browser: {{ element_timeout_secs: 2, page_load_timeout_secs: 5 }}\n\
+steps:\n  - open: \"{{{{ params.portal_url }}}}/login\"\n  - fill: {{ label: ユーザーID, value: \"{{{{ secrets.portal_user }}}}\" }}\n  - fill: {{ label: パスワード, value: \"{{{{ secrets.portal_password }}}}\" }}\n  - click: ログイン\n  - wait_for: {{ url_contains: /menu }}\n{steps}"
+    );
+    kobo.file(&format!("{name}.yaml"), yaml.as_bytes())
+}
+
+#[test]
+fn browser_mistakes_are_recorded_with_a_screenshot() {
+    let (_rt, portal) = portal();
+    let kobo = browser_kobo();
+    let url = format!("portal_url={}", portal.url());
+    let cases = [
+        (
+            "unknown-label",
+            "  - open: \"{{ params.portal_url }}/form\"\n  - fill: { label: 名前, value: x }\n",
+            "step #7 fill (line 15): no field with the label \"名前\" appeared within 2s",
+        ),
+        (
+            "missing-page",
+            "  - open: \"{{ params.portal_url }}/no-such-page\"\n",
+            "step #6 open (line 14): ",
+        ),
+        (
+            "unexpected-dialog",
+            "  - open: \"{{ params.portal_url }}/confirm\"\n  - click: お知らせ\n  - click: お知らせ\n",
+            "the page opened a dialog saying",
+        ),
+    ];
+    for (name, steps, expected) in cases {
+        let wf = portal_workflow(&kobo, name, steps);
+        let out = kobo.run(&[
+            "run",
+            wf.to_str().unwrap(),
+            "--input",
+            "fixtures/clients/acme/contacts.csv",
+            "--param",
+            &url,
+        ]);
+        assert_eq!(out.code(), 1, "{name}: {}", out.stdout());
+        let error = out.field("error");
+        assert!(error.contains(expected), "{name}: {error}");
+        let folder = PathBuf::from(out.field("run folder"));
+        let shots: Vec<String> = std::fs::read_dir(folder.join("screenshots"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        if name != "unexpected-dialog" {
+            assert!(
+                shots.iter().any(|s| s.ends_with("-error.png")),
+                "{name}: {shots:?}"
+            );
+            assert!(
+                shots.iter().any(|s| s.ends_with("-error.html")),
+                "{name}: {shots:?}"
+            );
+        }
+        assert!(
+            folder.join("input/contacts.csv").is_file(),
+            "{name}: the input is kept"
+        );
+    }
+    // A portal that cannot be reached at all is a temporary problem: the run is retried.
+    let wf = portal_workflow(&kobo, "unreachable", "");
+    let yaml = std::fs::read_to_string(&wf).unwrap().replace(
+        "browser:",
+        "retry: { attempts: 2, backoff_secs: 0 }\nbrowser:",
+    );
+    std::fs::write(&wf, yaml).unwrap();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("portal_url=http://127.0.0.1:{closed_port}");
+    let out = kobo.run(&[
+        "run",
+        wf.to_str().unwrap(),
+        "--input",
+        "fixtures/clients/acme/contacts.csv",
+        "--param",
+        &url,
+    ]);
+    assert_eq!(out.code(), 1);
+    let error = out.field("error");
+    assert!(error.starts_with("step #1 open (line 10): "), "{error}");
+    assert!(
+        error.contains(&format!("127.0.0.1:{closed_port}")),
+        "the error names the address: {error}"
+    );
+    assert!(
+        out.stderr()
+            .contains("attempt 1 of 2 failed with a temporary problem"),
+        "{}",
+        out.stderr()
+    );
+}
