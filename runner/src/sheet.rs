@@ -3,6 +3,16 @@
 //!
 //! CSV files from Japanese systems are usually Shift_JIS/CP932; the encoding is detected
 //! (UTF-8 with or without BOM, UTF-16 LE/BE with BOM, CP932) so trainees never have to say it.
+//!
+//! Parts:
+//! - `detect`: which format a file is, from its bytes (misnamed files work; PDFs, web
+//!   pages and password-protected workbooks get clear errors).
+//! - `workbook`: xlsx/xlsm/xlsb/xls/ods through calamine; `csv` and `text`: CSV/TSV and
+//!   encoding detection.
+//! - `assemble`: header row, range, column names, empty rows: shared by both readers.
+//! - [`range`]: A1 cell names and ranges (`B7`, `B2:F100`).
+//! - `write_xlsx`, `write_csv`, `atomic`: output, always through a temporary file.
+//! - [`SheetError`]: every error, each naming the file, sheet, row or cell.
 
 mod assemble;
 mod atomic;

@@ -145,6 +145,22 @@ fn every_csv_encoding_reads_the_same() {
 }
 
 #[test]
+fn shift_jis_found_late_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.csv");
+    let mut content = String::from("code,name\n");
+    for i in 0..500 {
+        content.push_str(&format!("{i:05},ascii\n"));
+    }
+    content.push_str("00500,山田　太郎\n");
+    std::fs::write(&path, SHIFT_JIS.encode(&content).0).unwrap();
+    let t = read_table(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(t.len(), 501);
+    assert_eq!(t.rows[500], [text("00500"), text("山田　太郎")]);
+    assert_eq!(t.source_rows[500], 502);
+}
+
+#[test]
 fn tabs_semicolons_ragged_rows_and_blank_lines() {
     let dir = tempfile::tempdir().unwrap();
     let tsv = dir.path().join("staff.tsv");

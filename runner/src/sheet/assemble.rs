@@ -90,6 +90,26 @@ impl<'a> Assembler<'a> {
         }
     }
 
+    /// The 0-based header row.
+    pub(crate) fn header_row(&self) -> usize {
+        self.selection.header_row
+    }
+
+    /// Record that a row above the header (a title row) has something in it, without
+    /// handing over its cells; used for the hint when the header row is empty.
+    pub(crate) fn note_filled(&mut self, row: usize) {
+        self.first_filled_row.get_or_insert(row);
+        self.last_filled_row = Some(row);
+    }
+
+    /// Whether some column has no header name of its own, so that merged header regions
+    /// are worth looking up (which costs the workbook reader a second pass over the sheet).
+    pub(crate) fn has_blank_header(&self) -> bool {
+        self.header
+            .as_ref()
+            .is_some_and(|h| h.len() < self.width || h.iter().any(Cell::is_empty))
+    }
+
     /// Give one row of the sheet (0-based `row`). `cells[0]` is the selection's first column.
     pub(crate) fn push(&mut self, row: usize, mut cells: Vec<Cell>) {
         while cells.last().is_some_and(Cell::is_empty) {

@@ -13,25 +13,44 @@ pub(crate) fn read(path: &Path, bytes: &[u8], spec: &SheetSpec) -> Result<Table,
     let selection = Selection::new(path, spec)?;
     let sheet = sheet_name(path);
     check_sheet(path, &sheet, &spec.sheet)?;
+    // Most files are UTF-8 without a BOM: parse the bytes as they are, checking each
+    // record, and only decode the whole file when a record turns out not to be UTF-8.
+    if text::is_plain(bytes)
+        && let Some(table) = parse(path, &sheet, selection, bytes)?
+    {
+        return Ok(table);
+    }
     let text = text::decode(path, bytes)?;
+    parse(path, &sheet, selection, text.as_bytes())?.ok_or_else(|| SheetError::Io {
+        path: path.into(),
+        message: "decoded text is not UTF-8 (a bug in kobo; please report it)".into(),
+    })
+}
+
+/// Parse UTF-8 CSV bytes; `None` at the first record that is not UTF-8.
+fn parse(
+    path: &Path,
+    sheet: &str,
+    selection: Selection,
+    bytes: &[u8],
+) -> Result<Option<Table>, SheetError> {
     let delimiter = if is_tsv_name(path) {
         b'\t'
     } else {
-        guess_delimiter(&text)
+        guess_delimiter(bytes)
     };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(text.as_bytes());
+        .from_reader(bytes);
 
     let (first_col, last_col) = selection.columns();
-    let mut assembler = Assembler::new(path, &sheet, selection);
-    let mut record = csv::StringRecord::new();
-    let bytes = text.as_bytes();
+    let mut assembler = Assembler::new(path, sheet, selection);
+    let mut record = csv::ByteRecord::new();
     let mut next_row = 0usize;
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
@@ -51,9 +70,14 @@ pub(crate) fn read(path: &Path, bytes: &[u8], spec: &SheetSpec) -> Result<Table,
         if selection.skips(row) {
             continue;
         }
+        // One check per record, as `StringRecord` does; fields are slices of it.
+        let Ok(all) = std::str::from_utf8(record.as_slice()) else {
+            return Ok(None);
+        };
         let end = last_col.map_or(record.len(), |c| record.len().min(c + 1));
         let mut cells = Vec::with_capacity(end.saturating_sub(first_col));
-        for field in record.iter().take(end).skip(first_col) {
+        for i in first_col..end {
+            let field = record.range(i).map_or("", |r| &all[r]);
             cells.push(if field.trim().is_empty() {
                 Cell::Empty
             } else {
@@ -62,7 +86,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8], spec: &SheetSpec) -> Result<Table,
         }
         assembler.push(row, cells);
     }
-    assembler.finish(&[])
+    assembler.finish(&[]).map(Some)
 }
 
 /// The csv crate skips blank lines, which Excel shows as rows: count the ones a record
@@ -116,10 +140,10 @@ fn check_sheet(path: &Path, sheet: &str, want: &SheetRef) -> Result<(), SheetErr
 }
 
 /// The delimiter used most on the first line, outside quotes; `,` when in doubt.
-fn guess_delimiter(text: &str) -> u8 {
+fn guess_delimiter(text: &[u8]) -> u8 {
     let mut counts = [0usize; 3];
     let mut quoted = false;
-    for b in text.bytes() {
+    for &b in text {
         match b {
             b'"' => quoted = !quoted,
             b'\n' if !quoted => break,
@@ -169,10 +193,10 @@ mod tests {
 
     #[test]
     fn delimiters() {
-        assert_eq!(guess_delimiter("a,b,c\n1\t2\t3\t4"), b',');
-        assert_eq!(guess_delimiter("a\tb\tc\n"), b'\t');
-        assert_eq!(guess_delimiter("a;b;c,d\n"), b';');
-        assert_eq!(guess_delimiter("\"x;y;z\",b\n"), b',');
-        assert_eq!(guess_delimiter("only"), b',');
+        assert_eq!(guess_delimiter(b"a,b,c\n1\t2\t3\t4"), b',');
+        assert_eq!(guess_delimiter(b"a\tb\tc\n"), b'\t');
+        assert_eq!(guess_delimiter(b"a;b;c,d\n"), b';');
+        assert_eq!(guess_delimiter(b"\"x;y;z\",b\n"), b',');
+        assert_eq!(guess_delimiter(b"only"), b',');
     }
 }

@@ -7,6 +7,13 @@ use encoding_rs::{DecoderResult, Encoding, SHIFT_JIS, UTF_16BE, UTF_16LE};
 use std::borrow::Cow;
 use std::path::Path;
 
+/// True when `bytes` start with no byte order mark, so they may be plain UTF-8.
+pub(crate) fn is_plain(bytes: &[u8]) -> bool {
+    !(bytes.starts_with(b"\xEF\xBB\xBF")
+        || bytes.starts_with(b"\xFF\xFE")
+        || bytes.starts_with(b"\xFE\xFF"))
+}
+
 /// The text of `bytes`, borrowed when it is already UTF-8 without a BOM.
 pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, SheetError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {

@@ -30,9 +30,13 @@ pub(crate) fn read(
     let mut range = book
         .worksheet_range(&sheet)
         .map_err(|e| calamine_error(path, format, e))?;
-    let merged = merged_header_names(&mut book, &sheet, &range, &selection);
     let mut assembler = Assembler::new(path, &sheet, selection);
     push_rows(&mut assembler, &selection, &mut range);
+    let merged = if assembler.has_blank_header() {
+        merged_header_names(&mut book, &sheet, &range, &selection)
+    } else {
+        Vec::new()
+    };
     assembler.finish(&merged)
 }
 
@@ -169,6 +173,7 @@ fn merged_header_names(
 }
 
 /// Move the cells of the chosen rows and columns out of calamine's range into the table.
+/// The header row and the rows above it stay in the range, for merged header names.
 fn push_rows(assembler: &mut Assembler<'_>, selection: &Selection, range: &mut Range<Data>) {
     let Some((row0, col0)) = range.start() else {
         return;
@@ -191,11 +196,33 @@ fn push_rows(assembler: &mut Assembler<'_>, selection: &Selection, range: &mut R
             continue;
         }
         let source = &mut range[i][lo - col0..=hi - col0];
+        if row < assembler.header_row() {
+            if source.iter().any(|d| !is_blank(d)) {
+                assembler.note_filled(row);
+            }
+            continue;
+        }
         let mut cells = Vec::with_capacity(capacity);
         cells.resize(lo - first_col, Cell::Empty);
-        cells.extend(source.iter_mut().map(|d| to_cell(std::mem::take(d))));
+        if row == assembler.header_row() {
+            cells.extend(source.iter().map(to_cell_ref));
+        } else {
+            cells.extend(source.iter_mut().map(|d| to_cell(std::mem::take(d))));
+        }
         assembler.push(row, cells);
     }
+}
+
+fn is_blank(data: &Data) -> bool {
+    match data {
+        Data::Empty => true,
+        Data::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn to_cell_ref(data: &Data) -> Cell {
+    to_cell(data.clone())
 }
 
 /// One calamine value as a kobo cell.

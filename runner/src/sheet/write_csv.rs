@@ -13,18 +13,25 @@ use std::io::Write as _;
 use std::path::Path;
 
 pub(crate) fn write(path: &Path, table: &Table, encoding: CsvEncoding) -> Result<(), SheetError> {
-    let text = to_csv_text(path, table)?;
-    let bytes: Cow<'_, [u8]> = match encoding {
-        CsvEncoding::Utf8 | CsvEncoding::Utf8Bom => Cow::Borrowed(text.as_bytes()),
-        CsvEncoding::ShiftJis => encode_shift_jis(path, table, &text)?,
-    };
-    write_atomically(path, |out| {
-        if encoding == CsvEncoding::Utf8Bom {
-            out.write_all(b"\xEF\xBB\xBF")
-                .map_err(|e| write_error(path, e))?;
+    match encoding {
+        CsvEncoding::Utf8 | CsvEncoding::Utf8Bom => write_atomically(path, |out| {
+            if encoding == CsvEncoding::Utf8Bom {
+                out.write_all(b"\xEF\xBB\xBF")
+                    .map_err(|e| write_error(path, e))?;
+            }
+            write_records(path, table, out)
+        }),
+        CsvEncoding::ShiftJis => {
+            // Encoded as a whole, after the check that every character fits.
+            let mut text = Vec::with_capacity(64 * (table.rows.len() + 1));
+            write_records(path, table, &mut text)?;
+            let text = String::from_utf8(text).map_err(|e| write_error(path, e))?;
+            let bytes = encode_shift_jis(path, table, &text)?;
+            write_atomically(path, |out| {
+                out.write_all(&bytes).map_err(|e| write_error(path, e))
+            })
         }
-        out.write_all(&bytes).map_err(|e| write_error(path, e))
-    })
+    }
 }
 
 fn write_error(path: &Path, e: impl std::fmt::Display) -> SheetError {
@@ -34,48 +41,40 @@ fn write_error(path: &Path, e: impl std::fmt::Display) -> SheetError {
     }
 }
 
-fn to_csv_text(path: &Path, table: &Table) -> Result<String, SheetError> {
-    let mut buf = Vec::with_capacity(64 * (table.rows.len() + 1));
-    {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(&mut buf);
-        let err = |e: csv::Error| write_error(path, e);
-        writer.write_record(&table.columns).map_err(err)?;
-        let mut scratch = String::new();
-        for row in &table.rows {
-            for i in 0..table.columns.len() {
-                match row.get(i).unwrap_or(&Cell::Empty) {
-                    Cell::Empty => writer.write_field(""),
-                    Cell::Text(s) | Cell::Error(s) => writer.write_field(s),
-                    other => {
-                        scratch.clear();
-                        let _ = write!(scratch, "{other}");
-                        writer.write_field(&scratch)
-                    }
+/// The CSV text (CRLF line ends), UTF-8 since only `&str` goes in.
+fn write_records(path: &Path, table: &Table, out: impl std::io::Write) -> Result<(), SheetError> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    let err = |e: csv::Error| write_error(path, e);
+    writer.write_record(&table.columns).map_err(err)?;
+    let mut scratch = String::new();
+    for row in &table.rows {
+        for i in 0..table.columns.len() {
+            match row.get(i).unwrap_or(&Cell::Empty) {
+                Cell::Empty => writer.write_field(""),
+                Cell::Text(s) | Cell::Error(s) => writer.write_field(s),
+                other => {
+                    scratch.clear();
+                    let _ = write!(scratch, "{other}");
+                    writer.write_field(&scratch)
                 }
-                .map_err(err)?;
             }
-            writer.write_record(None::<&[u8]>).map_err(err)?;
+            .map_err(err)?;
         }
-        writer.flush().map_err(|e| write_error(path, e))?;
+        writer.write_record(None::<&[u8]>).map_err(err)?;
     }
-    // Only `&str` went in, so the bytes are UTF-8.
-    String::from_utf8(buf).map_err(|e| write_error(path, e))
+    writer.flush().map_err(|e| write_error(path, e))
 }
 
 /// Encode as Shift_JIS. Characters that differ between Mac/Unicode and Windows Japanese
 /// text (wave dash `〜`, double bar `‖`, `¢ £ ¬`, em dash) are written as their CP932
 /// look-alikes, as Excel does.
-fn encode_shift_jis<'a>(
-    path: &Path,
-    table: &Table,
-    text: &str,
-) -> Result<Cow<'a, [u8]>, SheetError> {
+fn encode_shift_jis(path: &Path, table: &Table, text: &str) -> Result<Vec<u8>, SheetError> {
     let text = cp932_lookalikes(text);
     let (bytes, _, had_errors) = SHIFT_JIS.encode(&text);
     if !had_errors {
-        return Ok(Cow::Owned(bytes.into_owned()));
+        return Ok(bytes.into_owned());
     }
     Err(find_unencodable(path, table)
         .unwrap_or_else(|| write_error(path, "some text cannot be written as Shift_JIS")))
