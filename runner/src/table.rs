@@ -69,7 +69,8 @@ pub fn parse_number(s: &str) -> Option<f64> {
         .chars()
         .filter_map(|c| match c {
             '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32),
-            '，' | ',' | '¥' | '￥' | '円' | ' ' => None,
+            // `\` is how a half-width yen sign arrives from a Shift_JIS file.
+            '，' | ',' | '¥' | '￥' | '\\' | '円' | ' ' => None,
             '．' => Some('.'),
             '－' | '−' => Some('-'),
             c => Some(c),
@@ -169,6 +170,7 @@ mod tests {
     fn numbers_as_people_write_them() {
         assert_eq!(parse_number("1,234"), Some(1234.0));
         assert_eq!(parse_number("¥12,000"), Some(12000.0));
+        assert_eq!(parse_number("\\3,300"), Some(3300.0));
         assert_eq!(parse_number("１２３"), Some(123.0));
         assert_eq!(parse_number(" -5.5 "), Some(-5.5));
         assert_eq!(parse_number("abc"), None);
