@@ -504,3 +504,52 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
         out.stderr()
     );
 }
+
+/// Processes whose command line mentions `dir` (a browser profile lives in the run's TMPDIR).
+fn processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(&needle).then_some(format!("{pid}: {cmd}"))
+        })
+        .collect()
+}
+
+#[test]
+fn no_browser_process_outlives_a_run_that_fails_or_times_out() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let cases = [
+        (
+            "fails",
+            "  - open: \"{{ params.portal_url }}/form\"\n  - click: { css: \"#no-such-button\" }\n",
+        ),
+        (
+            "times-out",
+            "  - open: \"{{ params.portal_url }}/slow?ms=60000\"\n  - wait_for: { css: \".slow-content\", timeout_secs: 600 }\n    timeout_secs: 2\n",
+        ),
+    ];
+    for (name, steps) in cases {
+        let wf = portal_workflow(&kobo, name, steps);
+        let out = kobo.run(&[
+            "run",
+            wf.to_str().unwrap(),
+            "--input",
+            "fixtures/clients/acme/contacts.csv",
+            "--param",
+            &url,
+        ]);
+        assert_eq!(out.code(), 1, "{name}: {}", out.stdout());
+        assert_eq!(
+            processes_under(tmp.path()),
+            Vec::<String>::new(),
+            "{name}: browser processes left behind"
+        );
+    }
+}
