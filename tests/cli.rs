@@ -454,16 +454,14 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        if name != "unexpected-dialog" {
-            assert!(
-                shots.iter().any(|s| s.ends_with("-error.png")),
-                "{name}: {shots:?}"
-            );
-            assert!(
-                shots.iter().any(|s| s.ends_with("-error.html")),
-                "{name}: {shots:?}"
-            );
-        }
+        assert!(
+            shots.iter().any(|s| s.ends_with("-error.png")),
+            "{name}: {shots:?}"
+        );
+        assert!(
+            shots.iter().any(|s| s.ends_with("-error.html")),
+            "{name}: {shots:?}"
+        );
         assert!(
             folder.join("input/contacts.csv").is_file(),
             "{name}: the input is kept"
@@ -552,4 +550,74 @@ fn no_browser_process_outlives_a_run_that_fails_or_times_out() {
             "{name}: browser processes left behind"
         );
     }
+}
+
+#[test]
+fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let wf = portal_workflow(
+        &kobo,
+        "crash",
+        "  - pause: 3\n  - open: \"{{ params.portal_url }}/form\"\n  - assert_text: 登録\n",
+    );
+    let yaml = std::fs::read_to_string(&wf).unwrap().replace(
+        "browser:",
+        "retry: { attempts: 2, backoff_secs: 0 }\nbrowser:",
+    );
+    std::fs::write(&wf, yaml).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kobo"))
+        .args([
+            "run",
+            wf.to_str().unwrap(),
+            "--input",
+            "fixtures/clients/acme/contacts.csv",
+            "--param",
+            &url,
+        ])
+        .current_dir(repo())
+        .env("KOBO_HOME", kobo.home.path())
+        .env("TMPDIR", tmp.path())
+        .env("KOBO_SECRET_PORTAL_USER", "demo")
+        .env("KOBO_SECRET_PORTAL_PASSWORD", "kobo-demo-pass")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the browser is up and logged in, then kill every Chromium process.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let browsers = loop {
+        let found: Vec<u32> = processes_under(tmp.path())
+            .iter()
+            .filter(|p| !p.contains("chromedriver") && p.contains("--user-data-dir"))
+            .filter_map(|p| p.split(':').next()?.parse().ok())
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for pid in browsers {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    let out = Done(child.wait_with_output().unwrap()).success();
+    assert!(
+        out.stderr()
+            .contains("attempt 1 of 2 failed with a temporary problem"),
+        "{}",
+        out.stderr()
+    );
+    assert!(out.stdout().contains(": succeeded"), "{}", out.stdout());
+    assert_eq!(
+        processes_under(tmp.path()),
+        Vec::<String>::new(),
+        "browser processes left behind"
+    );
 }

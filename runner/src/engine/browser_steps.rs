@@ -249,7 +249,19 @@ impl Execution<'_> {
         let base = format!("{:03}-step{number}{row}-{what}", self.screenshots);
         let dir = self.folder.screenshots_dir();
         let mut saved = Vec::new();
-        if let Ok(png) = browser.screenshot().await {
+        let mut png = browser.screenshot().await;
+        if png.is_err() {
+            // A dialog nobody expected blocks the page; its text is in the error already.
+            // Close it so the page behind it can be kept.
+            if browser
+                .dismiss_dialog(Some(Duration::from_millis(500)))
+                .await
+                .is_ok()
+            {
+                png = browser.screenshot().await;
+            }
+        }
+        if let Ok(png) = png {
             let path = dir.join(format!("{base}.png"));
             if std::fs::write(&path, png).is_ok() {
                 saved.push((path, "screenshot"));
