@@ -25,15 +25,18 @@ impl Kobo {
         self
     }
 
-    fn run(&self, args: &[&str]) -> Done {
-        let out = Command::new(env!("CARGO_BIN_EXE_kobo"))
-            .args(args)
+    /// `kobo <args>` in the repository, with this session's data directory and environment.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kobo"));
+        c.args(args)
             .current_dir(repo())
             .env("KOBO_HOME", self.home.path())
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .output()
-            .unwrap();
-        Done(out)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Done {
+        Done(self.command(args).output().unwrap())
     }
 
     fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
@@ -568,8 +571,8 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
         "retry: { attempts: 2, backoff_secs: 0 }\nbrowser:",
     );
     std::fs::write(&wf, yaml).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kobo"))
-        .args([
+    let child = kobo
+        .command(&[
             "run",
             wf.to_str().unwrap(),
             "--input",
@@ -577,11 +580,6 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
             "--param",
             &url,
         ])
-        .current_dir(repo())
-        .env("KOBO_HOME", kobo.home.path())
-        .env("TMPDIR", tmp.path())
-        .env("KOBO_SECRET_PORTAL_USER", "demo")
-        .env("KOBO_SECRET_PORTAL_PASSWORD", "kobo-demo-pass")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
