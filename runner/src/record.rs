@@ -128,7 +128,19 @@ impl Records {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        // Two kobo processes starting together (`serve` and `cancel`, two workers) may both
+        // try to upgrade a new database; the one that loses sees the other's work on a retry.
+        let mut tries = 0;
+        loop {
+            match sqlx::migrate!("./migrations").run(&pool).await {
+                Ok(()) => break,
+                Err(_) if tries < 5 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(Records { pool })
     }
 
