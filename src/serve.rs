@@ -6,7 +6,10 @@ use runner::catalogue::Catalogue;
 use runner::record::CancelRequest;
 use runner::run_folder::file_sha256;
 use runner::submit::{Take, requeue_missing, submit};
-use runner::{CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records, Workflow, WorkerSettings};
+use runner::{
+    CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records,
+    WorkerSettings, Workflow,
+};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,7 +21,8 @@ fn shutdown_token() -> CancelToken {
     tokio::spawn({
         let stop = stop.clone();
         async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
@@ -30,9 +34,17 @@ fn shutdown_token() -> CancelToken {
     stop
 }
 
-async fn open_queue(home: &Path, args: &QueueArgs, workers: usize) -> Result<(QueueLocation, JobQueue)> {
+async fn open_queue(
+    home: &Path,
+    args: &QueueArgs,
+    workers: usize,
+) -> Result<(QueueLocation, JobQueue)> {
     let location = QueueLocation::parse(args.queue.as_deref(), home)?;
-    let settings = QueueSettings { heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)), missed_heartbeats: 3, batch_size: workers.max(1) };
+    let settings = QueueSettings {
+        heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
+        missed_heartbeats: 3,
+        batch_size: workers.max(1),
+    };
     let queue = JobQueue::open(&location, settings).await?;
     Ok((location, queue))
 }
@@ -43,17 +55,51 @@ fn worker_settings(args: &QueueArgs, workers: usize) -> WorkerSettings {
     s
 }
 
-fn spawn_worker(home: &Path, queue: JobQueue, records: Records, settings: WorkerSettings, stop: &CancelToken) -> tokio::task::JoinHandle<()> {
+fn spawn_worker(
+    home: &Path,
+    queue: JobQueue,
+    records: Records,
+    settings: WorkerSettings,
+    stop: &CancelToken,
+) -> tokio::task::JoinHandle<()> {
     let home = home.to_path_buf();
     let stop = stop.clone();
     tokio::spawn(async move {
-        if let Err(e) = runner::run_worker(queue, records, &home, settings, async move { stop.cancelled().await }).await {
-            tracing::error!("{e}");
+        // A worker stops when its queue fails (Redis restarted, network gone): start it
+        // again after a pause, so one outage does not leave the runs waiting for ever.
+        while !stop.is_cancelled() {
+            let until = {
+                let stop = stop.clone();
+                async move { stop.cancelled().await }
+            };
+            match runner::run_worker(
+                queue.clone(),
+                records.clone(),
+                &home,
+                settings.clone(),
+                until,
+            )
+            .await
+            {
+                Ok(()) => break,
+                Err(e) => tracing::error!("{e}; starting it again in 5 s"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
         }
     })
 }
 
-pub async fn serve(home: &Path, workflows: &Path, args: &QueueArgs, workers: usize, max_file_mb: u64, settle_ms: u64) -> Result<ExitCode> {
+pub async fn serve(
+    home: &Path,
+    workflows: &Path,
+    args: &QueueArgs,
+    workers: usize,
+    max_file_mb: u64,
+    settle_ms: u64,
+) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let (location, queue) = open_queue(home, args, workers).await?;
     let catalogue = Catalogue::load(workflows);
@@ -67,23 +113,42 @@ pub async fn serve(home: &Path, workflows: &Path, args: &QueueArgs, workers: usi
         workflows.display(),
         inbox_dir.display()
     );
-    eprintln!("            {}; {} run(s) at a time here; records in `{}`", location.describe(), workers, home.join("records.db").display());
+    eprintln!(
+        "            {}; {} run(s) at a time here; records in `{}`",
+        location.describe(),
+        workers,
+        home.join("records.db").display()
+    );
 
     // Runs whose record was written but whose job never reached the queue (kobo stopped
     // in between) are queued again before new files are taken.
     let requeued = requeue_missing(home, &records, &mut queue.clone()).await?;
     if !requeued.is_empty() {
-        tracing::warn!("queued {} run(s) again whose job had not reached the queue", requeued.len());
+        tracing::warn!(
+            "queued {} run(s) again whose job had not reached the queue",
+            requeued.len()
+        );
     }
 
     let stop = shutdown_token();
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn({
         let (records, queue, stop) = (records.clone(), queue.clone(), stop.clone());
-        async move { runner::inbox::watch(Inbox::new(inbox_settings), records, queue, async move { stop.cancelled().await }).await }
+        async move {
+            runner::inbox::watch(Inbox::new(inbox_settings), records, queue, async move {
+                stop.cancelled().await
+            })
+            .await
+        }
     }));
     if workers > 0 {
-        tasks.push(spawn_worker(home, queue.clone(), records.clone(), worker_settings(args, workers), &stop));
+        tasks.push(spawn_worker(
+            home,
+            queue.clone(),
+            records.clone(),
+            worker_settings(args, workers),
+            &stop,
+        ));
     }
     // Dashboard hook: the review dashboard joins `kobo serve` here, as one more task in
     // `tasks` that gets `records.clone()` (run history: on Redis the queue only knows
@@ -98,7 +163,13 @@ pub async fn worker(home: &Path, args: &QueueArgs, workers: usize) -> Result<Exi
     let records = open_records(home).await?;
     let (location, queue) = open_queue(home, args, workers).await?;
     let settings = worker_settings(args, workers);
-    eprintln!("kobo worker `{}`: {}; {} run(s) at a time; data in `{}`", settings.name, location.describe(), workers, home.display());
+    eprintln!(
+        "kobo worker `{}`: {}; {} run(s) at a time; data in `{}`",
+        settings.name,
+        location.describe(),
+        workers,
+        home.display()
+    );
     let stop = shutdown_token();
     let _ = spawn_worker(home, queue, records, settings, &stop).await;
     Ok(ExitCode::SUCCESS)
@@ -108,7 +179,10 @@ pub async fn cancel(home: &Path, run_id: &str) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let run = records.find(run_id).await?;
     match records.request_cancel(&run.id).await? {
-        CancelRequest::CancelledQueued => println!("run {} was waiting in the queue and is now cancelled; it will not start", run.id),
+        CancelRequest::CancelledQueued => println!(
+            "run {} was waiting in the queue and is now cancelled; it will not start",
+            run.id
+        ),
         CancelRequest::Requested => println!(
             "run {} is running; its worker stops it at the next step and records it as cancelled (`kobo show {}`)",
             run.id, run.id
@@ -117,7 +191,12 @@ pub async fn cancel(home: &Path, run_id: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn rerun(home: &Path, run_id: &str, workflows: &Path, queue: Option<&str>) -> Result<ExitCode> {
+pub async fn rerun(
+    home: &Path,
+    run_id: &str,
+    workflows: &Path,
+    queue: Option<&str>,
+) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let old = records.find(run_id).await?;
     let folder = home.join(&old.folder);
@@ -126,19 +205,56 @@ pub async fn rerun(home: &Path, run_id: &str, workflows: &Path, queue: Option<&s
     let (w, which) = match catalogue.get(&old.client, &old.workflow) {
         Some(w) => (w.clone(), format!("the current `{}`", w.file.display())),
         None => {
-            let text = std::fs::read_to_string(&kept_workflow).with_context(|| format!("reading the workflow run {} kept", old.id))?;
-            let w = Workflow::parse(Path::new(&old.workflow_file), &text)
-                .map_err(|e| anyhow::anyhow!("the workflow run {} kept has problems:\n{e}", old.id))?;
-            (w, format!("the copy run {} kept (no `{}` for client `{}` in `{}`)", old.id, old.workflow, old.client, workflows.display()))
+            let text = std::fs::read_to_string(&kept_workflow)
+                .with_context(|| format!("reading the workflow run {} kept", old.id))?;
+            let w = Workflow::parse(Path::new(&old.workflow_file), &text).map_err(|e| {
+                anyhow::anyhow!("the workflow run {} kept has problems:\n{e}", old.id)
+            })?;
+            (
+                w,
+                format!(
+                    "the copy run {} kept (no `{}` for client `{}` in `{}`)",
+                    old.id,
+                    old.workflow,
+                    old.client,
+                    workflows.display()
+                ),
+            )
         }
     };
-    let input_name = old.input_name.clone().with_context(|| format!("run {} kept no input file to run again", old.id))?;
+    let input_name = old
+        .input_name
+        .clone()
+        .with_context(|| format!("run {} kept no input file to run again", old.id))?;
     let input = folder.join("input").join(&input_name);
-    let (hash, _) = file_sha256(&input).with_context(|| format!("reading the input run {} kept, `{}`", old.id, input.display()))?;
+    let (hash, _) = file_sha256(&input).with_context(|| {
+        format!(
+            "reading the input run {} kept, `{}`",
+            old.id,
+            input.display()
+        )
+    })?;
     let location = QueueLocation::parse(queue, home)?;
     let mut queue = JobQueue::open(&location, QueueSettings::default()).await?;
-    let s = submit(home, &records, &mut queue, &w, &input, &hash, Take::Copy, Some(&old.id)).await?;
-    println!("queued run {} (a rerun of {}) on `{}` with {which}", s.id, old.id, input_name);
-    println!("`kobo serve` or a `kobo worker` on {} runs it; `kobo show {}` shows how it went", location.describe(), s.id);
+    let s = submit(
+        home,
+        &records,
+        &mut queue,
+        &w,
+        &input,
+        &hash,
+        Take::Copy,
+        Some(&old.id),
+    )
+    .await?;
+    println!(
+        "queued run {} (a rerun of {}) on `{}` with {which}",
+        s.id, old.id, input_name
+    );
+    println!(
+        "`kobo serve` or a `kobo worker` on {} runs it; `kobo show {}` shows how it went",
+        location.describe(),
+        s.id
+    );
     Ok(ExitCode::SUCCESS)
 }

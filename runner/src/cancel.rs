@@ -60,7 +60,10 @@ mod tests {
         });
         assert!(!t.is_cancelled());
         t.cancel();
-        tokio::time::timeout(std::time::Duration::from_secs(2), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(2), waiter)
+            .await
+            .unwrap()
+            .unwrap();
         // Already cancelled: returns at once.
         t.cancelled().await;
     }

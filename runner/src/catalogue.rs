@@ -20,7 +20,10 @@ impl Catalogue {
     pub fn load(dir: &Path) -> Catalogue {
         let mut c = Catalogue::default();
         let Ok(entries) = std::fs::read_dir(dir) else {
-            c.problems.push((dir.to_path_buf(), "the workflows folder cannot be read (`kobo serve --workflows <dir>`)".into()));
+            c.problems.push((
+                dir.to_path_buf(),
+                "the workflows folder cannot be read (`kobo serve --workflows <dir>`)".into(),
+            ));
             return c;
         };
         let mut files: Vec<PathBuf> = entries
@@ -43,7 +46,13 @@ impl Catalogue {
                 }
                 Err(errors) => {
                     let first = errors.0.first().map(|e| e.to_string()).unwrap_or_default();
-                    c.problems.push((file, format!("{} problem(s), first: {first}; `kobo validate` shows them all", errors.0.len())));
+                    c.problems.push((
+                        file,
+                        format!(
+                            "{} problem(s), first: {first}; `kobo validate` shows them all",
+                            errors.0.len()
+                        ),
+                    ));
                 }
             }
         }
@@ -56,7 +65,11 @@ impl Catalogue {
 
     /// Workflow names for one client, for messages about unknown folders.
     pub fn names_for(&self, client: &str) -> Vec<&str> {
-        self.by_key.keys().filter(|(c, _)| c == client).map(|(_, n)| n.as_str()).collect()
+        self.by_key
+            .keys()
+            .filter(|(c, _)| c == client)
+            .map(|(_, n)| n.as_str())
+            .collect()
     }
 
     pub fn clients(&self) -> Vec<&str> {

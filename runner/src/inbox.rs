@@ -28,7 +28,8 @@ pub const REJECTED: &str = "rejected";
 pub const DUPLICATES: &str = "duplicates";
 
 /// File types kobo reads (the content is checked too).
-const SPREADSHEET_EXTENSIONS: &[&str] = &["xlsx", "xlsm", "xlsb", "xls", "ods", "csv", "tsv", "txt"];
+const SPREADSHEET_EXTENSIONS: &[&str] =
+    &["xlsx", "xlsm", "xlsb", "xls", "ods", "csv", "tsv", "txt"];
 
 #[derive(Debug, Clone)]
 pub struct InboxSettings {
@@ -61,9 +62,20 @@ impl InboxSettings {
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Taken {
-    Queued { file: PathBuf, run: RunId },
-    Duplicate { file: PathBuf, earlier: RunId, moved_to: PathBuf },
-    Rejected { file: PathBuf, reason: String, moved_to: PathBuf },
+    Queued {
+        file: PathBuf,
+        run: RunId,
+    },
+    Duplicate {
+        file: PathBuf,
+        earlier: RunId,
+        moved_to: PathBuf,
+    },
+    Rejected {
+        file: PathBuf,
+        reason: String,
+        moved_to: PathBuf,
+    },
 }
 
 /// One look at the inbox.
@@ -92,7 +104,11 @@ pub struct Inbox {
 
 impl Inbox {
     pub fn new(settings: InboxSettings) -> Inbox {
-        Inbox { settings, looks: HashMap::new(), reported: HashSet::new() }
+        Inbox {
+            settings,
+            looks: HashMap::new(),
+            reported: HashSet::new(),
+        }
     }
 
     pub fn settings(&self) -> &InboxSettings {
@@ -104,12 +120,18 @@ impl Inbox {
         let mut report = ScanReport::default();
         let dir = self.settings.dir();
         if let Err(e) = std::fs::create_dir_all(&dir) {
-            self.report_once(format!("inbox:{}", dir.display()), &format!("cannot create the inbox `{}`: {e}", dir.display()));
+            self.report_once(
+                format!("inbox:{}", dir.display()),
+                &format!("cannot create the inbox `{}`: {e}", dir.display()),
+            );
             return report;
         }
         let catalogue = Catalogue::load(&self.settings.workflows);
         for (file, problem) in &catalogue.problems {
-            self.report_once(format!("workflow:{}:{problem}", file.display()), &format!("workflow `{}` cannot start runs: {problem}", file.display()));
+            self.report_once(
+                format!("workflow:{}:{problem}", file.display()),
+                &format!("workflow `{}` cannot start runs: {problem}", file.display()),
+            );
         }
         let mut present = HashSet::new();
         for client_dir in sorted_dirs(&dir) {
@@ -127,7 +149,10 @@ impl Inbox {
                     if !files.is_empty() {
                         let known = catalogue.names_for(&client);
                         let hint = if known.is_empty() {
-                            format!("no workflow in `{}` has `client: {client}`", self.settings.workflows.display())
+                            format!(
+                                "no workflow in `{}` has `client: {client}`",
+                                self.settings.workflows.display()
+                            )
                         } else {
                             format!("client `{client}` has: {}", known.join(", "))
                         };
@@ -155,7 +180,9 @@ impl Inbox {
                             report.taken.push(t);
                         }
                         Ok(None) => {}
-                        Err(e) => tracing::error!(file = %file.display(), "could not take the file: {e}; it stays in the inbox and is tried again"),
+                        Err(e) => {
+                            tracing::error!(file = %file.display(), "could not take the file: {e}; it stays in the inbox and is tried again")
+                        }
                     }
                 }
             }
@@ -166,11 +193,19 @@ impl Inbox {
 
     /// True once the file's size and mtime were the same on two looks `settle` apart.
     fn settled(&mut self, file: &Path) -> bool {
-        let Ok(meta) = std::fs::metadata(file) else { return false };
+        let Ok(meta) = std::fs::metadata(file) else {
+            return false;
+        };
         let now = Instant::now();
-        let look = Look { size: meta.len(), modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), since: now };
+        let look = Look {
+            size: meta.len(),
+            modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            since: now,
+        };
         match self.looks.get(file) {
-            Some(prev) if prev.size == look.size && prev.modified == look.modified => now.duration_since(prev.since) >= self.settings.settle,
+            Some(prev) if prev.size == look.size && prev.modified == look.modified => {
+                now.duration_since(prev.since) >= self.settings.settle
+            }
             _ => {
                 self.looks.insert(file.to_path_buf(), look);
                 false
@@ -186,7 +221,10 @@ impl Inbox {
         wf_dir: &Path,
         file: &Path,
     ) -> Result<Option<Taken>, SubmitError> {
-        let io = |e: std::io::Error| SubmitError::Take { path: file.display().to_string(), message: e.to_string() };
+        let io = |e: std::io::Error| SubmitError::Take {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        };
         if let Err(e) = single_input(w) {
             return reject(wf_dir, file, &e.to_string()).map(Some).map_err(io);
         }
@@ -209,10 +247,28 @@ impl Inbox {
                 earlier.id
             );
             let moved_to = set_aside(wf_dir, DUPLICATES, file, "duplicate", &reason).map_err(io)?;
-            return Ok(Some(Taken::Duplicate { file: file.to_path_buf(), earlier: earlier.id, moved_to }));
+            return Ok(Some(Taken::Duplicate {
+                file: file.to_path_buf(),
+                earlier: earlier.id,
+                moved_to,
+            }));
         }
-        match submit(&self.settings.home, records, queue, w, file, &hash, Take::Move, None).await {
-            Ok(s) => Ok(Some(Taken::Queued { file: file.to_path_buf(), run: s.id })),
+        match submit(
+            &self.settings.home,
+            records,
+            queue,
+            w,
+            file,
+            &hash,
+            Take::Move,
+            None,
+        )
+        .await
+        {
+            Ok(s) => Ok(Some(Taken::Queued {
+                file: file.to_path_buf(),
+                run: s.id,
+            })),
             // Someone else took it between our look and the rename.
             Err(SubmitError::Take { .. }) if !file.exists() => Ok(None),
             Err(e) => Err(e),
@@ -229,17 +285,37 @@ impl Inbox {
 fn log_taken(t: &Taken) {
     match t {
         Taken::Queued { file, run } => tracing::info!(run = %run, "queued `{}`", file.display()),
-        Taken::Duplicate { file, earlier, moved_to } => {
-            tracing::warn!("`{}` has the same content as run {earlier}; moved to `{}`, not run again", file.display(), moved_to.display())
+        Taken::Duplicate {
+            file,
+            earlier,
+            moved_to,
+        } => {
+            tracing::warn!(
+                "`{}` has the same content as run {earlier}; moved to `{}`, not run again",
+                file.display(),
+                moved_to.display()
+            )
         }
-        Taken::Rejected { file, reason, moved_to } => tracing::warn!("rejected `{}`: {reason} (moved to `{}`)", file.display(), moved_to.display()),
+        Taken::Rejected {
+            file,
+            reason,
+            moved_to,
+        } => tracing::warn!(
+            "rejected `{}`: {reason} (moved to `{}`)",
+            file.display(),
+            moved_to.display()
+        ),
     }
 }
 
 /// Why a settled file cannot be run, if it cannot.
 fn check_file(file: &Path, max_bytes: u64) -> Option<String> {
     let name = file_name(file);
-    let ext = file.extension().and_then(|e| e.to_str()).map(str::to_lowercase).unwrap_or_default();
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase)
+        .unwrap_or_default();
     if !SPREADSHEET_EXTENSIONS.contains(&ext.as_str()) {
         return Some(format!(
             "`{name}` is not a spreadsheet kobo reads (it takes {}). Please send the data as an Excel or CSV file.",
@@ -255,27 +331,47 @@ fn check_file(file: &Path, max_bytes: u64) -> Option<String> {
         ));
     }
     match std::fs::read(file) {
-        Ok(bytes) => crate::sheet::detect::detect(file, &bytes).err().map(|e| e.to_string()),
+        Ok(bytes) => crate::sheet::detect::detect(file, &bytes)
+            .err()
+            .map(|e| e.to_string()),
         Err(e) => Some(format!("`{name}` cannot be read: {e}")),
     }
 }
 
 fn reject(wf_dir: &Path, file: &Path, reason: &str) -> std::io::Result<Taken> {
-    let text = format!("kobo did not run this file.\n\nWhy: {reason}\n\nThe file is kept here unchanged.\n");
+    let text = format!(
+        "kobo did not run this file.\n\nWhy: {reason}\n\nThe file is kept here unchanged.\n"
+    );
     let moved_to = set_aside(wf_dir, REJECTED, file, "rejected", &text)?;
-    Ok(Taken::Rejected { file: file.to_path_buf(), reason: reason.to_string(), moved_to })
+    Ok(Taken::Rejected {
+        file: file.to_path_buf(),
+        reason: reason.to_string(),
+        moved_to,
+    })
 }
 
 /// Move `file` into `<wf_dir>/<sub>/` under a name not taken yet, with `<name>.<what>.txt` beside it.
-fn set_aside(wf_dir: &Path, sub: &str, file: &Path, what: &str, text: &str) -> std::io::Result<PathBuf> {
+fn set_aside(
+    wf_dir: &Path,
+    sub: &str,
+    file: &Path,
+    what: &str,
+    text: &str,
+) -> std::io::Result<PathBuf> {
     let dir = wf_dir.join(sub);
     std::fs::create_dir_all(&dir)?;
     let name = file_name(file);
     let mut dest = dir.join(&name);
     let mut n = 1;
     while dest.exists() {
-        let stem = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-        let ext = file.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let ext = file
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
         dest = dir.join(format!("{stem} ({n}){ext}"));
         n += 1;
     }
@@ -291,18 +387,39 @@ pub fn is_partial_name(name: &str) -> bool {
         || name.starts_with("~$")
         || name.ends_with('~')
         || lower.contains(".~lock")
-        || [".tmp", ".temp", ".part", ".partial", ".crdownload", ".download", ".swp"].iter().any(|s| lower.ends_with(s))
+        || [
+            ".tmp",
+            ".temp",
+            ".part",
+            ".partial",
+            ".crdownload",
+            ".download",
+            ".swp",
+        ]
+        .iter()
+        .any(|s| lower.ends_with(s))
         || name == REJECTED
         || name == DUPLICATES
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
 }
 
 fn sorted_entries(dir: &Path, dirs: bool) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.file_type().map(|t| t.is_dir() == dirs && !t.is_symlink()).unwrap_or(false)).map(|e| e.path()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| {
+                    e.file_type()
+                        .map(|t| t.is_dir() == dirs && !t.is_symlink())
+                        .unwrap_or(false)
+                })
+                .map(|e| e.path())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -317,7 +434,12 @@ fn sorted_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Watch the inbox until `shutdown` completes: take files as they settle.
-pub async fn watch(mut inbox: Inbox, records: Records, mut queue: JobQueue, shutdown: impl Future<Output = ()>) {
+pub async fn watch(
+    mut inbox: Inbox,
+    records: Records,
+    mut queue: JobQueue,
+    shutdown: impl Future<Output = ()>,
+) {
     let dir = inbox.settings.dir();
     let _ = std::fs::create_dir_all(&dir);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -326,14 +448,22 @@ pub async fn watch(mut inbox: Inbox, records: Records, mut queue: JobQueue, shut
     })
     .and_then(|mut w| w.watch(&dir, notify::RecursiveMode::Recursive).map(|_| w));
     if let Err(e) = &watcher {
-        tracing::warn!("cannot watch `{}` for new files ({e}); looking every {} s instead", dir.display(), inbox.settings.rescan.as_secs());
+        tracing::warn!(
+            "cannot watch `{}` for new files ({e}); looking every {} s instead",
+            dir.display(),
+            inbox.settings.rescan.as_secs()
+        );
     }
     tracing::info!("watching the inbox `{}`", dir.display());
     tokio::pin!(shutdown);
     loop {
         let report = inbox.scan(&records, &mut queue).await;
         // Files waiting to settle: look again soon. Otherwise wait for an event or the rescan.
-        let wait = if report.waiting > 0 { inbox.settings.settle.min(Duration::from_millis(500)) } else { inbox.settings.rescan };
+        let wait = if report.waiting > 0 {
+            inbox.settings.settle.min(Duration::from_millis(500))
+        } else {
+            inbox.settings.rescan
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             _ = rx.recv() => {
@@ -353,7 +483,16 @@ mod tests {
 
     #[test]
     fn partial_files_are_ignored() {
-        for name in ["~$請求書.xlsx", ".~lock.invoices.csv#", "invoices.csv.tmp", "x.part", "x.crdownload", ".DS_Store", "x.xlsx~", "rejected"] {
+        for name in [
+            "~$請求書.xlsx",
+            ".~lock.invoices.csv#",
+            "invoices.csv.tmp",
+            "x.part",
+            "x.crdownload",
+            ".DS_Store",
+            "x.xlsx~",
+            "rejected",
+        ] {
             assert!(is_partial_name(name), "{name}");
         }
         for name in ["請求書.xlsx", "invoices.csv", "roster (2).xlsx"] {
@@ -371,7 +510,10 @@ mod tests {
         }
         let kept = dir.path().join(REJECTED);
         assert_eq!(std::fs::read_to_string(kept.join("a.pdf")).unwrap(), "0");
-        assert_eq!(std::fs::read_to_string(kept.join("a (2).pdf")).unwrap(), "2");
+        assert_eq!(
+            std::fs::read_to_string(kept.join("a (2).pdf")).unwrap(),
+            "2"
+        );
         assert!(kept.join("a (1).pdf.rejected.txt").exists());
     }
 }

@@ -58,7 +58,11 @@ impl QueueLocation {
         }
         if let Some(path) = arg.strip_prefix("sqlite:") {
             let path = path.trim_start_matches("//");
-            return Ok(QueueLocation::Sqlite(if path.is_empty() { home.join("queue.db") } else { PathBuf::from(path) }));
+            return Ok(QueueLocation::Sqlite(if path.is_empty() {
+                home.join("queue.db")
+            } else {
+                PathBuf::from(path)
+            }));
         }
         Err(QueueError::BadLocation(arg.to_string()))
     }
@@ -91,17 +95,25 @@ pub struct QueueSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        QueueSettings { heartbeat: Duration::from_secs(5), missed_heartbeats: 3, batch_size: 1 }
+        QueueSettings {
+            heartbeat: Duration::from_secs(5),
+            missed_heartbeats: 3,
+            batch_size: 1,
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("`--queue {0}` is not a queue kobo knows; use `redis://host:6379/` for Redis, or leave it out for the embedded queue in the data directory")]
+    #[error(
+        "`--queue {0}` is not a queue kobo knows; use `redis://host:6379/` for Redis, or leave it out for the embedded queue in the data directory"
+    )]
     BadLocation(String),
     #[error("cannot open the job queue `{path}`: {message}")]
     OpenSqlite { path: String, message: String },
-    #[error("cannot reach the Redis queue `{url}`: {message}; check that redis-server runs there and the address is right")]
+    #[error(
+        "cannot reach the Redis queue `{url}`: {message}; check that redis-server runs there and the address is right"
+    )]
     OpenRedis { url: String, message: String },
     #[error("could not add the job for run `{run}` to the queue: {message}")]
     Push { run: String, message: String },
@@ -118,10 +130,16 @@ pub enum JobQueue {
 
 impl JobQueue {
     /// Open (and on SQLite create) the queue.
-    pub async fn open(location: &QueueLocation, settings: QueueSettings) -> Result<JobQueue, QueueError> {
+    pub async fn open(
+        location: &QueueLocation,
+        settings: QueueSettings,
+    ) -> Result<JobQueue, QueueError> {
         match location {
             QueueLocation::Sqlite(path) => {
-                let err = |message: String| QueueError::OpenSqlite { path: path.display().to_string(), message };
+                let err = |message: String| QueueError::OpenSqlite {
+                    path: path.display().to_string(),
+                    message,
+                };
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
                 }
@@ -134,18 +152,24 @@ impl JobQueue {
                     .connect_with(opts)
                     .await
                     .map_err(|e| err(e.to_string()))?;
-                SqliteStorage::setup(&pool).await.map_err(|e| err(e.to_string()))?;
+                SqliteStorage::setup(&pool)
+                    .await
+                    .map_err(|e| err(e.to_string()))?;
                 let config = apalis_sqlite::Config::default()
                     .queue(QUEUE_NAME)
                     .heartbeat_interval(settings.heartbeat)
                     .missed_heartbeats(settings.missed_heartbeats)
                     .batch_size(settings.batch_size.max(1));
-                Ok(JobQueue::Sqlite(SqliteStorage::new(&pool).with_config(config)))
+                Ok(JobQueue::Sqlite(
+                    SqliteStorage::new(&pool).with_config(config),
+                ))
             }
             QueueLocation::Redis(url) => {
-                let conn = apalis_redis::connect(url.as_str()).await.map_err(|e| QueueError::OpenRedis {
-                    url: location.describe(),
-                    message: e.to_string(),
+                let conn = apalis_redis::connect(url.as_str()).await.map_err(|e| {
+                    QueueError::OpenRedis {
+                        url: location.describe(),
+                        message: e.to_string(),
+                    }
                 })?;
                 let config = apalis_redis::Config::default()
                     .queue(QUEUE_NAME)
@@ -160,9 +184,15 @@ impl JobQueue {
     /// Queue a run. The job's id is the run's id.
     pub async fn push(&mut self, job: RunJob) -> Result<(), QueueError> {
         let run = job.run_id.0.clone();
-        let push_err = |message: String| QueueError::Push { run: run.clone(), message };
+        let push_err = |message: String| QueueError::Push {
+            run: run.clone(),
+            message,
+        };
         let id = task_id(&job.run_id).map_err(push_err)?;
-        let task = TaskBuilder::new(job).task_id(id).max_attempts(MAX_ATTEMPTS).build();
+        let task = TaskBuilder::new(job)
+            .task_id(id)
+            .max_attempts(MAX_ATTEMPTS)
+            .build();
         match self {
             JobQueue::Sqlite(s) => s.push_task(task).await.map_err(|e| push_err(e.to_string())),
             JobQueue::Redis(s) => s.push_task(task).await.map_err(|e| push_err(e.to_string())),
@@ -171,18 +201,32 @@ impl JobQueue {
 
     /// Whether the queue holds a job for this run (waiting, running or done).
     pub async fn has_job(&mut self, run: &RunId) -> Result<bool, QueueError> {
-        let lookup_err = |message: String| QueueError::Lookup { run: run.0.clone(), message };
+        let lookup_err = |message: String| QueueError::Lookup {
+            run: run.0.clone(),
+            message,
+        };
         let id = task_id(run).map_err(lookup_err)?;
         match self {
-            JobQueue::Sqlite(s) => s.fetch_by_id(&id).await.map(|t| t.is_some()).map_err(|e| lookup_err(e.to_string())),
-            JobQueue::Redis(s) => s.fetch_by_id(&id).await.map(|t| t.is_some()).map_err(|e| lookup_err(e.to_string())),
+            JobQueue::Sqlite(s) => s
+                .fetch_by_id(&id)
+                .await
+                .map(|t| t.is_some())
+                .map_err(|e| lookup_err(e.to_string())),
+            JobQueue::Redis(s) => s
+                .fetch_by_id(&id)
+                .await
+                .map(|t| t.is_some())
+                .map_err(|e| lookup_err(e.to_string())),
         }
     }
 }
 
-/// The job's id is the run's id, as text on both backends.
+/// The job's id is the run's id, written as apalis writes a ULID (upper case): the
+/// Redis backend reads ids back as ULIDs and compares their text.
 fn task_id(run: &RunId) -> Result<TaskId, String> {
-    RunId::parse(&run.0).map(|r| TaskId::from(r.0)).ok_or_else(|| format!("`{run}` is not a run id kobo makes"))
+    RunId::parse(&run.0)
+        .map(|r| TaskId::from(r.0.to_uppercase()))
+        .ok_or_else(|| format!("`{run}` is not a run id kobo makes"))
 }
 
 #[cfg(test)]
@@ -192,11 +236,25 @@ mod tests {
     #[test]
     fn queue_locations() {
         let home = Path::new("/data");
-        assert_eq!(QueueLocation::parse(None, home).unwrap(), QueueLocation::Sqlite("/data/queue.db".into()));
-        assert_eq!(QueueLocation::parse(Some("sqlite:"), home).unwrap(), QueueLocation::Sqlite("/data/queue.db".into()));
-        assert_eq!(QueueLocation::parse(Some("sqlite:/q/x.db"), home).unwrap(), QueueLocation::Sqlite("/q/x.db".into()));
-        assert_eq!(QueueLocation::parse(Some("redis://127.0.0.1:7000/"), home).unwrap(), QueueLocation::Redis("redis://127.0.0.1:7000/".into()));
-        let e = QueueLocation::parse(Some("amqp://x"), home).unwrap_err().to_string();
+        assert_eq!(
+            QueueLocation::parse(None, home).unwrap(),
+            QueueLocation::Sqlite("/data/queue.db".into())
+        );
+        assert_eq!(
+            QueueLocation::parse(Some("sqlite:"), home).unwrap(),
+            QueueLocation::Sqlite("/data/queue.db".into())
+        );
+        assert_eq!(
+            QueueLocation::parse(Some("sqlite:/q/x.db"), home).unwrap(),
+            QueueLocation::Sqlite("/q/x.db".into())
+        );
+        assert_eq!(
+            QueueLocation::parse(Some("redis://127.0.0.1:7000/"), home).unwrap(),
+            QueueLocation::Redis("redis://127.0.0.1:7000/".into())
+        );
+        let e = QueueLocation::parse(Some("amqp://x"), home)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("redis://host:6379/"), "{e}");
         let shown = QueueLocation::Redis("redis://:secret@10.0.0.5:6379/".into()).describe();
         assert!(!shown.contains("secret"), "{shown}");
@@ -206,6 +264,6 @@ mod tests {
     fn run_ids_are_job_ids() {
         let id = RunId::generate();
         let t = task_id(&id).unwrap();
-        assert_eq!(t.to_string(), id.0);
+        assert_eq!(t.to_string().to_lowercase(), id.0);
     }
 }

@@ -29,8 +29,14 @@ pub enum SubmitError {
     Folder { path: String, message: String },
     #[error("cannot take the file `{path}` into the run folder: {message}")]
     Take { path: String, message: String },
-    #[error("workflow `{workflow}` reads {count} input files ({names}); the queue starts workflows that read one file; run it with `kobo run … --input name=path` instead")]
-    SeveralInputs { workflow: String, count: usize, names: String },
+    #[error(
+        "workflow `{workflow}` reads {count} input files ({names}); the queue starts workflows that read one file; run it with `kobo run … --input name=path` instead"
+    )]
+    SeveralInputs {
+        workflow: String,
+        count: usize,
+        names: String,
+    },
     #[error("workflow `{0}` reads no input file, so a file cannot start it")]
     NoInput(String),
     #[error(transparent)]
@@ -53,11 +59,16 @@ pub fn single_input(w: &Workflow) -> Result<String, SubmitError> {
     match inputs.as_slice() {
         [one] => Ok(one.to_string()),
         [] => Err(SubmitError::NoInput(w.name.clone())),
-        many => Err(SubmitError::SeveralInputs { workflow: w.name.clone(), count: many.len(), names: many.join(", ") }),
+        many => Err(SubmitError::SeveralInputs {
+            workflow: w.name.clone(),
+            count: many.len(),
+            names: many.join(", "),
+        }),
     }
 }
 
 /// Queue a run of `w` on `file`, whose sha256 is `hash`.
+#[allow(clippy::too_many_arguments)]
 pub async fn submit(
     home: &Path,
     records: &Records,
@@ -70,10 +81,21 @@ pub async fn submit(
 ) -> Result<Submitted, SubmitError> {
     let input = single_input(w)?;
     let id = RunId::generate();
-    let folder = RunFolder::create(home, &id).map_err(|e| SubmitError::Folder { path: home.join("runs").join(&id.0).display().to_string(), message: e.to_string() })?;
-    let folder_err = |e: std::io::Error| SubmitError::Folder { path: folder.root.display().to_string(), message: e.to_string() };
+    let folder = RunFolder::create(home, &id).map_err(|e| SubmitError::Folder {
+        path: home.join("runs").join(&id.0).display().to_string(),
+        message: e.to_string(),
+    })?;
+    let folder_err = |e: std::io::Error| SubmitError::Folder {
+        path: folder.root.display().to_string(),
+        message: e.to_string(),
+    };
     std::fs::write(folder.root.join("workflow.yaml"), &w.source).map_err(folder_err)?;
-    let name = safe_file_name(&file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| input.clone()));
+    let name = safe_file_name(
+        &file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| input.clone()),
+    );
     let dest = folder.input_dir().join(&name);
     let taken = match take {
         Take::Move => std::fs::rename(file, &dest),
@@ -82,7 +104,10 @@ pub async fn submit(
     if let Err(e) = taken {
         // Nothing was taken: leave no empty run folder behind.
         let _ = std::fs::remove_dir_all(&folder.root);
-        return Err(SubmitError::Take { path: file.display().to_string(), message: e.to_string() });
+        return Err(SubmitError::Take {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        });
     }
     records
         .insert(&RunRecord {
@@ -118,20 +143,32 @@ pub async fn submit(
         inputs: BTreeMap::from([(input, name)]),
     };
     queue.push(job).await?;
-    Ok(Submitted { id, folder: folder.root, input: dest })
+    Ok(Submitted {
+        id,
+        folder: folder.root,
+        input: dest,
+    })
 }
 
 /// Push again the job of every queued run the queue does not know (kobo stopped
 /// between writing the record and pushing the job). Returns the runs pushed.
-pub async fn requeue_missing(home: &Path, records: &Records, queue: &mut JobQueue) -> Result<Vec<RunId>, SubmitError> {
+pub async fn requeue_missing(
+    home: &Path,
+    records: &Records,
+    queue: &mut JobQueue,
+) -> Result<Vec<RunId>, SubmitError> {
     let mut pushed = Vec::new();
     for r in records.with_status(RunStatus::Queued).await? {
         if queue.has_job(&r.id).await? {
             continue;
         }
         let folder = home.join(&r.folder);
-        let source = std::fs::read_to_string(folder.join("workflow.yaml"))
-            .map_err(|e| SubmitError::Folder { path: folder.display().to_string(), message: e.to_string() })?;
+        let source = std::fs::read_to_string(folder.join("workflow.yaml")).map_err(|e| {
+            SubmitError::Folder {
+                path: folder.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
         let w = Workflow::parse(Path::new(&r.workflow_file), &source);
         let input = match &w {
             Ok(w) => single_input(w)?,

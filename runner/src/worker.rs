@@ -42,7 +42,12 @@ pub struct WorkerSettings {
 
 impl WorkerSettings {
     pub fn new(concurrency: usize) -> WorkerSettings {
-        WorkerSettings { name: default_worker_name(), concurrency: concurrency.max(1), run_timeout: None, cancel_poll: Duration::from_millis(500) }
+        WorkerSettings {
+            name: default_worker_name(),
+            concurrency: concurrency.max(1),
+            run_timeout: None,
+            cancel_poll: Duration::from_millis(500),
+        }
     }
 }
 
@@ -83,13 +88,20 @@ pub async fn run_worker(
 ) -> Result<(), WorkerError> {
     let name = settings.name.clone();
     let concurrency = settings.concurrency;
-    let shared = Arc::new(Shared { home: home.to_path_buf(), records, settings });
+    let shared = Arc::new(Shared {
+        home: home.to_path_buf(),
+        records,
+        settings,
+    });
     tracing::info!(worker = %name, concurrency, "worker started");
     let shutdown = async move {
         shutdown.await;
         Ok::<(), std::io::Error>(())
     };
-    let stopped = |e: &dyn std::fmt::Display| WorkerError::Stopped { name: name.clone(), message: e.to_string() };
+    let stopped = |e: &dyn std::fmt::Display| WorkerError::Stopped {
+        name: name.clone(),
+        message: e.to_string(),
+    };
     // Layer order as apalis expects it: concurrency, then retry (see DEPENDENCIES.md).
     let result = match queue {
         JobQueue::Sqlite(storage) => {
@@ -118,9 +130,14 @@ pub async fn run_worker(
 
 /// 1 s, 2 s, 4 s … up to a minute between tries when kobo itself cannot work.
 fn backoff() -> apalis::layers::retry::backoff::ExponentialBackoff {
-    ExponentialBackoffMaker::new(Duration::from_secs(1), Duration::from_secs(60), 0.2, HasherRng::default())
-        .expect("valid backoff bounds")
-        .make_backoff()
+    ExponentialBackoffMaker::new(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        0.2,
+        HasherRng::default(),
+    )
+    .expect("valid backoff bounds")
+    .make_backoff()
 }
 
 async fn handle_job(job: RunJob, shared: Data<Arc<Shared>>) -> Result<(), BoxDynError> {
@@ -169,19 +186,35 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
         Ok(w) => w,
         Err(errors) => {
             let text: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
-            let message = format!("the workflow `{}` has problems; fix it, then `kobo rerun {}`:\n{}", job.workflow_file, job.run_id, text.join("\n"));
+            let message = format!(
+                "the workflow `{}` has problems; fix it, then `kobo rerun {}`:\n{}",
+                job.workflow_file,
+                job.run_id,
+                text.join("\n")
+            );
             return fail_before_start(shared, job, &message).await;
         }
     };
     let secrets = match Secrets::load(&w.secrets, &shared.home.join("secrets.yaml")) {
         Ok(s) => s,
-        Err(e) => return fail_before_start(shared, job, &format!("{e}; then `kobo rerun {}`", job.run_id)).await,
+        Err(e) => {
+            return fail_before_start(
+                shared,
+                job,
+                &format!("{e}; then `kobo rerun {}`", job.run_id),
+            )
+            .await;
+        }
     };
 
     let folder = shared.home.join(&record.folder).join("input");
     let mut opts = RunOptions::new(&shared.home);
     opts.run_id = Some(job.run_id.clone());
-    opts.inputs = job.inputs.iter().map(|(name, file)| (name.clone(), folder.join(file))).collect();
+    opts.inputs = job
+        .inputs
+        .iter()
+        .map(|(name, file)| (name.clone(), folder.join(file)))
+        .collect();
     opts.secrets = secrets;
     opts.timeout = shared.settings.run_timeout;
     opts.worker = Some(shared.settings.name.clone());
@@ -209,15 +242,32 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
 }
 
 /// Record a run as failed before any step ran (its workflow or secrets are broken).
-async fn fail_before_start(shared: &Shared, job: &RunJob, message: &str) -> Result<RunStatus, JobError> {
+async fn fail_before_start(
+    shared: &Shared,
+    job: &RunJob,
+    message: &str,
+) -> Result<RunStatus, JobError> {
     let records = &shared.records;
     let retry = |e: crate::record::StoreError| JobError::Retry(ExecuteError::Store(e));
-    match records.start(&job.run_id, &shared.settings.name).await.map_err(retry)? {
+    match records
+        .start(&job.run_id, &shared.settings.name)
+        .await
+        .map_err(retry)?
+    {
         Start::AlreadyEnded(status) => return Ok(status),
         Start::Fresh | Start::Resumed => {}
     }
     records
-        .finish(&job.run_id, RunStatus::Failed, RowCounts::default(), Some(message), Some("before the first step"), &[], &[], 1)
+        .finish(
+            &job.run_id,
+            RunStatus::Failed,
+            RowCounts::default(),
+            Some(message),
+            Some("before the first step"),
+            &[],
+            &[],
+            1,
+        )
         .await
         .map_err(retry)?;
     tracing::error!(run = %job.run_id, "{message}");
