@@ -83,7 +83,7 @@ async fn kobo(location: &QueueLocation, home: &std::path::Path, n: usize, c: usi
     }
     let check = records.clone();
     let mut ws = WorkerSettings::new(c);
-    ws.name = format!("bench-{}", std::process::id());
+    ws.name = format!("bench-{}-{c}", std::process::id());
     runner::run_worker(queue, records, home, ws, async move {
         loop {
             let ended = check.with_status(RunStatus::Succeeded).await.unwrap().len();
