@@ -1,6 +1,7 @@
 //! The `kobo` command: parses arguments and calls into the `runner` and `dashboard` crates.
 
 mod cli_output;
+mod serve;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -52,6 +53,53 @@ enum Command {
         #[arg(long, short = 'n', default_value_t = 20)]
         limit: i64,
     },
+    /// Watch the client inboxes, queue a run for every file dropped there, and run them.
+    ///
+    /// Files dropped into `<home>/inbox/<client>/<workflow>/` become runs of the workflow
+    /// in `--workflows` whose `client:` and `name:` match the folder names.
+    Serve {
+        /// Folder with the workflow files the inbox folders map to.
+        #[arg(long, default_value = "workflows")]
+        workflows: PathBuf,
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// Runs at the same time in this process (0: only watch and queue; `kobo worker`s run them).
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Reject inbox files larger than this many megabytes.
+        #[arg(long, default_value_t = 50)]
+        max_file_mb: u64,
+        /// How long (ms) a file must stay unchanged in the inbox before it is taken.
+        #[arg(long, default_value_t = 1000)]
+        settle_ms: u64,
+    },
+    /// Run queued jobs only (on a worker machine): `kobo worker --queue redis://host:6379/`.
+    Worker {
+        #[command(flatten)]
+        queue: QueueArgs,
+        /// Runs at the same time in this process.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
+    /// Stop a run: a queued run is cancelled at once, a running one at its next step.
+    Cancel {
+        /// The run id (or its first 6+ characters).
+        run_id: String,
+    },
+    /// Queue a new run of a run's workflow on the input that run kept.
+    ///
+    /// The workflow is the current file in `--workflows` with the same client and name
+    /// (the trainee may have fixed it); if there is none, the copy the old run kept.
+    Rerun {
+        /// The run id (or its first 6+ characters).
+        run_id: String,
+        /// Folder with the workflow files.
+        #[arg(long, default_value = "workflows")]
+        workflows: PathBuf,
+        /// The queue the new run goes to (default: the embedded queue in the data directory).
+        #[arg(long, env = "KOBO_QUEUE")]
+        queue: Option<String>,
+    },
     /// Start the practice portal (a small web portal like the clients' ones) for trying
     /// browser workflows; sign in as `demo` / `kobo-demo-pass`.
     Portal {
@@ -69,16 +117,38 @@ enum Command {
     },
 }
 
+/// Where the jobs are and how workers run them (`kobo serve`, `kobo worker`).
+#[derive(clap::Args)]
+pub(crate) struct QueueArgs {
+    /// The job queue: `redis://host:6379/` to share it with worker machines; default: `<home>/queue.db`.
+    #[arg(long, env = "KOBO_QUEUE")]
+    pub queue: Option<String>,
+    /// Stop every run after this many seconds (below the workflow's own `timeout_minutes`).
+    #[arg(long)]
+    pub run_timeout: Option<u64>,
+    /// Seconds between worker heartbeats; a worker silent for 3 of them is taken for dead
+    /// and its runs go to another worker.
+    #[arg(long, default_value_t = 5)]
+    pub heartbeat_secs: u64,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The long-running commands say what they take and run; the others stay quiet.
+    let default_filter = match cli.command {
+        Command::Serve { .. } | Command::Worker { .. } => {
+            "warn,runner=info,kobo=info,runner::run_folder=off"
+        }
+        _ => "warn,runner::run_folder=off",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KOBO_LOG")
-                .unwrap_or_else(|_| "warn,runner::run_folder=off".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
@@ -105,6 +175,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", cli_output::runs_table(&runs));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            workflows,
+            queue,
+            workers,
+            max_file_mb,
+            settle_ms,
+        } => serve::serve(&home, &workflows, &queue, workers, max_file_mb, settle_ms).await,
+        Command::Worker { queue, workers } => serve::worker(&home, &queue, workers).await,
+        Command::Cancel { run_id } => serve::cancel(&home, &run_id).await,
+        Command::Rerun {
+            run_id,
+            workflows,
+            queue,
+        } => serve::rerun(&home, &run_id, &workflows, queue.as_deref()).await,
         Command::Portal { listen } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -131,7 +215,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn open_records(home: &Path) -> Result<Records> {
+pub(crate) async fn open_records(home: &Path) -> Result<Records> {
     Records::open(&home.join("records.db"))
         .await
         .with_context(|| format!("opening the records in `{}`", home.display()))

@@ -4,8 +4,9 @@
 //! A run is recorded *before* its input is read, so a file that cannot be read still
 //! leaves a failed run with the file kept beside it: nothing a client sends is lost.
 
+use crate::cancel::CancelToken;
 use crate::engine::{Execution, ProgressFn, StepFailure};
-use crate::record::{Records, RunRecord, StoreError};
+use crate::record::{Records, RunRecord, Start, StoreError};
 use crate::run::{RowCounts, RunId, RunStatus};
 use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::secrets::Secrets;
@@ -13,6 +14,7 @@ use crate::workflow::Workflow;
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What a run needs besides the workflow.
 pub struct RunOptions {
@@ -27,6 +29,12 @@ pub struct RunOptions {
     pub run_id: Option<RunId>,
     pub progress: Option<ProgressFn>,
     pub echo: Option<EchoFn>,
+    /// Tripped when someone asks the run to stop (`kobo cancel`): it ends as cancelled.
+    pub cancel: Option<CancelToken>,
+    /// A limit for the whole run shorter than the workflow's `timeout_minutes` (`kobo serve --run-timeout`).
+    pub timeout: Option<Duration>,
+    /// Who runs it (a queue worker's name), kept in the record.
+    pub worker: Option<String>,
 }
 
 impl RunOptions {
@@ -39,6 +47,9 @@ impl RunOptions {
             run_id: None,
             progress: None,
             echo: None,
+            cancel: None,
+            timeout: None,
+            worker: None,
         }
     }
 }
@@ -73,6 +84,41 @@ pub async fn execute(
     opts: RunOptions,
 ) -> Result<RunOutcome, ExecuteError> {
     let id = opts.run_id.clone().unwrap_or_else(RunId::generate);
+    let worker = opts.worker.clone().unwrap_or_else(|| "kobo run".into());
+    let existing = match &opts.run_id {
+        Some(id) => records.get(id).await?,
+        None => None,
+    };
+    let mut resumed = false;
+    // Attempts made by workers that died before this one, kept in the record.
+    let earlier_attempts = existing
+        .as_ref()
+        .filter(|r| r.status == RunStatus::Running)
+        .map_or(0, |r| r.attempt);
+    if existing.is_some() {
+        // A queued run (made when its file was claimed) taken by a worker. The statement
+        // that starts it also tells whether it already ran: a job handed out again after
+        // a crash must not run a finished run a second time.
+        match records.start(&id, &worker).await? {
+            Start::Fresh => {}
+            Start::Resumed => resumed = true,
+            Start::AlreadyEnded(status) => {
+                let r = records
+                    .get(&id)
+                    .await?
+                    .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
+                let folder = opts.home.join(&r.folder);
+                return Ok(RunOutcome {
+                    id,
+                    status,
+                    rows: r.rows,
+                    error: r.error,
+                    folder,
+                    outputs: Vec::new(),
+                });
+            }
+        }
+    }
     let folder = RunFolder::create(&opts.home, &id).map_err(|e| ExecuteError::Folder {
         path: opts.home.join("runs").join(&id.0).display().to_string(),
         message: e.to_string(),
@@ -120,32 +166,32 @@ pub async fn execute(
         None => (None, None),
     };
 
-    let record = RunRecord {
-        id: id.clone(),
-        workflow: w.name.clone(),
-        workflow_version: w.version.clone(),
-        workflow_hash: w.hash.clone(),
-        workflow_file: w.file.display().to_string(),
-        client: w.client.clone(),
-        trainee: w.author.clone(),
-        input_name,
-        input_hash,
-        status: RunStatus::Running,
-        attempt: 1,
-        created_at: Utc::now(),
-        started_at: Some(Utc::now()),
-        finished_at: None,
-        duration_ms: None,
-        rows: RowCounts::default(),
-        error: None,
-        error_step: None,
-        folder: folder.relative.clone(),
-    };
-    if opts.run_id.is_some() && records.find(&id.0).await.is_ok() {
-        // A queued run picked up again (after a crash): it continues under its own record.
-        let _ = records.set_status(&id, RunStatus::Running).await;
-    } else {
-        records.insert(&record).await?;
+    if existing.is_none() {
+        records
+            .insert(&RunRecord {
+                id: id.clone(),
+                workflow: w.name.clone(),
+                workflow_version: w.version.clone(),
+                workflow_hash: w.hash.clone(),
+                workflow_file: w.file.display().to_string(),
+                client: w.client.clone(),
+                trainee: w.author.clone(),
+                input_name,
+                input_hash,
+                status: RunStatus::Running,
+                attempt: 1,
+                created_at: Utc::now(),
+                started_at: Some(Utc::now()),
+                finished_at: None,
+                duration_ms: None,
+                rows: RowCounts::default(),
+                error: None,
+                error_step: None,
+                folder: folder.relative.clone(),
+                worker: Some(worker.clone()),
+                rerun_of: None,
+            })
+            .await?;
     }
     for copy in copies.values() {
         let _ = crate::engine::register_artifact(records, &id, &folder, copy, "input").await;
@@ -155,6 +201,9 @@ pub async fn execute(
         RunLog::open(&folder.log_path(), opts.secrets.clone(), id.clone()).map_err(folder_err)?;
     if let Some(echo) = opts.echo {
         log = log.with_echo(echo);
+    }
+    if resumed {
+        log.warn(None, None, &format!("the worker that had this run stopped before it ended; {worker} starts it again from the beginning"));
     }
     log.info(
         None,
@@ -168,6 +217,9 @@ pub async fn execute(
     let params = merged_params(w, &opts.params);
     let attempts = w.retry.attempts.max(1);
     let mut attempt = 1u32;
+    let limit = opts.timeout.map_or(w.timeout, |t| t.min(w.timeout));
+    let cancel = opts.cancel.clone().unwrap_or_default();
+    let mut cancelled = false;
     let (failure, exec_outcome) = loop {
         let mut exec = Execution::new(
             w,
@@ -179,17 +231,22 @@ pub async fn execute(
             copies.clone(),
             opts.progress.clone(),
         );
-        let result = match tokio::time::timeout(w.timeout, exec.run()).await {
-            Ok(r) => r,
-            Err(_) => Err(StepFailure {
-                message: format!(
-                    "the run took longer than its limit of {} minutes (`timeout_minutes`)",
-                    w.timeout.as_secs() / 60
-                ),
-                step: "the whole run".into(),
-                row: None,
-                transient: false,
-            }),
+        // Dropping `exec.run()` stops the steps at their next await point (between steps or
+        // rows, or inside a `pause`); what they wrote so far stays in the run folder.
+        let result = tokio::select! {
+            r = tokio::time::timeout(limit, exec.run()) => match r {
+                Ok(r) => r,
+                Err(_) => Err(timeout_failure(limit, limit < w.timeout)),
+            },
+            _ = cancel.cancelled() => {
+                cancelled = true;
+                Err(StepFailure {
+                    message: "cancelled by `kobo cancel` while running".into(),
+                    step: "the whole run".into(),
+                    row: None,
+                    transient: false,
+                })
+            }
         };
         exec.close_browser().await;
         match result {
@@ -200,7 +257,13 @@ pub async fn execute(
                     f.describe(),
                     delay.as_secs()
                 ));
-                tokio::time::sleep(delay).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => {
+                        cancelled = true;
+                        break (Some(f), (exec.timings(), exec.row_results(), exec.outputs.clone()));
+                    }
+                }
                 attempt += 1;
             }
             other => {
@@ -213,6 +276,11 @@ pub async fn execute(
     };
     let (timings, (rows, counts), outputs) = exec_outcome;
     let (status, error, error_step) = match &failure {
+        Some(_) if cancelled => (
+            RunStatus::Cancelled,
+            Some("cancelled by `kobo cancel` while running".to_string()),
+            None,
+        ),
         None => (RunStatus::Succeeded, None, None),
         Some(f) => (RunStatus::Failed, Some(f.describe()), Some(f.step.clone())),
     };
@@ -224,6 +292,11 @@ pub async fn execute(
                 "finished: {} rows ok, {} failed, {} skipped",
                 counts.ok, counts.failed, counts.skipped
             ),
+        ),
+        Some(_) if cancelled => log.warn(
+            None,
+            None,
+            "the run was cancelled (`kobo cancel`); files it wrote so far stay in its folder",
         ),
         Some(f) => log.error(
             Some(&f.step),
@@ -241,7 +314,7 @@ pub async fn execute(
             error_step.as_deref(),
             &timings,
             &rows,
-            attempt as i64,
+            earlier_attempts + attempt as i64,
         )
         .await?;
     Ok(RunOutcome {
@@ -252,6 +325,26 @@ pub async fn execute(
         folder: folder.root.clone(),
         outputs,
     })
+}
+
+fn timeout_failure(limit: Duration, from_serve: bool) -> StepFailure {
+    let message = if from_serve {
+        format!(
+            "the run took longer than the limit of {} s set for this kobo (`--run-timeout`)",
+            limit.as_secs()
+        )
+    } else {
+        format!(
+            "the run took longer than its limit of {} minutes (`timeout_minutes`)",
+            limit.as_secs() / 60
+        )
+    };
+    StepFailure {
+        message,
+        step: "the whole run".into(),
+        row: None,
+        transient: false,
+    }
 }
 
 fn merged_params(

@@ -15,15 +15,27 @@
 //! - [`run`]: `RunId`, `RunStatus`, row results; [`run_folder`]: a run's files and log.
 //! - [`record`]: `Records`, the run records in SQLite.
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
+//! - [`cancel`]: `CancelToken`, how a running run learns it should stop.
+//!
+//! The queue (`kobo serve`, `kobo worker`):
+//! - [`inbox`]: client folders `inbox/<client>/<workflow>/`: settled files become runs.
+//! - [`catalogue`]: which workflow an inbox folder starts, found in the workflows folder.
+//! - [`submit`]: put one run in the queue (folder, input, queued record, job).
+//! - [`queue`]: `JobQueue`, the jobs on apalis (SQLite `queue.db`, or Redis).
+//! - [`worker`]: takes jobs and runs them with `execute`, retrying only what is temporary.
 //!
 //! Browser:
 //! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`.
 
 pub mod browser;
+pub mod cancel;
+pub mod catalogue;
 pub mod definition_error;
 pub mod engine;
 pub mod execute;
 pub mod expr;
+pub mod inbox;
+pub mod queue;
 pub mod reader;
 pub mod record;
 pub mod run;
@@ -32,15 +44,21 @@ pub mod secrets;
 pub mod sheet;
 pub mod source_map;
 pub mod step;
+pub mod submit;
 pub mod table;
 pub mod validate;
+pub mod worker;
 pub mod workflow;
 
+pub use cancel::CancelToken;
 pub use definition_error::{DefinitionError, DefinitionErrors};
 pub use execute::{RunOptions, RunOutcome, execute};
+pub use inbox::{Inbox, InboxSettings};
+pub use queue::{JobQueue, QueueLocation, QueueSettings, RunJob};
 pub use record::Records;
 pub use run::{RunId, RunStatus};
 pub use sheet::{SheetError, SheetSpec};
 pub use step::{Step, StepKind};
 pub use table::{Cell, Table};
+pub use worker::{WorkerSettings, run_worker};
 pub use workflow::Workflow;

@@ -32,6 +32,27 @@ pub enum StoreError {
     },
 }
 
+/// What `Records::request_cancel` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRequest {
+    /// The run was still waiting in the queue: it is now cancelled and will not start.
+    CancelledQueued,
+    /// The run is running: its worker stops it at the next step (within a second).
+    Requested,
+}
+
+/// What `Records::start` found when a worker picked a run up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A queued run (or one recorded for the first time) is now running.
+    Fresh,
+    /// The run was already running: its worker stopped without finishing it (a crash, a
+    /// killed process), and the queue handed the job to this worker again.
+    Resumed,
+    /// The run had already ended with this status: it must not run again.
+    AlreadyEnded(RunStatus),
+}
+
 /// One run as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunRecord {
@@ -55,6 +76,10 @@ pub struct RunRecord {
     pub error_step: Option<String>,
     /// The run's folder, relative to the data directory.
     pub folder: String,
+    /// The worker that ran it last (`host-pid-n`), once a worker has started it.
+    pub worker: Option<String>,
+    /// The run this one repeats (`kobo rerun`).
+    pub rerun_of: Option<String>,
 }
 
 /// A file kept with a run: the input copy, an output, a screenshot, a page's HTML.
@@ -107,7 +132,19 @@ impl Records {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        // Two kobo processes starting together (`serve` and `cancel`, two workers) may both
+        // try to upgrade a new database; the one that loses sees the other's work on a retry.
+        let mut tries = 0;
+        loop {
+            match sqlx::migrate!("./migrations").run(&pool).await {
+                Ok(()) => break,
+                Err(_) if tries < 5 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Ok(Records { pool })
     }
 
@@ -115,8 +152,8 @@ impl Records {
     pub async fn insert(&self, r: &RunRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO runs (id, workflow, workflow_version, workflow_hash, workflow_file, client, trainee,
-                input_name, input_hash, status, attempt, created_at, started_at, folder)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                input_name, input_hash, status, attempt, created_at, started_at, folder, worker, rerun_of)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&r.id.0)
         .bind(&r.workflow)
@@ -132,9 +169,123 @@ impl Records {
         .bind(r.created_at.to_rfc3339())
         .bind(r.started_at.map(|t| t.to_rfc3339()))
         .bind(&r.folder)
+        .bind(&r.worker)
+        .bind(&r.rerun_of)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// A worker takes a run: queued becomes running (with the worker's name); a run that
+    /// is already running was left behind by a worker that died and is taken over; an
+    /// ended run is left alone. One statement per case, so two workers never both start it.
+    pub async fn start(&self, id: &RunId, worker: &str) -> Result<Start, StoreError> {
+        let now = Utc::now().to_rfc3339();
+        let fresh = sqlx::query("UPDATE runs SET status = 'running', started_at = ?, worker = ? WHERE id = ? AND status = 'queued'")
+            .bind(&now)
+            .bind(worker)
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        if fresh.rows_affected() == 1 {
+            return Ok(Start::Fresh);
+        }
+        let resumed = sqlx::query(
+            "UPDATE runs SET worker = ?, attempt = attempt + 1 WHERE id = ? AND status = 'running'",
+        )
+        .bind(worker)
+        .bind(&id.0)
+        .execute(&self.pool)
+        .await?;
+        if resumed.rows_affected() == 1 {
+            return Ok(Start::Resumed);
+        }
+        match self.get(id).await? {
+            Some(r) => Ok(Start::AlreadyEnded(r.status)),
+            None => Err(StoreError::NoSuchRun(id.0.clone())),
+        }
+    }
+
+    /// Ask for a run to stop. A queued run is cancelled at once; a running one is flagged
+    /// and its worker stops it; an ended run cannot be cancelled.
+    pub async fn request_cancel(&self, id: &RunId) -> Result<CancelRequest, StoreError> {
+        let now = Utc::now().to_rfc3339();
+        let queued = sqlx::query(
+            "UPDATE runs SET status = 'cancelled', cancel_requested = 1, finished_at = ?,
+                error = 'cancelled before it started (`kobo cancel`)' WHERE id = ? AND status = 'queued'",
+        )
+        .bind(&now)
+        .bind(&id.0)
+        .execute(&self.pool)
+        .await?;
+        if queued.rows_affected() == 1 {
+            return Ok(CancelRequest::CancelledQueued);
+        }
+        let running =
+            sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'")
+                .bind(&id.0)
+                .execute(&self.pool)
+                .await?;
+        if running.rows_affected() == 1 {
+            return Ok(CancelRequest::Requested);
+        }
+        match self.get(id).await? {
+            Some(r) => Err(StoreError::BadTransition {
+                id: id.0.clone(),
+                from: r.status,
+                to: RunStatus::Cancelled,
+            }),
+            None => Err(StoreError::NoSuchRun(id.0.clone())),
+        }
+    }
+
+    /// Whether someone asked for this run to stop (`kobo cancel`).
+    pub async fn cancel_requested(&self, id: &RunId) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT cancel_requested FROM runs WHERE id = ?")
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.get::<i64, _>("cancel_requested") != 0)
+            .unwrap_or(false))
+    }
+
+    /// A run by its exact id.
+    pub async fn get(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(run_from_row))
+    }
+
+    /// An earlier run of this workflow for this client on a file with the same content
+    /// that is queued, running or succeeded (a failed or cancelled one may be sent again).
+    pub async fn same_input(
+        &self,
+        client: &str,
+        workflow: &str,
+        input_hash: &str,
+    ) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM runs WHERE client = ? AND workflow = ? AND input_hash = ?
+                AND status IN ('queued', 'running', 'succeeded') ORDER BY created_at LIMIT 1",
+        )
+        .bind(client)
+        .bind(workflow)
+        .bind(input_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(run_from_row))
+    }
+
+    /// Runs in one status, oldest first (the queue's recovery sweep looks for queued ones).
+    pub async fn with_status(&self, status: RunStatus) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM runs WHERE status = ? ORDER BY created_at, id")
+            .bind(status.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(run_from_row).collect())
     }
 
     /// Move a run to a new status, refusing transitions that are not allowed
@@ -397,5 +548,7 @@ fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
         error: r.get("error"),
         error_step: r.get("error_step"),
         folder: r.get("folder"),
+        worker: r.get("worker"),
+        rerun_of: r.get("rerun_of"),
     }
 }

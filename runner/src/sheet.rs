@@ -17,7 +17,7 @@
 mod assemble;
 mod atomic;
 mod csv;
-mod detect;
+pub(crate) mod detect; // the inbox checks a file is a spreadsheet before queueing it
 mod error;
 pub mod range;
 mod text;

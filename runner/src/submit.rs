@@ -1,0 +1,189 @@
+//! `submit`: put one run in the queue — its folder, its input, a `queued` record, a job.
+//!
+//! The order makes a crash at any point safe: the input is moved (inbox) or copied
+//! (rerun) into `runs/<id>/input/` first, then the record is written as queued, then the
+//! job is pushed. A queued record whose job never reached the queue is pushed again by
+//! [`requeue_missing`] when `kobo serve` starts.
+
+use crate::queue::{JobQueue, QueueError, RunJob};
+use crate::record::{Records, RunRecord, StoreError};
+use crate::run::{RowCounts, RunId, RunStatus};
+use crate::run_folder::{RunFolder, safe_file_name};
+use crate::workflow::Workflow;
+use chrono::Utc;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// How the input gets into the run folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Move it (a client's file claimed from the inbox: atomic on one filesystem).
+    Move,
+    /// Copy it (a kept input of an earlier run).
+    Copy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("cannot prepare the run folder `{path}`: {message}")]
+    Folder { path: String, message: String },
+    #[error("cannot take the file `{path}` into the run folder: {message}")]
+    Take { path: String, message: String },
+    #[error(
+        "workflow `{workflow}` reads {count} input files ({names}); the queue starts workflows that read one file; run it with `kobo run … --input name=path` instead"
+    )]
+    SeveralInputs {
+        workflow: String,
+        count: usize,
+        names: String,
+    },
+    #[error("workflow `{0}` reads no input file, so a file cannot start it")]
+    NoInput(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// What was queued.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub id: RunId,
+    pub folder: PathBuf,
+    pub input: PathBuf,
+}
+
+/// The single file input of a workflow the queue can start.
+pub fn single_input(w: &Workflow) -> Result<String, SubmitError> {
+    let inputs: Vec<&str> = w.file_inputs().map(|i| i.name.as_str()).collect();
+    match inputs.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err(SubmitError::NoInput(w.name.clone())),
+        many => Err(SubmitError::SeveralInputs {
+            workflow: w.name.clone(),
+            count: many.len(),
+            names: many.join(", "),
+        }),
+    }
+}
+
+/// Queue a run of `w` on `file`, whose sha256 is `hash`.
+#[allow(clippy::too_many_arguments)]
+pub async fn submit(
+    home: &Path,
+    records: &Records,
+    queue: &mut JobQueue,
+    w: &Workflow,
+    file: &Path,
+    hash: &str,
+    take: Take,
+    rerun_of: Option<&RunId>,
+) -> Result<Submitted, SubmitError> {
+    let input = single_input(w)?;
+    let id = RunId::generate();
+    let folder = RunFolder::create(home, &id).map_err(|e| SubmitError::Folder {
+        path: home.join("runs").join(&id.0).display().to_string(),
+        message: e.to_string(),
+    })?;
+    let folder_err = |e: std::io::Error| SubmitError::Folder {
+        path: folder.root.display().to_string(),
+        message: e.to_string(),
+    };
+    std::fs::write(folder.root.join("workflow.yaml"), &w.source).map_err(folder_err)?;
+    let name = safe_file_name(
+        &file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| input.clone()),
+    );
+    let dest = folder.input_dir().join(&name);
+    let taken = match take {
+        Take::Move => std::fs::rename(file, &dest),
+        Take::Copy => std::fs::copy(file, &dest).map(|_| ()),
+    };
+    if let Err(e) = taken {
+        // Nothing was taken: leave no empty run folder behind.
+        let _ = std::fs::remove_dir_all(&folder.root);
+        return Err(SubmitError::Take {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        });
+    }
+    records
+        .insert(&RunRecord {
+            id: id.clone(),
+            workflow: w.name.clone(),
+            workflow_version: w.version.clone(),
+            workflow_hash: w.hash.clone(),
+            workflow_file: w.file.display().to_string(),
+            client: w.client.clone(),
+            trainee: w.author.clone(),
+            input_name: Some(name.clone()),
+            input_hash: Some(hash.to_string()),
+            status: RunStatus::Queued,
+            attempt: 1,
+            created_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            rows: RowCounts::default(),
+            error: None,
+            error_step: None,
+            folder: folder.relative.clone(),
+            worker: None,
+            rerun_of: rerun_of.map(|r| r.0.clone()),
+        })
+        .await?;
+    let job = RunJob {
+        run_id: id.clone(),
+        client: w.client.clone(),
+        workflow: w.name.clone(),
+        workflow_file: w.file.display().to_string(),
+        workflow_source: w.source.clone(),
+        inputs: BTreeMap::from([(input, name)]),
+    };
+    queue.push(job).await?;
+    Ok(Submitted {
+        id,
+        folder: folder.root,
+        input: dest,
+    })
+}
+
+/// Push again the job of every queued run the queue does not know (kobo stopped
+/// between writing the record and pushing the job). Returns the runs pushed.
+pub async fn requeue_missing(
+    home: &Path,
+    records: &Records,
+    queue: &mut JobQueue,
+) -> Result<Vec<RunId>, SubmitError> {
+    let mut pushed = Vec::new();
+    for r in records.with_status(RunStatus::Queued).await? {
+        if queue.has_job(&r.id).await? {
+            continue;
+        }
+        let folder = home.join(&r.folder);
+        let source = std::fs::read_to_string(folder.join("workflow.yaml")).map_err(|e| {
+            SubmitError::Folder {
+                path: folder.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        let w = Workflow::parse(Path::new(&r.workflow_file), &source);
+        let input = match &w {
+            Ok(w) => single_input(w)?,
+            Err(_) => "input".into(),
+        };
+        let job = RunJob {
+            run_id: r.id.clone(),
+            client: r.client.clone(),
+            workflow: r.workflow.clone(),
+            workflow_file: r.workflow_file.clone(),
+            workflow_source: source,
+            inputs: BTreeMap::from([(input, r.input_name.clone().unwrap_or_default())]),
+        };
+        queue.push(job).await?;
+        pushed.push(r.id);
+    }
+    Ok(pushed)
+}

@@ -1,0 +1,275 @@
+//! `Worker`: takes [`RunJob`]s from the [`JobQueue`] and runs them with [`execute`],
+//! several at a time.
+//!
+//! Every job ends as exactly one recorded run. A run that fails because of the workflow
+//! or the data is recorded as failed and the job is done: no retry. Temporary problems
+//! inside a run (browser crash, portal 5xx, network timeout) are retried by `execute`
+//! with the workflow's exponential backoff (`retry:`). Only when kobo itself cannot work
+//! (the records database or the run folder cannot be reached) does the job go back to
+//! apalis, which tries again with exponential backoff, at most [`MAX_ATTEMPTS`] times.
+//!
+//! There is deliberately no apalis timeout layer: it would drop a run without recording
+//! it. The per-run limit is enforced inside `execute`, which records the run as failed.
+
+use crate::cancel::CancelToken;
+use crate::execute::{ExecuteError, RunOptions, execute};
+use crate::queue::{JobQueue, MAX_ATTEMPTS, RunJob};
+use crate::record::{Records, Start};
+use crate::run::{RowCounts, RunStatus};
+use crate::secrets::Secrets;
+use crate::workflow::Workflow;
+use apalis::layers::WorkerBuilderExt;
+use apalis::layers::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
+use apalis::layers::retry::{HasherRng, RetryPolicy};
+use apalis::prelude::{AbortError, BoxDynError, Data, WorkerBuilder};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a worker process runs jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// The worker's name in run records and queue: `<host>-<pid>` by default.
+    pub name: String,
+    /// Runs at the same time in this process.
+    pub concurrency: usize,
+    /// A limit for every run, below the workflow's own `timeout_minutes`.
+    pub run_timeout: Option<Duration>,
+    /// How often a running run looks for a cancel request.
+    pub cancel_poll: Duration,
+}
+
+impl WorkerSettings {
+    pub fn new(concurrency: usize) -> WorkerSettings {
+        WorkerSettings {
+            name: default_worker_name(),
+            concurrency: concurrency.max(1),
+            run_timeout: None,
+            cancel_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// `<host>-<pid>`: unique per process, so a restarted kobo never waits for its dead
+/// predecessor's heartbeat to expire before it may register.
+pub fn default_worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "kobo".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("the worker `{name}` stopped: {message}")]
+    Stopped { name: String, message: String },
+}
+
+/// What every job of this worker shares.
+#[derive(Debug)]
+struct Shared {
+    home: PathBuf,
+    records: Records,
+    settings: WorkerSettings,
+}
+
+/// Run jobs from `queue` until `shutdown` completes. Runs in flight when it does are
+/// left to the queue: another worker (or this one restarted) takes them again.
+pub async fn run_worker(
+    queue: JobQueue,
+    records: Records,
+    home: &Path,
+    settings: WorkerSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WorkerError> {
+    let name = settings.name.clone();
+    let concurrency = settings.concurrency;
+    let shared = Arc::new(Shared {
+        home: home.to_path_buf(),
+        records,
+        settings,
+    });
+    tracing::info!(worker = %name, concurrency, "worker started");
+    let shutdown = async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let stopped = |e: &dyn std::fmt::Display| WorkerError::Stopped {
+        name: name.clone(),
+        message: e.to_string(),
+    };
+    // Layer order as apalis expects it: concurrency, then retry (see DEPENDENCIES.md).
+    let result = match queue {
+        JobQueue::Sqlite(storage) => {
+            WorkerBuilder::new(name.as_str())
+                .backend(storage)
+                .data(shared)
+                .concurrency(concurrency)
+                .retry(RetryPolicy::retries(MAX_ATTEMPTS - 1).with_backoff(backoff()))
+                .build(handle_job)
+                .run_until(shutdown)
+                .await
+        }
+        JobQueue::Redis(storage) => {
+            WorkerBuilder::new(name.as_str())
+                .backend(storage)
+                .data(shared)
+                .concurrency(concurrency)
+                .retry(RetryPolicy::retries(MAX_ATTEMPTS - 1).with_backoff(backoff()))
+                .build(handle_job)
+                .run_until(shutdown)
+                .await
+        }
+    };
+    result.map_err(|e| stopped(&e))
+}
+
+/// 1 s, 2 s, 4 s … up to a minute between tries when kobo itself cannot work.
+fn backoff() -> apalis::layers::retry::backoff::ExponentialBackoff {
+    ExponentialBackoffMaker::new(
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        0.2,
+        HasherRng::default(),
+    )
+    .expect("valid backoff bounds")
+    .make_backoff()
+}
+
+async fn handle_job(job: RunJob, shared: Data<Arc<Shared>>) -> Result<(), BoxDynError> {
+    match run_job(&job, &shared).await {
+        Ok(status) => {
+            tracing::info!(run = %job.run_id, worker = %shared.settings.name, %status, "run ended");
+            Ok(())
+        }
+        Err(JobError::Retry(e)) => {
+            tracing::warn!(run = %job.run_id, "kobo could not run or record the run, trying again later: {e}");
+            Err(Box::new(e))
+        }
+        Err(JobError::Abort(message)) => {
+            tracing::error!(run = %job.run_id, "{message}");
+            Err(Box::new(AbortError::new(message)))
+        }
+    }
+}
+
+enum JobError {
+    /// kobo could not work (records or run folder unreachable): worth another try.
+    Retry(ExecuteError),
+    /// The job can never run (it names a run that does not exist): do not try again.
+    Abort(String),
+}
+
+/// Run one job to its recorded end and return the status it ended with.
+async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
+    let records = &shared.records;
+    let retry = |e: crate::record::StoreError| JobError::Retry(ExecuteError::Store(e));
+    let Some(record) = records.get(&job.run_id).await.map_err(retry)? else {
+        return Err(JobError::Abort(format!(
+            "the queue holds a job for run `{}` but the records have no such run; are `kobo serve` and this worker using the same records?",
+            job.run_id
+        )));
+    };
+    if record.status.is_finished() {
+        // Handed out again after it ended (a worker died between recording and
+        // acknowledging it): it must not run twice.
+        tracing::info!(run = %job.run_id, status = %record.status, "the run already ended; not running it again");
+        return Ok(record.status);
+    }
+
+    let file = PathBuf::from(&job.workflow_file);
+    let w = match Workflow::parse(&file, &job.workflow_source) {
+        Ok(w) => w,
+        Err(errors) => {
+            let text: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();
+            let message = format!(
+                "the workflow `{}` has problems; fix it, then `kobo rerun {}`:\n{}",
+                job.workflow_file,
+                job.run_id,
+                text.join("\n")
+            );
+            return fail_before_start(shared, job, &message).await;
+        }
+    };
+    let secrets = match Secrets::load(&w.secrets, &shared.home.join("secrets.yaml")) {
+        Ok(s) => s,
+        Err(e) => {
+            return fail_before_start(
+                shared,
+                job,
+                &format!("{e}; then `kobo rerun {}`", job.run_id),
+            )
+            .await;
+        }
+    };
+
+    let folder = shared.home.join(&record.folder).join("input");
+    let mut opts = RunOptions::new(&shared.home);
+    opts.run_id = Some(job.run_id.clone());
+    opts.inputs = job
+        .inputs
+        .iter()
+        .map(|(name, file)| (name.clone(), folder.join(file)))
+        .collect();
+    opts.secrets = secrets;
+    opts.timeout = shared.settings.run_timeout;
+    opts.worker = Some(shared.settings.name.clone());
+    let cancel = CancelToken::new();
+    opts.cancel = Some(cancel.clone());
+
+    // Watch the record for `kobo cancel` while the run goes.
+    let watcher = tokio::spawn({
+        let records = records.clone();
+        let id = job.run_id.clone();
+        let every = shared.settings.cancel_poll;
+        async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Ok(true) = records.cancel_requested(&id).await {
+                    cancel.cancel();
+                    return;
+                }
+            }
+        }
+    });
+    let outcome = execute(&w, records, opts).await;
+    watcher.abort();
+    outcome.map(|o| o.status).map_err(JobError::Retry)
+}
+
+/// Record a run as failed before any step ran (its workflow or secrets are broken).
+async fn fail_before_start(
+    shared: &Shared,
+    job: &RunJob,
+    message: &str,
+) -> Result<RunStatus, JobError> {
+    let records = &shared.records;
+    let retry = |e: crate::record::StoreError| JobError::Retry(ExecuteError::Store(e));
+    match records
+        .start(&job.run_id, &shared.settings.name)
+        .await
+        .map_err(retry)?
+    {
+        Start::AlreadyEnded(status) => return Ok(status),
+        Start::Fresh | Start::Resumed => {}
+    }
+    records
+        .finish(
+            &job.run_id,
+            RunStatus::Failed,
+            RowCounts::default(),
+            Some(message),
+            Some("before the first step"),
+            &[],
+            &[],
+            1,
+        )
+        .await
+        .map_err(retry)?;
+    tracing::error!(run = %job.run_id, "{message}");
+    Ok(RunStatus::Failed)
+}

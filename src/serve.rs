@@ -1,0 +1,260 @@
+//! `kobo serve`, `kobo worker`, `kobo cancel`, `kobo rerun`: the queue from the command line.
+
+use crate::{QueueArgs, open_records};
+use anyhow::{Context, Result};
+use runner::catalogue::Catalogue;
+use runner::record::CancelRequest;
+use runner::run_folder::file_sha256;
+use runner::submit::{Take, requeue_missing, submit};
+use runner::{
+    CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records,
+    WorkerSettings, Workflow,
+};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Stops on Ctrl-C or SIGTERM. Runs in flight are left to the queue, which hands them to
+/// a worker again (this one, restarted, or another).
+fn shutdown_token() -> CancelToken {
+    let stop = CancelToken::new();
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            tracing::info!("stopping; runs in flight go back to the queue");
+            stop.cancel();
+        }
+    });
+    stop
+}
+
+async fn open_queue(
+    home: &Path,
+    args: &QueueArgs,
+    workers: usize,
+) -> Result<(QueueLocation, JobQueue)> {
+    let location = QueueLocation::parse(args.queue.as_deref(), home)?;
+    let settings = QueueSettings {
+        heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
+        missed_heartbeats: 3,
+        batch_size: workers.max(1),
+    };
+    let queue = JobQueue::open(&location, settings).await?;
+    Ok((location, queue))
+}
+
+fn worker_settings(args: &QueueArgs, workers: usize) -> WorkerSettings {
+    let mut s = WorkerSettings::new(workers);
+    s.run_timeout = args.run_timeout.map(Duration::from_secs);
+    s
+}
+
+fn spawn_worker(
+    home: &Path,
+    queue: JobQueue,
+    records: Records,
+    settings: WorkerSettings,
+    stop: &CancelToken,
+) -> tokio::task::JoinHandle<()> {
+    let home = home.to_path_buf();
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        // A worker stops when its queue fails (Redis restarted, network gone): start it
+        // again after a pause, so one outage does not leave the runs waiting for ever.
+        while !stop.is_cancelled() {
+            let until = {
+                let stop = stop.clone();
+                async move { stop.cancelled().await }
+            };
+            match runner::run_worker(
+                queue.clone(),
+                records.clone(),
+                &home,
+                settings.clone(),
+                until,
+            )
+            .await
+            {
+                Ok(()) => break,
+                Err(e) => tracing::error!("{e}; starting it again in 5 s"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    })
+}
+
+pub async fn serve(
+    home: &Path,
+    workflows: &Path,
+    args: &QueueArgs,
+    workers: usize,
+    max_file_mb: u64,
+    settle_ms: u64,
+) -> Result<ExitCode> {
+    let records = open_records(home).await?;
+    let (location, queue) = open_queue(home, args, workers).await?;
+    let catalogue = Catalogue::load(workflows);
+    let mut inbox_settings = InboxSettings::new(home, workflows);
+    inbox_settings.max_bytes = max_file_mb.saturating_mul(1024 * 1024);
+    inbox_settings.settle = Duration::from_millis(settle_ms);
+    let inbox_dir = inbox_settings.dir();
+    eprintln!(
+        "kobo serve: {} workflow(s) from `{}`; drop files into `{}/<client>/<workflow>/`",
+        catalogue.len(),
+        workflows.display(),
+        inbox_dir.display()
+    );
+    eprintln!(
+        "            {}; {} run(s) at a time here; records in `{}`",
+        location.describe(),
+        workers,
+        home.join("records.db").display()
+    );
+
+    // Runs whose record was written but whose job never reached the queue (kobo stopped
+    // in between) are queued again before new files are taken.
+    let requeued = requeue_missing(home, &records, &mut queue.clone()).await?;
+    if !requeued.is_empty() {
+        tracing::warn!(
+            "queued {} run(s) again whose job had not reached the queue",
+            requeued.len()
+        );
+    }
+
+    let stop = shutdown_token();
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn({
+        let (records, queue, stop) = (records.clone(), queue.clone(), stop.clone());
+        async move {
+            runner::inbox::watch(Inbox::new(inbox_settings), records, queue, async move {
+                stop.cancelled().await
+            })
+            .await
+        }
+    }));
+    if workers > 0 {
+        tasks.push(spawn_worker(
+            home,
+            queue.clone(),
+            records.clone(),
+            worker_settings(args, workers),
+            &stop,
+        ));
+    }
+    // Dashboard hook: the review dashboard joins `kobo serve` here, as one more task in
+    // `tasks` that gets `records.clone()` (run history: on Redis the queue only knows
+    // waiting jobs), `queue.clone()` (to queue reruns) and `stop` (to shut down with the rest).
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn worker(home: &Path, args: &QueueArgs, workers: usize) -> Result<ExitCode> {
+    let records = open_records(home).await?;
+    let (location, queue) = open_queue(home, args, workers).await?;
+    let settings = worker_settings(args, workers);
+    eprintln!(
+        "kobo worker `{}`: {}; {} run(s) at a time; data in `{}`",
+        settings.name,
+        location.describe(),
+        workers,
+        home.display()
+    );
+    let stop = shutdown_token();
+    let _ = spawn_worker(home, queue, records, settings, &stop).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cancel(home: &Path, run_id: &str) -> Result<ExitCode> {
+    let records = open_records(home).await?;
+    let run = records.find(run_id).await?;
+    match records.request_cancel(&run.id).await? {
+        CancelRequest::CancelledQueued => println!(
+            "run {} was waiting in the queue and is now cancelled; it will not start",
+            run.id
+        ),
+        CancelRequest::Requested => println!(
+            "run {} is running; its worker stops it at the next step and records it as cancelled (`kobo show {}`)",
+            run.id, run.id
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn rerun(
+    home: &Path,
+    run_id: &str,
+    workflows: &Path,
+    queue: Option<&str>,
+) -> Result<ExitCode> {
+    let records = open_records(home).await?;
+    let old = records.find(run_id).await?;
+    let folder = home.join(&old.folder);
+    let kept_workflow = folder.join("workflow.yaml");
+    let catalogue = Catalogue::load(workflows);
+    let (w, which) = match catalogue.get(&old.client, &old.workflow) {
+        Some(w) => (w.clone(), format!("the current `{}`", w.file.display())),
+        None => {
+            let text = std::fs::read_to_string(&kept_workflow)
+                .with_context(|| format!("reading the workflow run {} kept", old.id))?;
+            let w = Workflow::parse(Path::new(&old.workflow_file), &text).map_err(|e| {
+                anyhow::anyhow!("the workflow run {} kept has problems:\n{e}", old.id)
+            })?;
+            (
+                w,
+                format!(
+                    "the copy run {} kept (no `{}` for client `{}` in `{}`)",
+                    old.id,
+                    old.workflow,
+                    old.client,
+                    workflows.display()
+                ),
+            )
+        }
+    };
+    let input_name = old
+        .input_name
+        .clone()
+        .with_context(|| format!("run {} kept no input file to run again", old.id))?;
+    let input = folder.join("input").join(&input_name);
+    let (hash, _) = file_sha256(&input).with_context(|| {
+        format!(
+            "reading the input run {} kept, `{}`",
+            old.id,
+            input.display()
+        )
+    })?;
+    let location = QueueLocation::parse(queue, home)?;
+    let mut queue = JobQueue::open(&location, QueueSettings::default()).await?;
+    let s = submit(
+        home,
+        &records,
+        &mut queue,
+        &w,
+        &input,
+        &hash,
+        Take::Copy,
+        Some(&old.id),
+    )
+    .await?;
+    println!(
+        "queued run {} (a rerun of {}) on `{}` with {which}",
+        s.id, old.id, input_name
+    );
+    println!(
+        "`kobo serve` or a `kobo worker` on {} runs it; `kobo show {}` shows how it went",
+        location.describe(),
+        s.id
+    );
+    Ok(ExitCode::SUCCESS)
+}

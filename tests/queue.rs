@@ -1,0 +1,536 @@
+//! The queue as a user meets it: the real `kobo` binary serving a temporary data
+//! directory, files dropped into its inbox, runs checked in its records.
+//!
+//! - inbox: partial files, growing files, duplicates, rejects, unknown folders, files there at start
+//! - runs: a workflow error fails at once (no retry); `--run-timeout`; cancel (queued and running); rerun
+//! - crash recovery: `kill -9` of `kobo serve` mid-run (SQLite), of one of two `kobo worker`s (Redis)
+
+use runner::record::RunRecord;
+use runner::{Records, RunId, RunStatus};
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const KOBO: &str = env!("CARGO_BIN_EXE_kobo");
+
+/// Workflows for client `t`. Each reads one CSV with a column `n`.
+fn workflow(name: &str, steps: &str) -> String {
+    format!(
+        "name: {name}\nclient: t\nauthor: olena\ninputs:\n  data:\n    columns: [n]\nsteps:\n{steps}"
+    )
+}
+
+struct Kobo {
+    home: tempfile::TempDir,
+    workflows: tempfile::TempDir,
+    children: Vec<Child>,
+}
+
+impl Kobo {
+    fn new() -> Kobo {
+        let k = Kobo {
+            home: tempfile::tempdir().unwrap(),
+            workflows: tempfile::tempdir().unwrap(),
+            children: Vec::new(),
+        };
+        k.add_workflow("quick", "  - log: \"rows: {{ run.input }}\"\n");
+        k.add_workflow("slow", "  - pause: 3\n  - log: done\n");
+        k.add_workflow("very-slow", "  - pause: 60\n");
+        k.add_workflow("broken-data", "  - fail: \"the data is wrong\"\n");
+        k
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    fn add_workflow(&self, name: &str, steps: &str) {
+        std::fs::write(
+            self.workflows.path().join(format!("{name}.yaml")),
+            workflow(name, steps),
+        )
+        .unwrap();
+    }
+
+    fn inbox(&self, workflow: &str) -> PathBuf {
+        let d = self.home().join("inbox/t").join(workflow);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Drop a CSV whose content is unique to `tag`, written elsewhere then moved in whole.
+    fn drop_csv(&self, workflow: &str, name: &str, tag: &str) -> PathBuf {
+        let staging = self.home().join(format!(".staging-{name}"));
+        std::fs::write(&staging, format!("n\n{tag}\n")).unwrap();
+        let dest = self.inbox(workflow).join(name);
+        std::fs::rename(&staging, &dest).unwrap();
+        dest
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(KOBO);
+        c.args(args)
+            .env("KOBO_HOME", self.home())
+            .env("KOBO_LOG", "warn,runner=info,runner::run_folder=off");
+        c
+    }
+
+    /// Start `kobo serve` (or `kobo worker`) with short heartbeats and settle time.
+    fn start(&mut self, cmd: &str, extra: &[&str]) -> u32 {
+        let wf = self.workflows.path().to_str().unwrap().to_string();
+        let mut args = vec![cmd, "--heartbeat-secs", "1"];
+        if cmd == "serve" {
+            args.extend(["--workflows", &wf, "--settle-ms", "300"]);
+        }
+        args.extend(extra);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home().join(format!("{cmd}.log")))
+            .unwrap();
+        let child = self
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+
+    fn kill(&mut self, pid: u32) {
+        let i = self.children.iter().position(|c| c.id() == pid).unwrap();
+        let mut c = self.children.remove(i);
+        c.kill().unwrap(); // SIGKILL
+        c.wait().unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let wf = self.workflows.path().to_str().unwrap().to_string();
+        let mut args = args.to_vec();
+        if args[0] == "rerun" {
+            args.extend(["--workflows", &wf]);
+        }
+        let out = self.command(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "kobo {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn log(&self, cmd: &str) -> String {
+        std::fs::read_to_string(self.home().join(format!("{cmd}.log"))).unwrap_or_default()
+    }
+
+    async fn records(&self) -> Records {
+        Records::open(&self.home().join("records.db"))
+            .await
+            .unwrap()
+    }
+
+    /// Poll the records until `done` holds for them, at most `secs` seconds.
+    async fn wait_for(
+        &self,
+        secs: u64,
+        what: &str,
+        done: impl Fn(&[RunRecord]) -> bool,
+    ) -> Vec<RunRecord> {
+        let records = self.records().await;
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let runs = records.recent(1000).await.unwrap();
+            if done(&runs) {
+                return runs;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; runs: {:#?}\nserve log:\n{}\nworker log:\n{}",
+                    summary(&runs),
+                    self.log("serve"),
+                    self.log("worker")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Kobo {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn summary(runs: &[RunRecord]) -> Vec<String> {
+    runs.iter()
+        .map(|r| {
+            format!(
+                "{} {} {} attempt {} worker {:?} {:?}",
+                r.id, r.workflow, r.status, r.attempt, r.worker, r.error
+            )
+        })
+        .collect()
+}
+
+fn count(runs: &[RunRecord], status: RunStatus) -> usize {
+    runs.iter().filter(|r| r.status == status).count()
+}
+
+fn files_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn inbox_takes_whole_files_once_and_explains_what_it_refuses() {
+    let mut k = Kobo::new();
+    // There before kobo starts: picked up.
+    k.drop_csv("quick", "early.csv", "early");
+    // Partial and temporary names: never taken.
+    let inbox = k.inbox("quick");
+    for name in [
+        "~$book.xlsx",
+        ".~lock.book.xlsx#",
+        "upload.csv.part",
+        "x.crdownload",
+        "x.tmp",
+        ".hidden.csv",
+    ] {
+        std::fs::write(inbox.join(name), "n\n1\n").unwrap();
+    }
+    // A folder for a client nobody knows: a log line, the file stays, nothing crashes.
+    let stray = k.home().join("inbox/nobody/report");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("a.csv"), "n\n1\n").unwrap();
+    k.start("serve", &["--max-file-mb", "1"]);
+    k.wait_for(20, "the file present at start", |r| {
+        count(r, RunStatus::Succeeded) == 1
+    })
+    .await;
+
+    // A file still growing is taken only once it stopped changing, whole.
+    let growing = inbox.join("growing.csv");
+    std::fs::write(&growing, "n\n").unwrap();
+    for i in 0..12 {
+        use std::io::Write;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&growing)
+            .unwrap()
+            .write_all(format!("{i}\n").as_bytes())
+            .unwrap();
+    }
+    let runs = k
+        .wait_for(20, "the grown file", |r| {
+            count(r, RunStatus::Succeeded) == 2
+        })
+        .await;
+    let grown = runs
+        .iter()
+        .find(|r| r.input_name.as_deref() == Some("growing.csv"))
+        .unwrap();
+    let kept =
+        std::fs::read_to_string(k.home().join(&grown.folder).join("input/growing.csv")).unwrap();
+    assert_eq!(
+        kept.lines().count(),
+        13,
+        "the run got the whole file: {kept:?}"
+    );
+
+    // The same content again, under another name: set aside with the reason, not run.
+    k.drop_csv("quick", "early-again.csv", "early");
+    // Not a spreadsheet, and too large: rejected with the reason next to them.
+    std::fs::write(inbox.join("scan.pdf"), b"%PDF-1.4 not a sheet").unwrap();
+    std::fs::write(
+        inbox.join("big.csv"),
+        "n\n".to_string() + &"1234567890\n".repeat(200_000),
+    )
+    .unwrap();
+    std::fs::write(
+        inbox.join("fake.xlsx"),
+        "<html>a web page saved as xlsx</html>",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while files_in(&inbox.join("rejected")).len() < 6
+        || files_in(&inbox.join("duplicates")).len() < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "rejects: {:?}, duplicates: {:?}",
+            files_in(&inbox.join("rejected")),
+            files_in(&inbox.join("duplicates"))
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let why =
+        std::fs::read_to_string(inbox.join("duplicates/early-again.csv.duplicate.txt")).unwrap();
+    assert!(why.contains("kobo rerun"), "{why}");
+    assert!(
+        std::fs::read_to_string(inbox.join("rejected/scan.pdf.rejected.txt"))
+            .unwrap()
+            .contains("not a spreadsheet")
+    );
+    assert!(
+        std::fs::read_to_string(inbox.join("rejected/big.csv.rejected.txt"))
+            .unwrap()
+            .contains("up to 1.0 MB")
+    );
+    assert!(inbox.join("rejected/fake.xlsx.rejected.txt").exists());
+
+    // Still exactly two runs; partial files and the stray folder are untouched.
+    let runs = k.records().await.recent(100).await.unwrap();
+    assert_eq!(runs.len(), 2, "{:#?}", summary(&runs));
+    for name in [
+        "~$book.xlsx",
+        ".~lock.book.xlsx#",
+        "upload.csv.part",
+        "x.crdownload",
+        "x.tmp",
+        ".hidden.csv",
+    ] {
+        assert!(inbox.join(name).exists(), "{name} must stay");
+    }
+    assert!(stray.join("a.csv").exists());
+    assert!(
+        k.log("serve")
+            .contains("no workflow `report` for client `nobody`"),
+        "{}",
+        k.log("serve")
+    );
+}
+
+#[tokio::test]
+async fn workflow_errors_fail_at_once_and_timeouts_stop_runs() {
+    let mut k = Kobo::new();
+    k.start("serve", &["--run-timeout", "1"]);
+    k.drop_csv("broken-data", "a.csv", "a");
+    k.drop_csv("very-slow", "b.csv", "b");
+    let runs = k
+        .wait_for(30, "both runs to fail", |r| {
+            count(r, RunStatus::Failed) == 2
+        })
+        .await;
+    let broken = runs.iter().find(|r| r.workflow == "broken-data").unwrap();
+    assert_eq!(broken.attempt, 1, "a workflow error is not retried");
+    assert!(
+        broken
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("the data is wrong")
+    );
+    let slow = runs.iter().find(|r| r.workflow == "very-slow").unwrap();
+    assert!(
+        slow.error.as_deref().unwrap().contains("--run-timeout"),
+        "{:?}",
+        slow.error
+    );
+    assert!(slow.duration_ms.unwrap() < 10_000);
+}
+
+#[tokio::test]
+async fn cancel_and_rerun_from_the_command_line() {
+    let mut k = Kobo::new();
+    // No workers yet: the run waits in the queue and is cancelled there.
+    k.start("serve", &["--workers", "0"]);
+    k.drop_csv("quick", "wait.csv", "wait");
+    let runs = k
+        .wait_for(20, "a queued run", |r| count(r, RunStatus::Queued) == 1)
+        .await;
+    let queued = runs[0].id.clone();
+    let out = k.run(&["cancel", &queued.0]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("now cancelled"));
+
+    // A worker starts: the cancelled run stays cancelled; a long run is cancelled while running.
+    k.start("worker", &["--workers", "2"]);
+    k.drop_csv("very-slow", "long.csv", "long");
+    let runs = k
+        .wait_for(20, "the long run to start", |r| {
+            count(r, RunStatus::Running) == 1
+        })
+        .await;
+    let long = runs
+        .iter()
+        .find(|r| r.status == RunStatus::Running)
+        .unwrap()
+        .id
+        .clone();
+    k.run(&["cancel", &long.0[..10]]);
+    let runs = k
+        .wait_for(10, "the long run to be cancelled", |r| {
+            count(r, RunStatus::Cancelled) == 2
+        })
+        .await;
+    let r = runs.iter().find(|r| r.id == long).unwrap();
+    assert!(r.duration_ms.unwrap() < 8_000, "{:?}", r.duration_ms);
+
+    // Rerun the cancelled queued run: a new run with its own id, from the kept input.
+    let out = k.run(&["rerun", &queued.0]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("a rerun of {queued}")));
+    let runs = k
+        .wait_for(20, "the rerun", |r| count(r, RunStatus::Succeeded) == 1)
+        .await;
+    let rerun = runs
+        .iter()
+        .find(|r| r.status == RunStatus::Succeeded)
+        .unwrap();
+    assert_ne!(rerun.id, queued);
+    assert_eq!(rerun.rerun_of.as_deref(), Some(queued.0.as_str()));
+    assert_eq!(
+        runs.iter().find(|r| r.id == queued).unwrap().status,
+        RunStatus::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn a_killed_serve_leaves_its_run_to_the_next_one() {
+    let mut k = Kobo::new();
+    let pid = k.start("serve", &[]);
+    k.drop_csv("slow", "a.csv", "a");
+    let runs = k
+        .wait_for(20, "the run to start", |r| {
+            count(r, RunStatus::Running) == 1
+        })
+        .await;
+    let id: RunId = runs[0].id.clone();
+    k.kill(pid);
+    k.start("serve", &[]);
+    let runs = k
+        .wait_for(40, "the run to finish after the restart", |r| {
+            count(r, RunStatus::Succeeded) == 1
+        })
+        .await;
+    assert_eq!(runs.len(), 1, "exactly one run: {:#?}", summary(&runs));
+    assert_eq!(runs[0].id, id);
+    assert_eq!(
+        runs[0].attempt,
+        2,
+        "the second serve ran it again: {:#?}",
+        summary(&runs)
+    );
+    let log = std::fs::read_to_string(k.home().join(&runs[0].folder).join("log.jsonl")).unwrap();
+    assert!(log.contains("starts it again from the beginning"), "{log}");
+}
+
+/// A redis-server of its own on a free loopback port, stopped when dropped.
+struct Redis {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}); install it with `apt-get install redis-server`"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start listening on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Redis {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn two_redis_workers_share_the_runs_and_survive_a_kill() {
+    let redis = Redis::start();
+    let mut k = Kobo::new();
+    k.add_workflow("step", "  - pause: 1\n");
+    k.start("serve", &["--queue", &redis.url, "--workers", "0"]);
+    let a = k.start("worker", &["--queue", &redis.url, "--workers", "1"]);
+    k.start("worker", &["--queue", &redis.url, "--workers", "1"]);
+    const N: usize = 8;
+    for i in 0..N {
+        k.drop_csv("step", &format!("f{i}.csv"), &format!("{i}"));
+    }
+    // Kill worker A in the middle of a run, once it has finished one.
+    let by_a = |r: &RunRecord, status: RunStatus| {
+        r.status == status
+            && r.worker
+                .as_deref()
+                .is_some_and(|w| w.ends_with(&format!("-{a}")))
+    };
+    let runs = k
+        .wait_for(30, "worker A to finish a run and start another", |r| {
+            r.iter().any(|r| by_a(r, RunStatus::Succeeded))
+                && r.iter().any(|r| by_a(r, RunStatus::Running))
+        })
+        .await;
+    let killed_run = runs
+        .iter()
+        .find(|r| {
+            r.status == RunStatus::Running
+                && r.worker.as_deref().unwrap().ends_with(&format!("-{a}"))
+        })
+        .unwrap()
+        .id
+        .clone();
+    k.kill(a);
+    let runs = k
+        .wait_for(60, "all runs to finish", |r| {
+            r.len() == N && count(r, RunStatus::Succeeded) == N
+        })
+        .await;
+    assert_eq!(runs.len(), N, "exactly N runs: {:#?}", summary(&runs));
+    let workers: BTreeSet<&str> = runs.iter().filter_map(|r| r.worker.as_deref()).collect();
+    assert_eq!(
+        workers.len(),
+        2,
+        "runs spread over both workers: {:#?}",
+        summary(&runs)
+    );
+    let killed = runs.iter().find(|r| r.id == killed_run).unwrap();
+    assert_eq!(
+        killed.attempt,
+        2,
+        "the killed worker's run ran again elsewhere: {:#?}",
+        summary(&runs)
+    );
+    assert!(
+        !killed
+            .worker
+            .as_deref()
+            .unwrap()
+            .ends_with(&format!("-{a}"))
+    );
+}
