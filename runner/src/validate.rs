@@ -52,6 +52,8 @@ pub fn check(r: &mut Reader, w: &Workflow) {
         r.error("steps", "the workflow has no steps", Some("add at least one step, such as `- log: hello`".into()));
     }
     let mut walker = Walker::new(w, tables);
+    // Steps that could not be read are already reported; a block holding only those is not "empty".
+    walker.steps_unreadable = !r.errors.is_empty();
     walker.steps(&w.steps, &Scope::default());
     for (path, message, hint) in walker.problems {
         r.error(&path, message, hint);
@@ -104,6 +106,8 @@ struct Walker<'w> {
     tables: BTreeMap<String, Option<Vec<String>>>,
     vars: BTreeSet<String>,
     only_columns: bool,
+    /// Some steps could not be read (and were reported), so a block may look emptier than it is.
+    steps_unreadable: bool,
     problems: Vec<(String, String, Option<String>)>,
 }
 
@@ -117,6 +121,7 @@ impl<'w> Walker<'w> {
             tables,
             vars,
             only_columns: false,
+            steps_unreadable: false,
             problems: Vec::new(),
         }
     }
@@ -323,7 +328,7 @@ impl<'w> Walker<'w> {
             StepKind::ForEach { table, steps } => {
                 self.table(table, &child_key(&p, "for_each"));
                 let inner = Scope { row_of: Some(table.clone()), ..scope.clone() };
-                if steps.is_empty() {
+                if steps.is_empty() && !self.steps_unreadable {
                     self.problem(&p, "`for_each` has no steps", Some("add the steps to do for each row under `steps:`".into()));
                 }
                 self.steps(steps, &inner);
