@@ -940,10 +940,18 @@ impl<'a> Execution<'a> {
             ));
         }
         let mut prepared: Vec<(String, Table, Vec<ColumnFormat>)> = Vec::new();
-        for (table, sheet_name, columns, formats) in parts {
+        for (table, sheet_name, mut columns, formats) in parts {
             let mut t = self.table(&table, step, frame)?.clone();
             if a.with_results {
                 self.add_result_columns(&table, &mut t);
+                // `with_results` asks for the outcome columns: keep them when `columns` picks the others.
+                if !columns.is_empty() {
+                    for c in ["result", "error"] {
+                        if t.column_index(c).is_some() && !columns.iter().any(|x| x == c) {
+                            columns.push(c.to_string());
+                        }
+                    }
+                }
             }
             if !columns.is_empty() {
                 t = select_columns(&t, &columns).map_err(|c| {

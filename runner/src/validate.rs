@@ -69,6 +69,8 @@ pub fn check(r: &mut Reader, w: &Workflow) {
         );
     }
     let mut walker = Walker::new(w, tables);
+    // Steps that could not be read are already reported; a block holding only those is not "empty".
+    walker.steps_unreadable = !r.errors.is_empty();
     walker.steps(&w.steps, &Scope::default());
     for (path, message, hint) in walker.problems {
         r.error(&path, message, hint);
@@ -129,6 +131,8 @@ struct Walker<'w> {
     tables: BTreeMap<String, Option<Vec<String>>>,
     vars: BTreeSet<String>,
     only_columns: bool,
+    /// Some steps could not be read (and were reported), so a block may look emptier than it is.
+    steps_unreadable: bool,
     problems: Vec<(String, String, Option<String>)>,
 }
 
@@ -142,6 +146,7 @@ impl<'w> Walker<'w> {
             tables,
             vars,
             only_columns: false,
+            steps_unreadable: false,
             problems: Vec::new(),
         }
     }
@@ -415,7 +420,7 @@ impl<'w> Walker<'w> {
                     row_of: Some(table.clone()),
                     ..scope.clone()
                 };
-                if steps.is_empty() {
+                if steps.is_empty() && !self.steps_unreadable {
                     self.problem(
                         &p,
                         "`for_each` has no steps",

@@ -309,3 +309,35 @@ steps:
         "written as a real date"
     );
 }
+
+#[tokio::test]
+async fn with_results_keeps_its_columns_when_columns_are_chosen() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, _) = s
+        .run(
+            r#"name: t
+client: acme
+author: olena
+inputs: { orders: {} }
+steps:
+  - for_each: orders
+    on_error: mark_row_failed
+    steps:
+      - fail: "no amount"
+        when: "row['金額'] == ''"
+  - write:
+      file: result.xlsx
+      with_results: true
+      sheets: [ { table: orders, columns: [品名, 金額] } ]
+"#,
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let table = runner::sheet::read_table(&out.outputs[0], &Default::default()).unwrap();
+    assert_eq!(table.columns, ["品名", "金額", "result", "error"]);
+    assert_eq!(table.rows[1][2].to_string(), "failed");
+    assert_eq!(table.rows[1][3].to_string(), "no amount");
+}

@@ -108,6 +108,18 @@ fn unknown_step_kinds_and_locator_keys() {
 }
 
 #[test]
+fn a_misspelled_step_in_for_each_is_the_only_error() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}inputs: {{ orders: {{}} }}\nsteps:\n  - for_each: orders\n    steps:\n      - lgo: hi\n"
+        )),
+        vec![
+            "w.yaml:8:9: unknown step kind `lgo`\n  hint: did you mean `log`? docs/workflows.md lists every step kind"
+        ]
+    );
+}
+
+#[test]
 fn wrong_types_say_what_is_expected() {
     assert_eq!(
         errors(&format!(
