@@ -1,13 +1,13 @@
 //! The admin's page: users and roles, the rates in force, and the audit log.
 //! Rates are edited in `<home>/rates.yaml` (shown here, so the admin can check them).
 
+use crate::AppState;
 use crate::auth::Current;
 use crate::error::AppError;
 use crate::page::render;
-use crate::AppState;
+use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use minijinja::{Value, context};
 use runner::payout::Rates;
 use runner::user::{self, UserError};
@@ -46,7 +46,11 @@ pub struct NewUser {
     password: String,
 }
 
-pub async fn add_user(State(state): State<AppState>, cur: Current, Form(f): Form<NewUser>) -> Result<Response, AppError> {
+pub async fn add_user(
+    State(state): State<AppState>,
+    cur: Current,
+    Form(f): Form<NewUser>,
+) -> Result<Response, AppError> {
     cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin])?;
     let role: Role = f.role.parse().map_err(AppError::BadRequest)?;
@@ -54,11 +58,22 @@ pub async fn add_user(State(state): State<AppState>, cur: Current, Form(f): Form
     let pool = state.records.pool();
     match user::add(pool, f.name.trim(), role, client, &f.password).await {
         Ok(u) => {
-            audit::append(pool, &cur.user().name, "user.add", &u.name, Some(role.as_str())).await?;
+            audit::append(
+                pool,
+                &cur.user().name,
+                "user.add",
+                &u.name,
+                Some(role.as_str()),
+            )
+            .await?;
             Ok(Redirect::to("/admin").into_response())
         }
-        Err(UserError::Exists(n)) => Err(AppError::Conflict(format!("a user named `{n}` already exists"))),
-        Err(e @ (UserError::Hash(_) | UserError::Database(_))) => Err(AppError::Internal(e.to_string())),
+        Err(UserError::Exists(n)) => Err(AppError::Conflict(format!(
+            "a user named `{n}` already exists"
+        ))),
+        Err(e @ (UserError::Hash(_) | UserError::Database(_))) => {
+            Err(AppError::Internal(e.to_string()))
+        }
         Err(e) => Err(AppError::BadRequest(e.to_string())),
     }
 }

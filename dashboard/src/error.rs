@@ -8,7 +8,9 @@ use runner::review::ReviewError;
 #[derive(Debug)]
 pub enum AppError {
     /// Not logged in: pages redirect to the login page; other requests get 401.
-    LoginRequired { page: bool },
+    LoginRequired {
+        page: bool,
+    },
     BadRequest(String),
     Forbidden(String),
     NotFound,
@@ -26,15 +28,22 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            AppError::LoginRequired { page: true } => return Redirect::to("/login").into_response(),
-            AppError::LoginRequired { page: false } => (StatusCode::UNAUTHORIZED, "Please log in.".to_string()),
+            AppError::LoginRequired { page: true } => {
+                return Redirect::to("/login").into_response();
+            }
+            AppError::LoginRequired { page: false } => {
+                (StatusCode::UNAUTHORIZED, "Please log in.".to_string())
+            }
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             AppError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here.".to_string()),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "dashboard request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; it has been logged.".to_string())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side; it has been logged.".to_string(),
+                )
             }
         };
         let body = format!(
@@ -44,25 +53,34 @@ impl IntoResponse for AppError {
             msg = escape(&message)
         );
         let mut r = (status, Html(body)).into_response();
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     }
 }
 
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 impl From<ReviewError> for AppError {
     fn from(e: ReviewError) -> Self {
         match e {
             ReviewError::NoSuchRun(_) => AppError::NotFound,
-            ReviewError::NotAReviewer | ReviewError::OwnRun(_) => AppError::Forbidden(e.to_string()),
+            ReviewError::NotAReviewer | ReviewError::OwnRun(_) => {
+                AppError::Forbidden(e.to_string())
+            }
             ReviewError::CommentRequired => AppError::BadRequest(e.to_string()),
             ReviewError::NotReviewable { .. }
             | ReviewError::AlreadyReviewed { .. }
             | ReviewError::NoRate { .. }
-            | ReviewError::Delivery(runner::delivery::DeliveryError::Changed(_)) => AppError::Conflict(e.to_string()),
+            | ReviewError::Delivery(runner::delivery::DeliveryError::Changed(_)) => {
+                AppError::Conflict(e.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

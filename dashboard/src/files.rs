@@ -19,7 +19,16 @@ pub fn content_type(name: &str) -> &'static str {
 
 /// `filename*` in RFC 5987 form, so Japanese names survive.
 fn disposition(kind: &str, name: &str) -> String {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let mut encoded = String::new();
     for b in name.as_bytes() {
         if b.is_ascii_alphanumeric() || b"._-".contains(b) {
@@ -38,6 +47,17 @@ pub async fn send_file(path: &Path, name: &str) -> Result<Response, AppError> {
         Err(e) => return Err(e.into()),
     };
     let ctype = content_type(name);
-    let kind = if ctype == "image/png" { "inline" } else { "attachment" };
-    Ok(([(header::CONTENT_TYPE, ctype.to_string()), (header::CONTENT_DISPOSITION, disposition(kind, name))], bytes).into_response())
+    let kind = if ctype == "image/png" {
+        "inline"
+    } else {
+        "attachment"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, ctype.to_string()),
+            (header::CONTENT_DISPOSITION, disposition(kind, name)),
+        ],
+        bytes,
+    )
+        .into_response())
 }

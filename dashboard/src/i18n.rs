@@ -52,7 +52,11 @@ impl Lang {
                 let mut pieces = part.trim().split(';');
                 let tag = pieces.next()?.trim().to_ascii_lowercase();
                 let q = pieces
-                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                    })
                     .unwrap_or(1.0);
                 let primary = tag.split('-').next()?;
                 Lang::from_code(primary).map(|l| (q, l))
@@ -85,7 +89,9 @@ impl Lang {
 
     /// A time from the records (RFC 3339), in Japan time, the way this language writes it.
     pub fn datetime(self, rfc3339: &str) -> String {
-        let Ok(t) = DateTime::parse_from_rfc3339(rfc3339) else { return rfc3339.to_string() };
+        let Ok(t) = DateTime::parse_from_rfc3339(rfc3339) else {
+            return rfc3339.to_string();
+        };
         let t = t.with_timezone(&runner::payout::jst());
         match self {
             Lang::En => t.format("%-d %b %Y, %H:%M").to_string(),
@@ -96,10 +102,22 @@ impl Lang {
 
     /// A month key (`2026-11`) as a heading: "November 2026", "2026年11月", "листопад 2026".
     pub fn month(self, key: &str) -> String {
-        let Ok(d) = chrono::NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d") else { return key.to_string() };
+        let Ok(d) = chrono::NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d") else {
+            return key.to_string();
+        };
         const UK_MONTHS: [&str; 12] = [
-            "січень", "лютий", "березень", "квітень", "травень", "червень", "липень", "серпень", "вересень", "жовтень",
-            "листопад", "грудень",
+            "січень",
+            "лютий",
+            "березень",
+            "квітень",
+            "травень",
+            "червень",
+            "липень",
+            "серпень",
+            "вересень",
+            "жовтень",
+            "листопад",
+            "грудень",
         ];
         match self {
             Lang::En => d.format("%B %Y").to_string(),
@@ -114,7 +132,7 @@ impl Lang {
         let digits = amount.unsigned_abs().to_string();
         let mut grouped = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 grouped.push_str(sep);
             }
             grouped.push(c);
@@ -152,14 +170,26 @@ mod tests {
 
     #[test]
     fn browser_language_and_formats() {
-        assert_eq!(Lang::from_accept_language("uk-UA,uk;q=0.9,en-US;q=0.8"), Lang::Uk);
-        assert_eq!(Lang::from_accept_language("fr-FR, ja;q=0.5, en;q=0.4"), Lang::Ja);
+        assert_eq!(
+            Lang::from_accept_language("uk-UA,uk;q=0.9,en-US;q=0.8"),
+            Lang::Uk
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, ja;q=0.5, en;q=0.4"),
+            Lang::Ja
+        );
         assert_eq!(Lang::from_accept_language("de"), Lang::En);
         assert_eq!(Lang::En.yen(1234567), "¥1,234,567");
         assert_eq!(Lang::Ja.yen(700), "700円");
         assert_eq!(Lang::Uk.yen(1200), "1\u{a0}200\u{a0}¥");
-        assert_eq!(Lang::Ja.datetime("2026-11-25T13:18:51+00:00"), "2026年11月25日 22:18");
-        assert_eq!(Lang::Uk.datetime("2026-11-25T13:18:51+00:00"), "25.11.2026 22:18");
+        assert_eq!(
+            Lang::Ja.datetime("2026-11-25T13:18:51+00:00"),
+            "2026年11月25日 22:18"
+        );
+        assert_eq!(
+            Lang::Uk.datetime("2026-11-25T13:18:51+00:00"),
+            "25.11.2026 22:18"
+        );
         assert_eq!(Lang::Uk.month("2026-11"), "листопад 2026");
     }
 }

@@ -1,10 +1,10 @@
 //! The payout ledger: a trainee's approved work, amounts and monthly totals, and the monthly
 //! statement as xlsx. A trainee sees only her own; an admin sees anyone's.
 
+use crate::AppState;
 use crate::auth::Current;
 use crate::error::AppError;
 use crate::page::render;
-use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,11 @@ fn whose(cur: &Current, q: &LedgerQuery) -> Result<Option<String>, AppError> {
     })
 }
 
-pub async fn page(State(state): State<AppState>, cur: Current, Query(q): Query<LedgerQuery>) -> Result<Response, AppError> {
+pub async fn page(
+    State(state): State<AppState>,
+    cur: Current,
+    Query(q): Query<LedgerQuery>,
+) -> Result<Response, AppError> {
     let trainee = whose(&cur, &q)?;
     let entries = payout::ledger(state.records.pool(), trainee.as_deref(), None).await?;
     let totals = payout::monthly_totals(&entries);
@@ -45,10 +49,17 @@ pub async fn page(State(state): State<AppState>, cur: Current, Query(q): Query<L
 }
 
 /// `/ledger/2026-11.xlsx`: one month's statement.
-pub async fn statement(State(state): State<AppState>, cur: Current, Path(file): Path<String>, Query(q): Query<LedgerQuery>) -> Result<Response, AppError> {
+pub async fn statement(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(file): Path<String>,
+    Query(q): Query<LedgerQuery>,
+) -> Result<Response, AppError> {
     let trainee = whose(&cur, &q)?;
     let month = file.strip_suffix(".xlsx").ok_or(AppError::NotFound)?;
-    if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err() || month.len() != 7 {
+    if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err()
+        || month.len() != 7
+    {
         return Err(AppError::NotFound);
     }
     let entries = payout::ledger(state.records.pool(), trainee.as_deref(), Some(month)).await?;
@@ -59,7 +70,10 @@ pub async fn statement(State(state): State<AppState>, cur: Current, Path(file): 
         name: month.to_string(),
         table: &table,
         formats: ["per run (JPY)", "per ok row (JPY)", "amount (JPY)"]
-            .map(|c| runner::sheet::ColumnFormat { column: c.into(), format: "#,##0".into() })
+            .map(|c| runner::sheet::ColumnFormat {
+                column: c.into(),
+                format: "#,##0".into(),
+            })
             .to_vec(),
     };
     write_xlsx(&path, &[sheet]).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -67,8 +81,14 @@ pub async fn statement(State(state): State<AppState>, cur: Current, Path(file): 
     let who = trainee.unwrap_or_else(|| "all".into());
     Ok((
         [
-            (header::CONTENT_TYPE, crate::files::content_type("x.xlsx").to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"kobo-statement-{who}-{month}.xlsx\"")),
+            (
+                header::CONTENT_TYPE,
+                crate::files::content_type("x.xlsx").to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"kobo-statement-{who}-{month}.xlsx\""),
+            ),
         ],
         bytes,
     )

@@ -62,7 +62,10 @@ pub fn app(state: AppState) -> Router {
         .route("/ledger/{file}", get(ledger::statement))
         .route("/client", get(client::page))
         .route("/client/deliveries/{name}", get(client::download))
-        .route("/client/upload", post(client::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
+        .route(
+            "/client/upload",
+            post(client::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
         .route("/static/style.css", get(page::stylesheet))
@@ -76,5 +79,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -2,14 +2,14 @@
 //! full (input, output previews, rows, steps, log, screenshots), approve/reject, and the
 //! run's files. Reviewers and admins see every run; a trainee only her own; clients none.
 
+use crate::AppState;
 use crate::auth::Current;
 use crate::error::AppError;
 use crate::files::send_file;
 use crate::page::render;
-use crate::AppState;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use minijinja::{Value, context};
 use runner::record::RunDetail;
 use runner::review::{self, RunFilter};
@@ -32,7 +32,11 @@ fn given(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-pub async fn list(State(state): State<AppState>, cur: Current, Query(q): Query<ListQuery>) -> Result<Response, AppError> {
+pub async fn list(
+    State(state): State<AppState>,
+    cur: Current,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
     cur.require(&[Role::Admin, Role::Reviewer, Role::Trainee])?;
     let trainee_view = cur.user().role == Role::Trainee;
     let all = trainee_view || q.view.as_deref() == Some("all");
@@ -40,7 +44,11 @@ pub async fn list(State(state): State<AppState>, cur: Current, Query(q): Query<L
         client: given(q.client.clone()),
         workflow: given(q.workflow.clone()),
         // A trainee sees her own runs, whatever the query says.
-        trainee: if trainee_view { Some(cur.user().name.clone()) } else { given(q.trainee.clone()) },
+        trainee: if trainee_view {
+            Some(cur.user().name.clone())
+        } else {
+            given(q.trainee.clone())
+        },
         awaiting_only: !all,
         limit: Some(300),
     };
@@ -66,7 +74,9 @@ async fn visible_run(state: &AppState, cur: &Current, id: &str) -> Result<RunDet
     cur.require(&[Role::Admin, Role::Reviewer, Role::Trainee])?;
     let id = RunId::parse(id).ok_or(AppError::NotFound)?;
     let detail = state.records.detail(&id.0).await?;
-    if detail.run.id != id || (cur.user().role == Role::Trainee && detail.run.trainee != cur.user().name) {
+    if detail.run.id != id
+        || (cur.user().role == Role::Trainee && detail.run.trainee != cur.user().name)
+    {
         return Err(AppError::NotFound);
     }
     Ok(detail)
@@ -109,12 +119,23 @@ fn previews(state: &AppState, d: &RunDetail) -> Vec<Preview> {
         let sheets = match sheet_names(&path) {
             Ok(s) => s,
             Err(e) => {
-                out.push(Preview { file: a.name.clone(), path: a.path.clone(), sheet: String::new(), columns: vec![], rows: vec![], total: 0, error: Some(e.to_string()) });
+                out.push(Preview {
+                    file: a.name.clone(),
+                    path: a.path.clone(),
+                    sheet: String::new(),
+                    columns: vec![],
+                    rows: vec![],
+                    total: 0,
+                    error: Some(e.to_string()),
+                });
                 continue;
             }
         };
         for sheet in sheets.into_iter().take(5) {
-            let spec = SheetSpec { sheet: SheetRef::Name(sheet.clone()), ..SheetSpec::default() };
+            let spec = SheetSpec {
+                sheet: SheetRef::Name(sheet.clone()),
+                ..SheetSpec::default()
+            };
             match read_table(&path, &spec) {
                 Ok(t) => {
                     let result_col = t.column_index("result");
@@ -127,35 +148,71 @@ fn previews(state: &AppState, d: &RunDetail) -> Vec<Preview> {
                         .map(|(i, (cells, source))| {
                             let class = match result_col {
                                 Some(c) => row_class(&cells[c].to_string()),
-                                None => d.rows.iter().find(|r| r.row == i + 1).map(|r| row_class(r.status.as_str())).unwrap_or(""),
+                                None => d
+                                    .rows
+                                    .iter()
+                                    .find(|r| r.row == i + 1)
+                                    .map(|r| row_class(r.status.as_str()))
+                                    .unwrap_or(""),
                             };
-                            PreviewRow { cells: cells.iter().map(|c| c.to_string()).collect(), class, sheet_row: *source }
+                            PreviewRow {
+                                cells: cells.iter().map(|c| c.to_string()).collect(),
+                                class,
+                                sheet_row: *source,
+                            }
                         })
                         .collect();
-                    out.push(Preview { file: a.name.clone(), path: a.path.clone(), sheet, columns: t.columns.clone(), rows, total: t.rows.len(), error: None });
+                    out.push(Preview {
+                        file: a.name.clone(),
+                        path: a.path.clone(),
+                        sheet,
+                        columns: t.columns.clone(),
+                        rows,
+                        total: t.rows.len(),
+                        error: None,
+                    });
                 }
-                Err(e) => out.push(Preview { file: a.name.clone(), path: a.path.clone(), sheet, columns: vec![], rows: vec![], total: 0, error: Some(e.to_string()) }),
+                Err(e) => out.push(Preview {
+                    file: a.name.clone(),
+                    path: a.path.clone(),
+                    sheet,
+                    columns: vec![],
+                    rows: vec![],
+                    total: 0,
+                    error: Some(e.to_string()),
+                }),
             }
         }
     }
     out
 }
 
-pub async fn show(State(state): State<AppState>, cur: Current, Path(id): Path<String>) -> Result<Response, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     let d = visible_run(&state, &cur, &id).await?;
     let review = review::get(state.records.pool(), &d.run.id.0).await?;
     let review_state = review::state_of(&d.run, review.as_ref());
     let deliveries = delivery::for_run(state.records.pool(), &d.run.id.0).await?;
-    let log = runner::run_folder::read_log(&state.home.join(&d.run.folder).join("log.jsonl")).unwrap_or_default();
+    let log = runner::run_folder::read_log(&state.home.join(&d.run.folder).join("log.jsonl"))
+        .unwrap_or_default();
     let log_start = log.len().saturating_sub(500);
-    let problem_rows: Vec<_> = d.rows.iter().filter(|r| r.status != RowStatus::Ok).collect();
+    let problem_rows: Vec<_> = d
+        .rows
+        .iter()
+        .filter(|r| r.status != RowStatus::Ok)
+        .collect();
     let slowest = d.steps.iter().map(|s| s.total_ms).fold(1.0_f64, f64::max);
     let steps: Vec<Value> = d
         .steps
         .iter()
         .map(|s| context! { step => Value::from_serialize(s), pct => ((s.total_ms / slowest) * 100.0).round().max(1.0) as i64 })
         .collect();
-    let can_decide = cur.user().can_review() && review_state == runner::ReviewState::Awaiting && d.run.trainee != cur.user().name;
+    let can_decide = cur.user().can_review()
+        && review_state == runner::ReviewState::Awaiting
+        && d.run.trainee != cur.user().name;
     let html = render(
         "run.html",
         cur.lang,
@@ -186,30 +243,69 @@ pub struct DecideForm {
     comment: Option<String>,
 }
 
-pub async fn approve(State(state): State<AppState>, cur: Current, Path(id): Path<String>, Form(f): Form<DecideForm>) -> Result<Response, AppError> {
+pub async fn approve(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> Result<Response, AppError> {
     cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin, Role::Reviewer])?;
     let id = RunId::parse(&id).ok_or(AppError::NotFound)?;
-    review::approve(&state.records, &state.home, &id, cur.user(), f.comment.as_deref()).await?;
+    review::approve(
+        &state.records,
+        &state.home,
+        &id,
+        cur.user(),
+        f.comment.as_deref(),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
 }
 
-pub async fn reject(State(state): State<AppState>, cur: Current, Path(id): Path<String>, Form(f): Form<DecideForm>) -> Result<Response, AppError> {
+pub async fn reject(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> Result<Response, AppError> {
     cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin, Role::Reviewer])?;
     let id = RunId::parse(&id).ok_or(AppError::NotFound)?;
-    review::reject(&state.records, &state.home, &id, cur.user(), f.comment.as_deref().unwrap_or("")).await?;
+    review::reject(
+        &state.records,
+        &state.home,
+        &id,
+        cur.user(),
+        f.comment.as_deref().unwrap_or(""),
+    )
+    .await?;
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
 }
 
 /// A file of a run, named by its path as recorded (`outputs/report.xlsx`); nothing else is served.
-pub async fn file(State(state): State<AppState>, cur: Current, Path((id, path)): Path<(String, String)>) -> Result<Response, AppError> {
-    if path.split('/').any(|p| p.is_empty() || p == "." || p == "..") || path.contains('\\') {
+pub async fn file(
+    State(state): State<AppState>,
+    cur: Current,
+    Path((id, path)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    if path
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+        || path.contains('\\')
+    {
         return Err(AppError::BadRequest("not a file name".into()));
     }
     let d = visible_run(&state, &cur, &id).await?;
-    let a = d.artifacts.iter().find(|a| a.path == path).ok_or(AppError::NotFound)?;
-    let folder = runner::run_folder::RunFolder { root: state.home.join(&d.run.folder), relative: d.run.folder.clone() };
+    let a = d
+        .artifacts
+        .iter()
+        .find(|a| a.path == path)
+        .ok_or(AppError::NotFound)?;
+    let folder = runner::run_folder::RunFolder {
+        root: state.home.join(&d.run.folder),
+        relative: d.run.folder.clone(),
+    };
     let full = folder.resolve(&a.path).ok_or(AppError::NotFound)?;
     send_file(&full, &a.name).await
 }

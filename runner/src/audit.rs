@@ -40,7 +40,10 @@ pub async fn append<'e, E: SqliteExecutor<'e>>(
 
 /// The most recent entries, newest first.
 pub async fn recent(pool: &SqlitePool, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT ?").bind(limit).fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT ?")
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .iter()
         .map(|r| AuditEntry {

@@ -62,13 +62,21 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
 }
 
 /// Copy a run's outputs into the client's outbox. On error, files already copied are removed.
-pub(crate) fn copy_outputs(home: &Path, run: &RunRecord, outputs: &[Artifact], at: DateTime<Utc>) -> Result<Vec<Delivery>, DeliveryError> {
+pub(crate) fn copy_outputs(
+    home: &Path,
+    run: &RunRecord,
+    outputs: &[Artifact],
+    at: DateTime<Utc>,
+) -> Result<Vec<Delivery>, DeliveryError> {
     let mut done: Vec<Delivery> = Vec::new();
     let dir = outbox_dir(home, &run.client);
     let result = (|| {
         for a in outputs {
             let source = home.join(&run.folder).join(&a.path);
-            let io = |e: std::io::Error| DeliveryError::Io { file: a.name.clone(), message: e.to_string() };
+            let io = |e: std::io::Error| DeliveryError::Io {
+                file: a.name.clone(),
+                message: e.to_string(),
+            };
             let bytes = std::fs::read(&source).map_err(io)?;
             let (sha, _) = file_sha256(&source).map_err(io)?;
             if sha != a.sha256 {
@@ -104,7 +112,10 @@ pub(crate) fn undo(home: &Path, done: &[Delivery]) {
     }
 }
 
-pub(crate) async fn record(tx: &mut sqlx::SqliteConnection, d: &Delivery) -> Result<(), sqlx::Error> {
+pub(crate) async fn record(
+    tx: &mut sqlx::SqliteConnection,
+    d: &Delivery,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO deliveries (run_id, client, file_name, source, bytes, sha256, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -122,21 +133,30 @@ pub(crate) async fn record(tx: &mut sqlx::SqliteConnection, d: &Delivery) -> Res
 
 /// A client's deliveries, newest first.
 pub async fn for_client(pool: &SqlitePool, client: &str) -> Result<Vec<Delivery>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM deliveries WHERE client = ? ORDER BY delivered_at DESC, file_name")
-        .bind(client)
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT * FROM deliveries WHERE client = ? ORDER BY delivered_at DESC, file_name",
+    )
+    .bind(client)
+    .fetch_all(pool)
+    .await?;
     Ok(rows.iter().map(from_row).collect())
 }
 
 /// The deliveries of one run.
 pub async fn for_run(pool: &SqlitePool, run_id: &str) -> Result<Vec<Delivery>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM deliveries WHERE run_id = ? ORDER BY file_name").bind(run_id).fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT * FROM deliveries WHERE run_id = ? ORDER BY file_name")
+        .bind(run_id)
+        .fetch_all(pool)
+        .await?;
     Ok(rows.iter().map(from_row).collect())
 }
 
 /// One of a client's deliveries by its file name (the only way to name a file to download).
-pub async fn find(pool: &SqlitePool, client: &str, file_name: &str) -> Result<Option<Delivery>, sqlx::Error> {
+pub async fn find(
+    pool: &SqlitePool,
+    client: &str,
+    file_name: &str,
+) -> Result<Option<Delivery>, sqlx::Error> {
     let row = sqlx::query("SELECT * FROM deliveries WHERE client = ? AND file_name = ?")
         .bind(client)
         .bind(file_name)

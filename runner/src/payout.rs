@@ -72,11 +72,22 @@ impl Rates {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Rates::default()),
-            Err(e) => return Err(RateError::Read { path: path.display().to_string(), message: e.to_string() }),
+            Err(e) => {
+                return Err(RateError::Read {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
         };
-        let rates: Rates = serde_yaml::from_str(&text)
-            .map_err(|e| RateError::Invalid { path: path.display().to_string(), message: e.to_string() })?;
-        if let Some(r) = rates.rates.iter().find(|r| r.per_run < 0 || r.per_ok_row < 0) {
+        let rates: Rates = serde_yaml::from_str(&text).map_err(|e| RateError::Invalid {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        if let Some(r) = rates
+            .rates
+            .iter()
+            .find(|r| r.per_run < 0 || r.per_ok_row < 0)
+        {
             return Err(RateError::Invalid {
                 path: path.display().to_string(),
                 message: format!("the rate for `{}` is negative", r.client),
@@ -87,8 +98,15 @@ impl Rates {
 
     /// The rate for a client's workflow: the workflow's own, else the client's general one.
     pub fn for_run(&self, client: &str, workflow: &str) -> Option<&Rate> {
-        let exact = self.rates.iter().find(|r| r.client == client && r.workflow.as_deref() == Some(workflow));
-        exact.or_else(|| self.rates.iter().find(|r| r.client == client && r.workflow.is_none()))
+        let exact = self
+            .rates
+            .iter()
+            .find(|r| r.client == client && r.workflow.as_deref() == Some(workflow));
+        exact.or_else(|| {
+            self.rates
+                .iter()
+                .find(|r| r.client == client && r.workflow.is_none())
+        })
     }
 }
 
@@ -156,7 +174,11 @@ pub(crate) async fn credit(
 }
 
 /// Ledger entries, newest first: one trainee's, or everyone's with `None`; optionally one month.
-pub async fn ledger(pool: &SqlitePool, trainee: Option<&str>, month: Option<&str>) -> Result<Vec<LedgerEntry>, sqlx::Error> {
+pub async fn ledger(
+    pool: &SqlitePool,
+    trainee: Option<&str>,
+    month: Option<&str>,
+) -> Result<Vec<LedgerEntry>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT * FROM ledger WHERE (? IS NULL OR trainee = ?) AND (? IS NULL OR month = ?) ORDER BY credited_at DESC, id DESC",
     )
@@ -192,7 +214,11 @@ pub fn monthly_totals(entries: &[LedgerEntry]) -> Vec<MonthTotal> {
                 t.runs += 1;
                 t.amount_yen += e.amount_yen;
             }
-            None => totals.push(MonthTotal { month: e.month.clone(), runs: 1, amount_yen: e.amount_yen }),
+            None => totals.push(MonthTotal {
+                month: e.month.clone(),
+                runs: 1,
+                amount_yen: e.amount_yen,
+            }),
         }
     }
     totals.sort_by(|a, b| b.month.cmp(&a.month));
@@ -202,9 +228,18 @@ pub fn monthly_totals(entries: &[LedgerEntry]) -> Vec<MonthTotal> {
 /// A month's statement as a table (one row per approved run, then the total), for xlsx.
 pub fn statement_table(entries: &[LedgerEntry]) -> Table {
     let mut t = Table::new(
-        ["credited", "run", "client", "workflow", "ok rows", "per run (JPY)", "per ok row (JPY)", "amount (JPY)"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "credited",
+            "run",
+            "client",
+            "workflow",
+            "ok rows",
+            "per run (JPY)",
+            "per ok row (JPY)",
+            "amount (JPY)",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     let mut sorted: Vec<&LedgerEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| a.credited_at.cmp(&b.credited_at));
@@ -246,9 +281,17 @@ mod tests {
         .unwrap();
         let r = rates.for_run("acme", "invoice-report").unwrap();
         assert_eq!(r.amount(10), Some(700));
-        assert_eq!(rates.for_run("acme", "other").unwrap().amount(10), Some(300));
+        assert_eq!(
+            rates.for_run("acme", "other").unwrap().amount(10),
+            Some(300)
+        );
         assert_eq!(rates.for_run("sakura", "x"), None);
-        let huge = Rate { client: "a".into(), workflow: None, per_run: i64::MAX, per_ok_row: 1 };
+        let huge = Rate {
+            client: "a".into(),
+            workflow: None,
+            per_run: i64::MAX,
+            per_ok_row: 1,
+        };
         assert_eq!(huge.amount(1), None);
     }
 
@@ -267,7 +310,14 @@ mod tests {
             credited_at: format!("{m}-01T00:00:00+00:00"),
         };
         let totals = monthly_totals(&[e("2026-10", 500), e("2026-11", 700), e("2026-11", 300)]);
-        assert_eq!(totals[0], MonthTotal { month: "2026-11".into(), runs: 2, amount_yen: 1000 });
+        assert_eq!(
+            totals[0],
+            MonthTotal {
+                month: "2026-11".into(),
+                runs: 2,
+                amount_yen: 1000
+            }
+        );
         assert_eq!(totals[1].amount_yen, 500);
         let t = statement_table(&[e("2026-11", 700), e("2026-11", 300)]);
         assert_eq!(t.rows.last().unwrap()[7], Cell::Int(1000));

@@ -83,7 +83,9 @@ pub enum ReviewError {
     AlreadyReviewed { id: String, state: ReviewState },
     #[error("a rejection needs a comment that tells the trainee what to fix")]
     CommentRequired,
-    #[error("no rate is set for client `{client}`, workflow `{workflow}`; the admin adds one to rates.yaml")]
+    #[error(
+        "no rate is set for client `{client}`, workflow `{workflow}`; the admin adds one to rates.yaml"
+    )]
     NoRate { client: String, workflow: String },
     #[error("the amount for this run does not fit in the ledger")]
     Overflow,
@@ -127,7 +129,10 @@ pub fn state_of(run: &RunRecord, review: Option<&Review>) -> ReviewState {
 
 /// The recorded decision on a run, if any.
 pub async fn get(pool: &SqlitePool, run_id: &str) -> Result<Option<Review>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM reviews WHERE run_id = ?").bind(run_id).fetch_optional(pool).await?;
+    let row = sqlx::query("SELECT * FROM reviews WHERE run_id = ?")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.as_ref().map(review_from_row))
 }
 
@@ -164,17 +169,39 @@ pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, s
                 comment: r.get("comment"),
                 decided_at: r.get("decided_at"),
             });
-            RunSummary { state: state_of(&run, review.as_ref()), run, review }
+            RunSummary {
+                state: state_of(&run, review.as_ref()),
+                run,
+                review,
+            }
         })
         .collect())
 }
 
 /// The distinct clients, workflows and trainees that have runs (for the list's filters).
-pub async fn filter_values(pool: &SqlitePool) -> Result<(Vec<String>, Vec<String>, Vec<String>), sqlx::Error> {
-    let values = |rows: Vec<sqlx::sqlite::SqliteRow>| rows.iter().map(|r| r.get::<String, _>("v")).collect::<Vec<_>>();
-    let clients = values(sqlx::query("SELECT DISTINCT client AS v FROM runs ORDER BY v").fetch_all(pool).await?);
-    let workflows = values(sqlx::query("SELECT DISTINCT workflow AS v FROM runs ORDER BY v").fetch_all(pool).await?);
-    let trainees = values(sqlx::query("SELECT DISTINCT trainee AS v FROM runs ORDER BY v").fetch_all(pool).await?);
+pub async fn filter_values(
+    pool: &SqlitePool,
+) -> Result<(Vec<String>, Vec<String>, Vec<String>), sqlx::Error> {
+    let values = |rows: Vec<sqlx::sqlite::SqliteRow>| {
+        rows.iter()
+            .map(|r| r.get::<String, _>("v"))
+            .collect::<Vec<_>>()
+    };
+    let clients = values(
+        sqlx::query("SELECT DISTINCT client AS v FROM runs ORDER BY v")
+            .fetch_all(pool)
+            .await?,
+    );
+    let workflows = values(
+        sqlx::query("SELECT DISTINCT workflow AS v FROM runs ORDER BY v")
+            .fetch_all(pool)
+            .await?,
+    );
+    let trainees = values(
+        sqlx::query("SELECT DISTINCT trainee AS v FROM runs ORDER BY v")
+            .fetch_all(pool)
+            .await?,
+    );
     Ok((clients, workflows, trainees))
 }
 
@@ -183,7 +210,10 @@ async fn check(records: &Records, run_id: &RunId, by: &User) -> Result<RunRecord
     if !by.can_review() {
         return Err(ReviewError::NotAReviewer);
     }
-    let run = records.find(&run_id.0).await.map_err(|_| ReviewError::NoSuchRun(run_id.0.clone()))?;
+    let run = records
+        .find(&run_id.0)
+        .await
+        .map_err(|_| ReviewError::NoSuchRun(run_id.0.clone()))?;
     if run.id != *run_id {
         return Err(ReviewError::NoSuchRun(run_id.0.clone()));
     }
@@ -191,10 +221,16 @@ async fn check(records: &Records, run_id: &RunId, by: &User) -> Result<RunRecord
         return Err(ReviewError::OwnRun(by.name.clone()));
     }
     if let Some(r) = get(records.pool(), &run.id.0).await? {
-        return Err(ReviewError::AlreadyReviewed { id: run.id.0.clone(), state: r.state });
+        return Err(ReviewError::AlreadyReviewed {
+            id: run.id.0.clone(),
+            state: r.state,
+        });
     }
     if run.status != RunStatus::Succeeded {
-        return Err(ReviewError::NotReviewable { id: run.id.0.clone(), status: run.status });
+        return Err(ReviewError::NotReviewable {
+            id: run.id.0.clone(),
+            status: run.status,
+        });
     }
     Ok(run)
 }
@@ -218,7 +254,10 @@ async fn decide(tx: &mut sqlx::SqliteConnection, review: &Review) -> Result<bool
 
 async fn lost_race(records: &Records, run_id: &str) -> ReviewError {
     match get(records.pool(), run_id).await {
-        Ok(Some(r)) => ReviewError::AlreadyReviewed { id: run_id.into(), state: r.state },
+        Ok(Some(r)) => ReviewError::AlreadyReviewed {
+            id: run_id.into(),
+            state: r.state,
+        },
         Ok(None) => ReviewError::NoSuchRun(run_id.into()),
         Err(e) => ReviewError::Database(e),
     }
@@ -226,21 +265,39 @@ async fn lost_race(records: &Records, run_id: &str) -> ReviewError {
 
 /// Approve a run: record the decision, deliver its outputs to the client's outbox and credit
 /// the trainee, all or nothing, exactly once.
-pub async fn approve(records: &Records, home: &Path, run_id: &RunId, by: &User, comment: Option<&str>) -> Result<Approval, ReviewError> {
+pub async fn approve(
+    records: &Records,
+    home: &Path,
+    run_id: &RunId,
+    by: &User,
+    comment: Option<&str>,
+) -> Result<Approval, ReviewError> {
     let run = check(records, run_id, by).await?;
     let rates = Rates::load(home)?;
     let rate = rates
         .for_run(&run.client, &run.workflow)
-        .ok_or_else(|| ReviewError::NoRate { client: run.client.clone(), workflow: run.workflow.clone() })?
+        .ok_or_else(|| ReviewError::NoRate {
+            client: run.client.clone(),
+            workflow: run.workflow.clone(),
+        })?
         .clone();
     let amount = rate.amount(run.rows.ok).ok_or(ReviewError::Overflow)?;
-    let outputs: Vec<_> = records.detail(&run.id.0).await?.artifacts.into_iter().filter(|a| a.kind == "output").collect();
+    let outputs: Vec<_> = records
+        .detail(&run.id.0)
+        .await?
+        .artifacts
+        .into_iter()
+        .filter(|a| a.kind == "output")
+        .collect();
     let now = Utc::now();
     let review = Review {
         run_id: run.id.0.clone(),
         state: ReviewState::Approved,
         reviewer: by.name.clone(),
-        comment: comment.map(str::trim).filter(|c| !c.is_empty()).map(String::from),
+        comment: comment
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from),
         decided_at: now.to_rfc3339(),
     };
 
@@ -258,7 +315,12 @@ pub async fn approve(records: &Records, home: &Path, run_id: &RunId, by: &User, 
         }
         let credit = payout::credit(&mut tx, &run, &rate, amount).await?;
         let files: Vec<&str> = deliveries.iter().map(|d| d.file_name.as_str()).collect();
-        let detail = format!("credited {} yen to {}; delivered {}", amount, run.trainee, files.join(", "));
+        let detail = format!(
+            "credited {} yen to {}; delivered {}",
+            amount,
+            run.trainee,
+            files.join(", ")
+        );
         audit::append(&mut *tx, &by.name, "approve", &run.id.0, Some(&detail)).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>(credit)
@@ -266,7 +328,11 @@ pub async fn approve(records: &Records, home: &Path, run_id: &RunId, by: &User, 
     match finish.await {
         Ok(credit) => {
             freeze(home, &run, &outputs);
-            Ok(Approval { review, deliveries, credit })
+            Ok(Approval {
+                review,
+                deliveries,
+                credit,
+            })
         }
         Err(e) => {
             delivery::undo(home, &deliveries);
@@ -276,7 +342,13 @@ pub async fn approve(records: &Records, home: &Path, run_id: &RunId, by: &User, 
 }
 
 /// Reject a run with a comment for the trainee. Nothing is delivered or credited.
-pub async fn reject(records: &Records, home: &Path, run_id: &RunId, by: &User, comment: &str) -> Result<Review, ReviewError> {
+pub async fn reject(
+    records: &Records,
+    home: &Path,
+    run_id: &RunId,
+    by: &User,
+    comment: &str,
+) -> Result<Review, ReviewError> {
     let comment = comment.trim();
     if comment.is_empty() {
         return Err(ReviewError::CommentRequired);
@@ -296,7 +368,13 @@ pub async fn reject(records: &Records, home: &Path, run_id: &RunId, by: &User, c
     }
     audit::append(&mut *tx, &by.name, "reject", &run.id.0, Some(comment)).await?;
     tx.commit().await?;
-    let outputs: Vec<_> = records.detail(&run.id.0).await?.artifacts.into_iter().filter(|a| a.kind == "output").collect();
+    let outputs: Vec<_> = records
+        .detail(&run.id.0)
+        .await?
+        .artifacts
+        .into_iter()
+        .filter(|a| a.kind == "output")
+        .collect();
     freeze(home, &run, &outputs);
     Ok(review)
 }
@@ -314,7 +392,11 @@ fn freeze(home: &Path, run: &RunRecord, outputs: &[crate::record::Artifact]) {
 }
 
 fn decision(s: &str) -> ReviewState {
-    if s == "approved" { ReviewState::Approved } else { ReviewState::Rejected }
+    if s == "approved" {
+        ReviewState::Approved
+    } else {
+        ReviewState::Rejected
+    }
 }
 
 fn review_from_row(r: &sqlx::sqlite::SqliteRow) -> Review {

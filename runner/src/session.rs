@@ -43,7 +43,13 @@ pub async fn create(pool: &SqlitePool, user: &User) -> Result<(String, Session),
         .bind((now + Duration::hours(SESSION_HOURS)).to_rfc3339())
         .execute(pool)
         .await?;
-    Ok((token, Session { user: user.clone(), csrf }))
+    Ok((
+        token,
+        Session {
+            user: user.clone(),
+            csrf,
+        },
+    ))
 }
 
 /// The session for a cookie's token, if it exists and has not expired.
@@ -59,7 +65,10 @@ pub async fn lookup(pool: &SqlitePool, token: &str) -> Result<Option<Session>, s
     .bind(Utc::now().to_rfc3339())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|r| Session { user: user_from_row(&r), csrf: r.get("csrf") }))
+    Ok(row.map(|r| Session {
+        user: user_from_row(&r),
+        csrf: r.get("csrf"),
+    }))
 }
 
 /// Log out: forget the session (and any expired ones while we are at it).
@@ -74,5 +83,9 @@ pub async fn end(pool: &SqlitePool, token: &str) -> Result<(), sqlx::Error> {
 
 /// Compare two secrets without stopping at the first difference.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }

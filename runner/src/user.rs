@@ -4,8 +4,8 @@
 //! whose trainee is her name. A client user belongs to exactly one client. Passwords are kept
 //! only as argon2id hashes (PHC strings with their own salt).
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
@@ -47,7 +47,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`; roles are admin, reviewer, trainee, client"))
+            .ok_or_else(|| {
+                format!("unknown role `{s}`; roles are admin, reviewer, trainee, client")
+            })
     }
 }
 
@@ -71,7 +73,9 @@ impl User {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("`{0}` is not a valid user name: use 1 to 40 lowercase letters, digits, `-`, `_` or `.`")]
+    #[error(
+        "`{0}` is not a valid user name: use 1 to 40 lowercase letters, digits, `-`, `_` or `.`"
+    )]
     BadName(String),
     #[error("a client user needs `--client <name>`: the client whose files they see")]
     ClientRequired,
@@ -93,12 +97,19 @@ pub enum UserError {
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 40
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
         && !s.starts_with('.')
 }
 
 /// Create a user. The password is hashed here and never stored or logged as given.
-pub async fn add(pool: &SqlitePool, name: &str, role: Role, client: Option<&str>, password: &str) -> Result<User, UserError> {
+pub async fn add(
+    pool: &SqlitePool,
+    name: &str,
+    role: Role,
+    client: Option<&str>,
+    password: &str,
+) -> Result<User, UserError> {
     if !valid_name(name) {
         return Err(UserError::BadName(name.into()));
     }
@@ -123,12 +134,24 @@ pub async fn add(pool: &SqlitePool, name: &str, role: Role, client: Option<&str>
     if result.rows_affected() == 0 {
         return Err(UserError::Exists(name.into()));
     }
-    Ok(User { name: name.into(), role, client: client.map(String::from), lang: None })
+    Ok(User {
+        name: name.into(),
+        role,
+        client: client.map(String::from),
+        lang: None,
+    })
 }
 
 /// Check a name and password; `None` when either is wrong (the caller cannot tell which).
-pub async fn verify(pool: &SqlitePool, name: &str, password: &str) -> Result<Option<User>, UserError> {
-    let row = sqlx::query("SELECT * FROM users WHERE name = ?").bind(name).fetch_optional(pool).await?;
+pub async fn verify(
+    pool: &SqlitePool,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>, UserError> {
+    let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
     let Some(row) = row else {
         // Spend the same time as for a real user, so response times do not reveal names.
         let _ = hash_password(password);
@@ -136,25 +159,42 @@ pub async fn verify(pool: &SqlitePool, name: &str, password: &str) -> Result<Opt
     };
     let stored: String = row.get("password_hash");
     let ok = PasswordHash::new(&stored)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false);
     Ok(ok.then(|| user_from_row(&row)))
 }
 
 pub async fn get(pool: &SqlitePool, name: &str) -> Result<Option<User>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM users WHERE name = ?").bind(name).fetch_optional(pool).await?;
+    let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.as_ref().map(user_from_row))
 }
 
 /// Every user, by role then name.
 pub async fn list(pool: &SqlitePool) -> Result<Vec<User>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM users ORDER BY role, name").fetch_all(pool).await?;
+    let rows = sqlx::query("SELECT * FROM users ORDER BY role, name")
+        .fetch_all(pool)
+        .await?;
     Ok(rows.iter().map(user_from_row).collect())
 }
 
 /// Set (or with `None`, clear) a user's interface language.
-pub async fn set_lang(pool: &SqlitePool, name: &str, lang: Option<&str>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET lang = ? WHERE name = ?").bind(lang).bind(name).execute(pool).await?;
+pub async fn set_lang(
+    pool: &SqlitePool,
+    name: &str,
+    lang: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET lang = ? WHERE name = ?")
+        .bind(lang)
+        .bind(name)
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

@@ -63,17 +63,31 @@ impl TestHome {
         .unwrap();
         let records = Records::open(&home.join("records.db")).await.unwrap();
         for (name, role, client) in USERS {
-            user::add(records.pool(), name, *role, *client, &password(name)).await.unwrap();
+            user::add(records.pool(), name, *role, *client, &password(name))
+                .await
+                .unwrap();
         }
         let w = Workflow::load(&repo("workflows/invoice-report.yaml")).unwrap();
         let mut runs = Vec::new();
         for _ in 0..2 {
             let mut opts = RunOptions::new(&home);
-            opts.inputs.insert("invoices".into(), repo("fixtures/clients/acme/invoices.csv"));
+            opts.inputs.insert(
+                "invoices".into(),
+                repo("fixtures/clients/acme/invoices.csv"),
+            );
             runs.push(runner::execute(&w, &records, opts).await.unwrap().id.0);
         }
-        let state = AppState { home, records, secure_cookies: false };
-        TestHome { app: app(state.clone()), dir, state, runs }
+        let state = AppState {
+            home,
+            records,
+            secure_cookies: false,
+        };
+        TestHome {
+            app: app(state.clone()),
+            dir,
+            state,
+            runs,
+        }
     }
 
     pub fn home(&self) -> &Path {
@@ -84,11 +98,34 @@ impl TestHome {
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status().as_u16();
         let h = resp.headers();
-        let location = h.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-        let content_type = h.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
-        let set_cookie = h.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Reply { status, location, body: String::from_utf8_lossy(&bytes).to_string(), bytes, set_cookie, content_type }
+        let location = h
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let content_type = h
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let set_cookie = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            location,
+            body: String::from_utf8_lossy(&bytes).to_string(),
+            bytes,
+            set_cookie,
+            content_type,
+        }
     }
 
     pub async fn get(&self, path: &str, login: Option<&Login>) -> Reply {
@@ -107,11 +144,13 @@ impl TestHome {
     }
 
     pub async fn post(&self, path: &str, login: Option<&Login>, form: &str) -> Reply {
-        let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         if let Some(l) = login {
             req = req.header(header::COOKIE, &l.cookie);
         }
-        self.send(req.body(Body::from(form.to_string())).unwrap()).await
+        self.send(req.body(Body::from(form.to_string())).unwrap())
+            .await
     }
 
     /// Log in through the login form, as a browser does.
@@ -122,19 +161,47 @@ impl TestHome {
         let req = Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::COOKIE, &pre)
-            .body(Body::from(format!("csrf={token}&name={name}&password={}", password(name))))
+            .body(Body::from(format!(
+                "csrf={token}&name={name}&password={}",
+                password(name)
+            )))
             .unwrap();
         let r = self.send(req).await;
         assert_eq!(r.status, 303, "login of {name} failed: {}", r.body);
         let cookie = cookie_pair(&r.set_cookie, "kobo_session");
-        let home = self.get("/runs", Some(&Login { cookie: cookie.clone(), csrf: String::new() })).await;
-        let page = if home.status == 200 { home } else { self.get("/client", Some(&Login { cookie: cookie.clone(), csrf: String::new() })).await };
-        Login { cookie, csrf: hidden(&page.body, "csrf") }
+        let home = self
+            .get(
+                "/runs",
+                Some(&Login {
+                    cookie: cookie.clone(),
+                    csrf: String::new(),
+                }),
+            )
+            .await;
+        let page = if home.status == 200 {
+            home
+        } else {
+            self.get(
+                "/client",
+                Some(&Login {
+                    cookie: cookie.clone(),
+                    csrf: String::new(),
+                }),
+            )
+            .await
+        };
+        Login {
+            cookie,
+            csrf: hidden(&page.body, "csrf"),
+        }
     }
 
     pub fn outbox(&self, client: &str) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(delivery::outbox_dir(self.home(), client))
-            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         names.sort();
         names
@@ -148,7 +215,10 @@ impl TestHome {
             "users" => "SELECT COUNT(*) FROM users",
             _ => "SELECT COUNT(*) FROM audit WHERE action NOT IN ('login')",
         };
-        sqlx::query_scalar(sql).fetch_one(self.state.records.pool()).await.unwrap()
+        sqlx::query_scalar(sql)
+            .fetch_one(self.state.records.pool())
+            .await
+            .unwrap()
     }
 
     /// Nothing a refused request could have changed has changed.
@@ -156,10 +226,17 @@ impl TestHome {
         assert_eq!(self.count("reviews").await, 0, "a review was recorded");
         assert_eq!(self.count("ledger").await, 0, "a credit was recorded");
         assert_eq!(self.count("deliveries").await, 0, "a delivery was recorded");
-        assert_eq!(self.count("users").await, USERS.len() as i64, "a user was added");
+        assert_eq!(
+            self.count("users").await,
+            USERS.len() as i64,
+            "a user was added"
+        );
         assert_eq!(self.count("audit").await, 0, "an action was audited");
         assert!(self.outbox("acme").is_empty());
-        assert!(!self.home().join("inbox").exists(), "a file reached an inbox");
+        assert!(
+            !self.home().join("inbox").exists(),
+            "a file reached an inbox"
+        );
     }
 }
 
@@ -175,6 +252,9 @@ pub fn cookie_pair(set_cookie: &[String], name: &str) -> String {
 /// The value of the first hidden input with this name.
 pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no hidden {name} in page")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in page"))
+        + marker.len();
     html[start..].split('"').next().unwrap().to_string()
 }
