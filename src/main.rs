@@ -115,6 +115,40 @@ enum Command {
         #[arg(long)]
         all_rows: bool,
     },
+    /// Manage dashboard users (`kobo user add --name kenji --role reviewer`).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Serve the review dashboard (on 127.0.0.1:8080 unless `--listen` says otherwise).
+    Dashboard {
+        /// Address to listen on. Anything but loopback should sit behind an https proxy.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Mark cookies Secure (when an https proxy serves the dashboard).
+        #[arg(long)]
+        secure_cookies: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from standard input (`--password-stdin`) or asked for.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// admin, reviewer, trainee or client.
+        #[arg(long)]
+        role: runner::user::Role,
+        /// The client a client user belongs to.
+        #[arg(long)]
+        client: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users and their roles.
+    List,
 }
 
 /// Where the jobs are and how workers run them (`kobo serve`, `kobo worker`).
@@ -212,7 +246,88 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", cli_output::run_detail(&detail, &log, &home, all_rows));
             Ok(ExitCode::SUCCESS)
         }
+        Command::User { command } => user_command(&home, command).await,
+        Command::Dashboard {
+            listen,
+            secure_cookies,
+        } => {
+            let records = open_records(&home).await?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            println!(
+                "kobo dashboard on http://{} (data: {}); Ctrl-C stops it",
+                listener.local_addr()?,
+                home.display()
+            );
+            let state = dashboard::AppState {
+                home: home.clone(),
+                records,
+                secure_cookies,
+            };
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            dashboard::serve(listener, state, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+async fn user_command(home: &Path, command: UserCommand) -> Result<ExitCode> {
+    let records = open_records(home).await?;
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            client,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let user = runner::user::add(records.pool(), &name, role, client.as_deref(), &password)
+                .await?;
+            runner::audit::append(
+                records.pool(),
+                "cli",
+                "user.add",
+                &user.name,
+                Some(role.as_str()),
+            )
+            .await?;
+            println!(
+                "added {} ({}{})",
+                user.name,
+                user.role,
+                user.client.map(|c| format!(" of {c}")).unwrap_or_default()
+            );
+        }
+        UserCommand::List => {
+            for u in runner::user::list(records.pool()).await? {
+                println!(
+                    "{:<20} {:<9} {}",
+                    u.name,
+                    u.role.as_str(),
+                    u.client.unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The new user's password: the first line of standard input (piped, or typed at the prompt).
+fn read_password(from_stdin: bool) -> Result<String> {
+    use std::io::BufRead;
+    let mut line = String::new();
+    if !from_stdin {
+        eprint!("password (at least 10 characters; it is shown as you type): ");
+    }
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        bail!("no password given; pipe one in with `--password-stdin`");
+    }
+    Ok(password)
 }
 
 pub(crate) async fn open_records(home: &Path) -> Result<Records> {

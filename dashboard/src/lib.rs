@@ -1,1 +1,85 @@
-//! kobo dashboard: the web dashboard for reviewers, trainees and clients (see issue "Review dashboard").
+//! kobo dashboard: the web pages where reviewers approve runs, trainees follow their work and
+//! pay, clients fetch deliveries, and the admin manages users (issue 5, "Review dashboard").
+//!
+//! The rules (who may review, delivering and crediting once) live in `runner`'s `review`,
+//! `delivery`, `payout`, `user`, `session` and `audit` modules; this crate is only the web:
+//! - [`auth`]: logging in and out, `Current` (the request's user), roles, CSRF checks.
+//! - [`runs`]: the review list, one run in full, approve/reject, a run's files.
+//! - [`ledger`]: a trainee's approved work and monthly statements (xlsx).
+//! - [`client`]: a client's jobs, deliveries and uploads.
+//! - [`admin`]: users, rates, the audit log.
+//! - [`page`]: embedded templates and security headers; [`i18n`]: English, Japanese, Ukrainian.
+//! - [`error`]: `AppError`, the status and message a user sees; [`files`]: sending files.
+//!
+//! Pages are rendered on the server; there is no JavaScript and no build step.
+
+pub mod admin;
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod files;
+pub mod i18n;
+pub mod ledger;
+pub mod page;
+pub mod runs;
+
+pub use error::AppError;
+pub use i18n::Lang;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use runner::Records;
+use std::future::Future;
+use std::path::PathBuf;
+
+/// What every request needs: the data directory and the records database.
+#[derive(Clone)]
+pub struct AppState {
+    /// The data directory (`KOBO_HOME`): run folders, outbox, inbox, rates.yaml.
+    pub home: PathBuf,
+    pub records: Records,
+    /// Mark cookies `Secure` (set when the dashboard is served over https by a proxy).
+    pub secure_cookies: bool,
+}
+
+/// Largest file a client may upload through the dashboard.
+pub const UPLOAD_LIMIT: usize = 50 * 1024 * 1024;
+
+/// The dashboard's routes. Every route checks the user's role on the server.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(auth::home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/lang", post(auth::set_lang))
+        .route("/runs", get(runs::list))
+        .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/approve", post(runs::approve))
+        .route("/runs/{id}/reject", post(runs::reject))
+        .route("/runs/{id}/files/{*path}", get(runs::file))
+        .route("/ledger", get(ledger::page))
+        .route("/ledger/{file}", get(ledger::statement))
+        .route("/client", get(client::page))
+        .route("/client/deliveries/{name}", get(client::download))
+        .route(
+            "/client/upload",
+            post(client::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
+        .route("/admin", get(admin::page))
+        .route("/admin/users", post(admin::add_user))
+        .route("/static/style.css", get(page::stylesheet))
+        .layer(axum::middleware::map_response(page::security_headers))
+        .with_state(state)
+}
+
+/// Serve the dashboard on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -27,25 +27,39 @@
 //! Browser:
 //! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`.
 
+//!
+//! Reviewing and paying (the dashboard's domain):
+//! - [`review`]: `Review`, a reviewer's decision, and when a run can be reviewed (then frozen).
+//! - [`delivery`]: `Delivery`, an approved run's outputs copied into the client's outbox.
+//! - [`payout`]: rates set by the admin (`rates.yaml`) and the trainees' ledger, in yen.
+//! - [`user`]: `User` and `Role`, password hashes; [`session`]: dashboard logins and CSRF tokens.
+//! - [`audit`]: the append-only log of who did what.
+
+pub mod audit;
 pub mod browser;
 pub mod cancel;
 pub mod catalogue;
 pub mod definition_error;
+pub mod delivery;
 pub mod engine;
 pub mod execute;
 pub mod expr;
 pub mod inbox;
+pub mod payout;
 pub mod queue;
 pub mod reader;
 pub mod record;
+pub mod review;
 pub mod run;
 pub mod run_folder;
 pub mod secrets;
+pub mod session;
 pub mod sheet;
 pub mod source_map;
 pub mod step;
 pub mod submit;
 pub mod table;
+pub mod user;
 pub mod validate;
 pub mod worker;
 pub mod workflow;
@@ -56,9 +70,11 @@ pub use execute::{RunOptions, RunOutcome, execute};
 pub use inbox::{Inbox, InboxSettings};
 pub use queue::{JobQueue, QueueLocation, QueueSettings, RunJob};
 pub use record::Records;
+pub use review::{Review, ReviewState};
 pub use run::{RunId, RunStatus};
 pub use sheet::{SheetError, SheetSpec};
 pub use step::{Step, StepKind};
 pub use table::{Cell, Table};
+pub use user::{Role, User};
 pub use worker::{WorkerSettings, run_worker};
 pub use workflow::Workflow;

@@ -522,7 +522,7 @@ fn time(s: Option<String>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
+pub(crate) fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
     RunRecord {
         id: RunId(r.get("id")),
         workflow: r.get("workflow"),

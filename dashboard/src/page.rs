@@ -1,0 +1,104 @@
+//! Rendering pages: the embedded minijinja templates, their filters (dates, yen, months in the
+//! user's language), the stylesheet, and the security headers every response carries.
+
+use crate::auth::Current;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, State, Value, context};
+use std::sync::OnceLock;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("runs.html", include_str!("../templates/runs.html")),
+    ("run.html", include_str!("../templates/run.html")),
+    ("ledger.html", include_str!("../templates/ledger.html")),
+    ("client.html", include_str!("../templates/client.html")),
+    ("admin.html", include_str!("../templates/admin.html")),
+];
+
+const STYLE: &str = include_str!("../static/style.css");
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .expect("the dashboard's templates are valid");
+        }
+        env.add_filter("dt", |state: &State, v: Option<String>| {
+            v.map(|v| lang_of(state).datetime(&v)).unwrap_or_default()
+        });
+        env.add_filter("yen", |state: &State, v: i64| lang_of(state).yen(v));
+        env.add_filter("month", |state: &State, v: String| lang_of(state).month(&v));
+        env.add_filter("ms", |v: f64| {
+            if v >= 1000.0 {
+                format!("{:.1} s", v / 1000.0)
+            } else {
+                format!("{v:.0} ms")
+            }
+        });
+        env
+    })
+}
+
+fn lang_of(state: &State) -> Lang {
+    state
+        .lookup("lang")
+        .and_then(|v| v.as_str().and_then(Lang::from_code))
+        .unwrap_or(Lang::En)
+}
+
+/// Render a page for the current user (or for nobody, on the login page).
+pub fn render(
+    name: &str,
+    lang: Lang,
+    cur: Option<&Current>,
+    ctx: Value,
+) -> Result<Html<String>, AppError> {
+    let langs: Vec<Value> = Lang::ALL
+        .iter()
+        .map(|l| context! { code => l.code(), name => l.native_name() })
+        .collect();
+    let base = context! {
+        t => Value::from_serialize(lang.catalog()),
+        lang => lang.code(),
+        langs => langs,
+        user => cur.map(|c| Value::from_serialize(c.user())),
+        chosen_lang => cur.and_then(|c| c.user().lang.clone()),
+        csrf => cur.map(|c| c.session.csrf.clone()),
+    };
+    let html = env()
+        .get_template(name)?
+        .render(context! { ..ctx, ..base })?;
+    Ok(Html(html))
+}
+
+pub async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+/// Headers on every response: no framing, no sniffing, no caching of private pages,
+/// nothing but this site's own styles and images, no scripts at all.
+pub async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
+}

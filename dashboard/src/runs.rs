@@ -1,0 +1,311 @@
+//! The run pages: the review list (awaiting review, oldest first, with filters), one run in
+//! full (input, output previews, rows, steps, log, screenshots), approve/reject, and the
+//! run's files. Reviewers and admins see every run; a trainee only her own; clients none.
+
+use crate::AppState;
+use crate::auth::Current;
+use crate::error::AppError;
+use crate::files::send_file;
+use crate::page::render;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+use runner::record::RunDetail;
+use runner::review::{self, RunFilter};
+use runner::run::{RowStatus, RunId};
+use runner::sheet::{SheetRef, SheetSpec, read_table, sheet_names};
+use runner::{Role, delivery};
+use serde::{Deserialize, Serialize};
+
+const PREVIEW_ROWS: usize = 50;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    view: Option<String>,
+    client: Option<String>,
+    workflow: Option<String>,
+    trainee: Option<String>,
+}
+
+fn given(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    cur: Current,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    cur.require(&[Role::Admin, Role::Reviewer, Role::Trainee])?;
+    let trainee_view = cur.user().role == Role::Trainee;
+    let all = trainee_view || q.view.as_deref() == Some("all");
+    let filter = RunFilter {
+        client: given(q.client.clone()),
+        workflow: given(q.workflow.clone()),
+        // A trainee sees her own runs, whatever the query says.
+        trainee: if trainee_view {
+            Some(cur.user().name.clone())
+        } else {
+            given(q.trainee.clone())
+        },
+        awaiting_only: !all,
+        limit: Some(300),
+    };
+    let runs = review::list(&state.records, &filter).await?;
+    let (clients, workflows, trainees) = review::filter_values(state.records.pool()).await?;
+    let html = render(
+        "runs.html",
+        cur.lang,
+        Some(&cur),
+        context! {
+            runs => Value::from_serialize(&runs),
+            all => all,
+            trainee_view => trainee_view,
+            clients => clients, workflows => workflows, trainees => trainees,
+            f_client => filter.client, f_workflow => filter.workflow, f_trainee => if trainee_view { None } else { filter.trainee },
+        },
+    )?;
+    Ok(html.into_response())
+}
+
+/// A run the current user may see, or 404 (a trainee never learns about others' runs).
+async fn visible_run(state: &AppState, cur: &Current, id: &str) -> Result<RunDetail, AppError> {
+    cur.require(&[Role::Admin, Role::Reviewer, Role::Trainee])?;
+    let id = RunId::parse(id).ok_or(AppError::NotFound)?;
+    let detail = state.records.detail(&id.0).await?;
+    if detail.run.id != id
+        || (cur.user().role == Role::Trainee && detail.run.trainee != cur.user().name)
+    {
+        return Err(AppError::NotFound);
+    }
+    Ok(detail)
+}
+
+#[derive(Serialize)]
+struct PreviewRow {
+    cells: Vec<String>,
+    class: &'static str,
+    sheet_row: usize,
+}
+
+#[derive(Serialize)]
+struct Preview {
+    file: String,
+    path: String,
+    sheet: String,
+    columns: Vec<String>,
+    rows: Vec<PreviewRow>,
+    total: usize,
+    error: Option<String>,
+}
+
+fn row_class(status: &str) -> &'static str {
+    match status {
+        "failed" => "failed",
+        "skipped" => "skipped",
+        "pending" => "pending",
+        _ => "",
+    }
+}
+
+/// The first rows of each sheet of each output. Rows are marked failed/skipped from the
+/// sheet's `result` column when the workflow wrote one, else from the run's row results.
+fn previews(state: &AppState, d: &RunDetail) -> Vec<Preview> {
+    let folder = state.home.join(&d.run.folder);
+    let mut out = Vec::new();
+    for a in d.artifacts.iter().filter(|a| a.kind == "output") {
+        let path = folder.join(&a.path);
+        let sheets = match sheet_names(&path) {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(Preview {
+                    file: a.name.clone(),
+                    path: a.path.clone(),
+                    sheet: String::new(),
+                    columns: vec![],
+                    rows: vec![],
+                    total: 0,
+                    error: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
+        for sheet in sheets.into_iter().take(5) {
+            let spec = SheetSpec {
+                sheet: SheetRef::Name(sheet.clone()),
+                ..SheetSpec::default()
+            };
+            match read_table(&path, &spec) {
+                Ok(t) => {
+                    let result_col = t.column_index("result");
+                    let rows = t
+                        .rows
+                        .iter()
+                        .zip(&t.source_rows)
+                        .enumerate()
+                        .take(PREVIEW_ROWS)
+                        .map(|(i, (cells, source))| {
+                            let class = match result_col {
+                                Some(c) => row_class(&cells[c].to_string()),
+                                None => d
+                                    .rows
+                                    .iter()
+                                    .find(|r| r.row == i + 1)
+                                    .map(|r| row_class(r.status.as_str()))
+                                    .unwrap_or(""),
+                            };
+                            PreviewRow {
+                                cells: cells.iter().map(|c| c.to_string()).collect(),
+                                class,
+                                sheet_row: *source,
+                            }
+                        })
+                        .collect();
+                    out.push(Preview {
+                        file: a.name.clone(),
+                        path: a.path.clone(),
+                        sheet,
+                        columns: t.columns.clone(),
+                        rows,
+                        total: t.rows.len(),
+                        error: None,
+                    });
+                }
+                Err(e) => out.push(Preview {
+                    file: a.name.clone(),
+                    path: a.path.clone(),
+                    sheet,
+                    columns: vec![],
+                    rows: vec![],
+                    total: 0,
+                    error: Some(e.to_string()),
+                }),
+            }
+        }
+    }
+    out
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let d = visible_run(&state, &cur, &id).await?;
+    let review = review::get(state.records.pool(), &d.run.id.0).await?;
+    let review_state = review::state_of(&d.run, review.as_ref());
+    let deliveries = delivery::for_run(state.records.pool(), &d.run.id.0).await?;
+    let log = runner::run_folder::read_log(&state.home.join(&d.run.folder).join("log.jsonl"))
+        .unwrap_or_default();
+    let log_start = log.len().saturating_sub(500);
+    let problem_rows: Vec<_> = d
+        .rows
+        .iter()
+        .filter(|r| r.status != RowStatus::Ok)
+        .collect();
+    let slowest = d.steps.iter().map(|s| s.total_ms).fold(1.0_f64, f64::max);
+    let steps: Vec<Value> = d
+        .steps
+        .iter()
+        .map(|s| context! { step => Value::from_serialize(s), pct => ((s.total_ms / slowest) * 100.0).round().max(1.0) as i64 })
+        .collect();
+    let can_decide = cur.user().can_review()
+        && review_state == runner::ReviewState::Awaiting
+        && d.run.trainee != cur.user().name;
+    let html = render(
+        "run.html",
+        cur.lang,
+        Some(&cur),
+        context! {
+            run => Value::from_serialize(&d.run),
+            review => Value::from_serialize(&review),
+            state => review_state.as_str(),
+            inputs => Value::from_serialize(d.artifacts.iter().filter(|a| a.kind == "input").collect::<Vec<_>>()),
+            screenshots => Value::from_serialize(d.artifacts.iter().filter(|a| a.kind == "screenshot" && a.path.ends_with(".png")).collect::<Vec<_>>()),
+            pages => Value::from_serialize(d.artifacts.iter().filter(|a| a.kind != "input" && a.kind != "output" && !a.path.ends_with(".png")).collect::<Vec<_>>()),
+            previews => Value::from_serialize(previews(&state, &d)),
+            problem_rows => Value::from_serialize(&problem_rows),
+            steps => steps,
+            log => Value::from_serialize(&log[log_start..]),
+            deliveries => Value::from_serialize(&deliveries),
+            can_decide => can_decide,
+            own_run => cur.user().can_review() && d.run.trainee == cur.user().name,
+            preview_rows => PREVIEW_ROWS,
+        },
+    )?;
+    Ok(html.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    csrf: Option<String>,
+    comment: Option<String>,
+}
+
+pub async fn approve(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> Result<Response, AppError> {
+    cur.check_csrf(f.csrf.as_deref())?;
+    cur.require(&[Role::Admin, Role::Reviewer])?;
+    let id = RunId::parse(&id).ok_or(AppError::NotFound)?;
+    review::approve(
+        &state.records,
+        &state.home,
+        &id,
+        cur.user(),
+        f.comment.as_deref(),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> Result<Response, AppError> {
+    cur.check_csrf(f.csrf.as_deref())?;
+    cur.require(&[Role::Admin, Role::Reviewer])?;
+    let id = RunId::parse(&id).ok_or(AppError::NotFound)?;
+    review::reject(
+        &state.records,
+        &state.home,
+        &id,
+        cur.user(),
+        f.comment.as_deref().unwrap_or(""),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+/// A file of a run, named by its path as recorded (`outputs/report.xlsx`); nothing else is served.
+pub async fn file(
+    State(state): State<AppState>,
+    cur: Current,
+    Path((id, path)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    if path
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+        || path.contains('\\')
+    {
+        return Err(AppError::BadRequest("not a file name".into()));
+    }
+    let d = visible_run(&state, &cur, &id).await?;
+    let a = d
+        .artifacts
+        .iter()
+        .find(|a| a.path == path)
+        .ok_or(AppError::NotFound)?;
+    let folder = runner::run_folder::RunFolder {
+        root: state.home.join(&d.run.folder),
+        relative: d.run.folder.clone(),
+    };
+    let full = folder.resolve(&a.path).ok_or(AppError::NotFound)?;
+    send_file(&full, &a.name).await
+}

@@ -1,0 +1,260 @@
+//! A dashboard over a real data directory: rates, users of every role, and two real runs of
+//! `workflows/invoice-report.yaml` on Acme's sample (10 rows ok, 1 failed, 1 skipped).
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, header};
+use dashboard::{AppState, app};
+use http_body_util::BodyExt;
+use runner::{Records, Role, RunOptions, Workflow, delivery, user};
+use std::path::{Path, PathBuf};
+use tower::ServiceExt;
+
+pub const USERS: &[(&str, Role, Option<&str>)] = &[
+    ("admin", Role::Admin, None),
+    ("kenji", Role::Reviewer, None),
+    ("olena", Role::Trainee, None),
+    ("taras", Role::Trainee, None),
+    ("sato", Role::Client, Some("acme")),
+    ("yamada", Role::Client, Some("sakura")),
+];
+
+pub fn password(name: &str) -> String {
+    format!("{name}-password")
+}
+
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+pub struct TestHome {
+    pub dir: tempfile::TempDir,
+    pub state: AppState,
+    pub app: Router,
+    /// Olena's two runs, oldest first.
+    pub runs: Vec<String>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub location: String,
+    pub body: String,
+    pub bytes: Vec<u8>,
+    pub set_cookie: Vec<String>,
+    pub content_type: String,
+}
+
+/// A logged-in browser: its session cookie and the CSRF token its pages carry.
+#[derive(Clone)]
+pub struct Login {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl TestHome {
+    pub async fn new() -> TestHome {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        std::fs::write(
+            home.join("rates.yaml"),
+            "rates:\n  - client: acme\n    workflow: invoice-report\n    per_run: 500\n    per_ok_row: 20\n",
+        )
+        .unwrap();
+        let records = Records::open(&home.join("records.db")).await.unwrap();
+        for (name, role, client) in USERS {
+            user::add(records.pool(), name, *role, *client, &password(name))
+                .await
+                .unwrap();
+        }
+        let w = Workflow::load(&repo("workflows/invoice-report.yaml")).unwrap();
+        let mut runs = Vec::new();
+        for _ in 0..2 {
+            let mut opts = RunOptions::new(&home);
+            opts.inputs.insert(
+                "invoices".into(),
+                repo("fixtures/clients/acme/invoices.csv"),
+            );
+            runs.push(runner::execute(&w, &records, opts).await.unwrap().id.0);
+        }
+        let state = AppState {
+            home,
+            records,
+            secure_cookies: false,
+        };
+        TestHome {
+            app: app(state.clone()),
+            dir,
+            state,
+            runs,
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let h = resp.headers();
+        let location = h
+            .get(header::LOCATION)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let content_type = h
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let set_cookie = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            location,
+            body: String::from_utf8_lossy(&bytes).to_string(),
+            bytes,
+            set_cookie,
+            content_type,
+        }
+    }
+
+    pub async fn get(&self, path: &str, login: Option<&Login>) -> Reply {
+        self.get_lang(path, login, None).await
+    }
+
+    pub async fn get_lang(&self, path: &str, login: Option<&Login>, lang: Option<&str>) -> Reply {
+        let mut req = Request::get(path);
+        if let Some(l) = login {
+            req = req.header(header::COOKIE, &l.cookie);
+        }
+        if let Some(lang) = lang {
+            req = req.header(header::ACCEPT_LANGUAGE, lang);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, login: Option<&Login>, form: &str) -> Reply {
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(l) = login {
+            req = req.header(header::COOKIE, &l.cookie);
+        }
+        self.send(req.body(Body::from(form.to_string())).unwrap())
+            .await
+    }
+
+    /// Log in through the login form, as a browser does.
+    pub async fn login(&self, name: &str) -> Login {
+        let page = self.get("/login", None).await;
+        let pre = cookie_pair(&page.set_cookie, "kobo_login");
+        let token = hidden(&page.body, "csrf");
+        let req = Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, &pre)
+            .body(Body::from(format!(
+                "csrf={token}&name={name}&password={}",
+                password(name)
+            )))
+            .unwrap();
+        let r = self.send(req).await;
+        assert_eq!(r.status, 303, "login of {name} failed: {}", r.body);
+        let cookie = cookie_pair(&r.set_cookie, "kobo_session");
+        let home = self
+            .get(
+                "/runs",
+                Some(&Login {
+                    cookie: cookie.clone(),
+                    csrf: String::new(),
+                }),
+            )
+            .await;
+        let page = if home.status == 200 {
+            home
+        } else {
+            self.get(
+                "/client",
+                Some(&Login {
+                    cookie: cookie.clone(),
+                    csrf: String::new(),
+                }),
+            )
+            .await
+        };
+        Login {
+            cookie,
+            csrf: hidden(&page.body, "csrf"),
+        }
+    }
+
+    pub fn outbox(&self, client: &str) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(delivery::outbox_dir(self.home(), client))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = match table {
+            "reviews" => "SELECT COUNT(*) FROM reviews",
+            "ledger" => "SELECT COUNT(*) FROM ledger",
+            "deliveries" => "SELECT COUNT(*) FROM deliveries",
+            "users" => "SELECT COUNT(*) FROM users",
+            _ => "SELECT COUNT(*) FROM audit WHERE action NOT IN ('login')",
+        };
+        sqlx::query_scalar(sql)
+            .fetch_one(self.state.records.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Nothing a refused request could have changed has changed.
+    pub async fn assert_nothing_changed(&self) {
+        assert_eq!(self.count("reviews").await, 0, "a review was recorded");
+        assert_eq!(self.count("ledger").await, 0, "a credit was recorded");
+        assert_eq!(self.count("deliveries").await, 0, "a delivery was recorded");
+        assert_eq!(
+            self.count("users").await,
+            USERS.len() as i64,
+            "a user was added"
+        );
+        assert_eq!(self.count("audit").await, 0, "an action was audited");
+        assert!(self.outbox("acme").is_empty());
+        assert!(
+            !self.home().join("inbox").exists(),
+            "a file reached an inbox"
+        );
+    }
+}
+
+/// `name=value` of a cookie set by a response.
+pub fn cookie_pair(set_cookie: &[String], name: &str) -> String {
+    set_cookie
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no cookie {name} in {set_cookie:?}"))
+}
+
+/// The value of the first hidden input with this name.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in page"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}

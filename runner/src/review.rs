@@ -1,0 +1,410 @@
+//! `Review`: a reviewer's decision on a finished run, and the rules for when a run can be reviewed.
+//!
+//! - Only runs that **succeeded** await review. A succeeded run may still have failed or skipped
+//!   rows (the reviewer sees them, and decides). A run that failed or was cancelled stopped part
+//!   way, so its outputs are incomplete: the trainee fixes the workflow and runs it again.
+//! - A reviewer or admin decides; never the trainee who wrote the run's workflow.
+//! - One decision per run, ever: once approved or rejected the run is frozen. Approving delivers
+//!   the outputs and credits the trainee in **one transaction** that starts by inserting the
+//!   decision; a second approval (double click, two reviewers at once) finds the decision there
+//!   and is refused, so delivery and credit happen exactly once.
+//! - Rejecting needs a comment (the trainee must know what to fix); it delivers and credits nothing.
+
+use crate::audit;
+use crate::delivery::{self, Delivery, DeliveryError};
+use crate::payout::{self, LedgerEntry, RateError, Rates};
+use crate::record::{Records, RunRecord, StoreError, run_from_row};
+use crate::run::{RunId, RunStatus};
+use crate::user::User;
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+use std::fmt;
+use std::path::Path;
+
+/// Where a run stands in review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Still running, failed or cancelled: nothing to review.
+    NotReviewable,
+    Awaiting,
+    Approved,
+    Rejected,
+}
+
+impl ReviewState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewState::NotReviewable => "not_reviewable",
+            ReviewState::Awaiting => "awaiting",
+            ReviewState::Approved => "approved",
+            ReviewState::Rejected => "rejected",
+        }
+    }
+}
+
+impl fmt::Display for ReviewState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A decision as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Review {
+    pub run_id: String,
+    /// `Approved` or `Rejected`.
+    pub state: ReviewState,
+    pub reviewer: String,
+    pub comment: Option<String>,
+    pub decided_at: String,
+}
+
+/// What an approval did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Approval {
+    pub review: Review,
+    pub deliveries: Vec<Delivery>,
+    pub credit: LedgerEntry,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error("no run with id `{0}`")]
+    NoSuchRun(String),
+    #[error("only reviewers and admins review runs")]
+    NotAReviewer,
+    #[error("`{0}` wrote this run's workflow and cannot review it; another reviewer must")]
+    OwnRun(String),
+    #[error("run `{id}` {status} and cannot be reviewed; only runs that succeeded can")]
+    NotReviewable { id: String, status: RunStatus },
+    #[error("run `{id}` was already {state}; a reviewed run does not change")]
+    AlreadyReviewed { id: String, state: ReviewState },
+    #[error("a rejection needs a comment that tells the trainee what to fix")]
+    CommentRequired,
+    #[error(
+        "no rate is set for client `{client}`, workflow `{workflow}`; the admin adds one to rates.yaml"
+    )]
+    NoRate { client: String, workflow: String },
+    #[error("the amount for this run does not fit in the ledger")]
+    Overflow,
+    #[error(transparent)]
+    Rates(#[from] RateError),
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the review could not be recorded: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub client: Option<String>,
+    pub workflow: Option<String>,
+    pub trainee: Option<String>,
+    /// Only runs awaiting review, oldest first (otherwise every run, newest first).
+    pub awaiting_only: bool,
+    pub limit: Option<i64>,
+}
+
+/// A run with where it stands in review.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run: RunRecord,
+    pub state: ReviewState,
+    pub review: Option<Review>,
+}
+
+/// The review state of a run given its recorded decision.
+pub fn state_of(run: &RunRecord, review: Option<&Review>) -> ReviewState {
+    match review {
+        Some(r) => r.state,
+        None if run.status == RunStatus::Succeeded => ReviewState::Awaiting,
+        None => ReviewState::NotReviewable,
+    }
+}
+
+/// The recorded decision on a run, if any.
+pub async fn get(pool: &SqlitePool, run_id: &str) -> Result<Option<Review>, sqlx::Error> {
+    let row = sqlx::query("SELECT * FROM reviews WHERE run_id = ?")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(review_from_row))
+}
+
+/// Runs with their review state, filtered.
+pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, sqlx::Error> {
+    // Two literal statements rather than one formatted: only the order differs.
+    const AWAITING: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at
+         FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
+         WHERE (? IS NULL OR runs.client = ?) AND (? IS NULL OR runs.workflow = ?) AND (? IS NULL OR runs.trainee = ?)
+           AND runs.status = 'succeeded' AND reviews.run_id IS NULL
+         ORDER BY runs.created_at ASC, runs.id ASC LIMIT ?";
+    const ALL: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at
+         FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
+         WHERE (? IS NULL OR runs.client = ?) AND (? IS NULL OR runs.workflow = ?) AND (? IS NULL OR runs.trainee = ?)
+         ORDER BY runs.created_at DESC, runs.id DESC LIMIT ?";
+    let rows = sqlx::query(if f.awaiting_only { AWAITING } else { ALL })
+        .bind(&f.client)
+        .bind(&f.client)
+        .bind(&f.workflow)
+        .bind(&f.workflow)
+        .bind(&f.trainee)
+        .bind(&f.trainee)
+        .bind(f.limit.unwrap_or(500))
+        .fetch_all(records.pool())
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let run = run_from_row(r);
+            let review = r.get::<Option<String>, _>("r_run_id").map(|run_id| Review {
+                run_id,
+                state: decision(&r.get::<String, _>("decision")),
+                reviewer: r.get("reviewer"),
+                comment: r.get("comment"),
+                decided_at: r.get("decided_at"),
+            });
+            RunSummary {
+                state: state_of(&run, review.as_ref()),
+                run,
+                review,
+            }
+        })
+        .collect())
+}
+
+/// The distinct clients, workflows and trainees that have runs (for the list's filters).
+pub async fn filter_values(
+    pool: &SqlitePool,
+) -> Result<(Vec<String>, Vec<String>, Vec<String>), sqlx::Error> {
+    let values = |rows: Vec<sqlx::sqlite::SqliteRow>| {
+        rows.iter()
+            .map(|r| r.get::<String, _>("v"))
+            .collect::<Vec<_>>()
+    };
+    let clients = values(
+        sqlx::query("SELECT DISTINCT client AS v FROM runs ORDER BY v")
+            .fetch_all(pool)
+            .await?,
+    );
+    let workflows = values(
+        sqlx::query("SELECT DISTINCT workflow AS v FROM runs ORDER BY v")
+            .fetch_all(pool)
+            .await?,
+    );
+    let trainees = values(
+        sqlx::query("SELECT DISTINCT trainee AS v FROM runs ORDER BY v")
+            .fetch_all(pool)
+            .await?,
+    );
+    Ok((clients, workflows, trainees))
+}
+
+/// Check who may review this run and that it can still be reviewed.
+async fn check(records: &Records, run_id: &RunId, by: &User) -> Result<RunRecord, ReviewError> {
+    if !by.can_review() {
+        return Err(ReviewError::NotAReviewer);
+    }
+    let run = records
+        .find(&run_id.0)
+        .await
+        .map_err(|_| ReviewError::NoSuchRun(run_id.0.clone()))?;
+    if run.id != *run_id {
+        return Err(ReviewError::NoSuchRun(run_id.0.clone()));
+    }
+    if run.trainee == by.name {
+        return Err(ReviewError::OwnRun(by.name.clone()));
+    }
+    if let Some(r) = get(records.pool(), &run.id.0).await? {
+        return Err(ReviewError::AlreadyReviewed {
+            id: run.id.0.clone(),
+            state: r.state,
+        });
+    }
+    if run.status != RunStatus::Succeeded {
+        return Err(ReviewError::NotReviewable {
+            id: run.id.0.clone(),
+            status: run.status,
+        });
+    }
+    Ok(run)
+}
+
+/// Insert the decision unless one exists; `false` if another reviewer got there first.
+async fn decide(tx: &mut sqlx::SqliteConnection, review: &Review) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO reviews (run_id, decision, reviewer, comment, decided_at)
+         SELECT id, ?, ?, ?, ? FROM runs WHERE id = ? AND status = 'succeeded'
+         ON CONFLICT (run_id) DO NOTHING",
+    )
+    .bind(review.state.as_str())
+    .bind(&review.reviewer)
+    .bind(&review.comment)
+    .bind(&review.decided_at)
+    .bind(&review.run_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn lost_race(records: &Records, run_id: &str) -> ReviewError {
+    match get(records.pool(), run_id).await {
+        Ok(Some(r)) => ReviewError::AlreadyReviewed {
+            id: run_id.into(),
+            state: r.state,
+        },
+        Ok(None) => ReviewError::NoSuchRun(run_id.into()),
+        Err(e) => ReviewError::Database(e),
+    }
+}
+
+/// Approve a run: record the decision, deliver its outputs to the client's outbox and credit
+/// the trainee, all or nothing, exactly once.
+pub async fn approve(
+    records: &Records,
+    home: &Path,
+    run_id: &RunId,
+    by: &User,
+    comment: Option<&str>,
+) -> Result<Approval, ReviewError> {
+    let run = check(records, run_id, by).await?;
+    let rates = Rates::load(home)?;
+    let rate = rates
+        .for_run(&run.client, &run.workflow)
+        .ok_or_else(|| ReviewError::NoRate {
+            client: run.client.clone(),
+            workflow: run.workflow.clone(),
+        })?
+        .clone();
+    let amount = rate.amount(run.rows.ok).ok_or(ReviewError::Overflow)?;
+    let outputs: Vec<_> = records
+        .detail(&run.id.0)
+        .await?
+        .artifacts
+        .into_iter()
+        .filter(|a| a.kind == "output")
+        .collect();
+    let now = Utc::now();
+    let review = Review {
+        run_id: run.id.0.clone(),
+        state: ReviewState::Approved,
+        reviewer: by.name.clone(),
+        comment: comment
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from),
+        decided_at: now.to_rfc3339(),
+    };
+
+    let mut tx = records.pool().begin().await?;
+    // The first statement writes, so the transaction takes SQLite's write lock here and a
+    // concurrent approval waits for it, then finds the decision and inserts nothing.
+    if !decide(&mut tx, &review).await? {
+        drop(tx);
+        return Err(lost_race(records, &run.id.0).await);
+    }
+    let deliveries = delivery::copy_outputs(home, &run, &outputs, now)?;
+    let finish = async {
+        for d in &deliveries {
+            delivery::record(&mut tx, d).await?;
+        }
+        let credit = payout::credit(&mut tx, &run, &rate, amount).await?;
+        let files: Vec<&str> = deliveries.iter().map(|d| d.file_name.as_str()).collect();
+        let detail = format!(
+            "credited {} yen to {}; delivered {}",
+            amount,
+            run.trainee,
+            files.join(", ")
+        );
+        audit::append(&mut *tx, &by.name, "approve", &run.id.0, Some(&detail)).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(credit)
+    };
+    match finish.await {
+        Ok(credit) => {
+            freeze(home, &run, &outputs);
+            Ok(Approval {
+                review,
+                deliveries,
+                credit,
+            })
+        }
+        Err(e) => {
+            delivery::undo(home, &deliveries);
+            Err(e.into())
+        }
+    }
+}
+
+/// Reject a run with a comment for the trainee. Nothing is delivered or credited.
+pub async fn reject(
+    records: &Records,
+    home: &Path,
+    run_id: &RunId,
+    by: &User,
+    comment: &str,
+) -> Result<Review, ReviewError> {
+    let comment = comment.trim();
+    if comment.is_empty() {
+        return Err(ReviewError::CommentRequired);
+    }
+    let run = check(records, run_id, by).await?;
+    let review = Review {
+        run_id: run.id.0.clone(),
+        state: ReviewState::Rejected,
+        reviewer: by.name.clone(),
+        comment: Some(comment.to_string()),
+        decided_at: Utc::now().to_rfc3339(),
+    };
+    let mut tx = records.pool().begin().await?;
+    if !decide(&mut tx, &review).await? {
+        drop(tx);
+        return Err(lost_race(records, &run.id.0).await);
+    }
+    audit::append(&mut *tx, &by.name, "reject", &run.id.0, Some(comment)).await?;
+    tx.commit().await?;
+    let outputs: Vec<_> = records
+        .detail(&run.id.0)
+        .await?
+        .artifacts
+        .into_iter()
+        .filter(|a| a.kind == "output")
+        .collect();
+    freeze(home, &run, &outputs);
+    Ok(review)
+}
+
+/// Make a reviewed run's outputs read-only: they are what the decision was about.
+fn freeze(home: &Path, run: &RunRecord, outputs: &[crate::record::Artifact]) {
+    for a in outputs {
+        let path = home.join(&run.folder).join(&a.path);
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let mut perms = meta.permissions();
+            perms.set_readonly(true);
+            let _ = std::fs::set_permissions(&path, perms);
+        }
+    }
+}
+
+fn decision(s: &str) -> ReviewState {
+    if s == "approved" {
+        ReviewState::Approved
+    } else {
+        ReviewState::Rejected
+    }
+}
+
+fn review_from_row(r: &sqlx::sqlite::SqliteRow) -> Review {
+    Review {
+        run_id: r.get("run_id"),
+        state: decision(&r.get::<String, _>("decision")),
+        reviewer: r.get("reviewer"),
+        comment: r.get("comment"),
+        decided_at: r.get("decided_at"),
+    }
+}

@@ -1,0 +1,236 @@
+//! `User`: the people who log in to the dashboard, their `Role`, and their password hashes.
+//!
+//! A trainee's name is the `author` written in their workflows, so "her runs" are the runs
+//! whose trainee is her name. A client user belongs to exactly one client. Passwords are kept
+//! only as argon2id hashes (PHC strings with their own salt).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a user may do. Admins can do everything a reviewer can, and manage users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Reviewer,
+    Trainee,
+    Client,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Reviewer, Role::Trainee, Role::Client];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Reviewer => "reviewer",
+            Role::Trainee => "trainee",
+            Role::Client => "client",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown role `{s}`; roles are admin, reviewer, trainee, client")
+            })
+    }
+}
+
+/// A dashboard user (without the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    /// The client a client user belongs to; `None` for every other role.
+    pub client: Option<String>,
+    /// Chosen interface language (`en`, `ja`, `uk`); `None` means the browser's.
+    pub lang: Option<String>,
+}
+
+impl User {
+    /// Reviewers and admins review runs (never their own: see `review`).
+    pub fn can_review(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Reviewer)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error(
+        "`{0}` is not a valid user name: use 1 to 40 lowercase letters, digits, `-`, `_` or `.`"
+    )]
+    BadName(String),
+    #[error("a client user needs `--client <name>`: the client whose files they see")]
+    ClientRequired,
+    #[error("only client users belong to a client; leave out `--client` for a {0}")]
+    ClientNotAllowed(Role),
+    #[error("`{0}` is not a valid client name: use lowercase letters, digits, `-` or `_`")]
+    BadClient(String),
+    #[error("a user named `{0}` already exists")]
+    Exists(String),
+    #[error("the password is too short: use at least 10 characters")]
+    WeakPassword,
+    #[error("the password could not be hashed: {0}")]
+    Hash(String),
+    #[error("the users database could not be updated: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// A name safe in URLs, file names and SQL filters alike (users and clients).
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && !s.starts_with('.')
+}
+
+/// Create a user. The password is hashed here and never stored or logged as given.
+pub async fn add(
+    pool: &SqlitePool,
+    name: &str,
+    role: Role,
+    client: Option<&str>,
+    password: &str,
+) -> Result<User, UserError> {
+    if !valid_name(name) {
+        return Err(UserError::BadName(name.into()));
+    }
+    match (role, client) {
+        (Role::Client, None) => return Err(UserError::ClientRequired),
+        (Role::Client, Some(c)) if !valid_name(c) => return Err(UserError::BadClient(c.into())),
+        (r, Some(_)) if r != Role::Client => return Err(UserError::ClientNotAllowed(r)),
+        _ => {}
+    }
+    if password.chars().count() < 10 {
+        return Err(UserError::WeakPassword);
+    }
+    let hash = hash_password(password)?;
+    let result = sqlx::query("INSERT INTO users (name, role, client, password_hash, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(role.as_str())
+        .bind(client)
+        .bind(hash)
+        .bind(Utc::now().to_rfc3339())
+        .execute(pool)
+        .await?;
+    if result.rows_affected() == 0 {
+        return Err(UserError::Exists(name.into()));
+    }
+    Ok(User {
+        name: name.into(),
+        role,
+        client: client.map(String::from),
+        lang: None,
+    })
+}
+
+/// Check a name and password; `None` when either is wrong (the caller cannot tell which).
+pub async fn verify(
+    pool: &SqlitePool,
+    name: &str,
+    password: &str,
+) -> Result<Option<User>, UserError> {
+    let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else {
+        // Spend the same time as for a real user, so response times do not reveal names.
+        let _ = hash_password(password);
+        return Ok(None);
+    };
+    let stored: String = row.get("password_hash");
+    let ok = PasswordHash::new(&stored)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false);
+    Ok(ok.then(|| user_from_row(&row)))
+}
+
+pub async fn get(pool: &SqlitePool, name: &str) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(user_from_row))
+}
+
+/// Every user, by role then name.
+pub async fn list(pool: &SqlitePool) -> Result<Vec<User>, sqlx::Error> {
+    let rows = sqlx::query("SELECT * FROM users ORDER BY role, name")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.iter().map(user_from_row).collect())
+}
+
+/// Set (or with `None`, clear) a user's interface language.
+pub async fn set_lang(
+    pool: &SqlitePool,
+    name: &str,
+    lang: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET lang = ? WHERE name = ?")
+        .bind(lang)
+        .bind(name)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+fn hash_password(password: &str) -> Result<String, UserError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| UserError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| UserError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| UserError::Hash(e.to_string()))
+}
+
+pub(crate) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
+    User {
+        name: r.get("name"),
+        role: r.get::<String, _>("role").parse().unwrap_or(Role::Client),
+        client: r.get("client"),
+        lang: r.get("lang"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_safe_everywhere() {
+        assert!(valid_name("olena"));
+        assert!(valid_name("sato-san"));
+        assert!(!valid_name("../acme"));
+        assert!(!valid_name("Olena"));
+        assert!(!valid_name(""));
+        assert!(!valid_name(".hidden"));
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
+        }
+    }
+}

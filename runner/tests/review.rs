@@ -1,0 +1,346 @@
+//! Review, delivery and payout on real runs of `workflows/invoice-report.yaml`.
+
+use runner::review::{self, ReviewError, ReviewState, RunFilter};
+use runner::run::RunId;
+use runner::{Records, Role, RunOptions, User, Workflow, audit, delivery, payout, user};
+use std::path::{Path, PathBuf};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+struct Home {
+    dir: tempfile::TempDir,
+    records: Records,
+}
+
+impl Home {
+    async fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("rates.yaml"),
+            "rates:\n  - client: acme\n    workflow: invoice-report\n    per_run: 500\n    per_ok_row: 20\n",
+        )
+        .unwrap();
+        let records = Records::open(&dir.path().join("records.db")).await.unwrap();
+        Home { dir, records }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Run the invoice report on Acme's sample: 10 rows ok, 1 failed, 1 skipped.
+    async fn run_invoices(&self) -> RunId {
+        let w = Workflow::load(&repo("workflows/invoice-report.yaml")).unwrap();
+        let mut opts = RunOptions::new(self.path());
+        opts.inputs.insert(
+            "invoices".into(),
+            repo("fixtures/clients/acme/invoices.csv"),
+        );
+        runner::execute(&w, &self.records, opts).await.unwrap().id
+    }
+
+    fn outbox(&self) -> Vec<String> {
+        let dir = delivery::outbox_dir(self.path(), "acme");
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+fn person(name: &str, role: Role) -> User {
+    User {
+        name: name.into(),
+        role,
+        client: None,
+        lang: None,
+    }
+}
+
+#[tokio::test]
+async fn approving_delivers_and_credits_once() {
+    let home = Home::new().await;
+    let id = home.run_invoices().await;
+    let awaiting = review::list(
+        &home.records,
+        &RunFilter {
+            awaiting_only: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(awaiting.len(), 1);
+    assert_eq!(awaiting[0].state, ReviewState::Awaiting);
+
+    let kenji = person("kenji", Role::Reviewer);
+    let approval = review::approve(&home.records, home.path(), &id, &kenji, Some("looks good"))
+        .await
+        .unwrap();
+    assert_eq!(approval.credit.amount_yen, 500 + 10 * 20);
+    let names = home.outbox();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let short = &id.0[..8];
+    assert!(
+        names[0].ends_with(&format!(
+            "_invoice-report_{short}_acme-invoices-{}.xlsx",
+            &names[0][..10]
+        )),
+        "{}",
+        names[0]
+    );
+
+    let again = review::approve(&home.records, home.path(), &id, &kenji, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            again,
+            ReviewError::AlreadyReviewed {
+                state: ReviewState::Approved,
+                ..
+            }
+        ),
+        "{again}"
+    );
+    let reject = review::reject(&home.records, home.path(), &id, &kenji, "no")
+        .await
+        .unwrap_err();
+    assert!(matches!(reject, ReviewError::AlreadyReviewed { .. }));
+    assert_eq!(home.outbox().len(), 1);
+    assert_eq!(
+        payout::ledger(home.records.pool(), Some("olena"), None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        delivery::for_client(home.records.pool(), "acme")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let log = audit::recent(home.records.pool(), 10).await.unwrap();
+    assert_eq!(
+        (log[0].actor.as_str(), log[0].action.as_str()),
+        ("kenji", "approve")
+    );
+}
+
+#[tokio::test]
+async fn parallel_approvals_deliver_and_credit_once() {
+    let home = Home::new().await;
+    let id = home.run_invoices().await;
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let records = home.records.clone();
+        let path = home.path().to_path_buf();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            review::approve(
+                &records,
+                &path,
+                &id,
+                &person(&format!("reviewer{i}"), Role::Reviewer),
+                None,
+            )
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(ReviewError::AlreadyReviewed { .. }) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(home.outbox().len(), 1);
+    assert_eq!(
+        payout::ledger(home.records.pool(), None, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn who_may_review_and_what_rejecting_does() {
+    let home = Home::new().await;
+    let id = home.run_invoices().await;
+    let own = review::approve(
+        &home.records,
+        home.path(),
+        &id,
+        &person("olena", Role::Reviewer),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(own, ReviewError::OwnRun(_)));
+    let trainee = review::approve(
+        &home.records,
+        home.path(),
+        &id,
+        &person("taras", Role::Trainee),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(trainee, ReviewError::NotAReviewer));
+    let kenji = person("kenji", Role::Reviewer);
+    let empty = review::reject(&home.records, home.path(), &id, &kenji, "  ")
+        .await
+        .unwrap_err();
+    assert!(matches!(empty, ReviewError::CommentRequired));
+
+    review::reject(
+        &home.records,
+        home.path(),
+        &id,
+        &kenji,
+        "Рядок 4: немає суми",
+    )
+    .await
+    .unwrap();
+    assert!(home.outbox().is_empty());
+    assert!(
+        payout::ledger(home.records.pool(), None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mine = review::list(
+        &home.records,
+        &RunFilter {
+            trainee: Some("olena".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(mine[0].state, ReviewState::Rejected);
+    assert_eq!(
+        mine[0].review.as_ref().unwrap().comment.as_deref(),
+        Some("Рядок 4: немає суми")
+    );
+}
+
+#[tokio::test]
+async fn no_rate_no_approval_and_changed_outputs_are_not_delivered() {
+    let home = Home::new().await;
+    let id = home.run_invoices().await;
+    std::fs::write(home.path().join("rates.yaml"), "rates: []\n").unwrap();
+    let kenji = person("kenji", Role::Reviewer);
+    let err = review::approve(&home.records, home.path(), &id, &kenji, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReviewError::NoRate { .. }), "{err}");
+
+    std::fs::write(
+        home.path().join("rates.yaml"),
+        "rates:\n  - { client: acme, per_run: 300 }\n",
+    )
+    .unwrap();
+    let detail = home.records.detail(&id.0).await.unwrap();
+    let output = detail
+        .artifacts
+        .iter()
+        .find(|a| a.kind == "output")
+        .unwrap();
+    std::fs::write(
+        home.path().join(&detail.run.folder).join(&output.path),
+        b"tampered",
+    )
+    .unwrap();
+    let err = review::approve(&home.records, home.path(), &id, &kenji, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ReviewError::Delivery(_)), "{err}");
+    // Nothing happened: the run still awaits review, nothing delivered or credited.
+    assert_eq!(review::get(home.records.pool(), &id.0).await.unwrap(), None);
+    assert!(home.outbox().is_empty());
+    assert!(
+        payout::ledger(home.records.pool(), None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn users_log_in_and_the_audit_log_is_append_only() {
+    let home = Home::new().await;
+    let pool = home.records.pool();
+    user::add(pool, "kenji", Role::Reviewer, None, "correct horse battery")
+        .await
+        .unwrap();
+    user::add(
+        pool,
+        "sato",
+        Role::Client,
+        Some("acme"),
+        "correct horse battery",
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        user::add(pool, "kenji", Role::Admin, None, "another long one").await,
+        Err(user::UserError::Exists(_))
+    ));
+    assert!(matches!(
+        user::add(pool, "x", Role::Client, None, "another long one").await,
+        Err(user::UserError::ClientRequired)
+    ));
+    assert!(matches!(
+        user::add(pool, "y", Role::Trainee, None, "short").await,
+        Err(user::UserError::WeakPassword)
+    ));
+    assert_eq!(
+        user::verify(pool, "kenji", "correct horse battery")
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        Role::Reviewer
+    );
+    assert_eq!(
+        user::verify(pool, "kenji", "wrong password!")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        user::verify(pool, "nobody", "correct horse battery")
+            .await
+            .unwrap(),
+        None
+    );
+
+    audit::append(pool, "kenji", "login", "kenji", None)
+        .await
+        .unwrap();
+    assert!(
+        sqlx::query("UPDATE audit SET actor = 'x'")
+            .execute(pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("DELETE FROM audit")
+            .execute(pool)
+            .await
+            .is_err()
+    );
+    assert_eq!(audit::recent(pool, 10).await.unwrap().len(), 1);
+}
