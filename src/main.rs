@@ -1,6 +1,7 @@
 //! The `kobo` command: parses arguments and calls into the `runner` and `dashboard` crates.
 
 mod cli_output;
+mod demo;
 mod serve;
 
 use anyhow::{Context, Result, bail};
@@ -72,6 +73,19 @@ enum Command {
         /// How long (ms) a file must stay unchanged in the inbox before it is taken.
         #[arg(long, default_value_t = 1000)]
         settle_ms: u64,
+        /// Where the review dashboard listens (127.0.0.1 only, by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        dashboard: std::net::SocketAddr,
+        /// Do not start the dashboard.
+        #[arg(long)]
+        no_dashboard: bool,
+    },
+    /// Try kobo: demo accounts and rates, a sample client file in the inbox, then `serve`
+    /// with the dashboard, where the sample run waits for review.
+    Demo {
+        /// Where the dashboard listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        dashboard: std::net::SocketAddr,
     },
     /// Run queued jobs only (on a worker machine): `kobo worker --queue redis://host:6379/`.
     Worker {
@@ -171,7 +185,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // The long-running commands say what they take and run; the others stay quiet.
     let default_filter = match cli.command {
-        Command::Serve { .. } | Command::Worker { .. } => {
+        Command::Serve { .. } | Command::Worker { .. } | Command::Demo { .. } => {
             "warn,runner=info,kobo=info,runner::run_folder=off"
         }
         _ => "warn,runner::run_folder=off",
@@ -215,7 +229,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             workers,
             max_file_mb,
             settle_ms,
-        } => serve::serve(&home, &workflows, &queue, workers, max_file_mb, settle_ms).await,
+            dashboard,
+            no_dashboard,
+        } => {
+            let dashboard = (!no_dashboard).then_some(dashboard);
+            serve::serve(
+                &home,
+                &workflows,
+                &queue,
+                workers,
+                max_file_mb,
+                settle_ms,
+                dashboard,
+            )
+            .await
+        }
+        Command::Demo { dashboard } => demo::demo(&home, dashboard).await,
         Command::Worker { queue, workers } => serve::worker(&home, &queue, workers).await,
         Command::Cancel { run_id } => serve::cancel(&home, &run_id).await,
         Command::Rerun {

@@ -99,10 +99,19 @@ pub async fn serve(
     workers: usize,
     max_file_mb: u64,
     settle_ms: u64,
+    dashboard: Option<std::net::SocketAddr>,
 ) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let (location, queue) = open_queue(home, args, workers).await?;
     let catalogue = Catalogue::load(workflows);
+    // One inbox folder per workflow, so clients (and the dashboard's upload) see where to put files.
+    for client in catalogue.clients() {
+        for name in catalogue.names_for(client) {
+            let dir = home.join("inbox").join(client).join(name);
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("creating `{}`", dir.display()))?;
+        }
+    }
     let mut inbox_settings = InboxSettings::new(home, workflows);
     inbox_settings.max_bytes = max_file_mb.saturating_mul(1024 * 1024);
     inbox_settings.settle = Duration::from_millis(settle_ms);
@@ -150,9 +159,25 @@ pub async fn serve(
             &stop,
         ));
     }
-    // Dashboard hook: the review dashboard joins `kobo serve` here, as one more task in
-    // `tasks` that gets `records.clone()` (run history: on Redis the queue only knows
-    // waiting jobs), `queue.clone()` (to queue reruns) and `stop` (to shut down with the rest).
+    if let Some(listen) = dashboard {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen} for the dashboard"))?;
+        eprintln!("            dashboard on http://{}", listener.local_addr()?);
+        let state = dashboard::AppState {
+            home: home.to_path_buf(),
+            records: records.clone(),
+            secure_cookies: false,
+        };
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) =
+                dashboard::serve(listener, state, async move { stop.cancelled().await }).await
+            {
+                tracing::error!("the dashboard stopped: {e}");
+            }
+        }));
+    }
     for t in tasks {
         let _ = t.await;
     }

@@ -82,7 +82,14 @@ impl Kobo {
         let wf = self.workflows.path().to_str().unwrap().to_string();
         let mut args = vec![cmd, "--heartbeat-secs", "1"];
         if cmd == "serve" {
-            args.extend(["--workflows", &wf, "--settle-ms", "300"]);
+            args.extend([
+                "--workflows",
+                &wf,
+                "--settle-ms",
+                "300",
+                "--dashboard",
+                "127.0.0.1:0",
+            ]);
         }
         args.extend(extra);
         let log = std::fs::OpenOptions::new()

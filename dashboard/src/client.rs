@@ -28,6 +28,21 @@ pub fn inbox_dir(home: &std::path::Path, client: &str) -> PathBuf {
     home.join("inbox").join(safe_file_name(client))
 }
 
+/// The workflows a client can send files to: the folders `kobo serve` made under
+/// `inbox/<client>/`, one per workflow of that client.
+pub fn inbox_workflows(home: &std::path::Path, client: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(inbox_dir(home, client))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| runner::workflow::is_slug(n))
+        .collect();
+    names.sort();
+    names
+}
+
 #[derive(Deserialize, Default)]
 pub struct ClientQuery {
     uploaded: Option<String>,
@@ -58,6 +73,7 @@ pub async fn page(
             runs => Value::from_serialize(&runs),
             deliveries => Value::from_serialize(&deliveries),
             uploaded => q.uploaded,
+            workflows => inbox_workflows(&state.home, &client),
             accepted => ACCEPTED.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(","),
         },
     )?;
@@ -89,6 +105,7 @@ pub async fn upload(
     mut form: Multipart,
 ) -> Result<Response, AppError> {
     let mut csrf = None;
+    let mut workflow: Option<String> = None;
     let mut file: Option<(String, Vec<u8>)> = None;
     while let Some(field) = form
         .next_field()
@@ -98,6 +115,14 @@ pub async fn upload(
         match field.name() {
             Some("csrf") => {
                 csrf = Some(
+                    field
+                        .text()
+                        .await
+                        .map_err(|e| AppError::BadRequest(e.body_text()))?,
+                )
+            }
+            Some("workflow") => {
+                workflow = Some(
                     field
                         .text()
                         .await
@@ -132,12 +157,31 @@ pub async fn upload(
         .with_timezone(&runner::payout::jst())
         .format("%Y%m%d-%H%M%S");
     let stored = format!("{stamp}_{name}");
-    delivery::write_atomic(&inbox_dir(&state.home, &client), &stored, &bytes)?;
+    // Only a folder that exists for this client is accepted, so the name cannot lead elsewhere.
+    let workflows = inbox_workflows(&state.home, &client);
+    let workflow = match workflow {
+        Some(w) if workflows.contains(&w) => w,
+        _ if workflows.is_empty() => {
+            return Err(AppError::BadRequest(
+                "no task is set up for your company yet; please ask the co-op".into(),
+            ));
+        }
+        _ => {
+            return Err(AppError::BadRequest(
+                "choose which task the file is for".into(),
+            ));
+        }
+    };
+    delivery::write_atomic(
+        &inbox_dir(&state.home, &client).join(&workflow),
+        &stored,
+        &bytes,
+    )?;
     audit::append(
         state.records.pool(),
         &cur.user().name,
         "upload",
-        &format!("inbox/{client}/{stored}"),
+        &format!("inbox/{client}/{workflow}/{stored}"),
         None,
     )
     .await?;

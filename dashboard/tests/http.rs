@@ -447,3 +447,53 @@ fn form_encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A client's upload lands in the inbox folder of the task they chose, where `kobo serve`
+/// picks it up; a made-up task name is refused and writes nothing.
+#[tokio::test]
+async fn a_client_upload_goes_to_the_chosen_task_inbox() {
+    let h = TestHome::new().await;
+    let sato = h.login("sato").await;
+    let task_dir = h.dir.path().join("inbox/acme/invoice-report");
+    std::fs::create_dir_all(&task_dir).unwrap();
+    let upload = |workflow: &str| {
+        let boundary = "XyZ";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"workflow\"\r\n\r\n{workflow}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"invoices.csv\"\r\nContent-Type: text/csv\r\n\r\na,b\r\n1,2\r\n--{boundary}--\r\n",
+            csrf = sato.csrf
+        );
+        Request::post("/client/upload")
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header(header::COOKIE, &sato.cookie)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    assert_eq!(h.send(upload("../../etc")).await.status, 400);
+    assert_eq!(
+        h.send(upload("roster-cleanup")).await.status,
+        400,
+        "not a task of this client"
+    );
+    assert_eq!(
+        std::fs::read_dir(&task_dir).unwrap().count(),
+        0,
+        "nothing written yet"
+    );
+    let r = h.send(upload("invoice-report")).await;
+    assert_eq!(r.status, 303);
+    let files: Vec<String> = std::fs::read_dir(&task_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert!(files[0].ends_with("_invoices.csv"), "{files:?}");
+    assert_eq!(
+        std::fs::read(task_dir.join(&files[0])).unwrap(),
+        b"a,b\r\n1,2\r\n"
+    );
+}

@@ -1,6 +1,6 @@
 //! `CancelToken`: how a running run learns that someone asked it to stop (`kobo cancel`).
 //!
-//! The worker watches the run's record and trips the token; [`crate::execute`] stops the
+//! The worker watches the run's record and trips the token; [`crate::execute()`] stops the
 //! steps at their next await point (between steps and rows, or inside a `pause`) and
 //! records the run as cancelled.
 

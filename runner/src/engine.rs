@@ -2,7 +2,7 @@
 //!
 //! [`Execution`] holds the state of one attempt (tables, variables, row results, timings).
 //! Each step may carry `when`, `retry`, `timeout_secs` and `on_error`; the wrapper in
-//! [`Execution::step`] applies them the same way to every kind of step.
+//! `Execution::step` applies them the same way to every kind of step.
 
 use crate::expr::{self, Expressions, value_cell};
 use crate::record::{Artifact, Records};

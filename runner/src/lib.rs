@@ -11,7 +11,7 @@
 //! - [`sheet`]: read xlsx/xls/ods/CSV (any Japanese encoding) into tables; write xlsx and CSV.
 //!
 //! Running:
-//! - [`execute`]: one whole run, recorded; [`engine`]: the steps themselves.
+//! - [`mod@execute`]: one whole run, recorded; [`engine`]: the steps themselves.
 //! - [`run`]: `RunId`, `RunStatus`, row results; [`run_folder`]: a run's files and log.
 //! - [`record`]: `Records`, the run records in SQLite.
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.

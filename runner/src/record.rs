@@ -291,7 +291,7 @@ impl Records {
     /// Move a run to a new status, refusing transitions that are not allowed
     /// (a finished run never changes). Returns the status it had.
     pub async fn set_status(&self, id: &RunId, to: RunStatus) -> Result<RunStatus, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let row = sqlx::query("SELECT status FROM runs WHERE id = ?")
             .bind(&id.0)
             .fetch_optional(&mut *tx)
@@ -330,7 +330,7 @@ impl Records {
         rows: &[RowResult],
         attempt: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_transaction().await?;
         let current = sqlx::query("SELECT status, started_at FROM runs WHERE id = ?")
             .bind(&id.0)
             .fetch_optional(&mut *tx)
@@ -506,6 +506,15 @@ impl Records {
             rows,
             artifacts,
         })
+    }
+
+    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A plain `BEGIN`
+    /// that reads and then writes fails with "database is locked" when another process wrote
+    /// in between, without waiting; an immediate one waits its turn (`busy_timeout`).
+    pub async fn write_transaction(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -301,7 +301,7 @@ pub async fn approve(
         decided_at: now.to_rfc3339(),
     };
 
-    let mut tx = records.pool().begin().await?;
+    let mut tx = records.write_transaction().await?;
     // The first statement writes, so the transaction takes SQLite's write lock here and a
     // concurrent approval waits for it, then finds the decision and inserts nothing.
     if !decide(&mut tx, &review).await? {
@@ -361,7 +361,7 @@ pub async fn reject(
         comment: Some(comment.to_string()),
         decided_at: Utc::now().to_rfc3339(),
     };
-    let mut tx = records.pool().begin().await?;
+    let mut tx = records.write_transaction().await?;
     if !decide(&mut tx, &review).await? {
         drop(tx);
         return Err(lost_race(records, &run.id.0).await);
