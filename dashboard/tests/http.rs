@@ -492,8 +492,9 @@ async fn a_client_upload_goes_to_the_chosen_task_inbox() {
         .collect();
     assert_eq!(files.len(), 1);
     assert!(files[0].ends_with("_invoices.csv"), "{files:?}");
+    // The CRLF before the closing boundary belongs to the boundary, not to the file.
     assert_eq!(
         std::fs::read(task_dir.join(&files[0])).unwrap(),
-        b"a,b\r\n1,2\r\n"
+        b"a,b\r\n1,2"
     );
 }
