@@ -473,6 +473,14 @@ async fn run_workflow(
     let ui = cli_output::RunDisplay::new(quiet);
     opts.progress = Some(ui.progress_fn());
     opts.echo = Some(ui.echo_fn());
+    // Ctrl-C stops the run at its next step; it is recorded as cancelled and its browser closed.
+    let cancel = runner::CancelToken::new();
+    opts.cancel = Some(cancel.clone());
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    });
     let outcome = runner::execute(&w, &records, opts).await?;
     ui.finish();
     print!("{}", cli_output::outcome_summary(&outcome, home));

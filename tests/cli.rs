@@ -619,3 +619,49 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
         "browser processes left behind"
     );
 }
+
+#[test]
+fn ctrl_c_cancels_the_run_records_it_and_closes_the_browser() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let wf = portal_workflow(&kobo, "long", "  - pause: 60\n");
+    let child = kobo
+        .command(&[
+            "run",
+            wf.to_str().unwrap(),
+            "--input",
+            "fixtures/clients/acme/contacts.csv",
+            "--param",
+            &url,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded wait for the browser to be up, then Ctrl-C (SIGINT), as a trainee would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while processes_under(tmp.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = Done(child.wait_with_output().unwrap());
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains(": cancelled"), "{}", out.stdout());
+    assert_eq!(
+        processes_under(tmp.path()),
+        Vec::<String>::new(),
+        "browser processes left behind"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(runs.contains("cancelled"), "{runs}");
+}

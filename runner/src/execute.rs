@@ -241,7 +241,7 @@ pub async fn execute(
             _ = cancel.cancelled() => {
                 cancelled = true;
                 Err(StepFailure {
-                    message: "cancelled by `kobo cancel` while running".into(),
+                    message: "cancelled while running (`kobo cancel`, or Ctrl-C on `kobo run`)".into(),
                     step: "the whole run".into(),
                     row: None,
                     transient: false,
@@ -278,7 +278,7 @@ pub async fn execute(
     let (status, error, error_step) = match &failure {
         Some(_) if cancelled => (
             RunStatus::Cancelled,
-            Some("cancelled by `kobo cancel` while running".to_string()),
+            Some("cancelled while running (`kobo cancel`, or Ctrl-C on `kobo run`)".to_string()),
             None,
         ),
         None => (RunStatus::Succeeded, None, None),
@@ -296,7 +296,7 @@ pub async fn execute(
         Some(_) if cancelled => log.warn(
             None,
             None,
-            "the run was cancelled (`kobo cancel`); files it wrote so far stay in its folder",
+            "the run was cancelled; files it wrote so far stay in its folder",
         ),
         Some(f) => log.error(
             Some(&f.step),
