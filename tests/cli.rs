@@ -520,6 +520,29 @@ fn processes_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Wait (bounded) until a Chromium of the run under `tmp` is up, give it a moment to get
+/// going, and return the Chromium processes' ids (not chromedriver's).
+fn wait_for_browser(tmp: &Path) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let browsers = loop {
+        let found: Vec<u32> = processes_under(tmp)
+            .iter()
+            .filter(|p| !p.contains("chromedriver") && p.contains("--user-data-dir"))
+            .filter_map(|p| p.split(':').next()?.parse().ok())
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the browser never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    browsers
+}
+
 #[test]
 fn no_browser_process_outlives_a_run_that_fails_or_times_out() {
     let (_rt, portal) = portal();
@@ -584,24 +607,8 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait (bounded) until the browser is up and logged in, then kill every Chromium process.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let browsers = loop {
-        let found: Vec<u32> = processes_under(tmp.path())
-            .iter()
-            .filter(|p| !p.contains("chromedriver") && p.contains("--user-data-dir"))
-            .filter_map(|p| p.split(':').next()?.parse().ok())
-            .collect();
-        if !found.is_empty() {
-            break found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the browser never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Once the browser is up and logged in, kill every Chromium process.
+    let browsers = wait_for_browser(tmp.path());
     for pid in browsers {
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
     }
@@ -640,16 +647,8 @@ fn ctrl_c_cancels_the_run_records_it_and_closes_the_browser() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Bounded wait for the browser to be up, then Ctrl-C (SIGINT), as a trainee would.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while processes_under(tmp.path()).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the browser never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Once the browser is up, Ctrl-C (SIGINT), as a trainee would.
+    wait_for_browser(tmp.path());
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

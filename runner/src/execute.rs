@@ -11,7 +11,6 @@ use crate::run::{RowCounts, RunId, RunStatus};
 use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::secrets::Secrets;
 use crate::workflow::Workflow;
-use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -167,31 +166,10 @@ pub async fn execute(
     };
 
     if existing.is_none() {
-        records
-            .insert(&RunRecord {
-                id: id.clone(),
-                workflow: w.name.clone(),
-                workflow_version: w.version.clone(),
-                workflow_hash: w.hash.clone(),
-                workflow_file: w.file.display().to_string(),
-                client: w.client.clone(),
-                trainee: w.author.clone(),
-                input_name,
-                input_hash,
-                status: RunStatus::Running,
-                attempt: 1,
-                created_at: Utc::now(),
-                started_at: Some(Utc::now()),
-                finished_at: None,
-                duration_ms: None,
-                rows: RowCounts::default(),
-                error: None,
-                error_step: None,
-                folder: folder.relative.clone(),
-                worker: Some(worker.clone()),
-                rerun_of: None,
-            })
-            .await?;
+        let input = input_name.zip(input_hash);
+        let mut record = RunRecord::new(&id, w, input, RunStatus::Running, &folder.relative);
+        record.worker = Some(worker.clone());
+        records.insert(&record).await?;
     }
     for copy in copies.values() {
         let _ = crate::engine::register_artifact(records, &id, &folder, copy, "input").await;

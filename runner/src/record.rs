@@ -82,6 +82,43 @@ pub struct RunRecord {
     pub rerun_of: Option<String>,
 }
 
+impl RunRecord {
+    /// A new run of `w` on one input, in `folder`, just queued or just started (`status`).
+    pub fn new(
+        id: &RunId,
+        w: &crate::workflow::Workflow,
+        input: Option<(String, String)>,
+        status: RunStatus,
+        folder: &str,
+    ) -> RunRecord {
+        let now = Utc::now();
+        let (input_name, input_hash) = input.unzip();
+        RunRecord {
+            id: id.clone(),
+            workflow: w.name.clone(),
+            workflow_version: w.version.clone(),
+            workflow_hash: w.hash.clone(),
+            workflow_file: w.file.display().to_string(),
+            client: w.client.clone(),
+            trainee: w.author.clone(),
+            input_name,
+            input_hash,
+            status,
+            attempt: 1,
+            created_at: now,
+            started_at: (status == RunStatus::Running).then_some(now),
+            finished_at: None,
+            duration_ms: None,
+            rows: RowCounts::default(),
+            error: None,
+            error_step: None,
+            folder: folder.to_string(),
+            worker: None,
+            rerun_of: None,
+        }
+    }
+}
+
 /// A file kept with a run: the input copy, an output, a screenshot, a page's HTML.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Artifact {

@@ -7,10 +7,9 @@
 
 use crate::queue::{JobQueue, QueueError, RunJob};
 use crate::record::{Records, RunRecord, StoreError};
-use crate::run::{RowCounts, RunId, RunStatus};
+use crate::run::{RunId, RunStatus};
 use crate::run_folder::{RunFolder, safe_file_name};
 use crate::workflow::Workflow;
-use chrono::Utc;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -109,31 +108,10 @@ pub async fn submit(
             message: e.to_string(),
         });
     }
-    records
-        .insert(&RunRecord {
-            id: id.clone(),
-            workflow: w.name.clone(),
-            workflow_version: w.version.clone(),
-            workflow_hash: w.hash.clone(),
-            workflow_file: w.file.display().to_string(),
-            client: w.client.clone(),
-            trainee: w.author.clone(),
-            input_name: Some(name.clone()),
-            input_hash: Some(hash.to_string()),
-            status: RunStatus::Queued,
-            attempt: 1,
-            created_at: Utc::now(),
-            started_at: None,
-            finished_at: None,
-            duration_ms: None,
-            rows: RowCounts::default(),
-            error: None,
-            error_step: None,
-            folder: folder.relative.clone(),
-            worker: None,
-            rerun_of: rerun_of.map(|r| r.0.clone()),
-        })
-        .await?;
+    let kept = Some((name.clone(), hash.to_string()));
+    let mut record = RunRecord::new(&id, w, kept, RunStatus::Queued, &folder.relative);
+    record.rerun_of = rerun_of.map(|r| r.0.clone());
+    records.insert(&record).await?;
     let job = RunJob {
         run_id: id.clone(),
         client: w.client.clone(),
