@@ -411,7 +411,7 @@ fn the_moving_fields_form_is_completed_for_ten_rows_by_label() {
 fn portal_workflow(kobo: &Kobo, name: &str, steps: &str) -> PathBuf {
     let yaml = format!(
         "name: {name}\nclient: acme\nauthor: olena\ninputs: {{ contacts: {{}} }}\nparams: {{ portal_url: x }}\nsecrets: [portal_user, portal_password]\n\
-browser: {{ element_timeout_secs: 2, page_load_timeout_secs: 5 }}\n\
+browser: {{ element_timeout_secs: 3, page_load_timeout_secs: 20 }}\n\
 steps:\n  - open: \"{{{{ params.portal_url }}}}/login\"\n  - fill: {{ label: ユーザーID, value: \"{{{{ secrets.portal_user }}}}\" }}\n  - fill: {{ label: パスワード, value: \"{{{{ secrets.portal_password }}}}\" }}\n  - click: ログイン\n  - wait_for: {{ url_contains: /menu }}\n{steps}"
     );
     kobo.file(&format!("{name}.yaml"), yaml.as_bytes())
@@ -426,7 +426,7 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
         (
             "unknown-label",
             "  - open: \"{{ params.portal_url }}/form\"\n  - fill: { label: 名前, value: x }\n",
-            "step #7 fill (line 15): no field with the label \"名前\" appeared within 2s",
+            "step #7 fill (line 15): no field with the label \"名前\" appeared within 3s",
         ),
         (
             "missing-page",
@@ -437,6 +437,11 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
             "unexpected-dialog",
             "  - open: \"{{ params.portal_url }}/confirm\"\n  - click: お知らせ\n  - click: お知らせ\n",
             "the page opened a dialog saying",
+        ),
+        (
+            "blocked-port",
+            "  - open: \"http://127.0.0.1:1/\"\n",
+            "step #6 open (line 14): could not open URL http://127.0.0.1:1/ (ERR_UNSAFE_PORT)",
         ),
     ];
     for (name, steps, expected) in cases {

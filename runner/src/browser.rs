@@ -70,6 +70,8 @@ const HAS_TEXT: &str =
     script!("return { found: kobo.hasText(arguments[0]), errors: kobo.pageErrors() };");
 const PAGE_ERRORS: &str = script!("return kobo.pageErrors();");
 const NAV_STATUS: &str = "const e = performance.getEntriesByType('navigation')[0]; return e && e.responseStatus ? e.responseStatus : null;";
+const NET_ERROR_PAGE: &str =
+    "return !!(document.body && document.body.classList.contains('neterror'));";
 const CHROME_ERROR_CODE: &str =
     "return ((document.body && document.body.innerText || '').match(/ERR_[A-Z_]+/) || [''])[0];";
 const TABLE: &str = r#"let el = arguments[0];
@@ -263,6 +265,27 @@ impl Browser {
             return Err(BrowserError::HttpStatus {
                 url: current,
                 status: status as u16,
+            });
+        }
+        // No answer from a server, yet Chromium shows its own error page under the address
+        // it was given: it refused to go there (ports it deems unsafe, such as 1 or 6000).
+        if status.is_null()
+            && self
+                .run(NET_ERROR_PAGE, vec![])
+                .await
+                .is_ok_and(|v| v.as_bool() == Some(true))
+        {
+            let code = self
+                .run(CHROME_ERROR_CODE, vec![])
+                .await
+                .unwrap_or(Json::Null);
+            return Err(BrowserError::CouldNotOpen {
+                url: url.to_string(),
+                reason: code
+                    .as_str()
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or("ERR_BLOCKED")
+                    .to_string(),
             });
         }
         Ok(())

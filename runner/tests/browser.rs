@@ -352,7 +352,8 @@ async fn waits_for_slow_elements_and_explains_a_timeout() {
         .await
         .unwrap_err();
     assert!(matches!(err, BrowserError::BadLocator { .. }), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // Not waited out for the 10 s element timeout: a bad selector is reported at once.
+    assert!(started.elapsed() < Duration::from_secs(8));
     browser.close().await;
 }
 
@@ -550,7 +551,7 @@ async fn dialogs_accept_dismiss_and_unexpected() {
 async fn server_errors_refused_connections_and_hangs_are_transient() {
     let portal = portal::start().await.unwrap();
     let browser = launch_with(BrowserConfig {
-        page_load_timeout: Duration::from_secs(2),
+        page_load_timeout: Duration::from_secs(6),
         ..BrowserConfig::default()
     })
     .await;
@@ -581,7 +582,10 @@ async fn server_errors_refused_connections_and_hangs_are_transient() {
     let err = browser.goto(&portal.page("/hang")).await.unwrap_err();
     assert!(matches!(err, BrowserError::PageLoadTimeout { .. }), "{err}");
     assert!(err.is_transient());
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the hang ends at the page-load timeout"
+    );
 
     // The browser is still usable afterwards.
     browser.goto(&portal.page("/login")).await.unwrap();

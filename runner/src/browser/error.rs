@@ -142,8 +142,13 @@ impl BrowserError {
             BrowserError::DriverNotReady { .. }
             | BrowserError::SessionNotCreated { .. }
             | BrowserError::SessionLost { .. }
-            | BrowserError::CouldNotOpen { .. }
             | BrowserError::PageLoadTimeout { .. } => true,
+            // A refused or unreachable site may come back; an address the browser will never
+            // open (a blocked port, a malformed address) will not.
+            BrowserError::CouldNotOpen { reason, .. } => !matches!(
+                reason.as_str(),
+                "ERR_UNSAFE_PORT" | "ERR_INVALID_URL" | "ERR_DISALLOWED_URL_SCHEME"
+            ),
             BrowserError::HttpStatus { status, .. } => *status >= 500,
             _ => false,
         }
