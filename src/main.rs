@@ -333,10 +333,11 @@ async fn user_command(home: &Path, command: UserCommand) -> Result<ExitCode> {
         UserCommand::List => {
             for u in runner::user::list(records.pool()).await? {
                 println!(
-                    "{:<20} {:<9} {}",
+                    "{:<20} {:<9} {}{}",
                     u.name,
                     u.role.as_str(),
-                    u.client.unwrap_or_default()
+                    u.client.unwrap_or_default(),
+                    if u.disabled { " (disabled)" } else { "" }
                 );
             }
         }

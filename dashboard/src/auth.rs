@@ -5,7 +5,7 @@
 //! The login form, which has no session yet, uses a one-off token in its own cookie.
 
 use crate::AppState;
-use crate::error::AppError;
+use crate::error::{AppError, Msg};
 use crate::i18n::Lang;
 use crate::page::render;
 use axum::Form;
@@ -46,9 +46,7 @@ impl Current {
     pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), AppError> {
         match sent {
             Some(s) if same_secret(s, &self.session.csrf) => Ok(()),
-            _ => Err(AppError::Forbidden(
-                "The form has expired; reload the page and try again.".into(),
-            )),
+            _ => Err(AppError::Forbidden(Msg::key("err_form_expired"))),
         }
     }
 }
@@ -119,18 +117,27 @@ pub async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    login_form(&state, browser_lang(&headers), None)
+    login_form(&state, browser_lang(&headers), None, false)
 }
 
-fn login_form(state: &AppState, lang: Lang, failed: Option<&str>) -> Result<Response, AppError> {
+/// The login form; after a failed attempt, with the name tried and why (wrong password, or
+/// a disabled account: said only to someone who knows the password).
+fn login_form(
+    state: &AppState,
+    lang: Lang,
+    failed: Option<&str>,
+    disabled: bool,
+) -> Result<Response, AppError> {
     let token = session::random_token();
     let html = render(
         "login.html",
         lang,
         None,
-        context! { login_csrf => &token, failed => failed.is_some(), name => failed },
+        context! { login_csrf => &token, failed => failed.is_some(), disabled => disabled, name => failed },
     )?;
-    let status = if failed.is_some() {
+    let status = if disabled {
+        axum::http::StatusCode::FORBIDDEN
+    } else if failed.is_some() {
         axum::http::StatusCode::UNAUTHORIZED
     } else {
         axum::http::StatusCode::OK
@@ -160,17 +167,17 @@ pub async fn login(
 ) -> Result<Response, AppError> {
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_secret(f.csrf.as_deref().unwrap_or(""), &expected) {
-        return Err(AppError::Forbidden(
-            "The form has expired; reload the page and try again.".into(),
-        ));
+        return Err(AppError::Forbidden(Msg::key("err_form_expired")));
     }
     let name = f.name.trim().to_lowercase();
     let pool = state.records.pool();
-    let Some(user) = user::verify(pool, &name, &f.password)
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-    else {
-        return login_form(&state, browser_lang(&headers), Some(&name));
+    let user = match user::verify(pool, &name, &f.password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return login_form(&state, browser_lang(&headers), Some(&name), false),
+        Err(user::UserError::Disabled(_)) => {
+            return login_form(&state, browser_lang(&headers), Some(&name), true);
+        }
+        Err(e) => return Err(AppError::Internal(e.to_string())),
     };
     let (token, _) = session::create(pool, &user).await?;
     audit::append(pool, &user.name, "login", &user.name, None).await?;
@@ -218,7 +225,9 @@ pub async fn set_lang(
         "" => None,
         code => Some(
             Lang::from_code(code)
-                .ok_or_else(|| AppError::BadRequest(format!("unknown language `{code}`")))?
+                .ok_or_else(|| {
+                    AppError::BadRequest(Msg::key("err_unknown_lang").with("code", code))
+                })?
                 .code(),
         ),
     };

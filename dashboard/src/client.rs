@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::auth::Current;
-use crate::error::AppError;
+use crate::error::{AppError, Msg};
 use crate::files::send_file;
 use crate::page::render;
 use axum::extract::{Multipart, Path, Query, State};
@@ -86,7 +86,7 @@ pub async fn download(
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     if name.contains('/') || name.contains('\\') || name.starts_with('.') || name.is_empty() {
-        return Err(AppError::BadRequest("not a file name".into()));
+        return Err(AppError::BadRequest(Msg::key("err_not_a_file_name")));
     }
     let client = client_of(&cur)?;
     let d = delivery::find(state.records.pool(), &client, &name)
@@ -110,7 +110,7 @@ pub async fn upload(
     while let Some(field) = form
         .next_field()
         .await
-        .map_err(|e| AppError::BadRequest(e.body_text()))?
+        .map_err(|e| AppError::BadRequest(e.body_text().into()))?
     {
         match field.name() {
             Some("csrf") => {
@@ -118,7 +118,7 @@ pub async fn upload(
                     field
                         .text()
                         .await
-                        .map_err(|e| AppError::BadRequest(e.body_text()))?,
+                        .map_err(|e| AppError::BadRequest(e.body_text().into()))?,
                 )
             }
             Some("workflow") => {
@@ -126,7 +126,7 @@ pub async fn upload(
                     field
                         .text()
                         .await
-                        .map_err(|e| AppError::BadRequest(e.body_text()))?,
+                        .map_err(|e| AppError::BadRequest(e.body_text().into()))?,
                 )
             }
             Some("file") => {
@@ -134,7 +134,7 @@ pub async fn upload(
                 let bytes = field
                     .bytes()
                     .await
-                    .map_err(|e| AppError::BadRequest(e.body_text()))?;
+                    .map_err(|e| AppError::BadRequest(e.body_text().into()))?;
                 file = Some((name, bytes.to_vec()));
             }
             _ => {}
@@ -144,14 +144,15 @@ pub async fn upload(
     let client = client_of(&cur)?;
     let (name, bytes) = file
         .filter(|(n, b)| !n.is_empty() && !b.is_empty())
-        .ok_or_else(|| AppError::BadRequest("choose a file to send".into()))?;
+        .ok_or_else(|| AppError::BadRequest(Msg::key("err_no_file")))?;
     let name = safe_file_name(name.rsplit(['/', '\\']).next().unwrap_or(&name));
     let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     if !ACCEPTED.contains(&ext.as_str()) {
-        return Err(AppError::BadRequest(format!(
-            "kobo reads {} files; `{name}` is not one",
-            ACCEPTED.join(", ")
-        )));
+        return Err(AppError::BadRequest(
+            Msg::key("err_file_type")
+                .with("types", ACCEPTED.join(", "))
+                .with("name", &name),
+        ));
     }
     let stamp = chrono::Utc::now()
         .with_timezone(&runner::payout::jst())
@@ -162,14 +163,10 @@ pub async fn upload(
     let workflow = match workflow {
         Some(w) if workflows.contains(&w) => w,
         _ if workflows.is_empty() => {
-            return Err(AppError::BadRequest(
-                "no task is set up for your company yet; please ask the co-op".into(),
-            ));
+            return Err(AppError::BadRequest(Msg::key("err_no_task")));
         }
         _ => {
-            return Err(AppError::BadRequest(
-                "choose which task the file is for".into(),
-            ));
+            return Err(AppError::BadRequest(Msg::key("err_choose_task")));
         }
     };
     delivery::write_atomic(

@@ -7,9 +7,11 @@
 //! - [`runs`]: the review list, one run in full, approve/reject, a run's files.
 //! - [`ledger`]: a trainee's approved work and monthly statements (xlsx).
 //! - [`client`]: a client's jobs, deliveries and uploads.
-//! - [`admin`]: users, rates, the audit log.
+//! - [`admin`]: users and roles (add, change role, disable, reset password), clients and
+//!   their rates, the audit log.
 //! - [`page`]: embedded templates and security headers; [`i18n`]: English, Japanese, Ukrainian.
-//! - [`error`]: `AppError`, the status and message a user sees; [`files`]: sending files.
+//! - [`error`]: `AppError`, the status and message a user sees (in their language);
+//!   [`files`]: sending files.
 //!
 //! Pages are rendered on the server; there is no JavaScript and no build step.
 
@@ -68,7 +70,15 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))
+        .route("/admin/users/{name}/role", post(admin::set_role))
+        .route("/admin/users/{name}/disable", post(admin::disable))
+        .route("/admin/users/{name}/enable", post(admin::enable))
+        .route("/admin/users/{name}/password", post(admin::reset_password))
         .route("/static/style.css", get(page::stylesheet))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::localize,
+        ))
         .layer(axum::middleware::map_response(page::security_headers))
         .with_state(state)
 }

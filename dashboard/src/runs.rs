@@ -4,7 +4,7 @@
 
 use crate::AppState;
 use crate::auth::Current;
-use crate::error::AppError;
+use crate::error::{AppError, Msg};
 use crate::files::send_file;
 use crate::page::render;
 use axum::Form;
@@ -294,7 +294,7 @@ pub async fn file(
         .any(|p| p.is_empty() || p == "." || p == "..")
         || path.contains('\\')
     {
-        return Err(AppError::BadRequest("not a file name".into()));
+        return Err(AppError::BadRequest(Msg::key("err_not_a_file_name")));
     }
     let d = visible_run(&state, &cur, &id).await?;
     let a = d

@@ -6,6 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, header};
 use common::{Login, TestHome};
+use runner::Role;
 
 fn approve(id: &str) -> String {
     format!("/runs/{id}/approve")
@@ -52,6 +53,10 @@ async fn every_route_needs_a_login() {
         "/logout".into(),
         "/lang".into(),
         "/admin/users".into(),
+        "/admin/users/olena/role".into(),
+        "/admin/users/olena/disable".into(),
+        "/admin/users/olena/enable".into(),
+        "/admin/users/olena/password".into(),
         "/client/upload".into(),
     ] {
         let r = h
@@ -497,4 +502,415 @@ async fn a_client_upload_goes_to_the_chosen_task_inbox() {
         std::fs::read(task_dir.join(&files[0])).unwrap(),
         b"a,b\r\n1,2"
     );
+}
+
+/// The admin's forms for one user: (path, form without the CSRF token).
+fn admin_actions(name: &str) -> Vec<(String, &'static str)> {
+    vec![
+        (format!("/admin/users/{name}/role"), "role=admin"),
+        (format!("/admin/users/{name}/disable"), ""),
+        (format!("/admin/users/{name}/enable"), ""),
+        (
+            format!("/admin/users/{name}/password"),
+            "password=a-new-password-1",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn only_the_admin_manages_users_and_only_with_the_form_token() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let kenji = h.login("kenji").await;
+    let olena = h.login("olena").await;
+    let sato = h.login("sato").await;
+    let users = h.users().await;
+    let sessions = h.sessions().await;
+    for target in ["olena", "kenji", "admin"] {
+        for (path, form) in admin_actions(target) {
+            for who in [&kenji, &olena, &sato] {
+                let r = h
+                    .post(&path, Some(who), &format!("csrf={}&{form}", who.csrf))
+                    .await;
+                assert_eq!(r.status, 403, "POST {path}: {}", r.body);
+            }
+            let other = format!("csrf={}&", kenji.csrf);
+            for bad in ["", "csrf=&", "csrf=0000&", other.as_str()] {
+                let r = h.post(&path, Some(&admin), &format!("{bad}{form}")).await;
+                assert_eq!(r.status, 403, "POST {path} with {bad:?}");
+            }
+        }
+    }
+    h.assert_nothing_changed().await;
+    assert_eq!(h.users().await, users, "a user was changed");
+    assert_eq!(h.sessions().await, sessions, "a session was ended");
+    // Their old passwords still work.
+    for name in ["olena", "kenji", "admin"] {
+        h.login(name).await;
+    }
+    // A user who does not exist is not found; nothing is written.
+    for (path, form) in admin_actions("nobody") {
+        let r = h
+            .post(&path, Some(&admin), &format!("csrf={}&{form}", admin.csrf))
+            .await;
+        assert_eq!(r.status, 404, "POST {path}");
+    }
+    h.assert_nothing_changed().await;
+}
+
+#[tokio::test]
+async fn the_admin_changes_roles_and_clients() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let olena = h.login("olena").await;
+    let sato = h.login("sato").await;
+    let role = |who: &str, form: &str| {
+        let path = format!("/admin/users/{who}/role");
+        let form = format!("csrf={}&{form}", admin.csrf);
+        let h = &h;
+        let admin = &admin;
+        async move { h.post(&path, Some(admin), &form).await }
+    };
+    // Olena becomes a reviewer; her open session has the new role on its next request.
+    assert_eq!(h.get("/runs?view=all", Some(&olena)).await.status, 200);
+    assert_eq!(
+        h.post(
+            &format!("/runs/{}/approve", h.runs[0]),
+            Some(&olena),
+            &format!("csrf={}", olena.csrf)
+        )
+        .await
+        .status,
+        403,
+        "a trainee does not approve"
+    );
+    let r = role("olena", "role=reviewer&client=").await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/admin"));
+    let page = h.get("/runs", Some(&olena)).await;
+    assert!(page.body.contains("olena · reviewer"), "{}", page.body);
+    // Sato moves to another client: he now sees sakura, not acme.
+    assert_eq!(role("sato", "role=client&client=sakura").await.status, 303);
+    let client = h.get("/client", Some(&sato)).await;
+    assert!(client.body.contains("<h1>sakura</h1>"), "{}", client.body);
+    // What the form gets wrong is refused and changes nothing.
+    for (who, form) in [
+        ("taras", "role=client&client="),
+        ("taras", "role=client&client=..%2Facme"),
+        ("taras", "role=owner"),
+    ] {
+        let r = role(who, form).await;
+        assert_eq!(r.status, 400, "{form}: {}", r.body);
+    }
+    // A client left in the form does not stop a client user becoming staff.
+    assert_eq!(
+        role("yamada", "role=trainee&client=sakura").await.status,
+        303
+    );
+    let users = h.users().await;
+    let get = |n: &str| users.iter().find(|u| u.name == n).unwrap().clone();
+    assert_eq!(
+        (get("olena").role, get("olena").client),
+        (Role::Reviewer, None)
+    );
+    assert_eq!(get("sato").client.as_deref(), Some("sakura"));
+    assert_eq!(
+        (get("taras").role, get("taras").client),
+        (Role::Trainee, None)
+    );
+    assert_eq!(
+        (get("yamada").role, get("yamada").client),
+        (Role::Trainee, None)
+    );
+    let page = h.get("/admin", Some(&admin)).await;
+    assert!(page.body.contains("id=\"user-olena\""), "{}", page.body);
+    assert_eq!(
+        h.audited("user.role").await,
+        [
+            (
+                "admin".into(),
+                "olena".into(),
+                Some("trainee → reviewer".into())
+            ),
+            (
+                "admin".into(),
+                "sato".into(),
+                Some("client (acme) → client (sakura)".into())
+            ),
+            (
+                "admin".into(),
+                "yamada".into(),
+                Some("client (sakura) → trainee".into())
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_logged_out_at_once_and_cannot_log_in() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let laptop = h.login("olena").await;
+    let phone = h.login("olena").await;
+    let kenji = h.login("kenji").await;
+    let r = h
+        .post(
+            "/admin/users/olena/disable",
+            Some(&admin),
+            &format!("csrf={}", admin.csrf),
+        )
+        .await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/admin"));
+    for s in [&laptop, &phone] {
+        let r = h.get("/runs", Some(s)).await;
+        assert_eq!((r.status, r.location.as_str()), (303, "/login"));
+        let r = h
+            .post("/lang", Some(s), &format!("csrf={}&lang=uk", s.csrf))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    assert_eq!(
+        h.get("/runs", Some(&kenji)).await.status,
+        200,
+        "others stay"
+    );
+    // The right password says the account is disabled; a wrong one says nothing more.
+    let r = h.try_login("olena", "olena-password").await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("This account is disabled"), "{}", r.body);
+    assert!(!r.set_cookie.iter().any(|c| c.starts_with("kobo_session=")));
+    let r = h.try_login("olena", "not-her-password").await;
+    assert_eq!(r.status, 401);
+    assert!(!r.body.contains("disabled"));
+    let page = h.get("/admin", Some(&admin)).await;
+    assert!(
+        page.body
+            .contains("<tr id=\"user-olena\" class=\"disabled\">"),
+        "{}",
+        page.body
+    );
+    // Enabled again, she logs in with her password.
+    let r = h
+        .post(
+            "/admin/users/olena/enable",
+            Some(&admin),
+            &format!("csrf={}", admin.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let again = h.login("olena").await;
+    assert_eq!(h.get("/runs", Some(&again)).await.status, 200);
+    assert_eq!(
+        h.audited("user.disable").await,
+        [(
+            "admin".into(),
+            "olena".into(),
+            Some("2 session(s) ended".into())
+        )]
+    );
+    assert_eq!(h.audited("user.enable").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_password_replaces_the_old_one_and_ends_sessions() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let kenji = h.login("kenji").await;
+    let reset = |pw: &str| {
+        let form = format!("csrf={}&password={pw}", admin.csrf);
+        let h = &h;
+        let admin = &admin;
+        async move {
+            h.post("/admin/users/kenji/password", Some(admin), &form)
+                .await
+        }
+    };
+    let r = reset("short").await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("at least 10 characters"), "{}", r.body);
+    assert_eq!(h.get("/runs", Some(&kenji)).await.status, 200);
+    assert_eq!(reset("kenji-new-password").await.status, 303);
+    assert_eq!(h.get("/runs", Some(&kenji)).await.status, 303, "logged out");
+    assert_eq!(h.try_login("kenji", "kenji-password").await.status, 401);
+    let k = h.login_with("kenji", "kenji-new-password").await;
+    assert_eq!(h.get("/runs", Some(&k)).await.status, 200);
+    let audited = h.audited("user.password").await;
+    assert_eq!(audited, [("admin".into(), "kenji".into(), None)]);
+    let log: String =
+        sqlx::query_scalar("SELECT group_concat(coalesce(detail, ''), '|') FROM audit")
+            .fetch_one(h.state.records.pool())
+            .await
+            .unwrap();
+    assert!(!log.contains("kenji-new-password"), "a password in the log");
+}
+
+#[tokio::test]
+async fn the_last_admin_cannot_demote_or_disable_themself() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let post = |path: &str, form: &str| {
+        let path = path.to_string();
+        let form = format!("csrf={}&{form}", admin.csrf);
+        let h = &h;
+        let admin = &admin;
+        async move { h.post(&path, Some(admin), &form).await }
+    };
+    for (path, form) in [
+        ("/admin/users/admin/role", "role=reviewer"),
+        ("/admin/users/admin/disable", ""),
+    ] {
+        let r = post(path, form).await;
+        assert_eq!(r.status, 409, "{path}");
+        assert!(
+            r.body.contains("admin is the only active admin"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(h.get("/admin", Some(&admin)).await.status, 200);
+    assert_eq!(h.count("audit").await, 0);
+    // With a second admin, the first may step down; the second is then the last.
+    assert_eq!(
+        post("/admin/users/kenji/role", "role=admin").await.status,
+        303
+    );
+    let kenji = h.login("kenji").await;
+    assert_eq!(
+        post("/admin/users/admin/role", "role=reviewer")
+            .await
+            .status,
+        303
+    );
+    assert_eq!(h.get("/admin", Some(&admin)).await.status, 403);
+    let r = h
+        .post(
+            "/admin/users/kenji/disable",
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    // A disabled admin does not count as one.
+    assert_eq!(
+        h.post(
+            "/admin/users/admin/role",
+            Some(&kenji),
+            &format!("csrf={}&role=admin", kenji.csrf)
+        )
+        .await
+        .status,
+        303
+    );
+    assert_eq!(
+        h.post(
+            "/admin/users/admin/disable",
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf)
+        )
+        .await
+        .status,
+        303
+    );
+    let r = h
+        .post(
+            "/admin/users/kenji/role",
+            Some(&kenji),
+            &format!("csrf={}&role=reviewer", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+}
+
+#[tokio::test]
+async fn the_admin_sees_every_client_and_its_rates() {
+    let h = TestHome::new().await;
+    std::fs::create_dir_all(h.home().join("inbox/beta/order-entry")).unwrap();
+    let admin = h.login("admin").await;
+    let page = h.get("/admin", Some(&admin)).await;
+    assert_eq!(page.status, 200);
+    let b = &page.body;
+    // acme: a client user, a rate; sakura: a client user, no rate; beta: only an inbox folder.
+    for expected in [
+        "id=\"client-acme\"",
+        "id=\"client-sakura\"",
+        "id=\"client-beta\"",
+        "¥500",
+        "¥20",
+        "order-entry",
+        "inbox/beta/",
+        "runs cannot be approved until a rate is added",
+        "Rates are set in a file",
+        "per_ok_row: 20",
+    ] {
+        assert!(b.contains(expected), "admin page lacks {expected}: {b}");
+    }
+    // The page escapes `/` as minijinja does.
+    let path = h.home().join("rates.yaml").display().to_string();
+    assert!(
+        b.contains(&path.replace('/', "&#x2f;")),
+        "the rates file's path is shown"
+    );
+    let acme =
+        &b[b.find("id=\"client-acme\"").unwrap()..b.find("id=\"client-beta\"").unwrap_or(b.len())];
+    assert!(!acme.contains("cannot be approved"), "acme has a rate");
+}
+
+#[tokio::test]
+async fn error_pages_roles_and_statuses_speak_the_users_language() {
+    let h = TestHome::new().await;
+    let olena = h.login("olena").await;
+    let r = h
+        .get_lang("/admin", Some(&olena), Some("uk-UA,uk;q=0.9"))
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body.contains("Немає доступу")
+            && r.body.contains("У вас немає доступу до цієї сторінки."),
+        "{}",
+        r.body
+    );
+    let r = h.get_lang("/admin", Some(&olena), Some("ja")).await;
+    assert!(r.body.contains("アクセスできません"), "{}", r.body);
+    // Her chosen language wins over the browser's.
+    assert_eq!(
+        h.post(
+            "/lang",
+            Some(&olena),
+            &format!("csrf={}&lang=uk", olena.csrf)
+        )
+        .await
+        .status,
+        303
+    );
+    let r = h
+        .post("/admin/users", Some(&olena), "name=x&role=admin&password=x")
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Форма застаріла"), "{}", r.body);
+    let page = h
+        .get_lang(&format!("/runs/{}", h.runs[0]), Some(&olena), None)
+        .await;
+    assert!(page.body.contains("olena · стажист"), "{}", page.body);
+    assert!(page.body.contains("<dd>завершено</dd>"), "{}", page.body);
+    // Unknown users and the last admin, in Japanese.
+    let admin = h.login("admin").await;
+    let r = h
+        .get_lang("/runs/not-a-run", Some(&admin), Some("ja"))
+        .await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("見つかりません"), "{}", r.body);
+    let req = Request::post("/admin/users/admin/disable")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &admin.cookie)
+        .header(header::ACCEPT_LANGUAGE, "ja")
+        .body(Body::from(format!("csrf={}", admin.csrf)))
+        .unwrap();
+    let r = h.send(req).await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.body.contains("admin は唯一の有効な管理者です"),
+        "{}",
+        r.body
+    );
+    let page = h.get_lang("/admin", Some(&admin), Some("ja")).await;
+    assert!(page.body.contains("admin · 管理者") && page.body.contains("レビュー担当"));
 }

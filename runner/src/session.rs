@@ -52,14 +52,14 @@ pub async fn create(pool: &SqlitePool, user: &User) -> Result<(String, Session),
     ))
 }
 
-/// The session for a cookie's token, if it exists and has not expired.
+/// The session for a cookie's token, if it exists, has not expired and its user is not disabled.
 pub async fn lookup(pool: &SqlitePool, token: &str) -> Result<Option<Session>, sqlx::Error> {
     if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
         return Ok(None);
     }
     let row = sqlx::query(
         "SELECT users.*, sessions.csrf AS csrf FROM sessions JOIN users ON users.name = sessions.user_name
-         WHERE sessions.token_hash = ? AND sessions.expires_at > ?",
+         WHERE sessions.token_hash = ? AND sessions.expires_at > ? AND users.disabled = 0",
     )
     .bind(token_hash(token))
     .bind(Utc::now().to_rfc3339())

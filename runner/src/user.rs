@@ -3,12 +3,18 @@
 //! A trainee's name is the `author` written in their workflows, so "her runs" are the runs
 //! whose trainee is her name. A client user belongs to exactly one client. Passwords are kept
 //! only as argon2id hashes (PHC strings with their own salt).
+//!
+//! The admin changes a user's role, disables or enables them and resets passwords
+//! ([`set_role`], [`set_disabled`], [`set_password`]). Users are never deleted (the audit log
+//! and the ledger name them); a disabled user cannot log in and their sessions end at once.
+//! No change may leave the dashboard without an active admin. Each change writes its audit
+//! entry in its own transaction.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteExecutor, SqlitePool};
 use std::fmt;
 use std::str::FromStr;
 
@@ -62,6 +68,8 @@ pub struct User {
     pub client: Option<String>,
     /// Chosen interface language (`en`, `ja`, `uk`); `None` means the browser's.
     pub lang: Option<String>,
+    /// Disabled by the admin: cannot log in, has no sessions.
+    pub disabled: bool,
 }
 
 impl User {
@@ -89,6 +97,14 @@ pub enum UserError {
     WeakPassword,
     #[error("the password could not be hashed: {0}")]
     Hash(String),
+    #[error("there is no user named `{0}`")]
+    NoSuchUser(String),
+    #[error(
+        "`{0}` is the only active admin; make another user an admin first, so that someone can still manage users"
+    )]
+    LastAdmin(String),
+    #[error("the account `{0}` is disabled; ask the admin to enable it")]
+    Disabled(String),
     #[error("the users database could not be updated: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -113,16 +129,8 @@ pub async fn add(
     if !valid_name(name) {
         return Err(UserError::BadName(name.into()));
     }
-    match (role, client) {
-        (Role::Client, None) => return Err(UserError::ClientRequired),
-        (Role::Client, Some(c)) if !valid_name(c) => return Err(UserError::BadClient(c.into())),
-        (r, Some(_)) if r != Role::Client => return Err(UserError::ClientNotAllowed(r)),
-        _ => {}
-    }
-    if password.chars().count() < 10 {
-        return Err(UserError::WeakPassword);
-    }
-    let hash = hash_password(password)?;
+    check_client(role, client)?;
+    let hash = hash_password(strong(password)?)?;
     let result = sqlx::query("INSERT INTO users (name, role, client, password_hash, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(role.as_str())
@@ -139,10 +147,30 @@ pub async fn add(
         role,
         client: client.map(String::from),
         lang: None,
+        disabled: false,
     })
 }
 
+/// A client user needs a (valid) client; nobody else has one.
+fn check_client(role: Role, client: Option<&str>) -> Result<(), UserError> {
+    match (role, client) {
+        (Role::Client, None) => Err(UserError::ClientRequired),
+        (Role::Client, Some(c)) if !valid_name(c) => Err(UserError::BadClient(c.into())),
+        (r, Some(_)) if r != Role::Client => Err(UserError::ClientNotAllowed(r)),
+        _ => Ok(()),
+    }
+}
+
+/// A password long enough to keep (at least 10 characters).
+fn strong(password: &str) -> Result<&str, UserError> {
+    if password.chars().count() < 10 {
+        return Err(UserError::WeakPassword);
+    }
+    Ok(password)
+}
+
 /// Check a name and password; `None` when either is wrong (the caller cannot tell which).
+/// A disabled user with the right password gets [`UserError::Disabled`], so they know whom to ask.
 pub async fn verify(
     pool: &SqlitePool,
     name: &str,
@@ -165,13 +193,23 @@ pub async fn verify(
                 .is_ok()
         })
         .unwrap_or(false);
-    Ok(ok.then(|| user_from_row(&row)))
+    if !ok {
+        return Ok(None);
+    }
+    let user = user_from_row(&row);
+    if user.disabled {
+        return Err(UserError::Disabled(user.name));
+    }
+    Ok(Some(user))
 }
 
-pub async fn get(pool: &SqlitePool, name: &str) -> Result<Option<User>, sqlx::Error> {
+pub async fn get<'e, E: SqliteExecutor<'e>>(
+    ex: E,
+    name: &str,
+) -> Result<Option<User>, sqlx::Error> {
     let row = sqlx::query("SELECT * FROM users WHERE name = ?")
         .bind(name)
-        .fetch_optional(pool)
+        .fetch_optional(ex)
         .await?;
     Ok(row.as_ref().map(user_from_row))
 }
@@ -198,6 +236,135 @@ pub async fn set_lang(
     Ok(())
 }
 
+/// Give `name` another role (and, for a client user, their client). `actor` is the admin.
+/// Refused with [`UserError::LastAdmin`] when it would leave no active admin.
+pub async fn set_role(
+    pool: &SqlitePool,
+    actor: &str,
+    name: &str,
+    role: Role,
+    client: Option<&str>,
+) -> Result<User, UserError> {
+    check_client(role, client)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let before = get(&mut *tx, name)
+        .await?
+        .ok_or_else(|| UserError::NoSuchUser(name.into()))?;
+    if before.role == Role::Admin && role != Role::Admin && !before.disabled {
+        last_admin_check(&mut tx, name).await?;
+    }
+    sqlx::query("UPDATE users SET role = ?, client = ? WHERE name = ?")
+        .bind(role.as_str())
+        .bind(client)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let detail = format!(
+        "{} → {}",
+        describe(before.role, before.client.as_deref()),
+        describe(role, client)
+    );
+    crate::audit::append(&mut *tx, actor, "user.role", name, Some(&detail)).await?;
+    tx.commit().await?;
+    Ok(User {
+        role,
+        client: client.map(String::from),
+        ..before
+    })
+}
+
+/// Disable (`true`) or enable (`false`) `name`. Disabling ends all their sessions at once and
+/// is refused with [`UserError::LastAdmin`] when it would leave no active admin.
+pub async fn set_disabled(
+    pool: &SqlitePool,
+    actor: &str,
+    name: &str,
+    disabled: bool,
+) -> Result<(), UserError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let before = get(&mut *tx, name)
+        .await?
+        .ok_or_else(|| UserError::NoSuchUser(name.into()))?;
+    if disabled && before.role == Role::Admin && !before.disabled {
+        last_admin_check(&mut tx, name).await?;
+    }
+    sqlx::query("UPDATE users SET disabled = ? WHERE name = ?")
+        .bind(disabled)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    let mut detail = None;
+    if disabled {
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        detail = Some(format!("{ended} session(s) ended"));
+    }
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    crate::audit::append(&mut *tx, actor, action, name, detail.as_deref()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Give `name` a new password (the admin tells them). Their sessions end: whoever was logged
+/// in with the old password must log in again.
+pub async fn set_password(
+    pool: &SqlitePool,
+    actor: &str,
+    name: &str,
+    password: &str,
+) -> Result<(), UserError> {
+    let hash = hash_password(strong(password)?)?;
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let changed = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
+        .bind(hash)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed == 0 {
+        return Err(UserError::NoSuchUser(name.into()));
+    }
+    sqlx::query("DELETE FROM sessions WHERE user_name = ?")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    crate::audit::append(&mut *tx, actor, "user.password", name, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Refuse when no active admin but `name` would remain.
+async fn last_admin_check(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    name: &str,
+) -> Result<(), UserError> {
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name != ?",
+    )
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await?;
+    if others == 0 {
+        return Err(UserError::LastAdmin(name.into()));
+    }
+    Ok(())
+}
+
+/// `client (acme)` or `reviewer`, for the audit log.
+fn describe(role: Role, client: Option<&str>) -> String {
+    match client {
+        Some(c) => format!("{role} ({c})"),
+        None => role.to_string(),
+    }
+}
+
 fn hash_password(password: &str) -> Result<String, UserError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| UserError::Hash(e.to_string()))?;
@@ -214,6 +381,7 @@ pub(crate) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
         role: r.get::<String, _>("role").parse().unwrap_or(Role::Client),
         client: r.get("client"),
         lang: r.get("lang"),
+        disabled: r.get("disabled"),
     }
 }
 

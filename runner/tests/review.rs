@@ -60,6 +60,7 @@ fn person(name: &str, role: Role) -> User {
         role,
         client: None,
         lang: None,
+        disabled: false,
     }
 }
 
@@ -343,4 +344,114 @@ async fn users_log_in_and_the_audit_log_is_append_only() {
             .is_err()
     );
     assert_eq!(audit::recent(pool, 10).await.unwrap().len(), 1);
+}
+
+/// The admin's changes to users: roles, disabling (which ends sessions), passwords, and never
+/// leaving the dashboard without an active admin. Each change is in the audit log.
+#[tokio::test]
+async fn the_admin_manages_users_but_never_removes_the_last_admin() {
+    let home = Home::new().await;
+    let pool = home.records.pool();
+    let boss = user::add(pool, "boss", Role::Admin, None, "boss password 1")
+        .await
+        .unwrap();
+    let olena = user::add(pool, "olena", Role::Trainee, None, "olena password 1")
+        .await
+        .unwrap();
+    assert!(matches!(
+        user::set_role(pool, "boss", "boss", Role::Reviewer, None).await,
+        Err(user::UserError::LastAdmin(n)) if n == "boss"
+    ));
+    assert!(matches!(
+        user::set_disabled(pool, "boss", "boss", true).await,
+        Err(user::UserError::LastAdmin(_))
+    ));
+    assert!(matches!(
+        user::set_role(pool, "boss", "olena", Role::Client, None).await,
+        Err(user::UserError::ClientRequired)
+    ));
+    assert!(matches!(
+        user::set_disabled(pool, "boss", "nobody", true).await,
+        Err(user::UserError::NoSuchUser(_))
+    ));
+    let changed = user::set_role(pool, "boss", "olena", Role::Client, Some("acme"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.role, changed.client.as_deref()),
+        (Role::Client, Some("acme"))
+    );
+
+    let (token, _) = runner::session::create(pool, &olena).await.unwrap();
+    assert!(
+        runner::session::lookup(pool, &token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    user::set_disabled(pool, "boss", "olena", true)
+        .await
+        .unwrap();
+    assert!(
+        runner::session::lookup(pool, &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        user::verify(pool, "olena", "olena password 1").await,
+        Err(user::UserError::Disabled(_))
+    ));
+    assert_eq!(
+        user::verify(pool, "olena", "a wrong password")
+            .await
+            .unwrap(),
+        None
+    );
+    user::set_disabled(pool, "boss", "olena", false)
+        .await
+        .unwrap();
+    user::set_password(pool, "boss", "olena", "a new password")
+        .await
+        .unwrap();
+    assert!(
+        user::verify(pool, "olena", "olena password 1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        user::verify(pool, "olena", "a new password")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let (token, _) = runner::session::create(pool, &boss).await.unwrap();
+    user::set_password(pool, "boss", "boss", "another password")
+        .await
+        .unwrap();
+    assert!(
+        runner::session::lookup(pool, &token)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let actions: Vec<String> = audit::recent(pool, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|a| format!("{} {} {}", a.actor, a.action, a.target))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "boss user.role olena",
+            "boss user.disable olena",
+            "boss user.enable olena",
+            "boss user.password olena",
+            "boss user.password boss",
+        ]
+    );
 }

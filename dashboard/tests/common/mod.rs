@@ -153,8 +153,8 @@ impl TestHome {
             .await
     }
 
-    /// Log in through the login form, as a browser does.
-    pub async fn login(&self, name: &str) -> Login {
+    /// Try to log in through the login form, as a browser does.
+    pub async fn try_login(&self, name: &str, password: &str) -> Reply {
         let page = self.get("/login", None).await;
         let pre = cookie_pair(&page.set_cookie, "kobo_login");
         let token = hidden(&page.body, "csrf");
@@ -162,11 +162,20 @@ impl TestHome {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::COOKIE, &pre)
             .body(Body::from(format!(
-                "csrf={token}&name={name}&password={}",
-                password(name)
+                "csrf={token}&name={name}&password={password}"
             )))
             .unwrap();
-        let r = self.send(req).await;
+        self.send(req).await
+    }
+
+    /// Log in through the login form, as a browser does.
+    pub async fn login(&self, name: &str) -> Login {
+        self.login_with(name, &password(name)).await
+    }
+
+    /// Log in with this password.
+    pub async fn login_with(&self, name: &str, password: &str) -> Login {
+        let r = self.try_login(name, password).await;
         assert_eq!(r.status, 303, "login of {name} failed: {}", r.body);
         let cookie = cookie_pair(&r.set_cookie, "kobo_session");
         let home = self
@@ -217,6 +226,27 @@ impl TestHome {
         };
         sqlx::query_scalar(sql)
             .fetch_one(self.state.records.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Every user as stored (role, client, disabled), to see that nothing changed.
+    pub async fn users(&self) -> Vec<runner::User> {
+        user::list(self.state.records.pool()).await.unwrap()
+    }
+
+    pub async fn sessions(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+            .fetch_one(self.state.records.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Audit entries with this action: (actor, target, detail).
+    pub async fn audited(&self, action: &str) -> Vec<(String, String, Option<String>)> {
+        sqlx::query_as("SELECT actor, target, detail FROM audit WHERE action = ? ORDER BY id")
+            .bind(action)
+            .fetch_all(self.state.records.pool())
             .await
             .unwrap()
     }
