@@ -99,6 +99,18 @@ pub async fn download(
     .await
 }
 
+/// A form that cannot be read. The size limit is the one a client meets: say it in words.
+fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::BadRequest(
+            Msg::key("err_upload_too_large")
+                .with("mb", (crate::UPLOAD_LIMIT / (1024 * 1024)).to_string()),
+        )
+    } else {
+        AppError::BadRequest(e.body_text().into())
+    }
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     cur: Current,
@@ -107,34 +119,13 @@ pub async fn upload(
     let mut csrf = None;
     let mut workflow: Option<String> = None;
     let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(e.body_text().into()))?
-    {
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
         match field.name() {
-            Some("csrf") => {
-                csrf = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|e| AppError::BadRequest(e.body_text().into()))?,
-                )
-            }
-            Some("workflow") => {
-                workflow = Some(
-                    field
-                        .text()
-                        .await
-                        .map_err(|e| AppError::BadRequest(e.body_text().into()))?,
-                )
-            }
+            Some("csrf") => csrf = Some(field.text().await.map_err(multipart_error)?),
+            Some("workflow") => workflow = Some(field.text().await.map_err(multipart_error)?),
             Some("file") => {
                 let name = field.file_name().unwrap_or("").to_string();
-                let bytes = field
-                    .bytes()
-                    .await
-                    .map_err(|e| AppError::BadRequest(e.body_text().into()))?;
+                let bytes = field.bytes().await.map_err(multipart_error)?;
                 file = Some((name, bytes.to_vec()));
             }
             _ => {}

@@ -73,7 +73,7 @@ impl Expressions {
         self.env
             .render_str(src, ctx)
             .map(Value::from)
-            .map_err(describe)
+            .map_err(|e| with_cell_note(describe(e), src, ctx))
     }
 
     /// Render a template to text.
@@ -88,7 +88,8 @@ impl Expressions {
             .env
             .compile_expression(strip_braces(src))
             .map_err(describe)?;
-        expr.eval(ctx).map_err(describe)
+        expr.eval(ctx)
+            .map_err(|e| with_cell_note(describe(e), src, ctx))
     }
 
     /// Evaluate a condition.
@@ -153,8 +154,60 @@ pub fn cell_value(cell: &Cell) -> Value {
         Cell::Int(i) => Value::from(*i),
         Cell::Float(f) => Value::from(*f),
         Cell::Bool(b) => Value::from(*b),
-        Cell::Date(_) | Cell::DateTime(_) | Cell::Error(_) => Value::from(cell.to_string()),
+        // Not text: `"#DIV/0!" * 12` would repeat the text instead of failing.
+        Cell::Error(e) => Value::from_object(ExcelError(e.clone())),
+        Cell::Date(_) | Cell::DateTime(_) => Value::from(cell.to_string()),
     }
+}
+
+/// A cell whose formula failed in the client's file (`#DIV/0!`, `#N/A` …). It shows as its
+/// error text, but any calculation with it fails, so a bad total never reaches a portal.
+#[derive(Debug)]
+struct ExcelError(String);
+
+impl minijinja::value::Object for ExcelError {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Plain
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// When a template that failed uses a column whose cell holds an Excel error, say so: the
+/// trainee's template is fine, the client's file is not.
+fn with_cell_note(e: ExprError, src: &str, ctx: &Value) -> ExprError {
+    let Ok(row) = ctx.get_attr("row") else {
+        return e;
+    };
+    for column in crate::validate::row_columns(src) {
+        if let Ok(v) = row.get_item(&Value::from(column.as_str()))
+            && let Some(err) = v.downcast_object_ref::<ExcelError>()
+        {
+            return ExprError(format!(
+                "{}; column `{column}` holds the Excel error `{}` (a formula that failed in the \
+                 file). Ask the client to fix the formula, or give the step \
+                 `when: \"row['{column}'] is number\"`",
+                e.0, err.0
+            ));
+        }
+    }
+    if e.0.starts_with("this calculation is not possible") {
+        for column in crate::validate::row_columns(src) {
+            if row
+                .get_item(&Value::from(column.as_str()))
+                .is_ok_and(|v| v.as_str() == Some(""))
+            {
+                return ExprError(format!(
+                    "{}; column `{column}` is empty in this row. Ask the client to fill it in, or \
+                     give the step `when: \"row['{column}'] != ''\"`",
+                    e.0
+                ));
+            }
+        }
+    }
+    e
 }
 
 fn number_in_text(s: &str) -> Option<f64> {

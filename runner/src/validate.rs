@@ -42,6 +42,7 @@ pub fn check(r: &mut Reader, w: &Workflow) {
         // header is known only when a run reads the file (see `check_columns`).
         tables.insert(input.name.clone(), None);
     }
+    check_run_limits(r, w);
     for (kind, names) in [
         ("secret", &w.secrets),
         ("param", &w.params.keys().cloned().collect()),
@@ -463,7 +464,11 @@ impl<'w> Walker<'w> {
             }
             StepKind::SkipRow(t) => {
                 if scope.row_of.is_none() {
-                    self.problem(&p, "`skip_row` only works inside `for_each`", None);
+                    self.problem(
+                        &p,
+                        "`skip_row` only works inside `for_each`",
+                        Some("move this step into the `steps` of a `for_each`".into()),
+                    );
                 }
                 self.text(t, &child_key(&p, "skip_row"), scope, false);
             }
@@ -662,6 +667,35 @@ pub fn row_columns(src: &str) -> Vec<String> {
         rest = after;
     }
     out
+}
+
+/// Whole-run and browser limits: a typo such as `timeout_minutes: 6000` would keep a worker
+/// busy for days, and a 100000-second element wait makes a missing field look like a hang.
+fn check_run_limits(r: &mut Reader, w: &Workflow) {
+    let minutes = w.timeout.as_secs() / 60;
+    if !(1..=1440).contains(&minutes) {
+        r.error(
+            "timeout_minutes",
+            format!("`timeout_minutes: {minutes}` is out of range"),
+            Some("use between 1 and 1440 minutes (one day); the default is 60".into()),
+        );
+    }
+    for (key, value, max) in [
+        ("element_timeout_secs", w.browser.element_timeout_secs, 300),
+        (
+            "page_load_timeout_secs",
+            w.browser.page_load_timeout_secs,
+            600,
+        ),
+    ] {
+        if !(1..=max).contains(&value) {
+            r.error(
+                &child_key("browser", key),
+                format!("`{key}: {value}` is out of range"),
+                Some(format!("use between 1 and {max} seconds")),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -179,7 +179,7 @@ fn syntax_error(file: &Path, e: &serde_yaml::Error) -> DefinitionError {
     });
     // serde_yaml appends " at line X column Y"; we show the position in front instead.
     let msg = e.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+    let msg = plain_yaml_message(msg.split(" at line ").next().unwrap_or(&msg));
     DefinitionError {
         file: file.to_path_buf(),
         pos,
@@ -189,6 +189,28 @@ fn syntax_error(file: &Path, e: &serde_yaml::Error) -> DefinitionError {
                 .into(),
         ),
     }
+}
+
+/// The YAML parser's words for the common mistakes, with what they usually mean.
+fn plain_yaml_message(msg: &str) -> String {
+    if let Some(key) = msg
+        .strip_prefix("duplicate entry with key \"")
+        .and_then(|k| k.strip_suffix('"'))
+    {
+        return format!("`{key}` is written twice; keep one of them");
+    }
+    let meaning = match msg {
+        "found unexpected end of stream" => "the file ends inside a quote or a bracket; close it",
+        "found character that cannot start any token" => {
+            "a character that cannot start a value here (often a tab used for indentation)"
+        }
+        "mapping values are not allowed in this context" => {
+            "a second `: ` on one line (text with `: ` in it needs quotes)"
+        }
+        "did not find expected key" => "this line is not indented like the lines above it",
+        _ => return msg.to_string(),
+    };
+    format!("{meaning} ({msg})")
 }
 
 fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Workflow> {

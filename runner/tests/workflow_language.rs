@@ -70,7 +70,7 @@ fn yaml_syntax_errors_point_at_the_line() {
     assert_eq!(
         errors(&format!("{HEAD}steps:\n  - log: \"unclosed\n")),
         vec![
-            "w.yaml:6:1: this is not valid YAML: found unexpected end of stream\n  hint: check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
+            "w.yaml:6:1: this is not valid YAML: the file ends inside a quote or a bracket; close it (found unexpected end of stream)\n  hint: check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
         ]
     );
 }
@@ -175,7 +175,7 @@ fn row_and_skip_row_only_inside_for_each() {
         )),
         vec![
             "w.yaml:5:10: `row` is only known inside `for_each`\n  hint: move this step into the `steps` of a `for_each`",
-            "w.yaml:6:5: `skip_row` only works inside `for_each`",
+            "w.yaml:6:5: `skip_row` only works inside `for_each`\n  hint: move this step into the `steps` of a `for_each`",
             "w.yaml:7:15: `mark_row_failed` and `skip_row` only work inside `for_each`\n  hint: use `stop` or `continue` here",
         ]
     );

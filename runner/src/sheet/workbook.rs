@@ -23,6 +23,31 @@ pub(crate) fn read(
     format: Format,
     spec: &SheetSpec,
 ) -> Result<Table, SheetError> {
+    guarded(path, format, || read_unguarded(path, bytes, format, spec))
+}
+
+/// calamine panics on some damaged files (an xls cut inside its directory fails an
+/// `assert_eq!`); a client's broken file must be an error, never a crashed worker.
+fn guarded<T>(
+    path: &Path,
+    format: Format,
+    read: impl FnOnce() -> Result<T, SheetError>,
+) -> Result<T, SheetError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|_| {
+        Err(SheetError::Damaged {
+            path: path.into(),
+            kind: format.describe(),
+            detail: "its inner structure is broken".into(),
+        })
+    })
+}
+
+fn read_unguarded(
+    path: &Path,
+    bytes: Vec<u8>,
+    format: Format,
+    spec: &SheetSpec,
+) -> Result<Table, SheetError> {
     let selection = Selection::new(path, spec)?;
     let mut book = open(path, bytes, format)?;
     let names = book.sheet_names();
@@ -46,7 +71,11 @@ pub(crate) fn sheet_names(
     bytes: Vec<u8>,
     format: Format,
 ) -> Result<Vec<String>, SheetError> {
-    Ok(open(path, bytes, format)?.sheet_names())
+    guarded(
+        path,
+        format,
+        || Ok(open(path, bytes, format)?.sheet_names()),
+    )
 }
 
 fn open(path: &Path, bytes: Vec<u8>, format: Format) -> Result<Book, SheetError> {
