@@ -222,3 +222,14 @@ fn hostile_text_never_panics() {
         let _ = Workflow::parse(Path::new("w.yaml"), text);
     }
 }
+
+#[test]
+fn a_missing_name_does_not_hide_the_other_problems() {
+    assert_eq!(
+        errors("client: acme\nauthor: olena\nsteps:\n  - log: \"{{ totl }}\"\n"),
+        vec![
+            "w.yaml:1:1: the workflow needs `name`\n  hint: add a line `name: ...` at the top of the file",
+            "w.yaml:4:10: unknown name `totl` in this template\n  hint: known names: params, secrets, today, now. A column is written `row['totl']`, a secret `secrets.totl`",
+        ]
+    );
+}
