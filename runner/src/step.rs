@@ -434,6 +434,8 @@ struct BrowserArgs {
     placeholder: Option<String>,
     name: Option<String>,
     text: Option<String>,
+    /// An element's `title` (the tooltip), e.g. an iframe's `title="入力フォーム"`.
+    title: Option<String>,
     value: Option<Value>,
     mode: Option<FillMode>,
     option: Option<String>,
@@ -446,7 +448,15 @@ struct BrowserArgs {
     max_pages: Option<u32>,
 }
 
-const LOCATOR_KEYS: &[&str] = &["css", "xpath", "label", "placeholder", "name", "text"];
+const LOCATOR_KEYS: &[&str] = &[
+    "css",
+    "xpath",
+    "label",
+    "placeholder",
+    "name",
+    "text",
+    "title",
+];
 
 /// Read the `steps:` list at `path`.
 pub fn parse_steps(r: &mut Reader, value: &Value, path: &str) -> Vec<Step> {
@@ -717,7 +727,7 @@ fn parse_browser_step(r: &mut Reader, kind: &str, value: &Value, path: &str) -> 
     if needs_target && target.is_none() {
         r.error(
             path,
-            format!("{what} needs to know which element: give one of `label`, `text`, `placeholder`, `name`, `css` or `xpath`"),
+            format!("{what} needs to know which element: give one of `label`, `text`, `placeholder`, `name`, `title`, `css` or `xpath`"),
             Some("for a form field, `label: <the text next to the field>` keeps working when the page changes".into()),
         );
         return None;
@@ -852,6 +862,7 @@ fn locator(a: &BrowserArgs) -> Option<Locator> {
         .or_else(|| a.placeholder.clone().map(Locator::Placeholder))
         .or_else(|| a.name.clone().map(Locator::Name))
         .or_else(|| a.text.clone().map(Locator::Text))
+        .or_else(|| a.title.clone().map(Locator::Title))
 }
 
 /// A scalar written in YAML as the text to render: numbers and booleans become their text.
