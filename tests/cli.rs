@@ -669,3 +669,62 @@ fn ctrl_c_cancels_the_run_records_it_and_closes_the_browser() {
     let runs = kobo.run(&["runs"]).success().stdout();
     assert!(runs.contains("cancelled"), "{runs}");
 }
+
+/// Every kind of browser step a trainee meets, as a workflow: an iframe found by its title,
+/// a drop-down, a checkbox, a paginated table scraped into a sheet, a confirm dialog.
+#[test]
+fn frames_selects_checkboxes_tables_and_dialogs_in_one_workflow() {
+    let (_rt, portal) = portal();
+    let kobo = browser_kobo();
+    let url = format!("portal_url={}", portal.url());
+    let steps = r#"  - open: "{{ params.portal_url }}/iframe"
+  - enter_frame: { title: お問い合わせフォーム }
+  - fill: { label: お名前, value: "Olena" }
+  - select: { label: 種別, option: 見積 }
+  - check: { label: 個人情報の取り扱いに同意する }
+  - click: 送信
+  - assert_text: 送信しました
+  - extract: { css: .receipt-no, into: inquiry_receipt }
+  - leave_frame: true
+  - open: "{{ params.portal_url }}/table"
+  - extract_table: { css: table, next: { text: 次へ }, into: orders }
+  - open: "{{ params.portal_url }}/confirm"
+  - click: 削除
+  - dialog: accept
+  - assert_text: OK
+  - log: "inquiry {{ inquiry_receipt }}"
+  - write: { file: orders.xlsx, table: orders }
+"#;
+    let wf = portal_workflow(&kobo, "all-kinds", steps);
+    let out = kobo
+        .run(&[
+            "run",
+            wf.to_str().unwrap(),
+            "--input",
+            "fixtures/clients/acme/contacts.csv",
+            "--param",
+            &url,
+        ])
+        .success();
+    let inquiry = portal
+        .submissions()
+        .into_iter()
+        .find(|s| s.form == "inquiry")
+        .expect("the inquiry was sent");
+    assert_eq!(
+        inquiry.fields.get("kind").map(String::as_str),
+        Some("quote")
+    );
+    assert!(
+        out.stderr()
+            .contains(&format!("inquiry {}", inquiry.receipt)),
+        "{}",
+        out.stderr()
+    );
+    let rows = sheet(&out.field("output"), "orders");
+    assert_eq!(
+        rows.len(),
+        26,
+        "a header and all 25 orders over three pages"
+    );
+}
