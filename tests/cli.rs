@@ -681,7 +681,7 @@ fn frames_selects_checkboxes_tables_and_dialogs_in_one_workflow() {
   - enter_frame: { title: お問い合わせフォーム }
   - fill: { label: お名前, value: "Olena" }
   - select: { label: 種別, option: 見積 }
-  - check: { label: 個人情報の取り扱いに同意する }
+  - check: { text: 個人情報の取り扱いに同意する }
   - click: 送信
   - assert_text: 送信しました
   - extract: { css: .receipt-no, into: inquiry_receipt }

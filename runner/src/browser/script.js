@@ -156,6 +156,14 @@ const kobo = (() => {
       return out;
     };
     if (!list.length) return result('missing');
+    // `check: { text: 同意する }` names the words a person sees: when they are a label's,
+    // the box to tick is the control that label belongs to.
+    if (purpose === 'check') {
+      list = list.map(([s, el]) => {
+        const label = el.closest ? el.closest('label') : null;
+        return [s, (label && label.control) || el];
+      });
+    }
     const best = list[0][0];
     const top = list.filter(([s]) => s === best).map(([, el]) => el);
     const ready = top.find((el) => stateOf(el, purpose) === 'ok');
