@@ -663,3 +663,40 @@ async fn redis_restart(mut redis: Redis, running: bool) {
         files_in(&k.inbox("step"))
     );
 }
+
+#[test]
+fn an_unwritable_data_directory_is_named_with_what_to_do() {
+    // Nobody, not even root, can create a folder under /proc.
+    let home = "/proc/kobo-cannot-write-here";
+    let k = Kobo::new();
+    let wf = k.workflows.path();
+    let csv = k.home().join("data.csv");
+    std::fs::write(&csv, "n\n1\n").unwrap();
+    let input = format!("data={}", csv.display());
+    let quick = wf.join("quick.yaml");
+    let commands: [Vec<&str>; 3] = [
+        vec!["run", quick.to_str().unwrap(), "--input", &input],
+        vec![
+            "serve",
+            "--workflows",
+            wf.to_str().unwrap(),
+            "--dashboard",
+            "127.0.0.1:0",
+        ],
+        vec!["runs"],
+    ];
+    for args in commands {
+        let out = Command::new(KOBO)
+            .args(&args)
+            .env("KOBO_HOME", home)
+            .env("KOBO_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "kobo {args:?} must fail");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "error: kobo cannot write to its data directory `/proc/kobo-cannot-write-here` (No such file or directory (os error 2)); set KOBO_HOME (or --home) to a folder this user can write\n",
+            "kobo {args:?}"
+        );
+    }
+}
