@@ -361,9 +361,24 @@ fn read_password(from_stdin: bool) -> Result<String> {
 }
 
 pub(crate) async fn open_records(home: &Path) -> Result<Records> {
+    check_writable(home)?;
     Records::open(&home.join("records.db"))
         .await
         .with_context(|| format!("opening the records in `{}`", home.display()))
+}
+
+/// The data directory must exist (or be creatable) and take new files: say so in one
+/// line naming it, not with SQLite's "No such file or directory" about `records.db`.
+fn check_writable(home: &Path) -> Result<()> {
+    let probe = home.join(format!(".kobo-write-check-{}", std::process::id()));
+    let written = std::fs::create_dir_all(home).and_then(|()| std::fs::write(&probe, b""));
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|e| {
+        anyhow::anyhow!(
+            "kobo cannot write to its data directory `{}` ({e}); set KOBO_HOME (or --home) to a folder this user can write",
+            home.display()
+        )
+    })
 }
 
 /// Every `.yaml`/`.yml` file under the given paths, sorted.

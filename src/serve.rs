@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use runner::catalogue::Catalogue;
 use runner::record::CancelRequest;
 use runner::run_folder::file_sha256;
-use runner::submit::{Take, requeue_missing, submit};
+use runner::submit::{Take, requeue_missing, requeue_missing_older_than, submit};
 use runner::{
     CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records,
     WorkerSettings, Workflow,
@@ -13,6 +13,11 @@ use runner::{
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// How often `kobo serve` looks for queued runs whose job is missing from the queue.
+const REQUEUE_EVERY: Duration = Duration::from_secs(5);
+/// A queued run younger than this is being pushed right now: left alone.
+const REQUEUE_AFTER: Duration = Duration::from_secs(10);
 
 /// Stops on Ctrl-C or SIGTERM. Runs in flight are left to the queue, which hands them to
 /// a worker again (this one, restarted, or another).
@@ -141,6 +146,32 @@ pub async fn serve(
 
     let stop = shutdown_token();
     let mut tasks = Vec::new();
+    // While it runs, too: a push that failed because the queue was down (Redis
+    // restarting), or a job a Redis without persistence forgot, is pushed again.
+    tasks.push(tokio::spawn({
+        let (home, records, mut queue, stop) = (
+            home.to_path_buf(),
+            records.clone(),
+            queue.clone(),
+            stop.clone(),
+        );
+        async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(REQUEUE_EVERY) => {}
+                }
+                match requeue_missing_older_than(&home, &records, &mut queue, REQUEUE_AFTER).await {
+                    Ok(ids) if !ids.is_empty() => tracing::warn!(
+                        "queued {} run(s) again whose job was missing from the queue",
+                        ids.len()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("cannot check the queue for missing jobs yet: {e}"),
+                }
+            }
+        }
+    }));
     tasks.push(tokio::spawn({
         let (records, queue, stop) = (records.clone(), queue.clone(), stop.clone());
         async move {

@@ -438,20 +438,57 @@ async fn a_killed_serve_leaves_its_run_to_the_next_one() {
 struct Redis {
     child: Child,
     url: String,
-    _dir: tempfile::TempDir,
+    port: u16,
+    persistent: bool,
+    dir: tempfile::TempDir,
 }
 
 impl Redis {
+    /// Without persistence: a restart empties it.
     fn start() -> Redis {
+        Redis::start_with(false)
+    }
+
+    /// With an append-only file fsynced on every write (`--appendonly yes --appendfsync
+    /// always`), as docs/deploy.md asks for: a restart keeps the jobs.
+    fn start_persistent() -> Redis {
+        Redis::start_with(true)
+    }
+
+    fn start_with(persistent: bool) -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let dir = tempfile::tempdir().unwrap();
+        let child = Redis::spawn(port, persistent, dir.path());
+        Redis {
+            child,
+            url: format!("redis://127.0.0.1:{port}/"),
+            port,
+            persistent,
+            dir,
+        }
+    }
+
+    fn spawn(port: u16, persistent: bool, dir: &Path) -> Child {
+        let mut args = vec![
+            "--port".to_string(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            "".into(),
+        ];
+        if persistent {
+            args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
+        } else {
+            args.extend(["--appendonly", "no"].map(String::from));
+        }
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .current_dir(dir.path())
+            .args(&args)
+            .current_dir(dir)
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start redis-server ({e}); install it with `apt-get install redis-server`"));
@@ -463,11 +500,14 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Redis {
-            child,
-            url: format!("redis://127.0.0.1:{port}/"),
-            _dir: dir,
-        }
+        child
+    }
+
+    /// SIGKILL, then a new redis-server on the same port (and the same folder).
+    fn kill_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        self.child = Redis::spawn(self.port, self.persistent, self.dir.path());
     }
 }
 
@@ -540,4 +580,123 @@ async fn two_redis_workers_share_the_runs_and_survive_a_kill() {
             .unwrap()
             .ends_with(&format!("-{a}"))
     );
+}
+
+#[tokio::test]
+async fn a_redis_restart_loses_no_file_and_no_run() {
+    redis_restart(Redis::start_persistent(), true).await;
+}
+
+/// A Redis without persistence forgets every job when it restarts: `kobo serve` pushes
+/// the jobs of queued runs again. (Runs *running* at that moment are not recovered: see
+/// docs/deploy.md; that is why it asks for `--appendonly yes`.)
+#[tokio::test]
+async fn a_redis_without_persistence_restarted_loses_no_queued_run() {
+    redis_restart(Redis::start(), false).await;
+}
+
+/// Files dropped, Redis SIGKILLed while runs are queued (and, with `running`, some run),
+/// started again on the same port, a file dropped after: every file ends as exactly one
+/// succeeded run, its file kept in the run folder.
+async fn redis_restart(mut redis: Redis, running: bool) {
+    let mut k = Kobo::new();
+    k.add_workflow("step", "  - pause: 1\n");
+    k.start("serve", &["--queue", &redis.url, "--workers", "0"]);
+    if running {
+        k.start("worker", &["--queue", &redis.url, "--workers", "2"]);
+    }
+    const N: usize = 6;
+    let mut names: Vec<String> = (0..N).map(|i| format!("f{i}.csv")).collect();
+    for (i, name) in names.iter().enumerate() {
+        k.drop_csv("step", name, &format!("{i}"));
+    }
+    // Kill Redis while runs are running and others still wait in the queue.
+    k.wait_for(30, "all files queued (and a run running)", |r| {
+        r.len() == N
+            && count(r, RunStatus::Queued) >= 1
+            && (!running || count(r, RunStatus::Running) >= 1)
+    })
+    .await;
+    redis.kill_and_restart();
+    if !running {
+        k.start("worker", &["--queue", &redis.url, "--workers", "2"]);
+    }
+    // A file dropped after the restart gets its run too.
+    k.drop_csv("step", "late.csv", "late");
+    names.push("late.csv".into());
+    let runs = k
+        .wait_for(40, "every file to end as a run after the restart", |r| {
+            r.len() == N + 1 && count(r, RunStatus::Succeeded) == N + 1
+        })
+        .await;
+    // Exactly one run per file, each with its file kept in its run folder.
+    let inputs: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r.input_name.as_deref())
+        .collect();
+    let unique: BTreeSet<&str> = inputs.iter().copied().collect();
+    assert_eq!(
+        inputs.len(),
+        unique.len(),
+        "one run per file: {:#?}",
+        summary(&runs)
+    );
+    assert_eq!(
+        unique,
+        names.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        "{:#?}",
+        summary(&runs)
+    );
+    for r in &runs {
+        let kept = k
+            .home()
+            .join(&r.folder)
+            .join("input")
+            .join(r.input_name.as_deref().unwrap());
+        assert!(kept.exists(), "{} lost its file {}", r.id, kept.display());
+    }
+    assert!(
+        files_in(&k.inbox("step"))
+            .iter()
+            .all(|f| !f.ends_with(".csv")),
+        "{:?}",
+        files_in(&k.inbox("step"))
+    );
+}
+
+#[test]
+fn an_unwritable_data_directory_is_named_with_what_to_do() {
+    // Nobody, not even root, can create a folder under /proc.
+    let home = "/proc/kobo-cannot-write-here";
+    let k = Kobo::new();
+    let wf = k.workflows.path();
+    let csv = k.home().join("data.csv");
+    std::fs::write(&csv, "n\n1\n").unwrap();
+    let input = format!("data={}", csv.display());
+    let quick = wf.join("quick.yaml");
+    let commands: [Vec<&str>; 3] = [
+        vec!["run", quick.to_str().unwrap(), "--input", &input],
+        vec![
+            "serve",
+            "--workflows",
+            wf.to_str().unwrap(),
+            "--dashboard",
+            "127.0.0.1:0",
+        ],
+        vec!["runs"],
+    ];
+    for args in commands {
+        let out = Command::new(KOBO)
+            .args(&args)
+            .env("KOBO_HOME", home)
+            .env("KOBO_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "kobo {args:?} must fail");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "error: kobo cannot write to its data directory `/proc/kobo-cannot-write-here` (No such file or directory (os error 2)); set KOBO_HOME (or --home) to a folder this user can write\n",
+            "kobo {args:?}"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! The order makes a crash at any point safe: the input is moved (inbox) or copied
 //! (rerun) into `runs/<id>/input/` first, then the record is written as queued, then the
 //! job is pushed. A queued record whose job never reached the queue is pushed again by
-//! [`requeue_missing`] when `kobo serve` starts.
+//! [`requeue_missing`] when `kobo serve` starts, and every few seconds while it runs.
 
 use crate::queue::{JobQueue, QueueError, RunJob};
 use crate::record::{Records, RunRecord, StoreError};
@@ -135,9 +135,23 @@ pub async fn requeue_missing(
     records: &Records,
     queue: &mut JobQueue,
 ) -> Result<Vec<RunId>, SubmitError> {
+    requeue_missing_older_than(home, records, queue, std::time::Duration::ZERO).await
+}
+
+/// [`requeue_missing`] for runs queued at least `age` ago only, so a run whose job is
+/// being pushed right now is left alone. `kobo serve` calls it every few seconds while
+/// it runs: a push that failed because the queue was unreachable (Redis restarting),
+/// or a job a Redis without persistence forgot, is pushed again once the queue is back.
+pub async fn requeue_missing_older_than(
+    home: &Path,
+    records: &Records,
+    queue: &mut JobQueue,
+    age: std::time::Duration,
+) -> Result<Vec<RunId>, SubmitError> {
     let mut pushed = Vec::new();
+    let before = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
     for r in records.with_status(RunStatus::Queued).await? {
-        if queue.has_job(&r.id).await? {
+        if r.created_at > before || queue.has_job(&r.id).await? {
             continue;
         }
         let folder = home.join(&r.folder);
