@@ -181,7 +181,12 @@ impl Inbox {
                         }
                         Ok(None) => {}
                         Err(e) => {
-                            tracing::error!(file = %file.display(), "could not take the file: {e}; it stays in the inbox and is tried again")
+                            // Whether the file moved depends on how far the claim got.
+                            if file.exists() {
+                                tracing::error!(file = %file.display(), "could not take the file: {e}; it stays in the inbox and is tried again")
+                            } else {
+                                tracing::error!(file = %file.display(), "the file was taken but its job could not be queued: {e}; kobo serve queues it again within a few seconds")
+                            }
                         }
                     }
                 }
