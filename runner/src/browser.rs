@@ -70,8 +70,7 @@ const HAS_TEXT: &str =
     script!("return { found: kobo.hasText(arguments[0]), errors: kobo.pageErrors() };");
 const PAGE_ERRORS: &str = script!("return kobo.pageErrors();");
 const NAV_STATUS: &str = "const e = performance.getEntriesByType('navigation')[0]; return e && e.responseStatus ? e.responseStatus : null;";
-const NET_ERROR_PAGE: &str =
-    "return !!(document.body && document.body.classList.contains('neterror'));";
+const NET_ERROR_PAGE: &str = "return document.body && document.body.classList.contains('neterror') ? (document.body.innerText || '').slice(0, 2000) : null;";
 const CHROME_ERROR_CODE: &str =
     "return ((document.body && document.body.innerText || '').match(/ERR_[A-Z_]+/) || [''])[0];";
 const TABLE: &str = r#"let el = arguments[0];
@@ -267,26 +266,29 @@ impl Browser {
                 status: status as u16,
             });
         }
-        // No answer from a server, yet Chromium shows its own error page under the address
-        // it was given: it refused to go there (ports it deems unsafe, such as 1 or 6000).
+        // No status from a server, yet Chromium shows its own error page under the address it
+        // was given: either it refused to go there (ports it deems unsafe, such as 1 or 6000:
+        // `ERR_UNSAFE_PORT`), or the server's error page was empty (`HTTP ERROR 500`).
         if status.is_null()
-            && self
-                .run(NET_ERROR_PAGE, vec![])
-                .await
-                .is_ok_and(|v| v.as_bool() == Some(true))
+            && let Ok(Json::String(text)) = self.run(NET_ERROR_PAGE, vec![]).await
         {
-            let code = self
-                .run(CHROME_ERROR_CODE, vec![])
-                .await
-                .unwrap_or(Json::Null);
-            return Err(BrowserError::CouldNotOpen {
-                url: url.to_string(),
-                reason: code
-                    .as_str()
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or("ERR_BLOCKED")
-                    .to_string(),
-            });
+            if let Some(code) = text.split_whitespace().find(|w| w.starts_with("ERR_")) {
+                let reason = code.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_');
+                return Err(BrowserError::CouldNotOpen {
+                    url: url.to_string(),
+                    reason: reason.to_string(),
+                });
+            }
+            let http = text
+                .split("HTTP ERROR ")
+                .nth(1)
+                .and_then(|r| r.get(..3)?.parse::<u16>().ok());
+            if let Some(status) = http.filter(|s| *s >= 400) {
+                return Err(BrowserError::HttpStatus {
+                    url: current,
+                    status,
+                });
+            }
         }
         Ok(())
     }
