@@ -370,14 +370,7 @@ fn the_moving_fields_form_is_completed_for_ten_rows_by_label() {
     let kobo = browser_kobo();
     let url = format!("portal_url={}", portal.url());
     let out = kobo
-        .run(&[
-            "run",
-            "workflows/portal-entry.yaml",
-            "--input",
-            "fixtures/clients/acme/contacts.csv",
-            "--param",
-            &url,
-        ])
+        .run(&portal_run(Path::new("workflows/portal-entry.yaml"), &url))
         .success();
     assert_eq!(out.field("rows"), "10 ok, 0 failed, 0 skipped (of 10)");
     let submissions = portal.submissions();
@@ -405,6 +398,19 @@ fn the_moving_fields_form_is_completed_for_ten_rows_by_label() {
     // The password was typed, but appears nowhere in the run's files.
     let log = std::fs::read_to_string(folder.join("log.jsonl")).unwrap();
     assert!(!log.contains("kobo-demo-pass"));
+}
+
+/// `kobo run <workflow> --input <Acme's contacts> --param <portal_url=…>`.
+fn portal_run<'a>(workflow: &'a Path, portal_url: &'a str) -> [&'a str; 6] {
+    let workflow = workflow.to_str().unwrap();
+    [
+        "run",
+        workflow,
+        "--input",
+        "fixtures/clients/acme/contacts.csv",
+        "--param",
+        portal_url,
+    ]
 }
 
 /// A browser workflow that logs in, then does `steps`.
@@ -446,14 +452,7 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
     ];
     for (name, steps, expected) in cases {
         let wf = portal_workflow(&kobo, name, steps);
-        let out = kobo.run(&[
-            "run",
-            wf.to_str().unwrap(),
-            "--input",
-            "fixtures/clients/acme/contacts.csv",
-            "--param",
-            &url,
-        ]);
+        let out = kobo.run(&portal_run(&wf, &url));
         assert_eq!(out.code(), 1, "{name}: {}", out.stdout());
         let error = out.field("error");
         assert!(error.contains(expected), "{name}: {error}");
@@ -488,14 +487,7 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
         .unwrap()
         .port();
     let url = format!("portal_url=http://127.0.0.1:{closed_port}");
-    let out = kobo.run(&[
-        "run",
-        wf.to_str().unwrap(),
-        "--input",
-        "fixtures/clients/acme/contacts.csv",
-        "--param",
-        &url,
-    ]);
+    let out = kobo.run(&portal_run(&wf, &url));
     assert_eq!(out.code(), 1);
     let error = out.field("error");
     assert!(error.starts_with("step #1 open (line 10): "), "{error}");
@@ -566,14 +558,7 @@ fn no_browser_process_outlives_a_run_that_fails_or_times_out() {
     ];
     for (name, steps) in cases {
         let wf = portal_workflow(&kobo, name, steps);
-        let out = kobo.run(&[
-            "run",
-            wf.to_str().unwrap(),
-            "--input",
-            "fixtures/clients/acme/contacts.csv",
-            "--param",
-            &url,
-        ]);
+        let out = kobo.run(&portal_run(&wf, &url));
         assert_eq!(out.code(), 1, "{name}: {}", out.stdout());
         assert_eq!(
             processes_under(tmp.path()),
@@ -600,14 +585,7 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
     );
     std::fs::write(&wf, yaml).unwrap();
     let child = kobo
-        .command(&[
-            "run",
-            wf.to_str().unwrap(),
-            "--input",
-            "fixtures/clients/acme/contacts.csv",
-            "--param",
-            &url,
-        ])
+        .command(&portal_run(&wf, &url))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -640,14 +618,7 @@ fn ctrl_c_cancels_the_run_records_it_and_closes_the_browser() {
     let url = format!("portal_url={}", portal.url());
     let wf = portal_workflow(&kobo, "long", "  - pause: 60\n");
     let child = kobo
-        .command(&[
-            "run",
-            wf.to_str().unwrap(),
-            "--input",
-            "fixtures/clients/acme/contacts.csv",
-            "--param",
-            &url,
-        ])
+        .command(&portal_run(&wf, &url))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -696,16 +667,7 @@ fn frames_selects_checkboxes_tables_and_dialogs_in_one_workflow() {
   - write: { file: orders.xlsx, table: orders }
 "#;
     let wf = portal_workflow(&kobo, "all-kinds", steps);
-    let out = kobo
-        .run(&[
-            "run",
-            wf.to_str().unwrap(),
-            "--input",
-            "fixtures/clients/acme/contacts.csv",
-            "--param",
-            &url,
-        ])
-        .success();
+    let out = kobo.run(&portal_run(&wf, &url)).success();
     let inquiry = portal
         .submissions()
         .into_iter()
