@@ -88,11 +88,24 @@ async fn approving_delivers_and_credits_once() {
     let names = home.outbox();
     assert_eq!(names.len(), 1, "{names:?}");
     let short = &id.0[..8];
-    assert!(
-        names[0].ends_with(&format!(
-            "_invoice-report_{short}_acme-invoices-{}.xlsx",
-            &names[0][..10]
-        )),
+    // `<delivery date in Japan>_<workflow>_<run>_<output name>`; the output's own name
+    // carries the run machine's `today`, which is another day around midnight in Japan.
+    let (delivered_on, rest) = names[0].split_at(10);
+    assert_eq!(
+        delivered_on,
+        chrono::Utc::now()
+            .with_timezone(&runner::payout::jst())
+            .format("%Y-%m-%d")
+            .to_string(),
+        "{}",
+        names[0]
+    );
+    assert_eq!(
+        rest,
+        format!(
+            "_invoice-report_{short}_{}",
+            approval.deliveries[0].source.rsplit('/').next().unwrap()
+        ),
         "{}",
         names[0]
     );
