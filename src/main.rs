@@ -7,6 +7,7 @@ mod serve;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use runner::execute::default_home;
+use runner::record::RecordsLocation;
 use runner::{Records, RunOptions, RunStatus, Workflow};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,10 @@ struct Cli {
     /// Data directory for run records, run folders and inboxes.
     #[arg(long, global = true, env = "KOBO_HOME")]
     home: Option<PathBuf>,
+    /// Where the run records live: `postgres://user@host:5432/db` when workers run on
+    /// several machines; default: `records.db` in the data directory.
+    #[arg(long, global = true, env = "KOBO_RECORDS")]
+    records: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -206,8 +211,12 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `--records` as given; read once by [`open_records`] and [`records_location`].
+static RECORDS_ARG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
 async fn run(cli: Cli) -> Result<ExitCode> {
     let home = cli.home.clone().unwrap_or_else(default_home);
+    let _ = RECORDS_ARG.set(cli.records.clone());
     match cli.command {
         Command::Validate { paths } => validate(&paths),
         Command::Run {
@@ -269,6 +278,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { run_id, all_rows } => {
             let records = open_records(&home).await?;
             let detail = records.detail(&run_id).await?;
+            runner::run_files::fetch(&records, &home, &detail.run.id, &detail.run.folder).await?;
             let log =
                 runner::run_folder::read_log(&home.join(&detail.run.folder).join("log.jsonl"))
                     .unwrap_or_default();
@@ -360,11 +370,18 @@ fn read_password(from_stdin: bool) -> Result<String> {
     Ok(password)
 }
 
+/// Where the records are: `--records`, or `records.db` in the data directory.
+pub(crate) fn records_location(home: &Path) -> Result<RecordsLocation> {
+    let arg = RECORDS_ARG.get().cloned().flatten();
+    Ok(RecordsLocation::parse(arg.as_deref(), home)?)
+}
+
 pub(crate) async fn open_records(home: &Path) -> Result<Records> {
     check_writable(home)?;
-    Records::open(&home.join("records.db"))
+    let location = records_location(home)?;
+    Records::connect(&location)
         .await
-        .with_context(|| format!("opening the records in `{}`", home.display()))
+        .with_context(|| format!("opening the {}", location.describe()))
 }
 
 /// The data directory must exist (or be creatable) and take new files: say so in one

@@ -128,10 +128,10 @@ pub async fn serve(
         inbox_dir.display()
     );
     eprintln!(
-        "            {}; {} run(s) at a time here; records in `{}`",
+        "            {}; {} run(s) at a time here; {}",
         location.describe(),
         workers,
-        home.join("records.db").display()
+        crate::records_location(home)?.describe()
     );
 
     // Runs whose record was written but whose job never reached the queue (kobo stopped
@@ -255,6 +255,7 @@ pub async fn rerun(
 ) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let old = records.find(run_id).await?;
+    runner::run_files::fetch(&records, home, &old.id, &old.folder).await?;
     let folder = home.join(&old.folder);
     let kept_workflow = folder.join("workflow.yaml");
     let catalogue = Catalogue::load(workflows);

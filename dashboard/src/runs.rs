@@ -79,6 +79,14 @@ async fn visible_run(state: &AppState, cur: &Current, id: &str) -> Result<RunDet
     {
         return Err(AppError::NotFound);
     }
+    // Runs done by workers on other machines: their files come with the records.
+    runner::run_files::fetch(
+        &state.records,
+        &state.home,
+        &detail.run.id,
+        &detail.run.folder,
+    )
+    .await?;
     Ok(detail)
 }
 

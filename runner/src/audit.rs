@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::{Row, SqliteExecutor, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -20,27 +20,29 @@ pub struct AuditEntry {
 }
 
 /// Add one entry.
-pub async fn append<'e, E: SqliteExecutor<'e>>(
+pub async fn append<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     ex: E,
     actor: &str,
     action: &str,
     target: &str,
     detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(Utc::now().to_rfc3339())
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(detail)
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Utc::now().to_rfc3339())
+    .bind(actor)
+    .bind(action)
+    .bind(target)
+    .bind(detail)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
 /// The most recent entries, newest first.
-pub async fn recent(pool: &SqlitePool, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT ?")
+pub async fn recent(pool: &AnyPool, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let rows = sqlx::query("SELECT * FROM audit ORDER BY id DESC LIMIT $1")
         .bind(limit)
         .fetch_all(pool)
         .await?;

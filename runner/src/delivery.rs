@@ -12,7 +12,7 @@ use crate::record::{Artifact, RunRecord};
 use crate::run_folder::{file_sha256, safe_file_name};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -112,12 +112,9 @@ pub(crate) fn undo(home: &Path, done: &[Delivery]) {
     }
 }
 
-pub(crate) async fn record(
-    tx: &mut sqlx::SqliteConnection,
-    d: &Delivery,
-) -> Result<(), sqlx::Error> {
+pub(crate) async fn record(tx: &mut sqlx::AnyConnection, d: &Delivery) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO deliveries (run_id, client, file_name, source, bytes, sha256, delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO deliveries (run_id, client, file_name, source, bytes, sha256, delivered_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&d.run_id)
     .bind(&d.client)
@@ -132,9 +129,9 @@ pub(crate) async fn record(
 }
 
 /// A client's deliveries, newest first.
-pub async fn for_client(pool: &SqlitePool, client: &str) -> Result<Vec<Delivery>, sqlx::Error> {
+pub async fn for_client(pool: &AnyPool, client: &str) -> Result<Vec<Delivery>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT * FROM deliveries WHERE client = ? ORDER BY delivered_at DESC, file_name",
+        "SELECT * FROM deliveries WHERE client = $1 ORDER BY delivered_at DESC, file_name",
     )
     .bind(client)
     .fetch_all(pool)
@@ -143,8 +140,8 @@ pub async fn for_client(pool: &SqlitePool, client: &str) -> Result<Vec<Delivery>
 }
 
 /// The deliveries of one run.
-pub async fn for_run(pool: &SqlitePool, run_id: &str) -> Result<Vec<Delivery>, sqlx::Error> {
-    let rows = sqlx::query("SELECT * FROM deliveries WHERE run_id = ? ORDER BY file_name")
+pub async fn for_run(pool: &AnyPool, run_id: &str) -> Result<Vec<Delivery>, sqlx::Error> {
+    let rows = sqlx::query("SELECT * FROM deliveries WHERE run_id = $1 ORDER BY file_name")
         .bind(run_id)
         .fetch_all(pool)
         .await?;
@@ -153,11 +150,11 @@ pub async fn for_run(pool: &SqlitePool, run_id: &str) -> Result<Vec<Delivery>, s
 
 /// One of a client's deliveries by its file name (the only way to name a file to download).
 pub async fn find(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     client: &str,
     file_name: &str,
 ) -> Result<Option<Delivery>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM deliveries WHERE client = ? AND file_name = ?")
+    let row = sqlx::query("SELECT * FROM deliveries WHERE client = $1 AND file_name = $2")
         .bind(client)
         .bind(file_name)
         .fetch_optional(pool)
@@ -165,7 +162,7 @@ pub async fn find(
     Ok(row.as_ref().map(from_row))
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Delivery {
+fn from_row(r: &sqlx::any::AnyRow) -> Delivery {
     Delivery {
         run_id: r.get("run_id"),
         client: r.get("client"),

@@ -283,6 +283,8 @@ pub async fn execute(
         ),
     }
     let error = error.map(|e| opts.secrets.mask(&e));
+    // Workers without a shared folder: the files go into the records before the run ends.
+    crate::run_files::send(records, &opts.home, &id, &folder.relative).await?;
     records
         .finish(
             &id,

@@ -13,7 +13,8 @@
 //! Running:
 //! - [`mod@execute`]: one whole run, recorded; [`engine`]: the steps themselves.
 //! - [`run`]: `RunId`, `RunStatus`, row results; [`run_folder`]: a run's files and log.
-//! - [`record`]: `Records`, the run records in SQLite.
+//! - [`record`]: `Records`, the run records in SQLite (or PostgreSQL when scaled out);
+//!   [`run_files`]: a run's files carried in the records for workers on other machines.
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
 //! - [`cancel`]: `CancelToken`, how a running run learns it should stop.
 //!
@@ -51,6 +52,7 @@ pub mod reader;
 pub mod record;
 pub mod review;
 pub mod run;
+pub mod run_files;
 pub mod run_folder;
 pub mod secrets;
 pub mod session;

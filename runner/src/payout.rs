@@ -17,7 +17,7 @@
 use crate::table::{Cell, Table};
 use chrono::{FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use std::path::{Path, PathBuf};
 
 /// The file the admin keeps the rates in.
@@ -136,7 +136,7 @@ pub struct MonthTotal {
 
 /// Write the credit for an approved run (inside the approval's transaction).
 pub(crate) async fn credit(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     run: &crate::record::RunRecord,
     rate: &Rate,
     amount: i64,
@@ -156,7 +156,7 @@ pub(crate) async fn credit(
     };
     sqlx::query(
         "INSERT INTO ledger (run_id, trainee, client, workflow, per_run, per_ok_row, ok_rows, amount_yen, month, credited_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&entry.run_id)
     .bind(&entry.trainee)
@@ -175,12 +175,12 @@ pub(crate) async fn credit(
 
 /// Ledger entries, newest first: one trainee's, or everyone's with `None`; optionally one month.
 pub async fn ledger(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     trainee: Option<&str>,
     month: Option<&str>,
 ) -> Result<Vec<LedgerEntry>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT * FROM ledger WHERE (? IS NULL OR trainee = ?) AND (? IS NULL OR month = ?) ORDER BY credited_at DESC, id DESC",
+        "SELECT * FROM ledger WHERE ($1 IS NULL OR trainee = $2) AND ($3 IS NULL OR month = $4) ORDER BY credited_at DESC, id DESC",
     )
     .bind(trainee)
     .bind(trainee)

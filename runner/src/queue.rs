@@ -71,14 +71,19 @@ impl QueueLocation {
     pub fn describe(&self) -> String {
         match self {
             QueueLocation::Sqlite(p) => format!("SQLite queue `{}`", p.display()),
-            QueueLocation::Redis(url) => match url.split_once('@') {
-                Some((scheme_and_user, host)) => {
-                    let scheme = scheme_and_user.split("://").next().unwrap_or("redis");
-                    format!("Redis queue `{scheme}://…@{host}`")
-                }
-                None => format!("Redis queue `{url}`"),
-            },
+            QueueLocation::Redis(url) => format!("Redis queue `{}`", hide_password(url)),
         }
+    }
+}
+
+/// A server's address without its user and password: `redis://…@host:6379/0`.
+pub fn hide_password(url: &str) -> String {
+    match url.split_once('@') {
+        Some((scheme_and_user, host)) => {
+            let scheme = scheme_and_user.split("://").next().unwrap_or("redis");
+            format!("{scheme}://…@{host}")
+        }
+        None => url.to_string(),
     }
 }
 

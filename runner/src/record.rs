@@ -8,9 +8,10 @@
 use crate::run::{RowCounts, RowResult, RowStatus, RunId, RunStatus, StepTiming};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
-use std::path::Path;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,6 +23,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("the records database could not be upgraded: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "`{0}` is not a place for run records; use `sqlite:/path/records.db` or `postgres://user@host:5432/database`"
+    )]
+    BadLocation(String),
+    #[error("cannot keep the run's file `{path}` with its record: {message}")]
+    Files { path: String, message: String },
     #[error("no run with id `{0}`; `kobo runs` lists recent runs")]
     NoSuchRun(String),
     #[error("run `{id}` is {from} and cannot become {to}")]
@@ -139,41 +146,118 @@ pub struct RunDetail {
     pub artifacts: Vec<Artifact>,
 }
 
+/// Where the run records live.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordsLocation {
+    /// The embedded default: one SQLite file (`<data dir>/records.db`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL server (`postgres://user@host:5432/db`), for workers on several
+    /// machines. The run's files travel with the records (see [`crate::run_files`]).
+    Postgres(String),
+}
+
+impl RecordsLocation {
+    /// Read `--records`; without it, `records.db` in the data directory.
+    pub fn parse(arg: Option<&str>, home: &Path) -> Result<RecordsLocation, StoreError> {
+        let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
+            return Ok(RecordsLocation::Sqlite(home.join("records.db")));
+        };
+        if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+            return Ok(RecordsLocation::Postgres(arg.to_string()));
+        }
+        if let Some(path) = arg.strip_prefix("sqlite:") {
+            let path = path.trim_start_matches("//");
+            return Ok(RecordsLocation::Sqlite(if path.is_empty() {
+                home.join("records.db")
+            } else {
+                PathBuf::from(path)
+            }));
+        }
+        Err(StoreError::BadLocation(arg.to_string()))
+    }
+
+    /// For log lines and banners; never shows a password.
+    pub fn describe(&self) -> String {
+        match self {
+            RecordsLocation::Sqlite(p) => format!("SQLite records `{}`", p.display()),
+            RecordsLocation::Postgres(url) => {
+                format!("PostgreSQL records `{}`", crate::queue::hide_password(url))
+            }
+        }
+    }
+}
+
+/// Which database the records are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// The run records database.
 #[derive(Debug, Clone)]
 pub struct Records {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Records {
-    /// Open (and create or upgrade) the records database at `path`.
+    /// Open (and create or upgrade) the SQLite records database at `path`.
     pub async fn open(path: &Path) -> Result<Records, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
-        let opts = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+        Records::connect(&RecordsLocation::Sqlite(path.to_path_buf())).await
+    }
+
+    /// Open (and create or upgrade) the records where `location` says.
+    pub async fn connect(location: &RecordsLocation) -> Result<Records, StoreError> {
+        sqlx::any::install_default_drivers();
+        let open_error = |message: String| StoreError::Open {
+            path: match location {
+                RecordsLocation::Sqlite(p) => p.display().to_string(),
+                RecordsLocation::Postgres(url) => crate::queue::hide_password(url),
+            },
+            message,
+        };
+        let (url, backend) = match location {
+            RecordsLocation::Sqlite(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| open_error(e.to_string()))?;
+                }
+                let url = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .to_url_lossy();
+                (url.to_string(), Backend::Sqlite)
+            }
+            RecordsLocation::Postgres(url) => (url.clone(), Backend::Postgres),
+        };
+        let opts = AnyConnectOptions::from_str(&url).map_err(|e| open_error(e.to_string()))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Durable settings: a record must survive a power cut.
+                        conn.execute(
+                            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;
+                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(opts)
             .await
-            .map_err(|e| StoreError::Open {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
+            .map_err(|e| open_error(e.to_string()))?;
         // Two kobo processes starting together (`serve` and `cancel`, two workers) may both
         // try to upgrade a new database; the one that loses sees the other's work on a retry.
         let mut tries = 0;
         loop {
-            match sqlx::migrate!("./migrations").run(&pool).await {
+            let migrated = match backend {
+                Backend::Sqlite => sqlx::migrate!("./migrations").run(&pool).await,
+                Backend::Postgres => sqlx::migrate!("./migrations-postgres").run(&pool).await,
+            };
+            match migrated {
                 Ok(()) => break,
                 Err(_) if tries < 5 => {
                     tries += 1;
@@ -182,7 +266,12 @@ impl Records {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Records { pool })
+        Ok(Records { pool, backend })
+    }
+
+    /// Which database the records are in.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Record a new run (queued or running).
@@ -190,7 +279,7 @@ impl Records {
         sqlx::query(
             "INSERT INTO runs (id, workflow, workflow_version, workflow_hash, workflow_file, client, trainee,
                 input_name, input_hash, status, attempt, created_at, started_at, folder, worker, rerun_of)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&r.id.0)
         .bind(&r.workflow)
@@ -218,7 +307,7 @@ impl Records {
     /// ended run is left alone. One statement per case, so two workers never both start it.
     pub async fn start(&self, id: &RunId, worker: &str) -> Result<Start, StoreError> {
         let now = Utc::now().to_rfc3339();
-        let fresh = sqlx::query("UPDATE runs SET status = 'running', started_at = ?, worker = ? WHERE id = ? AND status = 'queued'")
+        let fresh = sqlx::query("UPDATE runs SET status = 'running', started_at = $1, worker = $2 WHERE id = $3 AND status = 'queued'")
             .bind(&now)
             .bind(worker)
             .bind(&id.0)
@@ -228,7 +317,7 @@ impl Records {
             return Ok(Start::Fresh);
         }
         let resumed = sqlx::query(
-            "UPDATE runs SET worker = ?, attempt = attempt + 1 WHERE id = ? AND status = 'running'",
+            "UPDATE runs SET worker = $1, attempt = attempt + 1 WHERE id = $2 AND status = 'running'",
         )
         .bind(worker)
         .bind(&id.0)
@@ -248,8 +337,8 @@ impl Records {
     pub async fn request_cancel(&self, id: &RunId) -> Result<CancelRequest, StoreError> {
         let now = Utc::now().to_rfc3339();
         let queued = sqlx::query(
-            "UPDATE runs SET status = 'cancelled', cancel_requested = 1, finished_at = ?,
-                error = 'cancelled before it started (`kobo cancel`)' WHERE id = ? AND status = 'queued'",
+            "UPDATE runs SET status = 'cancelled', cancel_requested = 1, finished_at = $1,
+                error = 'cancelled before it started (`kobo cancel`)' WHERE id = $2 AND status = 'queued'",
         )
         .bind(&now)
         .bind(&id.0)
@@ -258,11 +347,12 @@ impl Records {
         if queued.rows_affected() == 1 {
             return Ok(CancelRequest::CancelledQueued);
         }
-        let running =
-            sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'")
-                .bind(&id.0)
-                .execute(&self.pool)
-                .await?;
+        let running = sqlx::query(
+            "UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND status = 'running'",
+        )
+        .bind(&id.0)
+        .execute(&self.pool)
+        .await?;
         if running.rows_affected() == 1 {
             return Ok(CancelRequest::Requested);
         }
@@ -278,7 +368,7 @@ impl Records {
 
     /// Whether someone asked for this run to stop (`kobo cancel`).
     pub async fn cancel_requested(&self, id: &RunId) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT cancel_requested FROM runs WHERE id = ?")
+        let row = sqlx::query("SELECT cancel_requested FROM runs WHERE id = $1")
             .bind(&id.0)
             .fetch_optional(&self.pool)
             .await?;
@@ -289,7 +379,7 @@ impl Records {
 
     /// A run by its exact id.
     pub async fn get(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM runs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM runs WHERE id = $1")
             .bind(&id.0)
             .fetch_optional(&self.pool)
             .await?;
@@ -305,7 +395,7 @@ impl Records {
         input_hash: &str,
     ) -> Result<Option<RunRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM runs WHERE client = ? AND workflow = ? AND input_hash = ?
+            "SELECT * FROM runs WHERE client = $1 AND workflow = $2 AND input_hash = $3
                 AND status IN ('queued', 'running', 'succeeded') ORDER BY created_at LIMIT 1",
         )
         .bind(client)
@@ -318,7 +408,7 @@ impl Records {
 
     /// Runs in one status, oldest first (the queue's recovery sweep looks for queued ones).
     pub async fn with_status(&self, status: RunStatus) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM runs WHERE status = ? ORDER BY created_at, id")
+        let rows = sqlx::query("SELECT * FROM runs WHERE status = $1 ORDER BY created_at, id")
             .bind(status.as_str())
             .fetch_all(&self.pool)
             .await?;
@@ -329,7 +419,7 @@ impl Records {
     /// (a finished run never changes). Returns the status it had.
     pub async fn set_status(&self, id: &RunId, to: RunStatus) -> Result<RunStatus, StoreError> {
         let mut tx = self.write_transaction().await?;
-        let row = sqlx::query("SELECT status FROM runs WHERE id = ?")
+        let row = sqlx::query("SELECT status FROM runs WHERE id = $1")
             .bind(&id.0)
             .fetch_optional(&mut *tx)
             .await?
@@ -343,7 +433,7 @@ impl Records {
             });
         }
         let now = Utc::now().to_rfc3339();
-        sqlx::query("UPDATE runs SET status = ?, started_at = CASE WHEN ? = 'running' THEN ? ELSE started_at END WHERE id = ?")
+        sqlx::query("UPDATE runs SET status = $1, started_at = CASE WHEN $2 = 'running' THEN $3 ELSE started_at END WHERE id = $4")
             .bind(to.as_str())
             .bind(to.as_str())
             .bind(&now)
@@ -368,7 +458,7 @@ impl Records {
         attempt: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_transaction().await?;
-        let current = sqlx::query("SELECT status, started_at FROM runs WHERE id = ?")
+        let current = sqlx::query("SELECT status, started_at FROM runs WHERE id = $1")
             .bind(&id.0)
             .fetch_optional(&mut *tx)
             .await?
@@ -387,8 +477,8 @@ impl Records {
             .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
             .map(|s| (now - s.with_timezone(&Utc)).num_milliseconds());
         sqlx::query(
-            "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, rows_total = ?, rows_ok = ?,
-                rows_failed = ?, rows_skipped = ?, error = ?, error_step = ?, attempt = ? WHERE id = ?",
+            "UPDATE runs SET status = $1, finished_at = $2, duration_ms = $3, rows_total = $4, rows_ok = $5,
+                rows_failed = $6, rows_skipped = $7, error = $8, error_step = $9, attempt = $10 WHERE id = $11",
         )
         .bind(status.as_str())
         .bind(now.to_rfc3339())
@@ -403,18 +493,18 @@ impl Records {
         .bind(&id.0)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM run_steps WHERE run_id = ?")
+        sqlx::query("DELETE FROM run_steps WHERE run_id = $1")
             .bind(&id.0)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM run_rows WHERE run_id = ?")
+        sqlx::query("DELETE FROM run_rows WHERE run_id = $1")
             .bind(&id.0)
             .execute(&mut *tx)
             .await?;
         for (seq, s) in steps.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO run_steps (run_id, seq, path, label, kind, line, calls, total_ms, max_ms, failures)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&id.0)
             .bind(seq as i64)
@@ -431,7 +521,7 @@ impl Records {
         }
         for r in rows {
             sqlx::query(
-                "INSERT INTO run_rows (run_id, tbl, row_no, source_row, status, message, step) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO run_rows (run_id, tbl, row_no, source_row, status, message, step) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&id.0)
             .bind(&r.table)
@@ -450,7 +540,9 @@ impl Records {
     /// Record a file kept with a run (replacing an earlier one at the same path).
     pub async fn add_artifact(&self, id: &RunId, a: &Artifact) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO run_artifacts (run_id, kind, name, path, bytes, sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO run_artifacts (run_id, kind, name, path, bytes, sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind, name = excluded.name,
+                bytes = excluded.bytes, sha256 = excluded.sha256, created_at = excluded.created_at",
         )
         .bind(&id.0)
         .bind(&a.kind)
@@ -466,7 +558,7 @@ impl Records {
 
     /// The most recent runs, newest first.
     pub async fn recent(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT $1")
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
@@ -479,7 +571,7 @@ impl Records {
         if prefix.len() < 6 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(StoreError::NoSuchRun(id_or_prefix.to_string()));
         }
-        let rows = sqlx::query("SELECT * FROM runs WHERE id LIKE ? LIMIT 2")
+        let rows = sqlx::query("SELECT * FROM runs WHERE id LIKE $1 LIMIT 2")
             .bind(format!("{prefix}%"))
             .fetch_all(&self.pool)
             .await?;
@@ -492,7 +584,7 @@ impl Records {
     /// A run with its steps, rows and files.
     pub async fn detail(&self, id_or_prefix: &str) -> Result<RunDetail, StoreError> {
         let run = self.find(id_or_prefix).await?;
-        let steps = sqlx::query("SELECT * FROM run_steps WHERE run_id = ? ORDER BY seq")
+        let steps = sqlx::query("SELECT * FROM run_steps WHERE run_id = $1 ORDER BY seq")
             .bind(&run.id.0)
             .fetch_all(&self.pool)
             .await?
@@ -508,7 +600,7 @@ impl Records {
                 failures: r.get::<i64, _>("failures") as u64,
             })
             .collect();
-        let rows = sqlx::query("SELECT * FROM run_rows WHERE run_id = ? ORDER BY tbl, row_no")
+        let rows = sqlx::query("SELECT * FROM run_rows WHERE run_id = $1 ORDER BY tbl, row_no")
             .bind(&run.id.0)
             .fetch_all(&self.pool)
             .await?
@@ -524,7 +616,7 @@ impl Records {
             })
             .collect();
         let artifacts =
-            sqlx::query("SELECT * FROM run_artifacts WHERE run_id = ? ORDER BY created_at, path")
+            sqlx::query("SELECT * FROM run_artifacts WHERE run_id = $1 ORDER BY created_at, path")
                 .bind(&run.id.0)
                 .fetch_all(&self.pool)
                 .await?
@@ -545,18 +637,42 @@ impl Records {
         })
     }
 
-    /// A transaction that takes the write lock at once (`BEGIN IMMEDIATE`). A plain `BEGIN`
-    /// that reads and then writes fails with "database is locked" when another process wrote
-    /// in between, without waiting; an immediate one waits its turn (`busy_timeout`).
+    /// A transaction that takes the write lock at once; see [`begin_write`].
     pub async fn write_transaction(
         &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        begin_write(&self.pool).await
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+}
+
+/// A transaction that takes the records' write lock at once, so that a read followed by a
+/// write never sees another writer in between. On SQLite that is `BEGIN IMMEDIATE` (a plain
+/// `BEGIN` that reads and then writes fails with "database is locked" when another process
+/// wrote in between, without waiting; an immediate one waits its turn, `busy_timeout`). On
+/// PostgreSQL it is a transaction-scoped advisory lock, one per schema.
+pub async fn begin_write(
+    pool: &AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if is_postgres(pool) {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('kobo-records:' || current_schema()))")
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    } else {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+fn is_postgres(pool: &AnyPool) -> bool {
+    pool.connect_options()
+        .database_url
+        .scheme()
+        .starts_with("postgres")
 }
 
 fn parse_status(s: String) -> RunStatus {
@@ -568,7 +684,7 @@ fn time(s: Option<String>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-pub(crate) fn run_from_row(r: &sqlx::sqlite::SqliteRow) -> RunRecord {
+pub(crate) fn run_from_row(r: &sqlx::any::AnyRow) -> RunRecord {
     RunRecord {
         id: RunId(r.get("id")),
         workflow: r.get("workflow"),

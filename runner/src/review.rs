@@ -18,7 +18,7 @@ use crate::run::{RunId, RunStatus};
 use crate::user::User;
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use std::fmt;
 use std::path::Path;
 
@@ -128,8 +128,8 @@ pub fn state_of(run: &RunRecord, review: Option<&Review>) -> ReviewState {
 }
 
 /// The recorded decision on a run, if any.
-pub async fn get(pool: &SqlitePool, run_id: &str) -> Result<Option<Review>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM reviews WHERE run_id = ?")
+pub async fn get(pool: &AnyPool, run_id: &str) -> Result<Option<Review>, sqlx::Error> {
+    let row = sqlx::query("SELECT * FROM reviews WHERE run_id = $1")
         .bind(run_id)
         .fetch_optional(pool)
         .await?;
@@ -141,13 +141,13 @@ pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, s
     // Two literal statements rather than one formatted: only the order differs.
     const AWAITING: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at
          FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
-         WHERE (? IS NULL OR runs.client = ?) AND (? IS NULL OR runs.workflow = ?) AND (? IS NULL OR runs.trainee = ?)
+         WHERE ($1 IS NULL OR runs.client = $2) AND ($3 IS NULL OR runs.workflow = $4) AND ($5 IS NULL OR runs.trainee = $6)
            AND runs.status = 'succeeded' AND reviews.run_id IS NULL
-         ORDER BY runs.created_at ASC, runs.id ASC LIMIT ?";
+         ORDER BY runs.created_at ASC, runs.id ASC LIMIT $7";
     const ALL: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at
          FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
-         WHERE (? IS NULL OR runs.client = ?) AND (? IS NULL OR runs.workflow = ?) AND (? IS NULL OR runs.trainee = ?)
-         ORDER BY runs.created_at DESC, runs.id DESC LIMIT ?";
+         WHERE ($1 IS NULL OR runs.client = $2) AND ($3 IS NULL OR runs.workflow = $4) AND ($5 IS NULL OR runs.trainee = $6)
+         ORDER BY runs.created_at DESC, runs.id DESC LIMIT $7";
     let rows = sqlx::query(if f.awaiting_only { AWAITING } else { ALL })
         .bind(&f.client)
         .bind(&f.client)
@@ -180,9 +180,9 @@ pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, s
 
 /// The distinct clients, workflows and trainees that have runs (for the list's filters).
 pub async fn filter_values(
-    pool: &SqlitePool,
+    pool: &AnyPool,
 ) -> Result<(Vec<String>, Vec<String>, Vec<String>), sqlx::Error> {
-    let values = |rows: Vec<sqlx::sqlite::SqliteRow>| {
+    let values = |rows: Vec<sqlx::any::AnyRow>| {
         rows.iter()
             .map(|r| r.get::<String, _>("v"))
             .collect::<Vec<_>>()
@@ -236,10 +236,10 @@ async fn check(records: &Records, run_id: &RunId, by: &User) -> Result<RunRecord
 }
 
 /// Insert the decision unless one exists; `false` if another reviewer got there first.
-async fn decide(tx: &mut sqlx::SqliteConnection, review: &Review) -> Result<bool, sqlx::Error> {
+async fn decide(tx: &mut sqlx::AnyConnection, review: &Review) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO reviews (run_id, decision, reviewer, comment, decided_at)
-         SELECT id, ?, ?, ?, ? FROM runs WHERE id = ? AND status = 'succeeded'
+         SELECT id, $1, $2, $3, $4 FROM runs WHERE id = $5 AND status = 'succeeded'
          ON CONFLICT (run_id) DO NOTHING",
     )
     .bind(review.state.as_str())
@@ -282,6 +282,7 @@ pub async fn approve(
         })?
         .clone();
     let amount = rate.amount(run.rows.ok).ok_or(ReviewError::Overflow)?;
+    crate::run_files::fetch(records, home, &run.id, &run.folder).await?;
     let outputs: Vec<_> = records
         .detail(&run.id.0)
         .await?
@@ -399,7 +400,7 @@ fn decision(s: &str) -> ReviewState {
     }
 }
 
-fn review_from_row(r: &sqlx::sqlite::SqliteRow) -> Review {
+fn review_from_row(r: &sqlx::any::AnyRow) -> Review {
     Review {
         run_id: r.get("run_id"),
         state: decision(&r.get::<String, _>("decision")),

@@ -7,7 +7,7 @@
 use crate::user::{User, user_from_row};
 use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 /// How long a session lasts without logging in again.
 pub const SESSION_HOURS: i64 = 12;
@@ -31,11 +31,11 @@ fn token_hash(token: &str) -> String {
 }
 
 /// Start a session for `user`; returns the token for the cookie.
-pub async fn create(pool: &SqlitePool, user: &User) -> Result<(String, Session), sqlx::Error> {
+pub async fn create(pool: &AnyPool, user: &User) -> Result<(String, Session), sqlx::Error> {
     let token = random_token();
     let csrf = random_token();
     let now = Utc::now();
-    sqlx::query("INSERT INTO sessions (token_hash, user_name, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO sessions (token_hash, user_name, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(token_hash(&token))
         .bind(&user.name)
         .bind(&csrf)
@@ -53,13 +53,13 @@ pub async fn create(pool: &SqlitePool, user: &User) -> Result<(String, Session),
 }
 
 /// The session for a cookie's token, if it exists, has not expired and its user is not disabled.
-pub async fn lookup(pool: &SqlitePool, token: &str) -> Result<Option<Session>, sqlx::Error> {
+pub async fn lookup(pool: &AnyPool, token: &str) -> Result<Option<Session>, sqlx::Error> {
     if token.len() != 64 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
         return Ok(None);
     }
     let row = sqlx::query(
         "SELECT users.*, sessions.csrf AS csrf FROM sessions JOIN users ON users.name = sessions.user_name
-         WHERE sessions.token_hash = ? AND sessions.expires_at > ? AND users.disabled = 0",
+         WHERE sessions.token_hash = $1 AND sessions.expires_at > $2 AND users.disabled = 0",
     )
     .bind(token_hash(token))
     .bind(Utc::now().to_rfc3339())
@@ -72,8 +72,8 @@ pub async fn lookup(pool: &SqlitePool, token: &str) -> Result<Option<Session>, s
 }
 
 /// Log out: forget the session (and any expired ones while we are at it).
-pub async fn end(pool: &SqlitePool, token: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = ? OR expires_at <= ?")
+pub async fn end(pool: &AnyPool, token: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
         .bind(token_hash(token))
         .bind(Utc::now().to_rfc3339())
         .execute(pool)

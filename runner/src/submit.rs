@@ -112,6 +112,7 @@ pub async fn submit(
     let mut record = RunRecord::new(&id, w, kept, RunStatus::Queued, &folder.relative);
     record.rerun_of = rerun_of.map(|r| r.0.clone());
     records.insert(&record).await?;
+    crate::run_files::send(records, home, &id, &folder.relative).await?;
     let job = RunJob {
         run_id: id.clone(),
         client: w.client.clone(),
@@ -154,6 +155,7 @@ pub async fn requeue_missing_older_than(
         if r.created_at > before || queue.has_job(&r.id).await? {
             continue;
         }
+        crate::run_files::send(records, home, &r.id, &r.folder).await?;
         let folder = home.join(&r.folder);
         let source = std::fs::read_to_string(folder.join("workflow.yaml")).map_err(|e| {
             SubmitError::Folder {

@@ -14,7 +14,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 use serde::Serialize;
-use sqlx::{Row, SqliteExecutor, SqlitePool};
+use sqlx::{AnyPool, Row};
 use std::fmt;
 use std::str::FromStr;
 
@@ -120,7 +120,7 @@ pub fn valid_name(s: &str) -> bool {
 
 /// Create a user. The password is hashed here and never stored or logged as given.
 pub async fn add(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     name: &str,
     role: Role,
     client: Option<&str>,
@@ -131,7 +131,7 @@ pub async fn add(
     }
     check_client(role, client)?;
     let hash = hash_password(strong(password)?)?;
-    let result = sqlx::query("INSERT INTO users (name, role, client, password_hash, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING")
+    let result = sqlx::query("INSERT INTO users (name, role, client, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING")
         .bind(name)
         .bind(role.as_str())
         .bind(client)
@@ -171,12 +171,8 @@ fn strong(password: &str) -> Result<&str, UserError> {
 
 /// Check a name and password; `None` when either is wrong (the caller cannot tell which).
 /// A disabled user with the right password gets [`UserError::Disabled`], so they know whom to ask.
-pub async fn verify(
-    pool: &SqlitePool,
-    name: &str,
-    password: &str,
-) -> Result<Option<User>, UserError> {
-    let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+pub async fn verify(pool: &AnyPool, name: &str, password: &str) -> Result<Option<User>, UserError> {
+    let row = sqlx::query("SELECT * FROM users WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
         .await?;
@@ -203,11 +199,11 @@ pub async fn verify(
     Ok(Some(user))
 }
 
-pub async fn get<'e, E: SqliteExecutor<'e>>(
+pub async fn get<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
     ex: E,
     name: &str,
 ) -> Result<Option<User>, sqlx::Error> {
-    let row = sqlx::query("SELECT * FROM users WHERE name = ?")
+    let row = sqlx::query("SELECT * FROM users WHERE name = $1")
         .bind(name)
         .fetch_optional(ex)
         .await?;
@@ -215,7 +211,7 @@ pub async fn get<'e, E: SqliteExecutor<'e>>(
 }
 
 /// Every user, by role then name.
-pub async fn list(pool: &SqlitePool) -> Result<Vec<User>, sqlx::Error> {
+pub async fn list(pool: &AnyPool) -> Result<Vec<User>, sqlx::Error> {
     let rows = sqlx::query("SELECT * FROM users ORDER BY role, name")
         .fetch_all(pool)
         .await?;
@@ -223,12 +219,8 @@ pub async fn list(pool: &SqlitePool) -> Result<Vec<User>, sqlx::Error> {
 }
 
 /// Set (or with `None`, clear) a user's interface language.
-pub async fn set_lang(
-    pool: &SqlitePool,
-    name: &str,
-    lang: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET lang = ? WHERE name = ?")
+pub async fn set_lang(pool: &AnyPool, name: &str, lang: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET lang = $1 WHERE name = $2")
         .bind(lang)
         .bind(name)
         .execute(pool)
@@ -239,21 +231,21 @@ pub async fn set_lang(
 /// Give `name` another role (and, for a client user, their client). `actor` is the admin.
 /// Refused with [`UserError::LastAdmin`] when it would leave no active admin.
 pub async fn set_role(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     actor: &str,
     name: &str,
     role: Role,
     client: Option<&str>,
 ) -> Result<User, UserError> {
     check_client(role, client)?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::record::begin_write(pool).await?;
     let before = get(&mut *tx, name)
         .await?
         .ok_or_else(|| UserError::NoSuchUser(name.into()))?;
     if before.role == Role::Admin && role != Role::Admin && !before.disabled {
         last_admin_check(&mut tx, name).await?;
     }
-    sqlx::query("UPDATE users SET role = ?, client = ? WHERE name = ?")
+    sqlx::query("UPDATE users SET role = $1, client = $2 WHERE name = $3")
         .bind(role.as_str())
         .bind(client)
         .bind(name)
@@ -276,26 +268,26 @@ pub async fn set_role(
 /// Disable (`true`) or enable (`false`) `name`. Disabling ends all their sessions at once and
 /// is refused with [`UserError::LastAdmin`] when it would leave no active admin.
 pub async fn set_disabled(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     actor: &str,
     name: &str,
     disabled: bool,
 ) -> Result<(), UserError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = crate::record::begin_write(pool).await?;
     let before = get(&mut *tx, name)
         .await?
         .ok_or_else(|| UserError::NoSuchUser(name.into()))?;
     if disabled && before.role == Role::Admin && !before.disabled {
         last_admin_check(&mut tx, name).await?;
     }
-    sqlx::query("UPDATE users SET disabled = ? WHERE name = ?")
-        .bind(disabled)
+    sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
+        .bind(i64::from(disabled))
         .bind(name)
         .execute(&mut *tx)
         .await?;
     let mut detail = None;
     if disabled {
-        let ended = sqlx::query("DELETE FROM sessions WHERE user_name = ?")
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?
@@ -315,14 +307,14 @@ pub async fn set_disabled(
 /// Give `name` a new password (the admin tells them). Their sessions end: whoever was logged
 /// in with the old password must log in again.
 pub async fn set_password(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     actor: &str,
     name: &str,
     password: &str,
 ) -> Result<(), UserError> {
     let hash = hash_password(strong(password)?)?;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let changed = sqlx::query("UPDATE users SET password_hash = ? WHERE name = ?")
+    let mut tx = crate::record::begin_write(pool).await?;
+    let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
         .bind(hash)
         .bind(name)
         .execute(&mut *tx)
@@ -331,7 +323,7 @@ pub async fn set_password(
     if changed == 0 {
         return Err(UserError::NoSuchUser(name.into()));
     }
-    sqlx::query("DELETE FROM sessions WHERE user_name = ?")
+    sqlx::query("DELETE FROM sessions WHERE user_name = $1")
         .bind(name)
         .execute(&mut *tx)
         .await?;
@@ -342,11 +334,11 @@ pub async fn set_password(
 
 /// Refuse when no active admin but `name` would remain.
 async fn last_admin_check(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     name: &str,
 ) -> Result<(), UserError> {
     let others: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name != ?",
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND name != $1",
     )
     .bind(name)
     .fetch_one(&mut **tx)
@@ -375,13 +367,13 @@ fn hash_password(password: &str) -> Result<String, UserError> {
         .map_err(|e| UserError::Hash(e.to_string()))
 }
 
-pub(crate) fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> User {
+pub(crate) fn user_from_row(r: &sqlx::any::AnyRow) -> User {
     User {
         name: r.get("name"),
         role: r.get::<String, _>("role").parse().unwrap_or(Role::Client),
         client: r.get("client"),
         lang: r.get("lang"),
-        disabled: r.get("disabled"),
+        disabled: r.get::<i64, _>("disabled") != 0,
     }
 }
 

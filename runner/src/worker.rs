@@ -207,6 +207,10 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
         }
     };
 
+    // Workers on another machine: the input comes with the records.
+    crate::run_files::fetch(records, &shared.home, &record.id, &record.folder)
+        .await
+        .map_err(retry)?;
     let folder = shared.home.join(&record.folder).join("input");
     let mut opts = RunOptions::new(&shared.home);
     opts.run_id = Some(job.run_id.clone());

@@ -1,5 +1,10 @@
-//! Review, delivery and payout on real runs of `workflows/invoice-report.yaml`.
+//! Review, delivery and payout on real runs of `workflows/invoice-report.yaml`, each test
+//! on both record stores: the embedded SQLite file and a PostgreSQL schema of its own.
 
+#[path = "support/pg.rs"]
+mod pg;
+
+use runner::record::RecordsLocation;
 use runner::review::{self, ReviewError, ReviewState, RunFilter};
 use runner::run::RunId;
 use runner::{Records, Role, RunOptions, User, Workflow, audit, delivery, payout, user};
@@ -12,18 +17,40 @@ fn repo(rel: &str) -> PathBuf {
 struct Home {
     dir: tempfile::TempDir,
     records: Records,
+    _schema: Option<pg::PgSchema>,
 }
 
 impl Home {
-    async fn new() -> Home {
+    async fn sqlite() -> Home {
+        let dir = Home::dir();
+        let records = Records::open(&dir.path().join("records.db")).await.unwrap();
+        Home {
+            dir,
+            records,
+            _schema: None,
+        }
+    }
+
+    async fn postgres() -> Home {
+        let schema = pg::PgSchema::new().await;
+        let records = Records::connect(&RecordsLocation::Postgres(schema.url()))
+            .await
+            .unwrap();
+        Home {
+            dir: Home::dir(),
+            records,
+            _schema: Some(schema),
+        }
+    }
+
+    fn dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("rates.yaml"),
             "rates:\n  - client: acme\n    workflow: invoice-report\n    per_run: 500\n    per_ok_row: 20\n",
         )
         .unwrap();
-        let records = Records::open(&dir.path().join("records.db")).await.unwrap();
-        Home { dir, records }
+        dir
     }
 
     fn path(&self) -> &Path {
@@ -64,9 +91,7 @@ fn person(name: &str, role: Role) -> User {
     }
 }
 
-#[tokio::test]
-async fn approving_delivers_and_credits_once() {
-    let home = Home::new().await;
+async fn approving_delivers_and_credits_once(home: Home) {
     let id = home.run_invoices().await;
     let awaiting = review::list(
         &home.records,
@@ -149,9 +174,7 @@ async fn approving_delivers_and_credits_once() {
     );
 }
 
-#[tokio::test]
-async fn parallel_approvals_deliver_and_credit_once() {
-    let home = Home::new().await;
+async fn parallel_approvals_deliver_and_credit_once(home: Home) {
     let id = home.run_invoices().await;
     let mut tasks = Vec::new();
     for i in 0..6 {
@@ -188,9 +211,7 @@ async fn parallel_approvals_deliver_and_credit_once() {
     );
 }
 
-#[tokio::test]
-async fn who_may_review_and_what_rejecting_does() {
-    let home = Home::new().await;
+async fn who_may_review_and_what_rejecting_does(home: Home) {
     let id = home.run_invoices().await;
     let own = review::approve(
         &home.records,
@@ -250,9 +271,7 @@ async fn who_may_review_and_what_rejecting_does() {
     );
 }
 
-#[tokio::test]
-async fn no_rate_no_approval_and_changed_outputs_are_not_delivered() {
-    let home = Home::new().await;
+async fn no_rate_no_approval_and_changed_outputs_are_not_delivered(home: Home) {
     let id = home.run_invoices().await;
     std::fs::write(home.path().join("rates.yaml"), "rates: []\n").unwrap();
     let kenji = person("kenji", Role::Reviewer);
@@ -272,9 +291,10 @@ async fn no_rate_no_approval_and_changed_outputs_are_not_delivered() {
         .iter()
         .find(|a| a.kind == "output")
         .unwrap();
+    // Same size, other bytes: only the content check can tell.
     std::fs::write(
         home.path().join(&detail.run.folder).join(&output.path),
-        b"tampered",
+        vec![b'x'; output.bytes as usize],
     )
     .unwrap();
     let err = review::approve(&home.records, home.path(), &id, &kenji, None)
@@ -292,9 +312,7 @@ async fn no_rate_no_approval_and_changed_outputs_are_not_delivered() {
     );
 }
 
-#[tokio::test]
-async fn users_log_in_and_the_audit_log_is_append_only() {
-    let home = Home::new().await;
+async fn users_log_in_and_the_audit_log_is_append_only(home: Home) {
     let pool = home.records.pool();
     user::add(pool, "kenji", Role::Reviewer, None, "correct horse battery")
         .await
@@ -361,9 +379,7 @@ async fn users_log_in_and_the_audit_log_is_append_only() {
 
 /// The admin's changes to users: roles, disabling (which ends sessions), passwords, and never
 /// leaving the dashboard without an active admin. Each change is in the audit log.
-#[tokio::test]
-async fn the_admin_manages_users_but_never_removes_the_last_admin() {
-    let home = Home::new().await;
+async fn the_admin_manages_users_but_never_removes_the_last_admin(home: Home) {
     let pool = home.records.pool();
     let boss = user::add(pool, "boss", Role::Admin, None, "boss password 1")
         .await
@@ -468,3 +484,30 @@ async fn the_admin_manages_users_but_never_removes_the_last_admin() {
         ]
     );
 }
+
+/// Each test above on SQLite records and on PostgreSQL records.
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Home::sqlite().await).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Home::postgres().await).await
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    approving_delivers_and_credits_once,
+    parallel_approvals_deliver_and_credit_once,
+    who_may_review_and_what_rejecting_does,
+    no_rate_no_approval_and_changed_outputs_are_not_delivered,
+    users_log_in_and_the_audit_log_is_append_only,
+    the_admin_manages_users_but_never_removes_the_last_admin,
+);

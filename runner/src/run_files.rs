@@ -1,0 +1,179 @@
+//! `run_files`: a run's files kept in the records, for workers on other machines.
+//!
+//! On the embedded default every process shares the data directory, and a run's folder
+//! (`runs/<id>/`) is the only copy of its files. With PostgreSQL records the server and
+//! its workers may be on different machines with no folder in common, so the files travel
+//! with the run through the records:
+//!
+//! - the server [`send`]s the claimed input (and the workflow's text) before it queues the job;
+//! - a worker [`fetch`]es them into its own data directory before the run starts, and
+//!   [`send`]s everything the run wrote (outputs, screenshots, saved pages, log) before the
+//!   run is recorded as ended, so an ended run always has its files in the records;
+//! - the server [`fetch`]es them when a reviewer opens the run or approves it.
+//!
+//! On SQLite records both calls do nothing.
+
+use crate::record::{Backend, Records, StoreError};
+use crate::run::RunId;
+use sqlx::Row;
+use std::path::{Component, Path, PathBuf};
+
+/// Copy every file under the run's folder into the records (replacing older copies).
+/// Returns how many files were sent.
+pub async fn send(
+    records: &Records,
+    home: &Path,
+    id: &RunId,
+    folder: &str,
+) -> Result<usize, StoreError> {
+    if records.backend() != Backend::Postgres {
+        return Ok(0);
+    }
+    let root = home.join(folder);
+    let files = files_under(&root).map_err(|e| folder_error(&root, e))?;
+    let mut tx = records.pool().begin().await?;
+    for rel in &files {
+        let path = root.join(rel);
+        let content = std::fs::read(&path).map_err(|e| folder_error(&path, e))?;
+        sqlx::query(
+            "INSERT INTO run_files (run_id, path, content) VALUES ($1, $2, $3)
+             ON CONFLICT (run_id, path) DO UPDATE SET content = excluded.content",
+        )
+        .bind(&id.0)
+        .bind(rel)
+        .bind(content)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(files.len())
+}
+
+/// Write the run's files kept in the records into its folder under `home`, where they are
+/// missing or differ in size. Returns how many files were written.
+pub async fn fetch(
+    records: &Records,
+    home: &Path,
+    id: &RunId,
+    folder: &str,
+) -> Result<usize, StoreError> {
+    if records.backend() != Backend::Postgres {
+        return Ok(0);
+    }
+    let root = home.join(folder);
+    let kept = sqlx::query(
+        "SELECT path, CAST(length(content) AS BIGINT) AS size FROM run_files WHERE run_id = $1 ORDER BY path",
+    )
+    .bind(&id.0)
+    .fetch_all(records.pool())
+    .await?;
+    let mut written = 0;
+    for row in kept {
+        let rel: String = row.get("path");
+        let size: i64 = row.get("size");
+        // A path from the records never leaves the run's folder, whoever wrote it there.
+        let Some(path) = inside(&root, &rel) else {
+            tracing::warn!(run = %id, path = %rel, "a file kept with the run has a path outside its folder; it is not written");
+            continue;
+        };
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == size as u64) {
+            continue;
+        }
+        let content: Vec<u8> =
+            sqlx::query("SELECT content FROM run_files WHERE run_id = $1 AND path = $2")
+                .bind(&id.0)
+                .bind(&rel)
+                .fetch_one(records.pool())
+                .await?
+                .get("content");
+        let dir = path.parent().unwrap_or(&root);
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+        crate::delivery::write_atomic(dir, name.as_deref().unwrap_or("file"), &content)
+            .map_err(|e| folder_error(&path, e))?;
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Every file under `root`, as `/`-separated paths relative to it, sorted.
+fn files_under(root: &Path) -> std::io::Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir == root => {
+                return Ok(found);
+            }
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let path = entry.path();
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if kind.is_file() {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                // Half-written files (`write_atomic`'s temporaries) are not the run's.
+                if name.starts_with(".part-") {
+                    continue;
+                }
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let parts: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().to_string())
+                    .collect();
+                found.push(parts.join("/"));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// `root/rel` when `rel` is a plain relative path (no `..`, no root, no drive).
+fn inside(root: &Path, rel: &str) -> Option<PathBuf> {
+    let rel = Path::new(rel);
+    let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+    (plain && rel.components().next().is_some()).then(|| root.join(rel))
+}
+
+fn folder_error(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Files {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_from_the_records_stay_in_the_run_folder() {
+        let root = Path::new("/data/runs/01abc");
+        assert_eq!(
+            inside(root, "output/report.xlsx"),
+            Some(root.join("output/report.xlsx"))
+        );
+        assert_eq!(inside(root, "../01def/output/x.xlsx"), None);
+        assert_eq!(inside(root, "/etc/passwd"), None);
+        assert_eq!(inside(root, "output/../../x"), None);
+        assert_eq!(inside(root, ""), None);
+    }
+
+    #[test]
+    fn files_under_lists_nested_files_and_skips_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("output/sub")).unwrap();
+        std::fs::write(dir.path().join("log.jsonl"), "{}").unwrap();
+        std::fs::write(dir.path().join("output/sub/a.csv"), "a").unwrap();
+        std::fs::write(dir.path().join("output/.part-x1"), "half").unwrap();
+        assert_eq!(
+            files_under(dir.path()).unwrap(),
+            vec!["log.jsonl".to_string(), "output/sub/a.csv".to_string()]
+        );
+        assert!(files_under(&dir.path().join("missing")).unwrap().is_empty());
+    }
+}
