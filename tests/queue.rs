@@ -4,8 +4,12 @@
 //! - inbox: partial files, growing files, duplicates, rejects, unknown folders, files there at start
 //! - runs: a workflow error fails at once (no retry); `--run-timeout`; cancel (queued and running); rerun
 //! - crash recovery: `kill -9` of `kobo serve` mid-run (SQLite), of one of two `kobo worker`s (Redis)
+//! - scaled out: workers with no folder in common with the server (Redis + PostgreSQL records)
 
-use runner::record::RunRecord;
+#[path = "../runner/tests/support/pg.rs"]
+mod pg;
+
+use runner::record::{RecordsLocation, RunRecord};
 use runner::{Records, RunId, RunStatus};
 use std::collections::BTreeSet;
 use std::net::TcpListener;
@@ -26,6 +30,8 @@ struct Kobo {
     home: tempfile::TempDir,
     workflows: tempfile::TempDir,
     children: Vec<Child>,
+    /// `--records` for every command (default: `records.db` in the data directory).
+    records_url: Option<String>,
 }
 
 impl Kobo {
@@ -34,6 +40,7 @@ impl Kobo {
             home: tempfile::tempdir().unwrap(),
             workflows: tempfile::tempdir().unwrap(),
             children: Vec::new(),
+            records_url: None,
         };
         k.add_workflow("quick", "  - log: \"rows: {{ run.input }}\"\n");
         k.add_workflow("slow", "  - pause: 3\n  - log: done\n");
@@ -70,15 +77,28 @@ impl Kobo {
     }
 
     fn command(&self, args: &[&str]) -> Command {
+        self.command_in(self.home(), args)
+    }
+
+    fn command_in(&self, home: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(KOBO);
         c.args(args)
-            .env("KOBO_HOME", self.home())
+            .env("KOBO_HOME", home)
             .env("KOBO_LOG", "warn,runner=info,runner::run_folder=off");
+        if let Some(url) = &self.records_url {
+            c.env("KOBO_RECORDS", url);
+        }
         c
     }
 
     /// Start `kobo serve` (or `kobo worker`) with short heartbeats and settle time.
     fn start(&mut self, cmd: &str, extra: &[&str]) -> u32 {
+        let home = self.home().to_path_buf();
+        self.start_in(&home, cmd, extra)
+    }
+
+    /// [`Kobo::start`] with another data directory (a worker on another machine).
+    fn start_in(&mut self, home: &Path, cmd: &str, extra: &[&str]) -> u32 {
         let wf = self.workflows.path().to_str().unwrap().to_string();
         let mut args = vec![cmd, "--heartbeat-secs", "1"];
         if cmd == "serve" {
@@ -95,10 +115,10 @@ impl Kobo {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.home().join(format!("{cmd}.log")))
+            .open(home.join(format!("{cmd}.log")))
             .unwrap();
         let child = self
-            .command(&args)
+            .command_in(home, &args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -135,9 +155,11 @@ impl Kobo {
     }
 
     async fn records(&self) -> Records {
-        Records::open(&self.home().join("records.db"))
-            .await
-            .unwrap()
+        let location = match &self.records_url {
+            Some(url) => RecordsLocation::Postgres(url.clone()),
+            None => RecordsLocation::Sqlite(self.home().join("records.db")),
+        };
+        Records::connect(&location).await.unwrap()
     }
 
     /// Poll the records until `done` holds for them, at most `secs` seconds.
@@ -579,6 +601,113 @@ async fn two_redis_workers_share_the_runs_and_survive_a_kill() {
             .as_deref()
             .unwrap()
             .ends_with(&format!("-{a}"))
+    );
+}
+
+/// Scaled out as docs/deploy.md says: `kobo serve` with the inboxes and the dashboard on
+/// one machine, two `kobo worker`s each with a data directory of its own (no folder in
+/// common), jobs in Redis and records in PostgreSQL. Inputs reach the workers and outputs
+/// come back through the records: the server approves and delivers them, byte for byte.
+#[tokio::test]
+async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_postgres() {
+    let redis = Redis::start();
+    let schema = pg::PgSchema::new().await;
+    let mut k = Kobo::new();
+    k.records_url = Some(schema.url());
+    k.add_workflow(
+        "double",
+        "  - compute: { table: data, column: doubled, value: \"{{ row['n'] * 2 }}\" }\n  - write: { file: doubled.csv, table: data }\n",
+    );
+    std::fs::write(
+        k.home().join("rates.yaml"),
+        "rates:\n  - { client: t, per_run: 100 }\n",
+    )
+    .unwrap();
+    let (machine_a, machine_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    k.start("serve", &["--queue", &redis.url, "--workers", "0"]);
+    k.start_in(
+        machine_a.path(),
+        "worker",
+        &["--queue", &redis.url, "--workers", "1"],
+    );
+    k.start_in(
+        machine_b.path(),
+        "worker",
+        &["--queue", &redis.url, "--workers", "1"],
+    );
+    const N: usize = 6;
+    for i in 0..N {
+        k.drop_csv("double", &format!("f{i}.csv"), &format!("{}", 10 + i));
+    }
+    let runs = k
+        .wait_for(60, "all runs to finish", |r| {
+            r.len() == N && count(r, RunStatus::Succeeded) == N
+        })
+        .await;
+    let workers: BTreeSet<&str> = runs.iter().filter_map(|r| r.worker.as_deref()).collect();
+    assert_eq!(
+        workers.len(),
+        2,
+        "runs spread over both workers: {:#?}",
+        summary(&runs)
+    );
+
+    let records = k.records().await;
+    let reviewer = runner::User {
+        name: "kenji".into(),
+        role: runner::Role::Reviewer,
+        client: None,
+        lang: None,
+        disabled: false,
+    };
+    for run in &runs {
+        // Each run ran on one worker machine: its output is there, not on the server…
+        let output = Path::new(&run.folder).join("outputs/doubled.csv");
+        let ran_on: Vec<&Path> = [machine_a.path(), machine_b.path()]
+            .into_iter()
+            .filter(|m| m.join(&output).exists())
+            .collect();
+        assert_eq!(ran_on.len(), 1, "{} ran on exactly one machine", run.id);
+        assert!(
+            !k.home().join(&output).exists(),
+            "the server shares no folder"
+        );
+        // …and its input reached that machine through the records.
+        let input = run.input_name.as_deref().unwrap();
+        assert!(
+            ran_on[0]
+                .join(&run.folder)
+                .join("input")
+                .join(input)
+                .exists()
+        );
+
+        // Approving on the server delivers the worker's output from the records.
+        let approval = runner::review::approve(&records, k.home(), &run.id, &reviewer, None)
+            .await
+            .unwrap();
+        let delivered =
+            runner::delivery::outbox_dir(k.home(), "t").join(&approval.deliveries[0].file_name);
+        let n: i64 = std::fs::read_to_string(k.home().join(&run.folder).join("input").join(input))
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let text = std::fs::read_to_string(&delivered).unwrap();
+        assert!(
+            text.trim_start_matches('\u{feff}').lines().nth(1) == Some(&format!("{n},{}", 2 * n)),
+            "{}: {text:?}",
+            delivered.display()
+        );
+    }
+    // `kobo show` on the server reads a worker's log from the records too.
+    let out = k.run(&["show", &runs[0].id.0]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("doubled.csv"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }
 

@@ -43,11 +43,12 @@ pub fn outbox_dir(home: &Path, client: &str) -> PathBuf {
     home.join("outbox").join(safe_file_name(client))
 }
 
-/// The name a delivered file gets: `2026-11-25_invoice-report_01m89dqt_acme-invoices.xlsx`.
+/// The name a delivered file gets:
+/// `2026-11-25_invoice-report_01m89dqtq8p6xq1gnyb7m1xk5v_acme-invoices.xlsx`. The whole
+/// run id: its first characters are only a time, shared by runs queued together.
 pub fn delivery_name(at: DateTime<Utc>, run: &RunRecord, file: &str) -> String {
     let date = at.with_timezone(&crate::payout::jst()).format("%Y-%m-%d");
-    let short: String = run.id.0.chars().take(8).collect();
-    safe_file_name(&format!("{date}_{}_{short}_{file}", run.workflow))
+    safe_file_name(&format!("{date}_{}_{}_{file}", run.workflow, run.id))
 }
 
 /// Write `bytes` as `dir/name` atomically (a temporary file in `dir`, synced, then renamed).
