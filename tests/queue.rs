@@ -616,7 +616,7 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     k.records_url = Some(schema.url());
     k.add_workflow(
         "double",
-        "  - compute: { table: data, column: doubled, value: \"{{ row['n'] * 2 }}\" }\n  - write: { file: doubled.csv, table: data }\n",
+        "  - pause: 1\n  - compute: { table: data, column: doubled, value: \"{{ row['n'] * 2 }}\" }\n  - write: { file: doubled.csv, table: data }\n",
     );
     std::fs::write(
         k.home().join("rates.yaml"),
@@ -625,7 +625,7 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     .unwrap();
     let (machine_a, machine_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     k.start("serve", &["--queue", &redis.url, "--workers", "0"]);
-    k.start_in(
+    let a = k.start_in(
         machine_a.path(),
         "worker",
         &["--queue", &redis.url, "--workers", "1"],
@@ -639,6 +639,26 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     for i in 0..N {
         k.drop_csv("double", &format!("f{i}.csv"), &format!("{}", 10 + i));
     }
+    // Worker A is killed in the middle of its second run; B (another machine) takes it over.
+    let on_a = |r: &RunRecord, status: RunStatus| {
+        r.status == status
+            && r.worker
+                .as_deref()
+                .is_some_and(|w| w.ends_with(&format!("-{a}")))
+    };
+    let runs = k
+        .wait_for(30, "worker A to finish a run and start another", |r| {
+            r.iter().any(|r| on_a(r, RunStatus::Succeeded))
+                && r.iter().any(|r| on_a(r, RunStatus::Running))
+        })
+        .await;
+    let killed_run = runs
+        .iter()
+        .find(|r| on_a(r, RunStatus::Running))
+        .unwrap()
+        .id
+        .clone();
+    k.kill(a);
     let runs = k
         .wait_for(60, "all runs to finish", |r| {
             r.len() == N && count(r, RunStatus::Succeeded) == N
@@ -651,6 +671,9 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
         "runs spread over both workers: {:#?}",
         summary(&runs)
     );
+    let killed = runs.iter().find(|r| r.id == killed_run).unwrap();
+    assert_eq!(killed.attempt, 2, "{:#?}", summary(&runs));
+    assert!(!on_a(killed, RunStatus::Succeeded), "{:#?}", summary(&runs));
 
     let records = k.records().await;
     let reviewer = runner::User {

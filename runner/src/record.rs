@@ -714,3 +714,31 @@ pub(crate) fn run_from_row(r: &sqlx::any::AnyRow) -> RunRecord {
         rerun_of: r.get("rerun_of"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_locations_are_read_and_shown_without_passwords() {
+        let home = Path::new("/srv/kobo");
+        assert_eq!(
+            RecordsLocation::parse(None, home).unwrap(),
+            RecordsLocation::Sqlite(home.join("records.db"))
+        );
+        assert_eq!(
+            RecordsLocation::parse(Some("sqlite:/tmp/r.db"), home).unwrap(),
+            RecordsLocation::Sqlite(PathBuf::from("/tmp/r.db"))
+        );
+        let pg =
+            RecordsLocation::parse(Some(" postgres://kobo:s3cret@db:5432/kobo "), home).unwrap();
+        assert_eq!(
+            pg,
+            RecordsLocation::Postgres("postgres://kobo:s3cret@db:5432/kobo".into())
+        );
+        assert!(!pg.describe().contains("s3cret"), "{}", pg.describe());
+        assert!(pg.describe().contains("db:5432/kobo"), "{}", pg.describe());
+        let err = RecordsLocation::parse(Some("mysql://db/kobo"), home).unwrap_err();
+        assert!(err.to_string().contains("postgres://"), "{err}");
+    }
+}
