@@ -57,6 +57,7 @@ async fn open_queue(
 fn worker_settings(args: &QueueArgs, workers: usize) -> WorkerSettings {
     let mut s = WorkerSettings::new(workers);
     s.run_timeout = args.run_timeout.map(Duration::from_secs);
+    s.beat_every = Duration::from_secs(args.heartbeat_secs.max(1));
     s
 }
 
@@ -149,6 +150,10 @@ pub async fn serve(
     // While it runs, too: a push that failed because the queue was down (Redis
     // restarting), or a job a Redis without persistence forgot, is pushed again.
     tasks.push(tokio::spawn({
+        // A worker beats every `--heartbeat-secs`; three missed beats (and the job gone from
+        // the queue) and its run is taken to have lost its worker.
+        let stalled_after =
+            (3 * Duration::from_secs(args.heartbeat_secs.max(1))).max(REQUEUE_AFTER);
         let (home, records, mut queue, stop) = (
             home.to_path_buf(),
             records.clone(),
@@ -161,7 +166,15 @@ pub async fn serve(
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(REQUEUE_EVERY) => {}
                 }
-                match requeue_missing_older_than(&home, &records, &mut queue, REQUEUE_AFTER).await {
+                match requeue_missing_older_than(
+                    &home,
+                    &records,
+                    &mut queue,
+                    REQUEUE_AFTER,
+                    stalled_after,
+                )
+                .await
+                {
                     Ok(ids) if !ids.is_empty() => tracing::warn!(
                         "queued {} run(s) again whose job was missing from the queue",
                         ids.len()

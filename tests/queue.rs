@@ -740,11 +740,10 @@ async fn a_redis_restart_loses_no_file_and_no_run() {
 }
 
 /// A Redis without persistence forgets every job when it restarts: `kobo serve` pushes
-/// the jobs of queued runs again. (Runs *running* at that moment are not recovered: see
-/// docs/deploy.md; that is why it asks for `--appendonly yes`.)
+/// the jobs of queued runs again, and of running runs once their worker stopped beating.
 #[tokio::test]
-async fn a_redis_without_persistence_restarted_loses_no_queued_run() {
-    redis_restart(Redis::start(), false).await;
+async fn a_redis_without_persistence_restarted_loses_no_run() {
+    redis_restart(Redis::start(), true).await;
 }
 
 /// Files dropped, Redis SIGKILLed while runs are queued (and, with `running`, some run),

@@ -1,5 +1,5 @@
 -- Run records on PostgreSQL (`--records postgres://…`): the same tables as the SQLite
--- migrations 0001–0005, in one step. Integers are BIGINT and times are RFC 3339 text, as
+-- migrations 0001–0006, in one step. Integers are BIGINT and times are RFC 3339 text, as
 -- on SQLite, so one set of queries serves both.
 
 CREATE TABLE runs (
@@ -27,7 +27,8 @@ CREATE TABLE runs (
     folder           TEXT NOT NULL,
     worker           TEXT,
     cancel_requested BIGINT NOT NULL DEFAULT 0,
-    rerun_of         TEXT
+    rerun_of         TEXT,
+    heartbeat_at     TEXT
 );
 CREATE INDEX runs_by_created ON runs (created_at);
 CREATE INDEX runs_by_input ON runs (client, workflow, input_hash);

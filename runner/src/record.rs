@@ -377,6 +377,29 @@ impl Records {
             .unwrap_or(false))
     }
 
+    /// A worker says it is still running this run (see [`Records::stalled`]).
+    pub async fn beat(&self, id: &RunId) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'running'")
+            .bind(Utc::now().to_rfc3339())
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Runs still `running` whose worker has not beaten since `before`: the worker died or
+    /// lost its queue. Runs never beaten for (one-shot `kobo run`) are not among them.
+    pub async fn stalled(&self, before: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM runs WHERE status = 'running' AND heartbeat_at IS NOT NULL
+                AND heartbeat_at < $1 ORDER BY created_at, id",
+        )
+        .bind(before.to_rfc3339())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(run_from_row).collect())
+    }
+
     /// A run by its exact id.
     pub async fn get(&self, id: &RunId) -> Result<Option<RunRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM runs WHERE id = $1")

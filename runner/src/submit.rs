@@ -12,6 +12,7 @@ use crate::run_folder::{RunFolder, safe_file_name};
 use crate::workflow::Workflow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How the input gets into the run folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,48 +137,71 @@ pub async fn requeue_missing(
     records: &Records,
     queue: &mut JobQueue,
 ) -> Result<Vec<RunId>, SubmitError> {
-    requeue_missing_older_than(home, records, queue, std::time::Duration::ZERO).await
+    requeue_missing_older_than(home, records, queue, Duration::ZERO, STALLED_AFTER).await
 }
+
+/// A running run whose worker has not beaten for this long, and whose job the queue no
+/// longer holds, is pushed again (see [`requeue_missing_older_than`]).
+pub const STALLED_AFTER: Duration = Duration::from_secs(30);
 
 /// [`requeue_missing`] for runs queued at least `age` ago only, so a run whose job is
 /// being pushed right now is left alone. `kobo serve` calls it every few seconds while
 /// it runs: a push that failed because the queue was unreachable (Redis restarting),
 /// or a job a Redis without persistence forgot, is pushed again once the queue is back.
+/// The same for runs still `running` whose worker stopped beating `stalled_after` ago and
+/// whose job is gone (their worker lost it with a Redis that forgot everything): the next
+/// worker takes the run over, as after a crash.
 pub async fn requeue_missing_older_than(
     home: &Path,
     records: &Records,
     queue: &mut JobQueue,
-    age: std::time::Duration,
+    age: Duration,
+    stalled_after: Duration,
 ) -> Result<Vec<RunId>, SubmitError> {
     let mut pushed = Vec::new();
-    let before = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
-    for r in records.with_status(RunStatus::Queued).await? {
-        if r.created_at > before || queue.has_job(&r.id).await? {
+    let now = chrono::Utc::now();
+    let before = now - chrono::Duration::from_std(age).unwrap_or_default();
+    let queued = records.with_status(RunStatus::Queued).await?;
+    let waiting = queued.into_iter().filter(|r| r.created_at <= before);
+    let silent_since = now - chrono::Duration::from_std(stalled_after).unwrap_or_default();
+    let stalled = records.stalled(silent_since).await?;
+    for r in waiting.chain(stalled) {
+        if queue.has_job(&r.id).await? {
             continue;
         }
-        crate::run_files::send(records, home, &r.id, &r.folder).await?;
-        let folder = home.join(&r.folder);
-        let source = std::fs::read_to_string(folder.join("workflow.yaml")).map_err(|e| {
-            SubmitError::Folder {
-                path: folder.display().to_string(),
-                message: e.to_string(),
-            }
-        })?;
-        let w = Workflow::parse(Path::new(&r.workflow_file), &source);
-        let input = match &w {
-            Ok(w) => single_input(w)?,
-            Err(_) => "input".into(),
-        };
-        let job = RunJob {
-            run_id: r.id.clone(),
-            client: r.client.clone(),
-            workflow: r.workflow.clone(),
-            workflow_file: r.workflow_file.clone(),
-            workflow_source: source,
-            inputs: BTreeMap::from([(input, r.input_name.clone().unwrap_or_default())]),
-        };
-        queue.push(job).await?;
+        push_again(home, records, queue, &r).await?;
         pushed.push(r.id);
     }
     Ok(pushed)
+}
+
+/// Push the job of a recorded run again, from what its folder and record kept.
+async fn push_again(
+    home: &Path,
+    records: &Records,
+    queue: &mut JobQueue,
+    r: &RunRecord,
+) -> Result<(), SubmitError> {
+    crate::run_files::send(records, home, &r.id, &r.folder).await?;
+    let folder = home.join(&r.folder);
+    let source =
+        std::fs::read_to_string(folder.join("workflow.yaml")).map_err(|e| SubmitError::Folder {
+            path: folder.display().to_string(),
+            message: e.to_string(),
+        })?;
+    let w = Workflow::parse(Path::new(&r.workflow_file), &source);
+    let input = match &w {
+        Ok(w) => single_input(w)?,
+        Err(_) => "input".into(),
+    };
+    let job = RunJob {
+        run_id: r.id.clone(),
+        client: r.client.clone(),
+        workflow: r.workflow.clone(),
+        workflow_file: r.workflow_file.clone(),
+        workflow_source: source,
+        inputs: BTreeMap::from([(input, r.input_name.clone().unwrap_or_default())]),
+    };
+    queue.push(job).await?;
+    Ok(())
 }

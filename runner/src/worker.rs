@@ -38,6 +38,8 @@ pub struct WorkerSettings {
     pub run_timeout: Option<Duration>,
     /// How often a running run looks for a cancel request.
     pub cancel_poll: Duration,
+    /// How often a running run's record is touched to show its worker is alive.
+    pub beat_every: Duration,
 }
 
 impl WorkerSettings {
@@ -47,6 +49,7 @@ impl WorkerSettings {
             concurrency: concurrency.max(1),
             run_timeout: None,
             cancel_poll: Duration::from_millis(500),
+            beat_every: Duration::from_secs(5),
         }
     }
 }
@@ -225,14 +228,20 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
     let cancel = CancelToken::new();
     opts.cancel = Some(cancel.clone());
 
-    // Watch the record for `kobo cancel` while the run goes.
+    // Watch the record for `kobo cancel` while the run goes, and show the worker is alive.
     let watcher = tokio::spawn({
         let records = records.clone();
         let id = job.run_id.clone();
-        let every = shared.settings.cancel_poll;
+        let (every, beat_every) = (shared.settings.cancel_poll, shared.settings.beat_every);
         async move {
+            let mut last_beat: Option<std::time::Instant> = None;
             loop {
                 tokio::time::sleep(every).await;
+                if last_beat.is_none_or(|t| t.elapsed() >= beat_every)
+                    && records.beat(&id).await.is_ok()
+                {
+                    last_beat = Some(std::time::Instant::now());
+                }
                 if let Ok(true) = records.cancel_requested(&id).await {
                     cancel.cancel();
                     return;
@@ -240,9 +249,21 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
             }
         }
     });
+    // Aborted when the run ends, and also when this job is dropped halfway (the worker lost
+    // its queue): a watcher left behind would keep beating for a run nobody runs.
+    let watcher = AbortOnDrop(watcher);
     let outcome = execute(&w, records, opts).await;
-    watcher.abort();
+    drop(watcher);
     outcome.map(|o| o.status).map_err(JobError::Retry)
+}
+
+/// A spawned task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Record a run as failed before any step ran (its workflow or secrets are broken).
