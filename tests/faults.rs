@@ -7,6 +7,7 @@
 //!   record (`claim-move`); after its record, before its job was queued (`claim-push`)
 //! - writing outputs: killed after the first of two outputs (`write-output`)
 //! - approving: killed with the outputs copied to the outbox, the approval not committed (`approve`)
+//! - a full disk under a run's outputs folder: the run fails and says so, the next file runs
 
 mod common;
 
@@ -17,7 +18,8 @@ use runner::{RunId, RunStatus};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// Writes two outputs; the first one's name has the time in it, as workflows' often do.
 const TWO_OUTPUTS: &str = "  - write: { file: \"stamp-{{ now }}.csv\", table: data }\n  - write: { file: report.csv, table: data }\n";
@@ -292,4 +294,76 @@ async fn killed_while_approving_nothing_is_delivered_until_the_approval_is_done_
         .wait_for(20, "the next file", |r| count(r, RunStatus::Succeeded) == 2)
         .await;
     assert_one_run_per_folder(&k, &runs);
+}
+
+/// A tmpfs of one page mounted on `dir` and filled up: a full disk. Unmounted when dropped.
+struct FullDisk(PathBuf);
+
+impl FullDisk {
+    fn mount(dir: &Path) -> FullDisk {
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4k", "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "this test makes a full disk with `mount -t tmpfs`, which needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let disk = FullDisk(dir.to_path_buf());
+        let mut f = std::fs::File::create(dir.join(".filler")).unwrap();
+        while f.write_all(&[0u8; 512]).is_ok() {}
+        disk
+    }
+}
+
+impl Drop for FullDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_fails_the_run_with_what_to_do_and_the_next_file_runs() {
+    let mut k = Kobo::new();
+    k.add_workflow("two-outputs", TWO_OUTPUTS);
+    // No worker yet: the run waits while its outputs folder becomes a full disk.
+    k.start("serve", &["--workers", "0"]);
+    k.drop_csv("two-outputs", "a.csv", "a.csv");
+    let runs = k
+        .wait_for(20, "a queued run", |r| count(r, RunStatus::Queued) == 1)
+        .await;
+    let full = runs[0].clone();
+    let _disk = FullDisk::mount(&k.home().join(&full.folder).join("outputs"));
+    let worker = k.start("worker", &["--workers", "1"]);
+    let runs = k
+        .wait_for(20, "the run to fail", |r| count(r, RunStatus::Failed) == 1)
+        .await;
+    let failed = runs.iter().find(|r| r.id == full.id).unwrap();
+    let error = failed.error.as_deref().unwrap();
+    for part in [
+        "outputs/stamp-",
+        "the disk is full",
+        "Free space on the disk that holds",
+        "kobo rerun",
+    ] {
+        assert!(error.contains(part), "`{part}` in: {error}");
+    }
+    // The same worker goes on with the next file.
+    k.drop_csv("two-outputs", "b.csv", "b.csv");
+    let runs = k
+        .wait_for(20, "the next file to run", |r| {
+            count(r, RunStatus::Succeeded) == 1
+        })
+        .await;
+    assert_eq!(runs.len(), 2, "{:#?}", summary(&runs));
+    assert_one_run_per_folder(&k, &runs);
+    assert!(
+        k.children
+            .iter_mut()
+            .all(|c| c.try_wait().unwrap().is_none()),
+        "serve and worker still run"
+    );
+    k.kill(worker);
 }
