@@ -291,6 +291,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             secure_cookies,
         } => {
             let records = open_records(&home).await?;
+            // Copies of an approval cut short by a crash are taken back first.
+            runner::pending_delivery::recover(&home, &records).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;

@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use runner::catalogue::Catalogue;
 use runner::record::CancelRequest;
 use runner::run_folder::file_sha256;
-use runner::submit::{Take, requeue_missing, requeue_missing_older_than, submit};
+use runner::submit::{Take, adopt_unrecorded, requeue_missing, requeue_missing_older_than, submit};
 use runner::{
     CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records,
     WorkerSettings, Workflow,
@@ -135,8 +135,17 @@ pub async fn serve(
         crate::records_location(home)?.describe()
     );
 
-    // Runs whose record was written but whose job never reached the queue (kobo stopped
-    // in between) are queued again before new files are taken.
+    // Files taken into a run folder but never recorded, and runs whose record was written
+    // but whose job never reached the queue (kobo stopped in between), are queued again
+    // before new files are taken.
+    runner::pending_delivery::recover(home, &records).await?;
+    let adopted = adopt_unrecorded(home, &records, workflows, Duration::ZERO).await?;
+    if !adopted.is_empty() {
+        tracing::warn!(
+            "recorded {} run(s) whose file had been taken but not recorded",
+            adopted.len()
+        );
+    }
     let requeued = requeue_missing(home, &records, &mut queue.clone()).await?;
     if !requeued.is_empty() {
         tracing::warn!(
@@ -154,8 +163,9 @@ pub async fn serve(
         // the queue) and its run is taken to have lost its worker.
         let stalled_after =
             (3 * Duration::from_secs(args.heartbeat_secs.max(1))).max(REQUEUE_AFTER);
-        let (home, records, mut queue, stop) = (
+        let (home, workflows, records, mut queue, stop) = (
             home.to_path_buf(),
+            workflows.to_path_buf(),
             records.clone(),
             queue.clone(),
             stop.clone(),
@@ -165,6 +175,16 @@ pub async fn serve(
                 tokio::select! {
                     _ = stop.cancelled() => break,
                     _ = tokio::time::sleep(REQUEUE_EVERY) => {}
+                }
+                match adopt_unrecorded(&home, &records, &workflows, REQUEUE_AFTER).await {
+                    Ok(ids) if !ids.is_empty() => tracing::warn!(
+                        "recorded {} run(s) whose file had been taken but not recorded",
+                        ids.len()
+                    ),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!("cannot check the run folders for unrecorded files yet: {e}")
+                    }
                 }
                 match requeue_missing_older_than(
                     &home,

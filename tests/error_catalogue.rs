@@ -372,6 +372,13 @@ fn cases() -> Vec<Case> {
             FIRST,
         ),
         sheet(
+            "An old Excel file (xls) whose inner chain of sectors loops",
+            "departments.xls",
+            Made(looping_xls),
+            "`runner/tests/data/fuzz-cyclic-fat.xls`, found by the fuzz test; this once made the reader ask for 4 GB and abort",
+            FIRST,
+        ),
+        sheet(
             "A password-protected workbook",
             "salaries.xlsx",
             Fixture("bad/protected.xlsx"),
@@ -492,6 +499,14 @@ fn cases() -> Vec<Case> {
             Bytes(ORDERS.as_bytes()),
         ),
     ]
+}
+
+fn looping_xls() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/runner/tests/data/fuzz-cyclic-fat.xls"
+    );
+    std::fs::read(path).unwrap()
 }
 
 fn damaged_xls() -> Vec<u8> {

@@ -991,6 +991,7 @@ impl<'a> Execution<'a> {
         );
         self.register(&path, "output").await;
         self.outputs.push(path);
+        crate::fault::point("write-output").await;
         Ok(())
     }
 

@@ -199,6 +199,9 @@ pub async fn execute(
     let cancel = opts.cancel.clone().unwrap_or_default();
     let mut cancelled = false;
     let (failure, exec_outcome) = loop {
+        if resumed || attempt > 1 {
+            discard_outputs(records, &id, &folder, &log).await;
+        }
         let mut exec = Execution::new(
             w,
             &folder,
@@ -305,6 +308,47 @@ pub async fn execute(
         folder: folder.root.clone(),
         outputs,
     })
+}
+
+/// Remove what an earlier attempt of this run wrote to `outputs/`, files and records: an
+/// attempt starts from the beginning, and only the outputs of the attempt that finishes
+/// are the run's (reviewed, then delivered). An output named after the time would
+/// otherwise be delivered once per attempt.
+async fn discard_outputs(records: &Records, id: &RunId, folder: &RunFolder, log: &RunLog) {
+    let dir = folder.outputs_dir();
+    let files = std::fs::read_dir(&dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for f in files {
+        if let Err(e) = std::fs::remove_file(&f) {
+            log.warn(
+                None,
+                None,
+                &format!(
+                    "cannot remove `{}`, written by an earlier attempt: {e}",
+                    f.display()
+                ),
+            );
+        }
+    }
+    // The records' copies too (PostgreSQL records keep the run's files, see `run_files`).
+    let forget = async {
+        sqlx::query("DELETE FROM run_artifacts WHERE run_id = $1 AND kind = 'output'")
+            .bind(&id.0)
+            .execute(records.pool())
+            .await?;
+        sqlx::query("DELETE FROM run_files WHERE run_id = $1 AND path LIKE 'outputs/%'")
+            .bind(&id.0)
+            .execute(records.pool())
+            .await
+    };
+    if let Err(e) = forget.await {
+        log.warn(
+            None,
+            None,
+            &format!("cannot forget the outputs of an earlier attempt: {e}"),
+        );
+    }
 }
 
 fn timeout_failure(limit: Duration, from_serve: bool) -> StepFailure {

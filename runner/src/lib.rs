@@ -17,6 +17,7 @@
 //!   [`run_files`]: a run's files carried in the records for workers on other machines.
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
 //! - [`cancel`]: `CancelToken`, how a running run learns it should stop.
+//! - [`fault`]: named pause points where crash tests `kill -9` kobo.
 //!
 //! The queue (`kobo serve`, `kobo worker`):
 //! - [`inbox`]: client folders `inbox/<client>/<workflow>/`: settled files become runs.
@@ -32,6 +33,7 @@
 //! Reviewing and paying (the dashboard's domain):
 //! - [`review`]: `Review`, a reviewer's decision, and when a run can be reviewed (then frozen).
 //! - [`delivery`]: `Delivery`, an approved run's outputs copied into the client's outbox.
+//! - [`pending_delivery`]: `PendingDelivery`, so that copies of an approval cut short are taken back.
 //! - [`payout`]: rates set by the admin (`rates.yaml`) and the trainees' ledger, in yen.
 //! - [`user`]: `User` and `Role`, password hashes; [`session`]: dashboard logins and CSRF tokens.
 //! - [`audit`]: the append-only log of who did what.
@@ -45,8 +47,10 @@ pub mod delivery;
 pub mod engine;
 pub mod execute;
 pub mod expr;
+pub mod fault;
 pub mod inbox;
 pub mod payout;
+pub mod pending_delivery;
 pub mod queue;
 pub mod reader;
 pub mod record;

@@ -309,7 +309,9 @@ pub async fn approve(
         drop(tx);
         return Err(lost_race(records, &run.id.0).await);
     }
+    let _pending = crate::pending_delivery::PendingDelivery::begin(home, &run, &outputs, now)?;
     let deliveries = delivery::copy_outputs(home, &run, &outputs, now)?;
+    crate::fault::point("approve").await;
     let finish = async {
         for d in &deliveries {
             delivery::record(&mut tx, d).await?;

@@ -16,6 +16,7 @@
 
 mod assemble;
 mod atomic;
+mod cfb;
 mod csv;
 pub(crate) mod detect; // the inbox checks a file is a spreadsheet before queueing it
 mod error;

@@ -2,9 +2,13 @@
 //!
 //! The order makes a crash at any point safe: the input is moved (inbox) or copied
 //! (rerun) into `runs/<id>/input/` first, then the record is written as queued, then the
-//! job is pushed. A queued record whose job never reached the queue is pushed again by
-//! [`requeue_missing`] when `kobo serve` starts, and every few seconds while it runs.
+//! job is pushed. A run folder holding an input but no record (kobo stopped, or the
+//! records could not be written, right after the move) is recorded as a queued run by
+//! [`adopt_unrecorded`]; a queued record whose job never reached the queue is pushed again
+//! by [`requeue_missing`]. `kobo serve` does both when it starts, and every few seconds
+//! while it runs.
 
+use crate::catalogue::Catalogue;
 use crate::queue::{JobQueue, QueueError, RunJob};
 use crate::record::{Records, RunRecord, StoreError};
 use crate::run::{RunId, RunStatus};
@@ -109,11 +113,13 @@ pub async fn submit(
             message: e.to_string(),
         });
     }
+    crate::fault::point("claim-move").await;
     let kept = Some((name.clone(), hash.to_string()));
     let mut record = RunRecord::new(&id, w, kept, RunStatus::Queued, &folder.relative);
     record.rerun_of = rerun_of.map(|r| r.0.clone());
     records.insert(&record).await?;
     crate::run_files::send(records, home, &id, &folder.relative).await?;
+    crate::fault::point("claim-push").await;
     let job = RunJob {
         run_id: id.clone(),
         client: w.client.clone(),
@@ -204,4 +210,89 @@ async fn push_again(
     };
     queue.push(job).await?;
     Ok(())
+}
+
+/// Record as queued every run folder whose input was taken but which has no record, so
+/// that [`requeue_missing`] queues it: kobo stopped between moving a client's file into
+/// the folder and recording the run, or the records could not be written then. A folder
+/// whose claim stopped before the input was moved in holds nothing of the client's (the
+/// file is still in the inbox) and is removed. Folders changed less than `age` ago are
+/// left alone: their claim may be under way. Returns the runs recorded.
+///
+/// The workflow is the copy the folder kept; the catalogue of `workflows` gives its file's
+/// name. A `kobo rerun` interrupted the same way becomes an ordinary run of its input.
+pub async fn adopt_unrecorded(
+    home: &Path,
+    records: &Records,
+    workflows: &Path,
+    age: std::time::Duration,
+) -> Result<Vec<RunId>, SubmitError> {
+    let mut adopted = Vec::new();
+    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
+        return Ok(adopted);
+    };
+    let mut catalogue: Option<Catalogue> = None;
+    for entry in entries.flatten() {
+        let Some(id) = RunId::parse(&entry.file_name().to_string_lossy()) else {
+            continue;
+        };
+        let root = entry.path();
+        // A run that started has a log, and was recorded before it started.
+        if root.join("log.jsonl").exists() {
+            continue;
+        }
+        let young = std::fs::metadata(&root)
+            .and_then(|m| m.modified())
+            .map(|t| t.elapsed().unwrap_or_default() < age)
+            .unwrap_or(true);
+        if young || records.get(&id).await?.is_some() {
+            continue;
+        }
+        let folder_err = |e: std::io::Error| SubmitError::Folder {
+            path: root.display().to_string(),
+            message: e.to_string(),
+        };
+        let inputs: Vec<PathBuf> = std::fs::read_dir(root.join("input"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let [input] = inputs.as_slice() else {
+            if inputs.is_empty() {
+                std::fs::remove_dir_all(&root).map_err(folder_err)?;
+                tracing::warn!(
+                    "removed `{}`: a claim that stopped before it took its file",
+                    root.display()
+                );
+            }
+            continue;
+        };
+        let source = std::fs::read_to_string(root.join("workflow.yaml")).map_err(folder_err)?;
+        let kept = root.join("workflow.yaml");
+        let Ok(copy) = Workflow::parse(&kept, &source) else {
+            tracing::warn!(
+                "`{}` holds a file but no record, and its workflow.yaml cannot be read; it stays there",
+                root.display()
+            );
+            continue;
+        };
+        let catalogue = catalogue.get_or_insert_with(|| Catalogue::load(workflows));
+        let file = catalogue
+            .get(&copy.client, &copy.name)
+            .map_or(kept, |w| w.file.clone());
+        let w = Workflow::parse(&file, &source).unwrap_or(copy);
+        let name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let (hash, _) = crate::run_folder::file_sha256(input).map_err(folder_err)?;
+        let relative = format!("runs/{id}");
+        let record = RunRecord::new(&id, &w, Some((name, hash)), RunStatus::Queued, &relative);
+        records.insert(&record).await?;
+        tracing::warn!(
+            run = %id,
+            "`{}` had been taken into its run folder but not recorded; recorded it as queued",
+            input.display()
+        );
+        adopted.push(id);
+    }
+    Ok(adopted)
 }

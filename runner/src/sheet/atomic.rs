@@ -2,6 +2,7 @@
 //! is then renamed over the target, so a crash never leaves a half-written spreadsheet.
 
 use super::SheetError;
+use super::error::write_failure;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -11,10 +12,7 @@ pub(crate) fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> Result<(), SheetError>,
 ) -> Result<(), SheetError> {
-    let io_error = |e: std::io::Error| SheetError::Write {
-        path: path.into(),
-        message: e.to_string(),
-    };
+    let io_error = |e: std::io::Error| write_failure(path, &e);
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -3,7 +3,7 @@
 //! Each message says which file (and sheet, row or cell) is at fault and what the trainee
 //! can do about it, in short plain English for readers of English as a second language.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong reading or writing a spreadsheet. Every message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +196,34 @@ pub enum SheetError {
          there, and that the file is not open in Excel"
     )]
     Write { path: PathBuf, message: String },
+
+    #[error(
+        "cannot write `{path}`: the disk is full ({message}). Free space on the disk that \
+         holds `{folder}` (or move kobo's data directory, KOBO_HOME, to a disk with room), \
+         then run the file again (`kobo rerun` with this run's id)"
+    )]
+    DiskFull {
+        path: PathBuf,
+        folder: PathBuf,
+        message: String,
+    },
+}
+
+/// The error for an I/O failure while writing `path`: a full disk (or quota) says so and
+/// what to do; anything else is [`SheetError::Write`].
+pub(crate) fn write_failure(path: &Path, e: &std::io::Error) -> SheetError {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => SheetError::DiskFull {
+            path: path.into(),
+            folder: path.parent().unwrap_or(path).into(),
+            message: e.to_string(),
+        },
+        _ => SheetError::Write {
+            path: path.into(),
+            message: e.to_string(),
+        },
+    }
 }
 
 fn quoted_list(names: &[String]) -> String {

@@ -79,6 +79,15 @@ pub(crate) fn sheet_names(
 }
 
 fn open(path: &Path, bytes: Vec<u8>, format: Format) -> Result<Book, SheetError> {
+    if format == Format::Xls
+        && let Err(why) = super::cfb::check(&bytes)
+    {
+        return Err(SheetError::Damaged {
+            path: path.into(),
+            kind: format.describe(),
+            detail: format!("its inner structure is broken: {why}"),
+        });
+    }
     let cursor = Cursor::new(bytes);
     let book = match format {
         Format::Xlsx => Xlsx::new(cursor)

@@ -3,6 +3,7 @@
 //! names its row and column, never a silent `?`.
 
 use super::atomic::write_atomically;
+use super::error::write_failure;
 use super::range::cell_name;
 use super::{CsvEncoding, SheetError};
 use crate::table::{Cell, Table};
@@ -17,7 +18,7 @@ pub(crate) fn write(path: &Path, table: &Table, encoding: CsvEncoding) -> Result
         CsvEncoding::Utf8 | CsvEncoding::Utf8Bom => write_atomically(path, |out| {
             if encoding == CsvEncoding::Utf8Bom {
                 out.write_all(b"\xEF\xBB\xBF")
-                    .map_err(|e| write_error(path, e))?;
+                    .map_err(|e| write_failure(path, &e))?;
             }
             write_records(path, table, out)
         }),
@@ -28,7 +29,7 @@ pub(crate) fn write(path: &Path, table: &Table, encoding: CsvEncoding) -> Result
             let text = String::from_utf8(text).map_err(|e| write_error(path, e))?;
             let bytes = encode_shift_jis(path, table, &text)?;
             write_atomically(path, |out| {
-                out.write_all(&bytes).map_err(|e| write_error(path, e))
+                out.write_all(&bytes).map_err(|e| write_failure(path, &e))
             })
         }
     }
@@ -46,7 +47,10 @@ fn write_records(path: &Path, table: &Table, out: impl std::io::Write) -> Result
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
-    let err = |e: csv::Error| write_error(path, e);
+    let err = |e: csv::Error| match e.kind() {
+        csv::ErrorKind::Io(io) => write_failure(path, io),
+        _ => write_error(path, e),
+    };
     writer.write_record(&table.columns).map_err(err)?;
     let mut scratch = String::new();
     for row in &table.rows {
@@ -64,7 +68,7 @@ fn write_records(path: &Path, table: &Table, out: impl std::io::Write) -> Result
         }
         writer.write_record(None::<&[u8]>).map_err(err)?;
     }
-    writer.flush().map_err(|e| write_error(path, e))
+    writer.flush().map_err(|e| write_failure(path, &e))
 }
 
 /// Encode as Shift_JIS. Characters that differ between Mac/Unicode and Windows Japanese

@@ -3,6 +3,7 @@
 //! sized to the content (Japanese characters count double).
 
 use super::atomic::write_atomically;
+use super::error::write_failure;
 use super::range::cell_name;
 use super::{ColumnFormat, OutputSheet, SheetError};
 use crate::table::{Cell, parse_number};
@@ -41,9 +42,12 @@ pub(crate) fn write(path: &Path, sheets: &[OutputSheet<'_>]) -> Result<(), Sheet
 }
 
 fn xlsx_error(path: &Path, error: XlsxError) -> SheetError {
-    SheetError::Write {
-        path: path.into(),
-        message: error.to_string(),
+    match &error {
+        XlsxError::IoError(e) => write_failure(path, e),
+        _ => SheetError::Write {
+            path: path.into(),
+            message: error.to_string(),
+        },
     }
 }
 
