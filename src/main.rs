@@ -381,9 +381,12 @@ pub(crate) fn records_location(home: &Path) -> Result<RecordsLocation> {
 pub(crate) async fn open_records(home: &Path) -> Result<Records> {
     check_writable(home)?;
     let location = records_location(home)?;
-    Records::connect(&location)
-        .await
-        .with_context(|| format!("opening the {}", location.describe()))
+    match Records::connect(&location).await {
+        Ok(records) => Ok(records),
+        // Already says where and what to do.
+        Err(e @ runner::record::StoreError::Unreachable { .. }) => Err(e.into()),
+        Err(e) => Err(e).with_context(|| format!("opening the {}", location.describe())),
+    }
 }
 
 /// The data directory must exist (or be creatable) and take new files: say so in one

@@ -321,6 +321,34 @@ fn wrong_input_arguments_are_explained() {
 }
 
 #[test]
+fn records_that_cannot_be_reached_are_named_with_what_to_do() {
+    let kobo = Kobo::new();
+    let out = kobo.run(&["runs", "--records", "mysql://db/kobo"]);
+    assert_eq!(out.code(), 2);
+    assert_eq!(
+        out.stderr().trim(),
+        "error: `mysql://db/kobo` is not a place for run records; use `sqlite:/path/records.db` or `postgres://user@host:5432/database`"
+    );
+    // Nothing listens on port 1: the message names the server (without its password).
+    let out = kobo.run(&[
+        "runs",
+        "--records",
+        "postgres://kobo:s3cret@127.0.0.1:1/kobo",
+    ]);
+    assert_eq!(out.code(), 2);
+    let err = out.stderr();
+    assert!(
+        err.starts_with(
+            "error: cannot reach the PostgreSQL records at `postgres://…@127.0.0.1:1/kobo` ("
+        ) && err.trim_end().ends_with(
+            "check that the server runs and that `--records` (or KOBO_RECORDS) names it"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
+
+#[test]
 fn a_file_that_is_not_a_spreadsheet_is_kept_and_its_run_recorded() {
     let kobo = Kobo::new();
     let input = kobo.file("請求書.xlsx", b"%PDF-1.4\n%not a spreadsheet");

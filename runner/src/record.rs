@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor, Row};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor, Row};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,6 +19,10 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("cannot open the records database `{path}`: {message}")]
     Open { path: String, message: String },
+    #[error(
+        "cannot reach the PostgreSQL records at `{place}` ({message}); check that the server runs and that `--records` (or KOBO_RECORDS) names it"
+    )]
+    Unreachable { place: String, message: String },
     #[error("the records database could not be updated: {0}")]
     Database(#[from] sqlx::Error),
     #[error("the records database could not be upgraded: {0}")]
@@ -231,6 +235,19 @@ impl Records {
             RecordsLocation::Postgres(url) => (url.clone(), Backend::Postgres),
         };
         let opts = AnyConnectOptions::from_str(&url).map_err(|e| open_error(e.to_string()))?;
+        if backend == Backend::Postgres {
+            // One plain connection first: a pool keeps retrying a server that refuses for
+            // half a minute before it says anything.
+            let unreachable = |message: String| StoreError::Unreachable {
+                place: crate::queue::hide_password(&url),
+                message,
+            };
+            let probe = tokio::time::timeout(Duration::from_secs(10), opts.connect())
+                .await
+                .map_err(|_| unreachable("no answer within 10 s".into()))?
+                .map_err(|e| unreachable(e.to_string()))?;
+            let _ = probe.close().await;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
             .after_connect(move |conn, _| {
