@@ -10,10 +10,11 @@ mod common;
 #[path = "../runner/tests/support/pg.rs"]
 mod pg;
 
-use common::{KOBO, Kobo, count, files_in, summary};
+use common::{KOBO, Kobo, Session, count, files_in, summary};
 use runner::record::RunRecord;
 use runner::{RunId, RunStatus};
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -471,6 +472,47 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     assert_eq!(killed.attempt, 2, "{:#?}", summary(&runs));
     assert!(!on_a(killed, RunStatus::Succeeded), "{:#?}", summary(&runs));
 
+    // No folder in common: the server has none of the outputs before it is asked for them.
+    for run in &runs {
+        let output = Path::new(&run.folder).join("outputs/doubled.csv");
+        assert!(
+            !k.home().join(&output).exists(),
+            "the server shares no folder"
+        );
+    }
+    // A reviewer opens a run on the server's dashboard: the page lists the worker's output,
+    // and the file downloads byte for byte.
+    let mut add = k
+        .command(&[
+            "user",
+            "add",
+            "--name",
+            "kenji",
+            "--role",
+            "reviewer",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "kenji-password").unwrap();
+    assert!(add.wait().unwrap().success());
+    let kenji = Session::login(&k, 0, "kenji", "kenji-password");
+    let first = &runs[0];
+    let page = kenji.get(&format!("/runs/{}", first.id));
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("doubled.csv"), "{page}");
+    let download = kenji.get(&format!("/runs/{}/files/outputs/doubled.csv", first.id));
+    assert!(download.starts_with("HTTP/1.1 200"), "{download}");
+    let body = download.split_once("\r\n\r\n").unwrap().1;
+    let on_worker = [machine_a.path(), machine_b.path()]
+        .into_iter()
+        .find_map(|m| {
+            std::fs::read_to_string(m.join(&first.folder).join("outputs/doubled.csv")).ok()
+        })
+        .unwrap();
+    assert_eq!(body, on_worker);
+
     let records = k.records().await;
     let reviewer = runner::User {
         name: "kenji".into(),
@@ -487,10 +529,6 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
             .filter(|m| m.join(&output).exists())
             .collect();
         assert_eq!(ran_on.len(), 1, "{} ran on exactly one machine", run.id);
-        assert!(
-            !k.home().join(&output).exists(),
-            "the server shares no folder"
-        );
         // …and its input reached that machine through the records.
         let input = run.input_name.as_deref().unwrap();
         assert!(

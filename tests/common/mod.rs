@@ -5,6 +5,8 @@
 use runner::record::{RecordsLocation, RunRecord};
 use runner::{Records, RunStatus};
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -244,4 +246,88 @@ pub fn files_in(dir: &Path) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A dashboard user's session, over a plain HTTP/1.1 connection to the real server.
+pub struct Session {
+    pub addr: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Send one request; the connection closes after the answer.
+pub fn send(addr: &str, method: &str, path: &str, cookie: &str, form: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    s
+}
+
+/// The whole answer, head and body.
+pub fn request(addr: &str, method: &str, path: &str, cookie: &str, form: &str) -> String {
+    let mut answer = String::new();
+    send(addr, method, path, cookie, form)
+        .read_to_string(&mut answer)
+        .unwrap();
+    answer
+}
+
+pub fn cookie(answer: &str, name: &str) -> String {
+    answer
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(h, _)| h.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, c)| c)
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no cookie {name} in {answer}"))
+}
+
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).expect("a hidden input") + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+impl Session {
+    /// Log in through the login form, as a browser does, on the serve whose log starts at `from`.
+    pub fn login(k: &Kobo, from: usize, name: &str, password: &str) -> Session {
+        let line = k.wait_log("serve", from, "dashboard on http://");
+        let addr = line.split("http://").nth(1).unwrap().trim().to_string();
+        let page = request(&addr, "GET", "/login", "", "");
+        let pre = cookie(&page, "kobo_login");
+        let form = format!(
+            "csrf={}&name={name}&password={password}",
+            hidden(&page, "csrf")
+        );
+        let answer = request(&addr, "POST", "/login", &pre, &form);
+        let cookie = cookie(&answer, "kobo_session");
+        let page = request(&addr, "GET", "/runs", &cookie, "");
+        Session {
+            csrf: hidden(&page, "csrf"),
+            addr,
+            cookie,
+        }
+    }
+
+    /// `GET path` as this user: the whole answer, head and body.
+    pub fn get(&self, path: &str) -> String {
+        request(&self.addr, "GET", path, &self.cookie, "")
+    }
+
+    pub fn approve(&self, id: &runner::RunId) -> TcpStream {
+        let form = format!("csrf={}", self.csrf);
+        send(
+            &self.addr,
+            "POST",
+            &format!("/runs/{id}/approve"),
+            &self.cookie,
+            &form,
+        )
+    }
 }
