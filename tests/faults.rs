@@ -14,10 +14,9 @@ mod common;
 use common::{Kobo, Session, count, files_in, summary};
 use runner::fault::PAUSE_AT;
 use runner::record::RunRecord;
-use runner::{RunId, RunStatus};
+use runner::RunStatus;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
