@@ -5,7 +5,9 @@ use anyhow::{Context, Result};
 use runner::catalogue::Catalogue;
 use runner::record::CancelRequest;
 use runner::run_folder::file_sha256;
-use runner::submit::{Take, adopt_unrecorded, requeue_missing, requeue_missing_older_than, submit};
+use runner::submit::{
+    StallWatch, Take, adopt_unrecorded, requeue_missing, requeue_missing_older_than, submit,
+};
 use runner::{
     CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records,
     WorkerSettings, Workflow,
@@ -18,6 +20,9 @@ use std::time::Duration;
 const REQUEUE_EVERY: Duration = Duration::from_secs(5);
 /// A queued run younger than this is being pushed right now: left alone.
 const REQUEUE_AFTER: Duration = Duration::from_secs(10);
+/// A running run's heartbeat must stand still at least this long before its run is taken
+/// to have lost its worker (more if `--heartbeat-secs` is long).
+const STALLED_AT_LEAST: Duration = Duration::from_secs(20);
 
 /// Stops on Ctrl-C or SIGTERM. Runs in flight are left to the queue, which hands them to
 /// a worker again (this one, restarted, or another).
@@ -159,10 +164,11 @@ pub async fn serve(
     // While it runs, too: a push that failed because the queue was down (Redis
     // restarting), or a job a Redis without persistence forgot, is pushed again.
     tasks.push(tokio::spawn({
-        // A worker beats every `--heartbeat-secs`; three missed beats (and the job gone from
+        // A worker beats every `--heartbeat-secs`; four missed beats (and the job gone from
         // the queue) and its run is taken to have lost its worker.
         let stalled_after =
-            (3 * Duration::from_secs(args.heartbeat_secs.max(1))).max(REQUEUE_AFTER);
+            (4 * Duration::from_secs(args.heartbeat_secs.max(1))).max(STALLED_AT_LEAST);
+        let mut watch = StallWatch::new(stalled_after);
         let (home, workflows, records, mut queue, stop) = (
             home.to_path_buf(),
             workflows.to_path_buf(),
@@ -191,7 +197,7 @@ pub async fn serve(
                     &records,
                     &mut queue,
                     REQUEUE_AFTER,
-                    stalled_after,
+                    &mut watch,
                 )
                 .await
                 {

@@ -12,9 +12,9 @@
 mod common;
 
 use common::{Kobo, Session, count, files_in, summary};
+use runner::RunStatus;
 use runner::fault::PAUSE_AT;
 use runner::record::RunRecord;
-use runner::RunStatus;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

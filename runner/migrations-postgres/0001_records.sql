@@ -74,6 +74,7 @@ CREATE TABLE run_artifacts (
 CREATE TABLE run_files (
     run_id  TEXT NOT NULL REFERENCES runs (id),
     path    TEXT NOT NULL,
+    sha256  TEXT NOT NULL,
     content BYTEA NOT NULL,
     PRIMARY KEY (run_id, path)
 );

@@ -4,6 +4,7 @@
 CREATE TABLE run_files (
     run_id  TEXT NOT NULL REFERENCES runs (id),
     path    TEXT NOT NULL,
+    sha256  TEXT NOT NULL,
     content BLOB NOT NULL,
     PRIMARY KEY (run_id, path)
 );

@@ -74,6 +74,10 @@ pub enum ExecuteError {
     Input { path: String, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "run `{id}` was taken over by another worker while `{worker}` ran it (this worker was taken for dead); its result is dropped, the other worker's counts"
+    )]
+    TakenOver { id: String, worker: String },
 }
 
 /// Run a workflow once, recording everything.
@@ -286,6 +290,16 @@ pub async fn execute(
         ),
     }
     let error = error.map(|e| opts.secrets.mask(&e));
+    // A queue worker taken for dead (its heartbeat stood still) may have lost the run to
+    // another worker: then neither its files nor its result may replace the other's.
+    if let Some(me) = &opts.worker
+        && !records.still_held_by(&id, me).await?
+    {
+        return Err(ExecuteError::TakenOver {
+            id: id.0.clone(),
+            worker: me.clone(),
+        });
+    }
     // Workers without a shared folder: the files go into the records before the run ends.
     crate::run_files::send(records, &opts.home, &id, &folder.relative).await?;
     records

@@ -324,7 +324,7 @@ impl Records {
     /// ended run is left alone. One statement per case, so two workers never both start it.
     pub async fn start(&self, id: &RunId, worker: &str) -> Result<Start, StoreError> {
         let now = Utc::now().to_rfc3339();
-        let fresh = sqlx::query("UPDATE runs SET status = 'running', started_at = $1, worker = $2 WHERE id = $3 AND status = 'queued'")
+        let fresh = sqlx::query("UPDATE runs SET status = 'running', started_at = $1, worker = $2, heartbeat_at = NULL WHERE id = $3 AND status = 'queued'")
             .bind(&now)
             .bind(worker)
             .bind(&id.0)
@@ -334,7 +334,7 @@ impl Records {
             return Ok(Start::Fresh);
         }
         let resumed = sqlx::query(
-            "UPDATE runs SET worker = $1, attempt = attempt + 1 WHERE id = $2 AND status = 'running'",
+            "UPDATE runs SET worker = $1, attempt = attempt + 1, heartbeat_at = NULL WHERE id = $2 AND status = 'running'",
         )
         .bind(worker)
         .bind(&id.0)
@@ -404,17 +404,28 @@ impl Records {
         Ok(())
     }
 
-    /// Runs still `running` whose worker has not beaten since `before`: the worker died or
-    /// lost its queue. Runs never beaten for (one-shot `kobo run`) are not among them.
-    pub async fn stalled(&self, before: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+    /// Whether `worker` still holds this running run (no other worker took it over).
+    pub async fn still_held_by(&self, id: &RunId, worker: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT worker FROM runs WHERE id = $1 AND status = 'running'")
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some_and(|r| r.get::<Option<String>, _>("worker").as_deref() == Some(worker)))
+    }
+
+    /// The last heartbeat of every running run a worker beats for (one-shot `kobo run`
+    /// runs never beat). Compared by [`crate::submit::StallWatch`] over time, on the
+    /// watcher's own clock, so the workers' clocks need not agree with it.
+    pub async fn heartbeats(&self) -> Result<Vec<(RunId, String)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM runs WHERE status = 'running' AND heartbeat_at IS NOT NULL
-                AND heartbeat_at < $1 ORDER BY created_at, id",
+            "SELECT id, heartbeat_at FROM runs WHERE status = 'running' AND heartbeat_at IS NOT NULL",
         )
-        .bind(before.to_rfc3339())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(run_from_row).collect())
+        Ok(rows
+            .iter()
+            .map(|r| (RunId(r.get("id")), r.get("heartbeat_at")))
+            .collect())
     }
 
     /// A run by its exact id.

@@ -15,11 +15,14 @@
 
 use crate::record::{Backend, Records, StoreError};
 use crate::run::RunId;
+use crate::run_folder::file_sha256;
+use sha2::{Digest, Sha256};
 use sqlx::Row;
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-/// Copy every file under the run's folder into the records (replacing older copies).
-/// Returns how many files were sent.
+/// Copy every file under the run's folder into the records, where the records do not
+/// already hold the same content. Returns how many files were sent.
 pub async fn send(
     records: &Records,
     home: &Path,
@@ -31,26 +34,36 @@ pub async fn send(
     }
     let root = home.join(folder);
     let files = files_under(&root).map_err(|e| folder_error(&root, e))?;
+    let kept = kept_hashes(records, id).await?;
     let mut tx = records.pool().begin().await?;
+    let mut sent = 0;
     for rel in &files {
         let path = root.join(rel);
         let content = std::fs::read(&path).map_err(|e| folder_error(&path, e))?;
+        let sha256 = hex::encode(Sha256::digest(&content));
+        if kept.get(rel) == Some(&sha256) {
+            continue;
+        }
         sqlx::query(
-            "INSERT INTO run_files (run_id, path, content) VALUES ($1, $2, $3)
-             ON CONFLICT (run_id, path) DO UPDATE SET content = excluded.content",
+            "INSERT INTO run_files (run_id, path, sha256, content) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (run_id, path) DO UPDATE SET sha256 = excluded.sha256, content = excluded.content",
         )
         .bind(&id.0)
         .bind(rel)
+        .bind(sha256)
         .bind(content)
         .execute(&mut *tx)
         .await?;
+        sent += 1;
     }
     tx.commit().await?;
-    Ok(files.len())
+    Ok(sent)
 }
 
 /// Write the run's files kept in the records into its folder under `home`, where they are
-/// missing or differ in size. Returns how many files were written.
+/// missing or differ (by sha256). Returns how many files were written. (Files of an earlier
+/// attempt that the records no longer hold may stay in a folder fetched before; the run's
+/// artifacts in the records say which files are its own.)
 pub async fn fetch(
     records: &Records,
     home: &Path,
@@ -61,28 +74,21 @@ pub async fn fetch(
         return Ok(0);
     }
     let root = home.join(folder);
-    let kept = sqlx::query(
-        "SELECT path, CAST(length(content) AS BIGINT) AS size FROM run_files WHERE run_id = $1 ORDER BY path",
-    )
-    .bind(&id.0)
-    .fetch_all(records.pool())
-    .await?;
+    let kept = kept_hashes(records, id).await?;
     let mut written = 0;
-    for row in kept {
-        let rel: String = row.get("path");
-        let size: i64 = row.get("size");
+    for (rel, sha256) in &kept {
         // A path from the records never leaves the run's folder, whoever wrote it there.
-        let Some(path) = inside(&root, &rel) else {
+        let Some(path) = inside(&root, rel) else {
             tracing::warn!(run = %id, path = %rel, "a file kept with the run has a path outside its folder; it is not written");
             continue;
         };
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() == size as u64) {
+        if file_sha256(&path).is_ok_and(|(local, _)| &local == sha256) {
             continue;
         }
         let content: Vec<u8> =
             sqlx::query("SELECT content FROM run_files WHERE run_id = $1 AND path = $2")
                 .bind(&id.0)
-                .bind(&rel)
+                .bind(rel)
                 .fetch_one(records.pool())
                 .await?
                 .get("content");
@@ -93,6 +99,21 @@ pub async fn fetch(
         written += 1;
     }
     Ok(written)
+}
+
+/// Path → sha256 of the run's files in the records.
+async fn kept_hashes(
+    records: &Records,
+    id: &RunId,
+) -> Result<BTreeMap<String, String>, StoreError> {
+    let rows = sqlx::query("SELECT path, sha256 FROM run_files WHERE run_id = $1")
+        .bind(&id.0)
+        .fetch_all(records.pool())
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("path"), r.get("sha256")))
+        .collect())
 }
 
 /// Every file under `root`, as `/`-separated paths relative to it, sorted.

@@ -94,6 +94,10 @@ pub async fn submit(
         message: e.to_string(),
     };
     std::fs::write(folder.root.join("workflow.yaml"), &w.source).map_err(folder_err)?;
+    // Marks the folder as a claim until its record exists: only such folders are adopted
+    // after a crash (see [`adopt_unrecorded`]), never one `kobo run` is still filling.
+    let claim_mark = folder.root.join(CLAIM_MARK);
+    std::fs::write(&claim_mark, b"").map_err(folder_err)?;
     let name = safe_file_name(
         &file
             .file_name()
@@ -103,7 +107,12 @@ pub async fn submit(
     let dest = folder.input_dir().join(&name);
     let taken = match take {
         Take::Move => std::fs::rename(file, &dest),
-        Take::Copy => std::fs::copy(file, &dest).map(|_| ()),
+        // Copied under a temporary name, then renamed: a crash halfway leaves no input
+        // that looks whole.
+        Take::Copy => {
+            let part = folder.input_dir().join(format!(".part-{name}"));
+            std::fs::copy(file, &part).and_then(|_| std::fs::rename(&part, &dest))
+        }
     };
     if let Err(e) = taken {
         // Nothing was taken: leave no empty run folder behind.
@@ -118,6 +127,7 @@ pub async fn submit(
     let mut record = RunRecord::new(&id, w, kept, RunStatus::Queued, &folder.relative);
     record.rerun_of = rerun_of.map(|r| r.0.clone());
     records.insert(&record).await?;
+    let _ = std::fs::remove_file(&claim_mark);
     crate::run_files::send(records, home, &id, &folder.relative).await?;
     crate::fault::point("claim-push").await;
     let job = RunJob {
@@ -136,6 +146,9 @@ pub async fn submit(
     })
 }
 
+/// The empty file that marks a run folder as a claim whose record is not written yet.
+pub const CLAIM_MARK: &str = ".claim";
+
 /// Push again the job of every queued run the queue does not know (kobo stopped
 /// between writing the record and pushing the job). Returns the runs pushed.
 pub async fn requeue_missing(
@@ -143,18 +156,56 @@ pub async fn requeue_missing(
     records: &Records,
     queue: &mut JobQueue,
 ) -> Result<Vec<RunId>, SubmitError> {
-    requeue_missing_older_than(home, records, queue, Duration::ZERO, STALLED_AFTER).await
+    let mut watch = StallWatch::new(Duration::MAX);
+    requeue_missing_older_than(home, records, queue, Duration::ZERO, &mut watch).await
 }
 
-/// A running run whose worker has not beaten for this long, and whose job the queue no
-/// longer holds, is pushed again (see [`requeue_missing_older_than`]).
-pub const STALLED_AFTER: Duration = Duration::from_secs(30);
+/// Tells which running runs lost their worker: a run whose heartbeat (see
+/// [`Records::beat`]) has not changed for `stalled_after`, timed on this process's clock
+/// (workers' clocks may be off; only the change of their heartbeat counts).
+#[derive(Debug)]
+pub struct StallWatch {
+    stalled_after: Duration,
+    seen: std::collections::HashMap<RunId, (String, std::time::Instant)>,
+}
+
+impl StallWatch {
+    pub fn new(stalled_after: Duration) -> StallWatch {
+        StallWatch {
+            stalled_after,
+            seen: Default::default(),
+        }
+    }
+
+    /// Look at the heartbeats now; the runs whose heartbeat stood still long enough.
+    async fn stalled(&mut self, records: &Records) -> Result<Vec<RunRecord>, StoreError> {
+        let now = std::time::Instant::now();
+        let beats = records.heartbeats().await?;
+        self.seen.retain(|id, _| beats.iter().any(|(b, _)| b == id));
+        let mut stalled = Vec::new();
+        for (id, beat) in beats {
+            match self.seen.get(&id) {
+                Some((last, since)) if *last == beat => {
+                    if now.duration_since(*since) >= self.stalled_after
+                        && let Some(r) = records.get(&id).await?
+                    {
+                        stalled.push(r);
+                    }
+                }
+                _ => {
+                    self.seen.insert(id, (beat, now));
+                }
+            }
+        }
+        Ok(stalled)
+    }
+}
 
 /// [`requeue_missing`] for runs queued at least `age` ago only, so a run whose job is
 /// being pushed right now is left alone. `kobo serve` calls it every few seconds while
 /// it runs: a push that failed because the queue was unreachable (Redis restarting),
 /// or a job a Redis without persistence forgot, is pushed again once the queue is back.
-/// The same for runs still `running` whose worker stopped beating `stalled_after` ago and
+/// The same for runs still `running` whose heartbeat stood still (see [`StallWatch`]) and
 /// whose job is gone (their worker lost it with a Redis that forgot everything): the next
 /// worker takes the run over, as after a crash.
 pub async fn requeue_missing_older_than(
@@ -162,15 +213,13 @@ pub async fn requeue_missing_older_than(
     records: &Records,
     queue: &mut JobQueue,
     age: Duration,
-    stalled_after: Duration,
+    watch: &mut StallWatch,
 ) -> Result<Vec<RunId>, SubmitError> {
     let mut pushed = Vec::new();
-    let now = chrono::Utc::now();
-    let before = now - chrono::Duration::from_std(age).unwrap_or_default();
+    let before = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
     let queued = records.with_status(RunStatus::Queued).await?;
     let waiting = queued.into_iter().filter(|r| r.created_at <= before);
-    let silent_since = now - chrono::Duration::from_std(stalled_after).unwrap_or_default();
-    let stalled = records.stalled(silent_since).await?;
+    let stalled = watch.stalled(records).await?;
     for r in waiting.chain(stalled) {
         if queue.has_job(&r.id).await? {
             continue;
@@ -237,8 +286,9 @@ pub async fn adopt_unrecorded(
             continue;
         };
         let root = entry.path();
-        // A run that started has a log, and was recorded before it started.
-        if root.join("log.jsonl").exists() {
+        // Only claims (`submit` marks them until their record exists): never a folder
+        // that `kobo run` is still filling, or one a run that started has a log in.
+        if !root.join(CLAIM_MARK).exists() || root.join("log.jsonl").exists() {
             continue;
         }
         let young = std::fs::metadata(&root)
@@ -252,8 +302,17 @@ pub async fn adopt_unrecorded(
             path: root.display().to_string(),
             message: e.to_string(),
         };
+        // A half-copied input (`.part-…`, a rerun's copy cut short) is not the client's file.
         let inputs: Vec<PathBuf> = std::fs::read_dir(root.join("input"))
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        !p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with(".part-"))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let [input] = inputs.as_slice() else {
             if inputs.is_empty() {
@@ -287,6 +346,7 @@ pub async fn adopt_unrecorded(
         let relative = format!("runs/{id}");
         let record = RunRecord::new(&id, &w, Some((name, hash)), RunStatus::Queued, &relative);
         records.insert(&record).await?;
+        let _ = std::fs::remove_file(root.join(CLAIM_MARK));
         tracing::warn!(
             run = %id,
             "`{}` had been taken into its run folder but not recorded; recorded it as queued",

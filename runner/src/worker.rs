@@ -254,7 +254,11 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
     let watcher = AbortOnDrop(watcher);
     let outcome = execute(&w, records, opts).await;
     drop(watcher);
-    outcome.map(|o| o.status).map_err(JobError::Retry)
+    match outcome {
+        Ok(o) => Ok(o.status),
+        Err(e @ ExecuteError::TakenOver { .. }) => Err(JobError::Abort(e.to_string())),
+        Err(e) => Err(JobError::Retry(e)),
+    }
 }
 
 /// A spawned task that ends with its owner.
