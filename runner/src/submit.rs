@@ -178,7 +178,7 @@ impl StallWatch {
     }
 
     /// Look at the heartbeats now; the runs whose heartbeat stood still long enough.
-    async fn stalled(&mut self, records: &Records) -> Result<Vec<RunRecord>, StoreError> {
+    pub async fn stalled(&mut self, records: &Records) -> Result<Vec<RunRecord>, StoreError> {
         let now = std::time::Instant::now();
         let beats = records.heartbeats().await?;
         self.seen.retain(|id, _| beats.iter().any(|(b, _)| b == id));

@@ -341,3 +341,49 @@ steps:
     assert_eq!(table.rows[1][2].to_string(), "failed");
     assert_eq!(table.rows[1][3].to_string(), "no amount");
 }
+
+/// A queue worker beats on its running run; `kobo serve` takes the run for lost only when the
+/// beat stood still long enough, and a worker that lost its run to another knows it.
+#[tokio::test]
+async fn a_run_whose_heartbeat_stands_still_is_taken_for_lost_and_only_then() {
+    use runner::record::{RunRecord, Start};
+    use runner::submit::StallWatch;
+    use std::time::Duration;
+
+    let s = Session::new().await;
+    let w = Workflow::parse(
+        Path::new("w.yaml"),
+        "name: w\nclient: t\nauthor: olena\ninputs:\n  data:\n    columns: [n]\nsteps:\n  - log: hi\n",
+    )
+    .unwrap();
+    let id = runner::RunId::generate();
+    let record = RunRecord::new(&id, &w, None, RunStatus::Queued, "runs/x");
+    s.records.insert(&record).await.unwrap();
+    assert_eq!(s.records.start(&id, "a").await.unwrap(), Start::Fresh);
+    let mut watch = StallWatch::new(Duration::from_millis(1000));
+    let lost = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+
+    // Not beaten yet (a worker that just started, or a one-shot `kobo run`): never lost.
+    assert!(lost(watch.stalled(&s.records).await.unwrap()).is_empty());
+    s.records.beat(&id).await.unwrap();
+    assert!(lost(watch.stalled(&s.records).await.unwrap()).is_empty());
+    // Beating again in time keeps it alive…
+    // (Margins are wide: only a machine stalled for 0.7 s could make this fail.)
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.records.beat(&id).await.unwrap();
+    assert!(lost(watch.stalled(&s.records).await.unwrap()).is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(lost(watch.stalled(&s.records).await.unwrap()).is_empty());
+    // …a beat that stands still for longer than the limit does not.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        lost(watch.stalled(&s.records).await.unwrap()),
+        vec![id.clone()]
+    );
+
+    // Worker `b` takes it over: `a` no longer holds it, and the new holder starts unbeaten.
+    assert_eq!(s.records.start(&id, "b").await.unwrap(), Start::Resumed);
+    assert!(!s.records.still_held_by(&id, "a").await.unwrap());
+    assert!(s.records.still_held_by(&id, "b").await.unwrap());
+    assert!(lost(watch.stalled(&s.records).await.unwrap()).is_empty());
+}
