@@ -44,6 +44,15 @@ async fn main() {
     let records = Records::connect(&location).await.unwrap();
     let seeding = Instant::now();
     seed(&records, runs).await;
+    if schema.is_some() {
+        // A server's autovacuum analyzes a table within a minute of a bulk load; the bench
+        // starts at once. Without fresh statistics PostgreSQL sorts all 10,000 runs for the
+        // review list (≈ 20 ms) instead of reading the oldest 500 by index (≈ 1 ms).
+        sqlx::query("ANALYZE")
+            .execute(records.pool())
+            .await
+            .unwrap();
+    }
     println!(
         "{}: {runs} runs seeded in {:.1} s",
         match &schema {
