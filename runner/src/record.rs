@@ -394,7 +394,7 @@ impl Records {
             .unwrap_or(false))
     }
 
-    /// A worker says it is still running this run (see [`Records::stalled`]).
+    /// A worker says it is still running this run (see [`crate::submit::StallWatch`]).
     pub async fn beat(&self, id: &RunId) -> Result<(), StoreError> {
         sqlx::query("UPDATE runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'running'")
             .bind(Utc::now().to_rfc3339())
