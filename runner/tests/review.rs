@@ -292,11 +292,25 @@ async fn no_rate_no_approval_and_changed_outputs_are_not_delivered(home: Home) {
         .find(|a| a.kind == "output")
         .unwrap();
     // Same size, other bytes: only the content check can tell.
+    let tampered = vec![b'x'; output.bytes as usize];
     std::fs::write(
         home.path().join(&detail.run.folder).join(&output.path),
-        vec![b'x'; output.bytes as usize],
+        &tampered,
     )
     .unwrap();
+    if home.records.backend() == runner::record::Backend::Postgres {
+        // There the records hold the run's files and are what approval reads: change them.
+        let done = sqlx::query(
+            "UPDATE run_files SET content = $1, sha256 = 'changed' WHERE run_id = $2 AND path = $3",
+        )
+        .bind(tampered)
+        .bind(&id.0)
+        .bind(&output.path)
+        .execute(home.records.pool())
+        .await
+        .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+    }
     let err = review::approve(&home.records, home.path(), &id, &kenji, None)
         .await
         .unwrap_err();
