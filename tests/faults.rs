@@ -18,7 +18,7 @@ use runner::record::RunRecord;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Writes two outputs; the first one's name has the time in it, as workflows' often do.
 const TWO_OUTPUTS: &str = "  - write: { file: \"stamp-{{ now }}.csv\", table: data }\n  - write: { file: report.csv, table: data }\n";
@@ -148,21 +148,7 @@ async fn killed_while_approving_nothing_is_delivered_until_the_approval_is_done_
         "rates:\n  - client: t\n    per_run: 500\n    per_ok_row: 20\n",
     )
     .unwrap();
-    let mut add = k
-        .command(&[
-            "user",
-            "add",
-            "--name",
-            "kenji",
-            "--role",
-            "reviewer",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "kenji-password").unwrap();
-    assert!(add.wait().unwrap().success());
+    k.add_user("kenji", "reviewer", "kenji-password");
 
     let pid = k.start_env("serve", &[], &[(PAUSE_AT, "approve")]);
     k.drop_csv("two-outputs", "a.csv", "a.csv");

@@ -14,7 +14,6 @@ use common::{KOBO, Kobo, Session, count, files_in, summary};
 use runner::record::RunRecord;
 use runner::{RunId, RunStatus};
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -337,6 +336,34 @@ impl Drop for Redis {
     }
 }
 
+/// Whether worker process `pid` (named `<host>-<pid>`) holds or ran `r` last.
+fn ran_on(r: &RunRecord, pid: u32) -> bool {
+    r.worker
+        .as_deref()
+        .is_some_and(|w| w.ends_with(&format!("-{pid}")))
+}
+
+/// Wait until worker `pid` has finished a run and started another, then SIGKILL it; the
+/// run it was in the middle of.
+async fn kill_in_second_run(k: &mut Kobo, pid: u32) -> RunId {
+    let runs = k
+        .wait_for(30, "the worker to finish a run and start another", |r| {
+            r.iter()
+                .any(|r| r.status == RunStatus::Succeeded && ran_on(r, pid))
+                && r.iter()
+                    .any(|r| r.status == RunStatus::Running && ran_on(r, pid))
+        })
+        .await;
+    let killed = runs
+        .iter()
+        .find(|r| r.status == RunStatus::Running && ran_on(r, pid))
+        .unwrap()
+        .id
+        .clone();
+    k.kill(pid);
+    killed
+}
+
 #[tokio::test]
 async fn two_redis_workers_share_the_runs_and_survive_a_kill() {
     let redis = Redis::start();
@@ -350,28 +377,7 @@ async fn two_redis_workers_share_the_runs_and_survive_a_kill() {
         k.drop_csv("step", &format!("f{i}.csv"), &format!("{i}"));
     }
     // Kill worker A in the middle of a run, once it has finished one.
-    let by_a = |r: &RunRecord, status: RunStatus| {
-        r.status == status
-            && r.worker
-                .as_deref()
-                .is_some_and(|w| w.ends_with(&format!("-{a}")))
-    };
-    let runs = k
-        .wait_for(30, "worker A to finish a run and start another", |r| {
-            r.iter().any(|r| by_a(r, RunStatus::Succeeded))
-                && r.iter().any(|r| by_a(r, RunStatus::Running))
-        })
-        .await;
-    let killed_run = runs
-        .iter()
-        .find(|r| {
-            r.status == RunStatus::Running
-                && r.worker.as_deref().unwrap().ends_with(&format!("-{a}"))
-        })
-        .unwrap()
-        .id
-        .clone();
-    k.kill(a);
+    let killed_run = kill_in_second_run(&mut k, a).await;
     let runs = k
         .wait_for(60, "all runs to finish", |r| {
             r.len() == N && count(r, RunStatus::Succeeded) == N
@@ -392,13 +398,7 @@ async fn two_redis_workers_share_the_runs_and_survive_a_kill() {
         "the killed worker's run ran again elsewhere: {:#?}",
         summary(&runs)
     );
-    assert!(
-        !killed
-            .worker
-            .as_deref()
-            .unwrap()
-            .ends_with(&format!("-{a}"))
-    );
+    assert!(!ran_on(killed, a), "{:#?}", summary(&runs));
 }
 
 /// Scaled out as docs/deploy.md says: `kobo serve` with the inboxes and the dashboard on
@@ -437,25 +437,7 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
         k.drop_csv("double", &format!("f{i}.csv"), &format!("{}", 10 + i));
     }
     // Worker A is killed in the middle of its second run; B (another machine) takes it over.
-    let on_a = |r: &RunRecord, status: RunStatus| {
-        r.status == status
-            && r.worker
-                .as_deref()
-                .is_some_and(|w| w.ends_with(&format!("-{a}")))
-    };
-    let runs = k
-        .wait_for(30, "worker A to finish a run and start another", |r| {
-            r.iter().any(|r| on_a(r, RunStatus::Succeeded))
-                && r.iter().any(|r| on_a(r, RunStatus::Running))
-        })
-        .await;
-    let killed_run = runs
-        .iter()
-        .find(|r| on_a(r, RunStatus::Running))
-        .unwrap()
-        .id
-        .clone();
-    k.kill(a);
+    let killed_run = kill_in_second_run(&mut k, a).await;
     let runs = k
         .wait_for(60, "all runs to finish", |r| {
             r.len() == N && count(r, RunStatus::Succeeded) == N
@@ -470,7 +452,7 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     );
     let killed = runs.iter().find(|r| r.id == killed_run).unwrap();
     assert_eq!(killed.attempt, 2, "{:#?}", summary(&runs));
-    assert!(!on_a(killed, RunStatus::Succeeded), "{:#?}", summary(&runs));
+    assert!(!ran_on(killed, a), "{:#?}", summary(&runs));
 
     // No folder in common: the server has none of the outputs before it is asked for them.
     for run in &runs {
@@ -482,21 +464,7 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     }
     // A reviewer opens a run on the server's dashboard: the page lists the worker's output,
     // and the file downloads byte for byte.
-    let mut add = k
-        .command(&[
-            "user",
-            "add",
-            "--name",
-            "kenji",
-            "--role",
-            "reviewer",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "kenji-password").unwrap();
-    assert!(add.wait().unwrap().success());
+    k.add_user("kenji", "reviewer", "kenji-password");
     let kenji = Session::login(&k, 0, "kenji", "kenji-password");
     let first = &runs[0];
     let page = kenji.get(&format!("/runs/{}", first.id));

@@ -133,6 +133,25 @@ impl Kobo {
         pid
     }
 
+    /// `kobo user add` with the password on standard input.
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
+        let mut add = self
+            .command(&[
+                "user",
+                "add",
+                "--name",
+                name,
+                "--role",
+                role,
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(add.stdin.take().unwrap(), "{password}").unwrap();
+        assert!(add.wait().unwrap().success(), "kobo user add {name} failed");
+    }
+
     pub fn kill(&mut self, pid: u32) {
         let i = self.children.iter().position(|c| c.id() == pid).unwrap();
         let mut c = self.children.remove(i);
