@@ -11,10 +11,10 @@
 //! Records are in a temporary SQLite file, or with `BENCH_POSTGRES` (a server URL without a
 //! schema) in a PostgreSQL schema of the bench's own, dropped at the end.
 
-#[path = "../runner/examples/support/bench_pg.rs"]
-mod bench_pg;
+#[path = "../runner/tests/support/pg.rs"]
+mod pg;
 
-use bench_pg::PgSchema;
+use pg::PgSchema;
 use runner::Records;
 use runner::record::RecordsLocation;
 use runner::user::{self, Role};

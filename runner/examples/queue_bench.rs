@@ -16,10 +16,10 @@ use apalis::prelude::{BoxDynError, Data, TaskBuilder, TaskSink, WorkerBuilder};
 use runner::queue::{JobQueue, QueueLocation, QueueSettings};
 use runner::run_folder::file_sha256;
 use runner::submit::{Take, submit};
-#[path = "support/bench_pg.rs"]
-mod bench_pg;
+#[path = "../tests/support/pg.rs"]
+mod pg;
 
-use bench_pg::PgSchema;
+use pg::PgSchema;
 use runner::record::RecordsLocation;
 use runner::{Records, RunStatus, WorkerSettings, Workflow};
 use sqlx::Row;
