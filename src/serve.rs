@@ -197,7 +197,7 @@ pub async fn serve(
                     &records,
                     &mut queue,
                     REQUEUE_AFTER,
-                    &mut watch,
+                    Some(&mut watch),
                 )
                 .await
                 {

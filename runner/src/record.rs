@@ -202,7 +202,6 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct Records {
     pool: AnyPool,
-    backend: Backend,
 }
 
 impl Records {
@@ -283,12 +282,12 @@ impl Records {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Records { pool, backend })
+        Ok(Records { pool })
     }
 
     /// Which database the records are in.
     pub fn backend(&self) -> Backend {
-        self.backend
+        backend_of(&self.pool)
     }
 
     /// Record a new run (queued or running).
@@ -708,7 +707,7 @@ impl Records {
 pub async fn begin_write(
     pool: &AnyPool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-    if is_postgres(pool) {
+    if backend_of(pool) == Backend::Postgres {
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('kobo-records:' || current_schema()))")
             .execute(&mut *tx)
@@ -719,11 +718,18 @@ pub async fn begin_write(
     }
 }
 
-fn is_postgres(pool: &AnyPool) -> bool {
-    pool.connect_options()
+/// Which database a records pool talks to, from its address.
+fn backend_of(pool: &AnyPool) -> Backend {
+    if pool
+        .connect_options()
         .database_url
         .scheme()
         .starts_with("postgres")
+    {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
 }
 
 fn parse_status(s: String) -> RunStatus {

@@ -156,8 +156,7 @@ pub async fn requeue_missing(
     records: &Records,
     queue: &mut JobQueue,
 ) -> Result<Vec<RunId>, SubmitError> {
-    let mut watch = StallWatch::new(Duration::MAX);
-    requeue_missing_older_than(home, records, queue, Duration::ZERO, &mut watch).await
+    requeue_missing_older_than(home, records, queue, Duration::ZERO, None).await
 }
 
 /// Tells which running runs lost their worker: a run whose heartbeat (see
@@ -205,7 +204,7 @@ impl StallWatch {
 /// being pushed right now is left alone. `kobo serve` calls it every few seconds while
 /// it runs: a push that failed because the queue was unreachable (Redis restarting),
 /// or a job a Redis without persistence forgot, is pushed again once the queue is back.
-/// The same for runs still `running` whose heartbeat stood still (see [`StallWatch`]) and
+/// With a `watch`, the same for runs still `running` whose heartbeat stood still (see [`StallWatch`]) and
 /// whose job is gone (their worker lost it with a Redis that forgot everything): the next
 /// worker takes the run over, as after a crash.
 pub async fn requeue_missing_older_than(
@@ -213,13 +212,16 @@ pub async fn requeue_missing_older_than(
     records: &Records,
     queue: &mut JobQueue,
     age: Duration,
-    watch: &mut StallWatch,
+    watch: Option<&mut StallWatch>,
 ) -> Result<Vec<RunId>, SubmitError> {
     let mut pushed = Vec::new();
     let before = chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
     let queued = records.with_status(RunStatus::Queued).await?;
     let waiting = queued.into_iter().filter(|r| r.created_at <= before);
-    let stalled = watch.stalled(records).await?;
+    let stalled = match watch {
+        Some(watch) => watch.stalled(records).await?,
+        None => Vec::new(),
+    };
     for r in waiting.chain(stalled) {
         if queue.has_job(&r.id).await? {
             continue;
