@@ -631,6 +631,17 @@ impl Records {
         }
     }
 
+    /// The outputs a run recorded (what review is about and approval delivers).
+    pub async fn outputs(&self, id: &RunId) -> Result<Vec<Artifact>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM run_artifacts WHERE run_id = $1 AND kind = 'output' ORDER BY created_at, path",
+        )
+        .bind(&id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(artifact_from_row).collect())
+    }
+
     /// A run with its steps, rows and files.
     pub async fn detail(&self, id_or_prefix: &str) -> Result<RunDetail, StoreError> {
         let run = self.find(id_or_prefix).await?;
@@ -671,13 +682,7 @@ impl Records {
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
-                .map(|r| Artifact {
-                    kind: r.get("kind"),
-                    name: r.get("name"),
-                    path: r.get("path"),
-                    bytes: r.get("bytes"),
-                    sha256: r.get("sha256"),
-                })
+                .map(artifact_from_row)
                 .collect();
         Ok(RunDetail {
             run,
@@ -739,6 +744,16 @@ fn parse_status(s: String) -> RunStatus {
 fn time(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
         .map(|t| t.with_timezone(&Utc))
+}
+
+fn artifact_from_row(r: &sqlx::any::AnyRow) -> Artifact {
+    Artifact {
+        kind: r.get("kind"),
+        name: r.get("name"),
+        path: r.get("path"),
+        bytes: r.get("bytes"),
+        sha256: r.get("sha256"),
+    }
 }
 
 pub(crate) fn run_from_row(r: &sqlx::any::AnyRow) -> RunRecord {

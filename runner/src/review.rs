@@ -283,13 +283,7 @@ pub async fn approve(
         .clone();
     let amount = rate.amount(run.rows.ok).ok_or(ReviewError::Overflow)?;
     crate::run_files::fetch(records, home, &run.id, &run.folder).await?;
-    let outputs: Vec<_> = records
-        .detail(&run.id.0)
-        .await?
-        .artifacts
-        .into_iter()
-        .filter(|a| a.kind == "output")
-        .collect();
+    let outputs = records.outputs(&run.id).await?;
     let now = Utc::now();
     let review = Review {
         run_id: run.id.0.clone(),
@@ -371,13 +365,7 @@ pub async fn reject(
     }
     audit::append(&mut *tx, &by.name, "reject", &run.id.0, Some(comment)).await?;
     tx.commit().await?;
-    let outputs: Vec<_> = records
-        .detail(&run.id.0)
-        .await?
-        .artifacts
-        .into_iter()
-        .filter(|a| a.kind == "output")
-        .collect();
+    let outputs = records.outputs(&run.id).await?;
     freeze(home, &run, &outputs);
     Ok(review)
 }
