@@ -11,12 +11,14 @@
 //! # expect: succeeded          run it; the run must succeed
 //! # expect: failed             run it; the run must fail
 //! # expect: invalid            `Workflow::parse` must reject it
-//! # expect: valid              parse only (browser examples; another test drives the portal)
 //! # error: <text>              the run's error (failed) or the messages (invalid) contain <text>
 //! ```
 //!
-//! Runs use a temporary KOBO_HOME with its own SQLite records file; declared secrets get
-//! made-up values. Examples that need no browser must be run (`succeeded` or `failed`).
+//! Every example that is valid is run. Runs use a temporary KOBO_HOME with its own SQLite
+//! records file; declared secrets get made-up values. Browser examples run in a real headless
+//! Chromium against the practice portal (`fixtures/portal`), started here on a free port:
+//! their `portal_url` param is set to it, and `portal_user` / `portal_password` get the
+//! portal's demo login.
 
 use runner::record::Records;
 use runner::run::RunStatus;
@@ -111,8 +113,8 @@ fn examples() -> Vec<Example> {
             }
         }
         assert!(
-            ["succeeded", "failed", "invalid", "valid"].contains(&ex.expect.as_str()),
-            "example `{}` (docs/workflows.md:{line}) needs `# expect: succeeded|failed|invalid|valid`",
+            ["succeeded", "failed", "invalid"].contains(&ex.expect.as_str()),
+            "example `{}` (docs/workflows.md:{line}) needs `# expect: succeeded|failed|invalid`",
             ex.name
         );
         out.push(ex);
@@ -124,7 +126,21 @@ fn parse(ex: &Example) -> Result<Workflow, String> {
     Workflow::parse(Path::new(&format!("{}.yaml", ex.name)), &ex.text).map_err(|e| e.to_string())
 }
 
-async fn run(ex: &Example, w: &Workflow) -> Result<(), String> {
+/// The practice portal's demo login (see `fixtures/portal`).
+const PORTAL_LOGIN: [(&str, &str); 2] = [
+    ("portal_user", "demo"),
+    ("portal_password", "kobo-demo-pass"),
+];
+
+fn secret_value(name: &str) -> String {
+    PORTAL_LOGIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| format!("made-up-{name}"))
+}
+
+async fn run(ex: &Example, w: &Workflow, portal: &str) -> Result<(), String> {
     let home = tempfile::tempdir().map_err(|e| e.to_string())?;
     let records = Records::open(&home.path().join("records.db"))
         .await
@@ -152,11 +168,16 @@ async fn run(ex: &Example, w: &Workflow) -> Result<(), String> {
         }
         opts.params.insert(k.clone(), v.clone());
     }
-    opts.secrets = Secrets::from_pairs(
-        w.secrets
-            .iter()
-            .map(|s| (s.clone(), format!("made-up-{s}"))),
-    );
+    if w.needs_browser() {
+        if !w.params.contains_key("portal_url") {
+            return Err(
+                "a browser example needs a `portal_url` param (the test points it at the practice portal)"
+                    .into(),
+            );
+        }
+        opts.params.insert("portal_url".into(), portal.to_string());
+    }
+    opts.secrets = Secrets::from_pairs(w.secrets.iter().map(|s| (s.clone(), secret_value(s))));
     let outcome = execute(w, &records, opts)
         .await
         .map_err(|e| e.to_string())?;
@@ -173,7 +194,7 @@ async fn run(ex: &Example, w: &Workflow) -> Result<(), String> {
     if outcome.status == RunStatus::Succeeded {
         let log = std::fs::read_to_string(outcome.folder.join("log.jsonl")).unwrap_or_default();
         for s in &w.secrets {
-            if log.contains(&format!("made-up-{s}")) {
+            if log.contains(&secret_value(s)) {
                 return Err(format!("the value of secret `{s}` is in the log"));
             }
         }
@@ -192,20 +213,12 @@ fn check_errors(ex: &Example, got: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn check(ex: &Example) -> Result<(), String> {
+async fn check(ex: &Example, portal: &str) -> Result<(), String> {
     match (ex.expect.as_str(), parse(ex)) {
         ("invalid", Ok(_)) => Err("expected `kobo validate` to reject it, but it is valid".into()),
         ("invalid", Err(messages)) => check_errors(ex, &messages),
         (_, Err(messages)) => Err(format!("the example is not valid:\n{messages}")),
-        ("valid", Ok(w)) if w.needs_browser() => Ok(()),
-        ("valid", Ok(_)) => Err(
-            "an example without browser steps must be run: use `# expect: succeeded` or `failed`"
-                .into(),
-        ),
-        (_, Ok(w)) if w.needs_browser() => {
-            Err("browser examples are parsed only: use `# expect: valid`".into())
-        }
-        (_, Ok(w)) => run(ex, &w).await,
+        (_, Ok(w)) => run(ex, &w, portal).await,
     }
 }
 
@@ -217,6 +230,9 @@ async fn every_example_in_the_guide_works() {
         "expected the guide to have many examples, found {}",
         examples.len()
     );
+    let portal = portal::start()
+        .await
+        .expect("the practice portal should start on 127.0.0.1");
     let mut names = BTreeSet::new();
     let mut problems = Vec::new();
     for ex in &examples {
@@ -226,7 +242,7 @@ async fn every_example_in_the_guide_works() {
                 ex.name, ex.line
             ));
         }
-        if let Err(e) = check(ex).await {
+        if let Err(e) = check(ex, portal.url()).await {
             problems.push(format!(
                 "example `{}` (docs/workflows.md:{}): {e}",
                 ex.name, ex.line
