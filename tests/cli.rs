@@ -639,6 +639,42 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
 }
 
 #[test]
+fn sigterm_cancels_the_run_records_it_and_ends_chromium_and_chromedriver() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let wf = portal_workflow(&kobo, "long", "  - pause: 60\n");
+    let child = kobo
+        .command(&portal_run(&wf, &url))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_browser(tmp.path());
+    // chromedriver is counted too: its `--log-path` is in the run's TMPDIR.
+    let running = processes_under(tmp.path());
+    assert!(
+        running.iter().any(|p| p.contains("chromedriver --port=")),
+        "{running:?}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = Done(child.wait_with_output().unwrap());
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains(": cancelled"), "{}", out.stdout());
+    assert_eq!(
+        processes_under(tmp.path()),
+        Vec::<String>::new(),
+        "browser processes left behind"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(runs.contains("cancelled"), "{runs}");
+}
+
+#[test]
 fn ctrl_c_cancels_the_run_records_it_and_closes_the_browser() {
     let (_rt, portal) = portal();
     let tmp = tempfile::tempdir().unwrap();
