@@ -529,6 +529,46 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
         "{}",
         out.stderr()
     );
+    // A temporary problem on the last attempt is a failure like any other: the page is kept.
+    let folder = PathBuf::from(out.field("run folder"));
+    let shots = file_names(&folder.join("screenshots"));
+    assert!(
+        shots.contains("001-step1-error.png") && shots.contains("001-step1-error.html"),
+        "{shots:?}"
+    );
+}
+
+fn file_names(dir: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A step's `timeout_secs` is also how long a browser step waits for its element; when it
+/// runs out, the error names the step, the element and the row, and the page is kept under
+/// a name with the row in it.
+#[test]
+fn a_step_timeout_in_a_row_names_the_element_and_keeps_the_page() {
+    let (_rt, portal) = portal();
+    let kobo = browser_kobo();
+    let url = format!("portal_url={}", portal.url());
+    let steps = "  - for_each: contacts\n    steps:\n      - open: \"{{ params.portal_url }}/form\"\n      - fill: { label: 存在しない欄, value: x }\n        timeout_secs: 2\n";
+    let wf = portal_workflow(&kobo, "step-timeout", steps);
+    let out = kobo.run(&portal_run(&wf, &url));
+    assert_eq!(out.code(), 1, "{}", out.stdout());
+    let error = out.field("error");
+    assert!(
+        error.starts_with("step #6.2 fill (line 17), row 1 of `contacts` (row 2 in the sheet): no field with the label \"存在しない欄\" appeared within 2s"),
+        "{error}"
+    );
+    let folder = PathBuf::from(out.field("run folder"));
+    let shots = file_names(&folder.join("screenshots"));
+    assert!(
+        shots.contains("001-step6-2-row1-error.png")
+            && shots.contains("001-step6-2-row1-error.html"),
+        "{shots:?}"
+    );
 }
 
 /// Processes whose command line mentions `dir` (a browser profile lives in the run's TMPDIR).
@@ -631,6 +671,63 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
         out.stderr()
     );
     assert!(out.stdout().contains(": succeeded"), "{}", out.stdout());
+    assert_eq!(
+        processes_under(tmp.path()),
+        Vec::<String>::new(),
+        "browser processes left behind"
+    );
+}
+
+/// Chromium crashes in the middle of the rows: the rows are not marked failed one by one
+/// (`on_error: mark_row_failed` is for bad data); the run is tried again with a new browser.
+#[test]
+fn a_browser_crash_inside_for_each_retries_the_run() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let yaml = std::fs::read_to_string(repo().join("workflows/portal-entry.yaml"))
+        .unwrap()
+        .replace(
+            "browser:",
+            "retry: { attempts: 2, backoff_secs: 0 }\nbrowser:",
+        );
+    let wf = kobo.file("portal-entry.yaml", yaml.as_bytes());
+    let child = kobo
+        .command(&portal_run(&wf, &url))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while portal.submissions().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rows never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let browsers: Vec<String> = processes_under(tmp.path())
+        .into_iter()
+        .filter(|p| !p.contains("chromedriver") && p.contains("--user-data-dir"))
+        .collect();
+    assert!(!browsers.is_empty());
+    for p in browsers {
+        let pid = p.split(':').next().unwrap();
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    let out = Done(child.wait_with_output().unwrap()).success();
+    assert!(
+        out.stderr()
+            .contains("attempt 1 of 2 failed with a temporary problem"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(out.field("rows"), "10 ok, 0 failed, 0 skipped (of 10)");
+    assert!(
+        portal.submissions().len() < 20,
+        "the crash came before the last row"
+    );
     assert_eq!(
         processes_under(tmp.path()),
         Vec::<String>::new(),

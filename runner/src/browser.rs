@@ -293,6 +293,16 @@ impl Browser {
         Ok(())
     }
 
+    /// Does the browser still answer? `false` when Chromium or chromedriver crashed (or hangs
+    /// for seconds); only a new browser helps then. A dialog on the page does not count.
+    pub async fn is_alive(&self) -> bool {
+        match tokio::time::timeout(Duration::from_secs(5), self.client.current_url()).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => !session_lost(&e),
+            Err(_) => false,
+        }
+    }
+
     /// The address of the current page.
     pub async fn current_url(&self) -> Result<String, BrowserError> {
         match self.client.current_url().await {
