@@ -771,6 +771,52 @@ fn sigterm_cancels_the_run_records_it_and_ends_chromium_and_chromedriver() {
     assert!(runs.contains("cancelled"), "{runs}");
 }
 
+/// Every locator kind and the less common steps, on a page whose fields are labelled in
+/// every way portals do: the portal must receive each value in the right field.
+#[test]
+fn every_locator_kind_and_step_on_the_fields_page() {
+    let (_rt, portal) = portal();
+    let kobo = browser_kobo();
+    let url = format!("portal_url={}", portal.url());
+    let steps = r#"  - open: "{{ params.portal_url }}/fields"
+  - extract: { css: a.manual, attribute: href, into: manual }
+  - uncheck: { label: お知らせメールを受け取る }
+  - upload: { title: 添付ファイル, file: input/contacts.csv }
+  - fill: { placeholder: キーワードを入力, value: 請求書 }
+  - fill: { name: dept_code, value: D-104 }
+  - fill: { xpath: "//div[contains(@class, 'memo')]/input", value: "{{ manual }}" }
+  - fill: { label: 担当者, value: 髙橋 }
+  - fill: { label: 内線番号, value: "4321" }
+  - fill: { label: 郵便番号, value: 150-0001 }
+  - fill: { label: 備考, value: 二階の受付 }
+  - fill: { label: "お届け　先", value: 本社 }
+  - press: Enter
+  - assert_text: 受け付けました
+"#;
+    let wf = portal_workflow(&kobo, "fields", steps);
+    kobo.run(&portal_run(&wf, &url)).success();
+    let sent = portal
+        .submissions()
+        .into_iter()
+        .find(|s| s.form == "fields")
+        .expect("Enter sent the form");
+    let expected = [
+        ("search", "請求書"),
+        ("dept_code", "D-104"),
+        ("memo", "/manual/F-07.pdf"),
+        ("person", "髙橋"),
+        ("extension", "4321"),
+        ("zip", "150-0001"),
+        ("note", "二階の受付"),
+        ("destination", "本社"),
+        ("newsletter", "no"),
+        ("attachment", "contacts.csv"),
+    ];
+    for (field, value) in expected {
+        assert_eq!(sent.field(field), value, "{field} in {:?}", sent.fields);
+    }
+}
+
 #[test]
 fn ctrl_c_cancels_the_run_records_it_and_closes_the_browser() {
     let (_rt, portal) = portal();
