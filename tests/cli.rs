@@ -473,6 +473,11 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
             "the page opened a dialog saying",
         ),
         (
+            "ambiguous-label",
+            "  - open: \"{{ params.portal_url }}/fields\"\n  - fill: { label: 住所, value: x }\n",
+            "step #7 fill (line 15): the field with the label \"住所\" is not clear: 2 fields match it equally well: \"住所(1行目)\" (<input name=\"address1\">), \"住所(2行目)\" (<input name=\"address2\">)",
+        ),
+        (
             "blocked-port",
             "  - open: \"http://127.0.0.1:1/\"\n",
             "step #6 open (line 14): could not open URL http://127.0.0.1:1/ (ERR_UNSAFE_PORT)",
