@@ -623,16 +623,26 @@ fn no_browser_process_outlives_a_run_that_fails_or_times_out() {
         (
             "fails",
             "  - open: \"{{ params.portal_url }}/form\"\n  - click: { css: \"#no-such-button\" }\n",
+            "step #7 click (line 15): no element matching css \"#no-such-button\" appeared within 3s",
         ),
         (
             "times-out",
             "  - open: \"{{ params.portal_url }}/slow?ms=60000\"\n  - wait_for: { css: \".slow-content\", timeout_secs: 600 }\n    timeout_secs: 2\n",
+            "step #7 wait_for (line 15): no element matching css \".slow-content\" appeared within 2s",
+        ),
+        (
+            // The page never loads, so the step's own wait never starts: stopped from outside.
+            "hangs",
+            "  - open: \"{{ params.portal_url }}/hang\"\n    timeout_secs: 2\n",
+            "step #6 open (line 14): the step did not finish within 2 s (`timeout_secs`) (opening http://",
         ),
     ];
-    for (name, steps) in cases {
+    for (name, steps, expected) in cases {
         let wf = portal_workflow(&kobo, name, steps);
         let out = kobo.run(&portal_run(&wf, &url));
         assert_eq!(out.code(), 1, "{name}: {}", out.stdout());
+        let error = out.field("error");
+        assert!(error.starts_with(expected), "{name}: {error}");
         assert_eq!(
             processes_under(tmp.path()),
             Vec::<String>::new(),

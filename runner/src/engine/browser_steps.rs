@@ -93,8 +93,8 @@ impl Execution<'_> {
     }
 
     /// The step's `timeout_secs` ran out before its own waiting did (a page that never
-    /// finished loading, a browser that hangs): name what the step was working on and keep
-    /// the page, as for any other failure of a browser step.
+    /// finished loading): name what the step was working on and try to keep the page. The
+    /// browser may only be busy, so this stays a failure of the step (`on_error` applies).
     pub(super) async fn browser_step_timed_out(
         &mut self,
         step: &Step,
@@ -110,12 +110,12 @@ impl Execution<'_> {
             }
             _ => String::new(),
         };
-        let failure = self.failure(
+        self.save_page(step, frame, "error").await;
+        self.failure(
             step,
             frame,
             format!("the step did not finish within {secs} s (`timeout_secs`){on}"),
-        );
-        self.after_browser_failure(step, frame, failure).await
+        )
     }
 
     async fn browser_action(&mut self, step: &Step, frame: &Frame) -> Result<(), StepFailure> {
