@@ -12,6 +12,7 @@ use runner::{Records, RunOptions, RunStatus, Workflow};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
 
 /// kobo runs RPA workflows on client spreadsheets and keeps a record of every run.
 #[derive(Parser)]
@@ -511,13 +512,22 @@ async fn run_workflow(
     let ui = cli_output::RunDisplay::new(quiet);
     opts.progress = Some(ui.progress_fn());
     opts.echo = Some(ui.echo_fn());
-    // Ctrl-C stops the run at its next step; it is recorded as cancelled and its browser closed.
+    // Ctrl-C, or SIGTERM (`kill`, a service manager, a container stopping), stops the run at
+    // its next step; it is recorded as cancelled and its browser closed.
     let cancel = runner::CancelToken::new();
     opts.cancel = Some(cancel.clone());
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
         }
+        cancel.cancel();
     });
     let outcome = runner::execute(&w, &records, opts).await?;
     ui.finish();

@@ -23,6 +23,8 @@ const REQUEUE_AFTER: Duration = Duration::from_secs(10);
 /// A running run's heartbeat must stand still at least this long before its run is taken
 /// to have lost its worker (more if `--heartbeat-secs` is long).
 const STALLED_AT_LEAST: Duration = Duration::from_secs(20);
+/// How long runs in flight may go on after Ctrl-C or SIGTERM before they are dropped.
+const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// Stops on Ctrl-C or SIGTERM. Runs in flight are left to the queue, which hands them to
 /// a worker again (this one, restarted, or another).
@@ -78,27 +80,43 @@ fn spawn_worker(
     tokio::spawn(async move {
         // A worker stops when its queue fails (Redis restarted, network gone): start it
         // again after a pause, so one outage does not leave the runs waiting for ever.
-        while !stop.is_cancelled() {
-            let until = {
-                let stop = stop.clone();
-                async move { stop.cancelled().await }
-            };
-            match runner::run_worker(
-                queue.clone(),
-                records.clone(),
-                &home,
-                settings.clone(),
-                until,
-            )
-            .await
-            {
-                Ok(()) => break,
-                Err(e) => tracing::error!("{e}; starting it again in 5 s"),
+        let work = async {
+            while !stop.is_cancelled() {
+                let until = {
+                    let stop = stop.clone();
+                    async move { stop.cancelled().await }
+                };
+                match runner::run_worker(
+                    queue.clone(),
+                    records.clone(),
+                    &home,
+                    settings.clone(),
+                    until,
+                )
+                .await
+                {
+                    Ok(()) => break,
+                    Err(e) => tracing::error!("{e}; starting it again in 5 s"),
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
             }
-            tokio::select! {
-                _ = stop.cancelled() => break,
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            }
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            _ = &mut work => return,
+            _ = stop.cancelled() => {}
+        }
+        // The queue would wait for runs in flight to end, which may take an hour: give them
+        // a moment, then drop them. Dropping a run closes its browser (no Chromium or
+        // chromedriver is left), and the queue hands the run out again later.
+        if tokio::time::timeout(STOP_GRACE, work).await.is_err() {
+            tracing::warn!(
+                "runs still in flight after {} s were stopped; they go back to the queue",
+                STOP_GRACE.as_secs()
+            );
         }
     })
 }

@@ -473,6 +473,11 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
             "the page opened a dialog saying",
         ),
         (
+            "ambiguous-label",
+            "  - open: \"{{ params.portal_url }}/fields\"\n  - fill: { label: 住所, value: x }\n",
+            "step #7 fill (line 15): the field with the label \"住所\" is not clear: 2 fields match it equally well: \"住所(1行目)\" (<input name=\"address1\">), \"住所(2行目)\" (<input name=\"address2\">)",
+        ),
+        (
             "blocked-port",
             "  - open: \"http://127.0.0.1:1/\"\n",
             "step #6 open (line 14): could not open URL http://127.0.0.1:1/ (ERR_UNSAFE_PORT)",
@@ -529,6 +534,46 @@ fn browser_mistakes_are_recorded_with_a_screenshot() {
         "{}",
         out.stderr()
     );
+    // A temporary problem on the last attempt is a failure like any other: the page is kept.
+    let folder = PathBuf::from(out.field("run folder"));
+    let shots = file_names(&folder.join("screenshots"));
+    assert!(
+        shots.contains("001-step1-error.png") && shots.contains("001-step1-error.html"),
+        "{shots:?}"
+    );
+}
+
+fn file_names(dir: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A step's `timeout_secs` is also how long a browser step waits for its element; when it
+/// runs out, the error names the step, the element and the row, and the page is kept under
+/// a name with the row in it.
+#[test]
+fn a_step_timeout_in_a_row_names_the_element_and_keeps_the_page() {
+    let (_rt, portal) = portal();
+    let kobo = browser_kobo();
+    let url = format!("portal_url={}", portal.url());
+    let steps = "  - for_each: contacts\n    steps:\n      - open: \"{{ params.portal_url }}/form\"\n      - fill: { label: 存在しない欄, value: x }\n        timeout_secs: 2\n";
+    let wf = portal_workflow(&kobo, "step-timeout", steps);
+    let out = kobo.run(&portal_run(&wf, &url));
+    assert_eq!(out.code(), 1, "{}", out.stdout());
+    let error = out.field("error");
+    assert!(
+        error.starts_with("step #6.2 fill (line 17), row 1 of `contacts` (row 2 in the sheet): no field with the label \"存在しない欄\" appeared within 2s"),
+        "{error}"
+    );
+    let folder = PathBuf::from(out.field("run folder"));
+    let shots = file_names(&folder.join("screenshots"));
+    assert!(
+        shots.contains("001-step6-2-row1-error.png")
+            && shots.contains("001-step6-2-row1-error.html"),
+        "{shots:?}"
+    );
 }
 
 /// Processes whose command line mentions `dir` (a browser profile lives in the run's TMPDIR).
@@ -578,16 +623,26 @@ fn no_browser_process_outlives_a_run_that_fails_or_times_out() {
         (
             "fails",
             "  - open: \"{{ params.portal_url }}/form\"\n  - click: { css: \"#no-such-button\" }\n",
+            "step #7 click (line 15): no element matching css \"#no-such-button\" appeared within 3s",
         ),
         (
             "times-out",
             "  - open: \"{{ params.portal_url }}/slow?ms=60000\"\n  - wait_for: { css: \".slow-content\", timeout_secs: 600 }\n    timeout_secs: 2\n",
+            "step #7 wait_for (line 15): no element matching css \".slow-content\" appeared within 2s",
+        ),
+        (
+            // The page never loads, so the step's own wait never starts: stopped from outside.
+            "hangs",
+            "  - open: \"{{ params.portal_url }}/hang\"\n    timeout_secs: 2\n",
+            "step #6 open (line 14): the step did not finish within 2 s (`timeout_secs`) (opening http://",
         ),
     ];
-    for (name, steps) in cases {
+    for (name, steps, expected) in cases {
         let wf = portal_workflow(&kobo, name, steps);
         let out = kobo.run(&portal_run(&wf, &url));
         assert_eq!(out.code(), 1, "{name}: {}", out.stdout());
+        let error = out.field("error");
+        assert!(error.starts_with(expected), "{name}: {error}");
         assert_eq!(
             processes_under(tmp.path()),
             Vec::<String>::new(),
@@ -636,6 +691,145 @@ fn a_crashed_browser_is_a_temporary_problem_and_the_run_is_retried() {
         Vec::<String>::new(),
         "browser processes left behind"
     );
+}
+
+/// Chromium crashes in the middle of the rows: the rows are not marked failed one by one
+/// (`on_error: mark_row_failed` is for bad data); the run is tried again with a new browser.
+#[test]
+fn a_browser_crash_inside_for_each_retries_the_run() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let yaml = std::fs::read_to_string(repo().join("workflows/portal-entry.yaml"))
+        .unwrap()
+        .replace(
+            "browser:",
+            "retry: { attempts: 2, backoff_secs: 0 }\nbrowser:",
+        );
+    let wf = kobo.file("portal-entry.yaml", yaml.as_bytes());
+    let child = kobo
+        .command(&portal_run(&wf, &url))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while portal.submissions().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rows never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let browsers: Vec<String> = processes_under(tmp.path())
+        .into_iter()
+        .filter(|p| !p.contains("chromedriver") && p.contains("--user-data-dir"))
+        .collect();
+    assert!(!browsers.is_empty());
+    for p in browsers {
+        let pid = p.split(':').next().unwrap();
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    let out = Done(child.wait_with_output().unwrap()).success();
+    assert!(
+        out.stderr()
+            .contains("attempt 1 of 2 failed with a temporary problem"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(out.field("rows"), "10 ok, 0 failed, 0 skipped (of 10)");
+    assert!(
+        portal.submissions().len() < 20,
+        "the crash came before the last row"
+    );
+    assert_eq!(
+        processes_under(tmp.path()),
+        Vec::<String>::new(),
+        "browser processes left behind"
+    );
+}
+
+#[test]
+fn sigterm_cancels_the_run_records_it_and_ends_chromium_and_chromedriver() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let wf = portal_workflow(&kobo, "long", "  - pause: 60\n");
+    let child = kobo
+        .command(&portal_run(&wf, &url))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_browser(tmp.path());
+    // chromedriver is counted too: its `--log-path` is in the run's TMPDIR.
+    let running = processes_under(tmp.path());
+    assert!(
+        running.iter().any(|p| p.contains("chromedriver --port=")),
+        "{running:?}"
+    );
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = Done(child.wait_with_output().unwrap());
+    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
+    assert!(out.stdout().contains(": cancelled"), "{}", out.stdout());
+    assert_eq!(
+        processes_under(tmp.path()),
+        Vec::<String>::new(),
+        "browser processes left behind"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(runs.contains("cancelled"), "{runs}");
+}
+
+/// Every locator kind and the less common steps, on a page whose fields are labelled in
+/// every way portals do: the portal must receive each value in the right field.
+#[test]
+fn every_locator_kind_and_step_on_the_fields_page() {
+    let (_rt, portal) = portal();
+    let kobo = browser_kobo();
+    let url = format!("portal_url={}", portal.url());
+    let steps = r#"  - open: "{{ params.portal_url }}/fields"
+  - extract: { css: a.manual, attribute: href, into: manual }
+  - uncheck: { label: お知らせメールを受け取る }
+  - upload: { title: 添付ファイル, file: input/contacts.csv }
+  - fill: { placeholder: キーワードを入力, value: 請求書 }
+  - fill: { name: dept_code, value: D-104 }
+  - fill: { xpath: "//div[contains(@class, 'memo')]/input", value: "{{ manual }}" }
+  - fill: { label: 担当者, value: 髙橋 }
+  - fill: { label: 内線番号, value: "4321" }
+  - fill: { label: 郵便番号, value: 150-0001 }
+  - fill: { label: 備考, value: 二階の受付 }
+  - fill: { label: "お届け　先", value: 本社 }
+  - press: Enter
+  - assert_text: 受け付けました
+"#;
+    let wf = portal_workflow(&kobo, "fields", steps);
+    kobo.run(&portal_run(&wf, &url)).success();
+    let sent = portal
+        .submissions()
+        .into_iter()
+        .find(|s| s.form == "fields")
+        .expect("Enter sent the form");
+    let expected = [
+        ("search", "請求書"),
+        ("dept_code", "D-104"),
+        ("memo", "/manual/F-07.pdf"),
+        ("person", "髙橋"),
+        ("extension", "4321"),
+        ("zip", "150-0001"),
+        ("note", "二階の受付"),
+        ("destination", "本社"),
+        ("newsletter", "no"),
+        ("attachment", "contacts.csv"),
+    ];
+    for (field, value) in expected {
+        assert_eq!(sent.field(field), value, "{field} in {:?}", sent.fields);
+    }
 }
 
 #[test]

@@ -653,3 +653,56 @@ fn an_unwritable_data_directory_is_named_with_what_to_do() {
         );
     }
 }
+
+/// SIGTERM (a service manager stopping kobo) while a browser run is in flight: `kobo serve`
+/// and `kobo worker` stop, and neither Chromium nor chromedriver is left behind (both name a
+/// directory in TMPDIR on their command line).
+#[tokio::test]
+async fn sigterm_stops_serve_and_worker_without_leaving_a_browser() {
+    let portal = portal::start().await.unwrap();
+    for cmd in ["serve", "worker"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut k = Kobo::new();
+        std::fs::write(
+            k.workflows.path().join("browse.yaml"),
+            format!(
+                "name: browse\nclient: t\nauthor: olena\ninputs:\n  data:\n    columns: [n]\n\
+                 params: {{ portal_url: \"{}\" }}\nretry: {{ attempts: 1 }}\nsteps:\n\
+                 \x20 - open: \"{{{{ params.portal_url }}}}/login\"\n  - pause: 60\n",
+                portal.url()
+            ),
+        )
+        .unwrap();
+        let tmpdir = tmp.path().to_str().unwrap();
+        // `kobo worker` has no inbox: a `kobo serve` without workers takes the file.
+        let pid = if cmd == "serve" {
+            k.start_env("serve", &[], &[("TMPDIR", tmpdir)])
+        } else {
+            k.start("serve", &["--workers", "0"]);
+            k.start_env("worker", &[], &[("TMPDIR", tmpdir)])
+        };
+        k.drop_csv("browse", "a.csv", "a");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while runner::browser::processes_mentioning(tmp.path()).len() < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "{cmd}: the browser never started\n{}",
+                k.log(cmd)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let i = k.children.iter().position(|c| c.id() == pid).unwrap();
+        let mut child = k.children.remove(i);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "{cmd}: did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left = runner::browser::processes_mentioning(tmp.path());
+        assert!(left.is_empty(), "{cmd}: browser processes left: {left:?}");
+    }
+}

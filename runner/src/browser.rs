@@ -293,6 +293,16 @@ impl Browser {
         Ok(())
     }
 
+    /// Does the browser still answer? `false` when Chromium or chromedriver crashed (or hangs
+    /// for seconds); only a new browser helps then. A dialog on the page does not count.
+    pub async fn is_alive(&self) -> bool {
+        match tokio::time::timeout(Duration::from_secs(5), self.client.current_url()).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => !session_lost(&e),
+            Err(_) => false,
+        }
+    }
+
     /// The address of the current page.
     pub async fn current_url(&self) -> Result<String, BrowserError> {
         match self.client.current_url().await {
@@ -416,6 +426,9 @@ impl Browser {
                     };
                     if status == "bad" {
                         return Err(bad_locator(locator, &result));
+                    }
+                    if status == "ambiguous" && last {
+                        return Err(ambiguous(locator, &result));
                     }
                     if status == "wrongkind" {
                         return Err(BrowserError::WrongKind {
@@ -632,6 +645,7 @@ impl Browser {
                 ];
                 match self.run(FIND, args).await {
                     Ok(r) if r["status"] == "bad" => return Err(bad_locator(locator, &r)),
+                    Ok(r) if r["status"] == "ambiguous" => {}
                     Ok(r) if r["status"] != "ok" => return Ok(()),
                     Ok(_) => {}
                     Err(e) if retryable(&e) => {}
@@ -760,6 +774,7 @@ impl Browser {
             ];
             let found = match self.run(FIND, args).await {
                 Ok(r) if r["status"] == "bad" => return Err(bad_locator(next, &r)),
+                Ok(r) if r["status"] == "ambiguous" => return Err(ambiguous(next, &r)),
                 Ok(r) if r["status"] == "ok" => r,
                 Ok(_) => break,
                 Err(e) => return Err(self.fail(e, "look for the next page").await),
@@ -924,6 +939,7 @@ impl Browser {
                         return Err(self.unexpected("find the element", &r));
                     }
                     Some("bad") => return Err(bad_locator(locator, &r)),
+                    Some("ambiguous") if last => return Err(ambiguous(locator, &r)),
                     _ if last => return Err(not_found(locator, &r, timeout)),
                     _ => {}
                 },
@@ -1210,6 +1226,13 @@ fn bad_locator(locator: &Locator, result: &Json) -> BrowserError {
             .as_str()
             .unwrap_or("not a valid selector")
             .to_string(),
+    }
+}
+
+fn ambiguous(locator: &Locator, result: &Json) -> BrowserError {
+    BrowserError::Ambiguous {
+        what: locator.describe(),
+        candidates: strings(&result["candidates"]),
     }
 }
 

@@ -102,8 +102,15 @@ pub struct Execution<'a> {
     input_files: BTreeMap<String, PathBuf>,
     /// One browser per run, started by the first browser step, shared by all rows.
     browser: Option<crate::browser::Browser>,
+    /// The browser crashed (or could not start): the rest of this attempt cannot work, so
+    /// the failure goes past `on_error` and `catch` to the run, which may try again.
+    browser_lost: bool,
     screenshots: usize,
 }
+
+/// How much longer than its `timeout_secs` a browser step may take before it is stopped from
+/// outside: its own wait for the element ends first and says which element it was.
+const BROWSER_STEP_GRACE: Duration = Duration::from_secs(5);
 
 type StepFuture<'f> = Pin<Box<dyn Future<Output = Result<Flow, StepFailure>> + Send + 'f>>;
 
@@ -162,6 +169,7 @@ impl<'a> Execution<'a> {
             progress,
             input_files,
             browser: None,
+            browser_lost: false,
             screenshots: 0,
         }
     }
@@ -398,6 +406,15 @@ impl<'a> Execution<'a> {
         let failure = loop {
             let started = Instant::now();
             let result = match step.timeout_secs {
+                // A browser step waits for its element for `secs` itself and then fails naming
+                // it; this limit, a little later, is for a page or browser that hangs.
+                Some(secs) if step.kind.needs_browser() => {
+                    let limit = Duration::from_secs(secs) + BROWSER_STEP_GRACE;
+                    match tokio::time::timeout(limit, self.kind(step, frame)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(self.browser_step_timed_out(step, frame, secs).await),
+                    }
+                }
                 Some(secs) => {
                     match tokio::time::timeout(Duration::from_secs(secs), self.kind(step, frame))
                         .await
@@ -415,7 +432,7 @@ impl<'a> Execution<'a> {
             self.time(step, started.elapsed(), result.is_err());
             match result {
                 Ok(flow) => return Ok(flow),
-                Err(f) if attempt < attempts => {
+                Err(f) if attempt < attempts && !self.browser_lost => {
                     let delay = step.retry.map(|r| r.delay(attempt + 1)).unwrap_or_default();
                     let row = f.row.as_ref().map(|r| r.1);
                     self.log.warn(
@@ -433,8 +450,8 @@ impl<'a> Execution<'a> {
                 Err(f) => break f,
             }
         };
-        if matches!(step.kind, StepKind::ForEach { .. }) {
-            // for_each applies its on_error to each row itself.
+        if matches!(step.kind, StepKind::ForEach { .. }) || self.browser_lost {
+            // for_each applies its on_error to each row itself; a lost browser ends the attempt.
             return Err(failure);
         }
         let row = failure.row.as_ref().map(|r| r.1);
@@ -507,7 +524,7 @@ impl<'a> Execution<'a> {
             }
             StepKind::Try { steps, catch } => match self.steps(steps, frame).await {
                 Ok(flow) => Ok(flow),
-                Err(f) if !catch.is_empty() => {
+                Err(f) if !catch.is_empty() && !self.browser_lost => {
                     let row = f.row.as_ref().map(|r| r.1);
                     self.log.warn(
                         Some(&f.step),
@@ -856,6 +873,7 @@ impl<'a> Execution<'a> {
                     step: Some(f.step),
                 },
                 Err(f) => match step.on_error {
+                    _ if self.browser_lost => return Err(f),
                     OnError::Stop => {
                         self.set_outcome(
                             table,

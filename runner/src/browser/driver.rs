@@ -1,7 +1,9 @@
 //! The chromedriver process and everything it starts.
 //!
 //! chromedriver runs in its own process group, and chromium inherits it, so one `killpg`
-//! ends them all. chromium's crash handlers leave the group (they call `setsid`); pointing
+//! ends them all. Each of them names the driver's own temporary directory on its command
+//! line (chromedriver its `--log-path`, Chromium its `--user-data-dir`), so whoever watches
+//! for leftovers (tests, an operator with `ps`) can tell them apart. chromium's crash handlers leave the group (they call `setsid`); pointing
 //! their database into our profile directory (`BREAKPAD_DUMP_LOCATION`) puts that directory
 //! on their command line, and a sweep of `/proc` for it catches them too.
 
@@ -23,6 +25,7 @@ pub(crate) struct Driver {
     pgid: Pid,
     port: u16,
     output: PathBuf,
+    log: PathBuf,
     // Declared last: removed only after the processes using it are dead.
     profile: TempDir,
 }
@@ -42,8 +45,10 @@ impl Driver {
         let output = profile.path().join("chromedriver.out");
         let out = std::fs::File::create(&output).map_err(spawn_error)?;
         let err = out.try_clone().map_err(spawn_error)?;
+        let log = profile.path().join("chromedriver.log");
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
             .env("BREAKPAD_DUMP_LOCATION", profile.path().join("crash"))
             .stdin(Stdio::null())
             .stdout(out)
@@ -58,6 +63,7 @@ impl Driver {
             pgid: Pid::from_raw(pid as i32),
             port,
             output,
+            log,
             profile,
         })
     }
@@ -100,9 +106,11 @@ impl Driver {
         }
     }
 
-    /// What chromedriver printed so far.
+    /// What chromedriver printed and logged so far.
     pub(crate) fn output(&self) -> String {
-        std::fs::read_to_string(&self.output).unwrap_or_default()
+        let printed = std::fs::read_to_string(&self.output).unwrap_or_default();
+        let logged = std::fs::read_to_string(&self.log).unwrap_or_default();
+        format!("{printed}{logged}")
     }
 
     /// Kill the group and wait for every process to be gone.

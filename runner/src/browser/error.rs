@@ -76,6 +76,17 @@ pub enum BrowserError {
         hint: String,
     },
 
+    #[error(
+        "the {what} is not clear: {} fields match it equally well: {}\n  hint: write the whole label, or use `css:` or `name:` to say which field",
+        candidates.len(),
+        candidates.join(", ")
+    )]
+    Ambiguous {
+        what: String,
+        /// `"住所(1行目)" (<input name="address1">)`, one per field.
+        candidates: Vec<String>,
+    },
+
     #[error("bad locator `{locator}`: {message}")]
     BadLocator { locator: String, message: String },
 

@@ -58,7 +58,7 @@ const kobo = (() => {
       if (names && text && norm(text)) names.push(norm(text));
       if (!el) return;
       const s = score(text, value);
-      if (s) out.push([s, el]);
+      if (s) out.push([s, el, text]);
     };
     const all = (selector) => [...document.querySelectorAll(selector)];
     switch (kind) {
@@ -159,15 +159,33 @@ const kobo = (() => {
     // `check: { text: 同意する }` names the words a person sees: when they are a label's,
     // the box to tick is the control that label belongs to.
     if (purpose === 'check') {
-      list = list.map(([s, el]) => {
+      list = list.map(([s, el, text]) => {
         const label = el.closest ? el.closest('label') : null;
-        return [s, (label && label.control) || el];
+        return [s, (label && label.control) || el, text];
       });
     }
     const best = list[0][0];
     const top = list.filter(([s]) => s === best).map(([, el]) => el);
     const ready = top.find((el) => stateOf(el, purpose) === 'ok');
-    if (ready) return result('ok', ready);
+    if (ready) {
+      // Two different usable fields that fit a label equally well: taking the first would
+      // fill the wrong one without a word. (Buttons and links with the same text are
+      // common and usually do the same thing, so `text:` still takes the first.)
+      if (kind === 'label') {
+        const seen = new Set();
+        const usable = list.filter(([s, el]) => s === best && stateOf(el, purpose) === 'ok' && !seen.has(el) && seen.add(el));
+        if (usable.length > 1) {
+          const out = result('ambiguous', null);
+          out.candidates = usable.slice(0, 5).map(([, el, text]) => {
+            const tag = el.tagName.toLowerCase();
+            const attr = el.getAttribute('name') ? ` name="${el.getAttribute('name')}"` : el.id ? ` id="${el.id}"` : '';
+            return `"${norm(text)}" (<${tag}${attr}>)`;
+          });
+          return out;
+        }
+      }
+      return result('ok', ready);
+    }
     return result(stateOf(top[0], purpose), null);
   };
 

@@ -55,13 +55,67 @@ impl Execution<'_> {
         step: &Step,
         frame: &Frame,
     ) -> Result<Flow, StepFailure> {
-        let result = self.browser_action(step, frame).await;
-        if let Err(failure) = &result
-            && !failure.transient
-        {
-            self.save_page(step, frame, "error").await;
+        match self.browser_action(step, frame).await {
+            Ok(()) => Ok(Flow::Next),
+            Err(failure) => Err(self.after_browser_failure(step, frame, failure).await),
         }
-        result.map(|()| Flow::Next)
+    }
+
+    /// Keep the page of a failed browser step (also for a temporary problem such as a site
+    /// that did not answer: it may be the last attempt). When the browser itself is gone,
+    /// close what is left of it and mark the failure as one that ends this attempt.
+    async fn after_browser_failure(
+        &mut self,
+        step: &Step,
+        frame: &Frame,
+        mut failure: StepFailure,
+    ) -> StepFailure {
+        let lost = match &self.browser {
+            Some(b) => !b.is_alive().await,
+            // It could not start this time (a later attempt may): no row can be done without it.
+            None => failure.transient,
+        };
+        if !lost {
+            self.save_page(step, frame, "error").await;
+            return failure;
+        }
+        if self.browser.is_some() {
+            failure.transient = true;
+            self.close_browser().await;
+        }
+        self.browser_lost = true;
+        self.log.warn(
+            Some(&failure.step),
+            frame.row.as_ref().map(|r| r.1 + 1),
+            "the browser is gone; this attempt of the run stops here (`on_error` and `catch` do not apply to it)",
+        );
+        failure
+    }
+
+    /// The step's `timeout_secs` ran out before its own waiting did (a page that never
+    /// finished loading): name what the step was working on and try to keep the page. The
+    /// browser may only be busy, so this stays a failure of the step (`on_error` applies).
+    pub(super) async fn browser_step_timed_out(
+        &mut self,
+        step: &Step,
+        frame: &Frame,
+        secs: u64,
+    ) -> StepFailure {
+        let on = match self.render_locator_and_values(step, frame) {
+            Ok(Rendered {
+                target: Some(l), ..
+            }) => format!(" (working on the {})", l.describe()),
+            Ok(Rendered { text: Some(t), .. }) if matches!(step.kind, StepKind::Open(_)) => {
+                format!(" (opening {t})")
+            }
+            _ => String::new(),
+        };
+        self.save_page(step, frame, "error").await;
+        self.failure(
+            step,
+            frame,
+            format!("the step did not finish within {secs} s (`timeout_secs`){on}"),
+        )
     }
 
     async fn browser_action(&mut self, step: &Step, frame: &Frame) -> Result<(), StepFailure> {
@@ -131,13 +185,13 @@ impl Execution<'_> {
                     (None, Some(_)) => WaitTarget::Url(rendered.text.clone().unwrap_or_default()),
                     (None, None) => unreachable!("validated: wait_for has a target"),
                 };
-                let t = a.timeout_secs.map(Duration::from_secs).or(timeout);
+                let t = shortest(a.timeout_secs.map(Duration::from_secs), timeout);
                 let b = self.browser(step, frame).await?;
                 b.wait_for(&target, t).await.map_err(|e| fail(self, e))
             }
             StepKind::AssertText { timeout_secs, .. } => {
                 let text = rendered.text.clone().unwrap_or_default();
-                let t = timeout_secs.map(Duration::from_secs).or(timeout);
+                let t = shortest(timeout_secs.map(Duration::from_secs), timeout);
                 let b = self.browser(step, frame).await?;
                 b.assert_text(&text, t).await.map_err(|e| fail(self, e))
             }
@@ -249,25 +303,17 @@ impl Execution<'_> {
         let base = format!("{:03}-step{number}{row}-{what}", self.screenshots);
         let dir = self.folder.screenshots_dir();
         let mut saved = Vec::new();
-        let mut png = browser.screenshot().await;
-        if png.is_err() {
-            // A dialog nobody expected blocks the page; its text is in the error already.
-            // Close it so the page behind it can be kept.
-            if browser
-                .dismiss_dialog(Some(Duration::from_millis(500)))
-                .await
-                .is_ok()
-            {
-                png = browser.screenshot().await;
-            }
-        }
+        // Bounded: a browser busy with a page that never loads must not hold the run up.
+        let Ok((png, html)) = tokio::time::timeout(SAVE_PAGE_LIMIT, capture(browser)).await else {
+            return;
+        };
         if let Ok(png) = png {
             let path = dir.join(format!("{base}.png"));
             if std::fs::write(&path, png).is_ok() {
                 saved.push((path, "screenshot"));
             }
         }
-        if let Ok(html) = browser.page_html().await {
+        if let Ok(html) = html {
             let path = dir.join(format!("{base}.html"));
             if std::fs::write(&path, self.log.secrets().mask(&html)).is_ok() {
                 saved.push((path, "page"));
@@ -334,6 +380,36 @@ impl Execution<'_> {
             }
         }
         Ok(r)
+    }
+}
+
+/// How long saving a failed step's page may take.
+const SAVE_PAGE_LIMIT: Duration = Duration::from_secs(10);
+
+/// A screenshot and the HTML of the current page.
+async fn capture(
+    browser: &Browser,
+) -> (Result<Vec<u8>, BrowserError>, Result<String, BrowserError>) {
+    let mut png = browser.screenshot().await;
+    if png.is_err() {
+        // A dialog nobody expected blocks the page; its text is in the error already.
+        // Close it so the page behind it can be kept.
+        if browser
+            .dismiss_dialog(Some(Duration::from_millis(500)))
+            .await
+            .is_ok()
+        {
+            png = browser.screenshot().await;
+        }
+    }
+    (png, browser.page_html().await)
+}
+
+/// The shorter of a step's own wait and its `timeout_secs`.
+fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
