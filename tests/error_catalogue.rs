@@ -199,6 +199,10 @@ fn cases() -> Vec<Case> {
             "A name with spaces (names are used in folder names)",
             "name: invoice entry\nclient: Acme Inc.\nauthor: olena\nsteps:\n  - log: hi\n",
         ),
+        wf(
+            "An author written with a capital (it must be the trainee's user name)",
+            "name: invoice-entry\nclient: acme\nauthor: Olena\nsteps:\n  - log: hi\n",
+        ),
         steps("A misspelt top-level key", "step:\n  - log: hi\n"),
         steps("No steps at all", "steps: []\n"),
         steps("`steps` is not a list", "steps: open the portal\n"),

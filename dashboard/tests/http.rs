@@ -914,3 +914,54 @@ async fn error_pages_roles_and_statuses_speak_the_users_language() {
     let page = h.get_lang("/admin", Some(&admin), Some("ja")).await;
     assert!(page.body.contains("admin · 管理者") && page.body.contains("レビュー担当"));
 }
+
+/// A trainee promoted to reviewer still cannot approve her own earlier runs, however her name
+/// was written in the run's record (runs recorded before workflows had to use the exact user
+/// name may say `Olena` for the user `olena`).
+#[tokio::test]
+async fn a_trainee_promoted_to_reviewer_cannot_approve_her_own_runs() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let olena = h.login("olena").await;
+    let r = h
+        .post(
+            "/admin/users/olena/role",
+            Some(&admin),
+            &format!("csrf={}&role=reviewer&client=", admin.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    sqlx::query("UPDATE runs SET trainee = 'Olena' WHERE id = $1")
+        .bind(&h.runs[1])
+        .execute(h.state.records.pool())
+        .await
+        .unwrap();
+    for id in &h.runs {
+        let r = h
+            .post(&approve(id), Some(&olena), &format!("csrf={}", olena.csrf))
+            .await;
+        assert_eq!(r.status, 403, "olena approves her run {id}: {}", r.body);
+        let r = h
+            .post(
+                &reject(id),
+                Some(&olena),
+                &format!("csrf={}&comment=fine", olena.csrf),
+            )
+            .await;
+        assert_eq!(r.status, 403, "olena rejects her run {id}: {}", r.body);
+    }
+    assert_eq!(h.count("reviews").await, 0, "a review was recorded");
+    assert_eq!(h.count("ledger").await, 0, "a credit was recorded");
+    assert_eq!(h.count("deliveries").await, 0, "a delivery was recorded");
+    assert!(h.outbox("acme").is_empty(), "a file was delivered");
+    // Another reviewer may.
+    let kenji = h.login("kenji").await;
+    let r = h
+        .post(
+            &approve(&h.runs[1]),
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
