@@ -84,6 +84,9 @@ enum Command {
         /// Do not start the dashboard.
         #[arg(long)]
         no_dashboard: bool,
+        /// Mark the dashboard's cookies Secure (when an https proxy serves it).
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Try kobo: demo accounts and rates, a sample client file in the inbox, then `serve`
     /// with the dashboard, where the sample run waits for review.
@@ -240,8 +243,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             settle_ms,
             dashboard,
             no_dashboard,
+            secure_cookies,
         } => {
-            let dashboard = (!no_dashboard).then_some(dashboard);
+            let dashboard = (!no_dashboard).then_some(serve::DashboardArgs {
+                listen: dashboard,
+                secure_cookies,
+            });
             serve::serve(
                 &home,
                 &workflows,
