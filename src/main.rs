@@ -150,6 +150,9 @@ enum Command {
         /// Mark cookies Secure (when an https proxy serves the dashboard).
         #[arg(long)]
         secure_cookies: bool,
+        /// Refuse uploaded files larger than this many megabytes (as `kobo serve --max-file-mb`).
+        #[arg(long, default_value_t = 50)]
+        max_file_mb: u64,
     },
 }
 
@@ -296,6 +299,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dashboard {
             listen,
             secure_cookies,
+            max_file_mb,
         } => {
             let records = open_records(&home).await?;
             // Copies of an approval cut short by a crash are taken back first.
@@ -312,6 +316,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 home: home.clone(),
                 records,
                 secure_cookies,
+                max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
             };
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;

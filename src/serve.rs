@@ -250,6 +250,7 @@ pub async fn serve(
             home: home.to_path_buf(),
             records: records.clone(),
             secure_cookies,
+            max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
         };
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {

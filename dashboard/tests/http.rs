@@ -965,3 +965,166 @@ async fn a_trainee_promoted_to_reviewer_cannot_approve_her_own_runs() {
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
 }
+
+/// A multipart upload of `content` as `file_name` for `workflow`, as this user.
+fn upload_request(login: &Login, workflow: &str, file_name: &str, content: &[u8]) -> Request<Body> {
+    let boundary = "XyZ-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"workflow\"\r\n\r\n{workflow}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+        csrf = login.csrf
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post("/client/upload")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::COOKIE, &login.cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// Every file under `dir` (but the records database), relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("records.db")
+            {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What an upload may not do: go over the inbox's size limit (413, a page that says the
+/// limit), name a place outside the inbox, carry a name the file system cannot hold (not a
+/// 500), or be a file the inbox would refuse. Each is refused and writes nothing anywhere.
+#[tokio::test]
+async fn uploads_that_cannot_go_into_the_inbox_are_refused() {
+    let h = TestHome::new().await;
+    let sato = h.login("sato").await;
+    std::fs::create_dir_all(h.home().join("inbox/acme/invoice-report")).unwrap();
+    let before = files_under(h.home());
+    let csv = b"a,b\r\n1,2".to_vec();
+    let limit = common::UPLOAD_LIMIT as usize;
+    let long = format!("{}.csv", "請".repeat(86)); // 262 bytes
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "too large",
+            "invoices.csv",
+            vec![b'1'; limit + 1],
+            413,
+            "larger than 1 MB",
+        ),
+        (
+            "a folder part",
+            "../../x.csv",
+            csv.clone(),
+            400,
+            "not a file name",
+        ),
+        (
+            "a Windows folder part",
+            "..\\..\\x.csv",
+            csv.clone(),
+            400,
+            "not a file name",
+        ),
+        ("a slash", "acme/x.csv", csv.clone(), 400, "not a file name"),
+        (
+            "a tab",
+            "in\tvoices.csv",
+            csv.clone(),
+            400,
+            "not a file name",
+        ),
+        // The form parser itself refuses other control characters in a header.
+        (
+            "a control character",
+            "in\u{7}voices.csv",
+            csv.clone(),
+            400,
+            "<small>400</small>",
+        ),
+        ("a dot file", ".x.csv", csv.clone(), 400, "not a file name"),
+        (
+            "too long a name",
+            &long,
+            csv.clone(),
+            400,
+            "longer than 200 bytes",
+        ),
+        (
+            "not a spreadsheet",
+            "scan.pdf",
+            b"%PDF-1.4".to_vec(),
+            400,
+            "“scan.pdf” is not one",
+        ),
+        (
+            "no extension",
+            "invoices",
+            csv.clone(),
+            400,
+            "is not one of them",
+        ),
+    ];
+    for (what, name, content, status, says) in &cases {
+        let r = h
+            .send(upload_request(&sato, "invoice-report", name, content))
+            .await;
+        assert_eq!(r.status, *status, "{what}: {}", r.body);
+        assert!(r.body.contains(says), "{what}: {}", r.body);
+        assert_eq!(files_under(h.home()), before, "{what} wrote a file");
+    }
+    // A file of exactly the limit is taken.
+    let r = h
+        .send(upload_request(
+            &sato,
+            "invoice-report",
+            "big.csv",
+            &vec![b'1'; limit],
+        ))
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Who may upload is decided before the body is read: a trainee's large upload is
+    // refused as not hers to make, not as too large.
+    let olena = h.login("olena").await;
+    let r = h
+        .send(upload_request(
+            &olena,
+            "invoice-report",
+            "x.csv",
+            &vec![b'1'; limit + 1],
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = h
+        .send(upload_request(
+            &Login {
+                cookie: String::new(),
+                csrf: String::new(),
+            },
+            "invoice-report",
+            "x.csv",
+            &vec![b'1'; limit + 1],
+        ))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(files_under(h.home()).len(), before.len() + 1);
+}
