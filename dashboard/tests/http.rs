@@ -71,67 +71,158 @@ async fn every_route_needs_a_login() {
     h.assert_nothing_changed().await;
 }
 
-#[tokio::test]
-async fn each_role_sees_only_its_pages() {
-    let h = TestHome::new().await;
-    let id = &h.runs[0];
-    let olena = h.login("olena").await;
-    let sato = h.login("sato").await;
-    let kenji = h.login("kenji").await;
-    let cases: &[(&Login, &str, &str)] = &[
-        (&olena, "GET", "/admin"),
-        (&olena, "GET", "/client"),
-        (&olena, "POST", "approve"),
-        (&olena, "POST", "reject"),
-        (&olena, "POST", "/admin/users"),
-        (&sato, "GET", "/runs"),
-        (&sato, "GET", "run"),
-        (&sato, "GET", "file"),
-        (&sato, "GET", "/ledger"),
-        (&sato, "POST", "approve"),
-        (&kenji, "GET", "/admin"),
-        (&kenji, "GET", "/ledger"),
-        (&kenji, "GET", "/client"),
-        (&kenji, "GET", "/client/deliveries/x.xlsx"),
-        (&kenji, "POST", "/admin/users"),
-    ];
-    for (who, method, what) in cases {
-        let path = match *what {
-            "approve" => approve(id),
-            "reject" => reject(id),
-            "run" => format!("/runs/{id}"),
-            "file" => format!("/runs/{id}/files/input/invoices.csv"),
-            p => p.to_string(),
-        };
-        let form = format!(
-            "csrf={}&comment=ok&name=eve&role=admin&password=0123456789ab",
-            who.csrf
-        );
-        let r = if *method == "GET" {
-            h.get(&path, Some(who)).await
-        } else {
-            h.post(&path, Some(who), &form).await
-        };
-        assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
-        assert!(
-            !r.body.contains("SELECT") && !r.body.contains("Error {"),
-            "{}",
-            r.body
-        );
+/// Who may use each route: the dashboard's access rules in one table. Every role not listed
+/// is refused with 403. (`/`, `/login`, `/logout` and `/lang` are for everyone.)
+///
+/// In paths and forms, `{run}`, `{user}`, `{new}` and `{task}` name something real for a
+/// refused role (the request would change something if it were let through), and something
+/// that makes an allowed role's request fail harmlessly after its role was accepted (a run
+/// already reviewed, a user who does not exist, a name taken, a task the client lacks).
+const ACCESS: &[(&str, &str, &str, &[Role])] = {
+    use Role::{Admin, Client, Reviewer, Trainee};
+    &[
+        ("GET", "/runs", "", &[Admin, Reviewer, Trainee]),
+        ("GET", "/runs/{run}", "", &[Admin, Reviewer, Trainee]),
+        (
+            "GET",
+            "/runs/{run}/files/input/invoices.csv",
+            "",
+            &[Admin, Reviewer, Trainee],
+        ),
+        ("POST", "/runs/{run}/approve", "", &[Admin, Reviewer]),
+        (
+            "POST",
+            "/runs/{run}/reject",
+            "comment=redo",
+            &[Admin, Reviewer],
+        ),
+        ("GET", "/ledger", "", &[Admin, Trainee]),
+        ("GET", "/ledger/{month}.xlsx", "", &[Admin, Trainee]),
+        (
+            "GET",
+            "/ledger/{month}.xlsx?trainee=olena",
+            "",
+            &[Admin, Trainee],
+        ),
+        ("GET", "/client", "", &[Client]),
+        ("GET", "/client/deliveries/{delivery}", "", &[Client]),
+        ("POST", "/client/upload", "{task}", &[Client]),
+        ("GET", "/admin", "", &[Admin]),
+        (
+            "POST",
+            "/admin/users",
+            "name={new}&role=admin&password=0123456789ab",
+            &[Admin],
+        ),
+        ("POST", "/admin/users/{user}/role", "role=admin", &[Admin]),
+        ("POST", "/admin/users/{user}/disable", "", &[Admin]),
+        ("POST", "/admin/users/{user}/enable", "", &[Admin]),
+        (
+            "POST",
+            "/admin/users/{user}/password",
+            "password=a-new-password-1",
+            &[Admin],
+        ),
+    ]
+};
+
+/// What a refused request could have changed: records, users, sessions and files.
+async fn snapshot(
+    h: &TestHome,
+) -> (
+    Vec<i64>,
+    Vec<(String, String, Option<String>, i64, String)>,
+    Vec<String>,
+) {
+    let mut counts = Vec::new();
+    for table in ["reviews", "ledger", "deliveries", "users", "audit"] {
+        counts.push(h.count(table).await);
     }
-    h.assert_nothing_changed().await;
-    // Each role's own pages work.
-    assert_eq!(h.get("/runs", Some(&olena)).await.status, 200);
-    assert_eq!(h.get("/ledger", Some(&olena)).await.status, 200);
-    assert_eq!(h.get("/client", Some(&sato)).await.status, 200);
-    assert_eq!(
-        h.get(&format!("/runs/{id}"), Some(&kenji)).await.status,
-        200
-    );
-    assert_eq!(
-        h.get("/admin", Some(&h.login("admin").await)).await.status,
-        200
-    );
+    counts.push(h.sessions().await);
+    let users = sqlx::query_as(
+        "SELECT name, role, client, disabled, password_hash FROM users ORDER BY name",
+    )
+    .fetch_all(h.state.records.pool())
+    .await
+    .unwrap();
+    (counts, users, files_under(h.home()))
+}
+
+#[tokio::test]
+async fn every_role_is_refused_every_route_not_its_own_and_nothing_changes() {
+    let h = TestHome::new().await;
+    std::fs::create_dir_all(h.home().join("inbox/acme/invoice-report")).unwrap();
+    let (open, reviewed) = (&h.runs[0], &h.runs[1]);
+    let kenji = h.login("kenji").await;
+    let r = h
+        .post(
+            &approve(reviewed),
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let delivery = h.outbox("acme").remove(0);
+    let month = chrono::Utc::now()
+        .with_timezone(&runner::payout::jst())
+        .format("%Y-%m")
+        .to_string();
+    let logins = [
+        (Role::Admin, h.login("admin").await),
+        (Role::Reviewer, kenji),
+        (Role::Trainee, h.login("olena").await),
+        (Role::Client, h.login("sato").await),
+    ];
+    let before = snapshot(&h).await;
+    let mut refused = 0;
+    for (method, path, form, allowed) in ACCESS {
+        for (role, who) in &logins {
+            let ok = allowed.contains(role);
+            let fill = |s: &str| {
+                s.replace("{run}", if ok { reviewed } else { open })
+                    .replace("{user}", if ok { "nobody" } else { "taras" })
+                    .replace("{new}", if ok { "taras" } else { "eve" })
+                    .replace("{month}", &month)
+                    .replace("{delivery}", &delivery)
+            };
+            let path = fill(path);
+            let r = match *method {
+                "GET" => h.get(&path, Some(who)).await,
+                _ if path == "/client/upload" => {
+                    let task = if ok { "no-such-task" } else { "invoice-report" };
+                    h.send(upload_request(who, task, "invoices.csv", b"a,b\r\n1,2"))
+                        .await
+                }
+                _ => {
+                    let form = format!("csrf={}&{}", who.csrf, fill(form));
+                    h.post(&path, Some(who), &form).await
+                }
+            };
+            let what = format!("{role} {method} {path}");
+            if ok {
+                assert!(
+                    ![401, 403].contains(&r.status) && r.status < 500,
+                    "{what} was refused: {} {}",
+                    r.status,
+                    r.body
+                );
+                if *method == "GET" {
+                    assert_eq!(r.status, 200, "{what}: {}", r.body);
+                }
+            } else {
+                refused += 1;
+                assert_eq!(r.status, 403, "{what}: {}", r.body);
+                // Refused for the role, not for another reason (olena's own run, say).
+                assert!(
+                    r.body.contains("You do not have access to this page."),
+                    "{what}: {}",
+                    r.body
+                );
+            }
+            assert_eq!(snapshot(&h).await, before, "{what} changed something");
+        }
+    }
+    assert!(refused >= 30, "only {refused} refusals checked");
 }
 
 #[tokio::test]
