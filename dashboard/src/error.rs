@@ -221,6 +221,10 @@ impl From<ReviewError> for AppError {
                     .with("client", client)
                     .with("workflow", workflow),
             ),
+            // The admin's file, not the reviewer's doing: say what is wrong and where.
+            ReviewError::Rates(e) => {
+                AppError::Conflict(Msg::key("err_rates_invalid").with("problem", e.to_string()))
+            }
             ReviewError::Delivery(runner::delivery::DeliveryError::Changed(file)) => {
                 AppError::Conflict(Msg::key("err_output_changed").with("file", file))
             }

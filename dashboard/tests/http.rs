@@ -652,6 +652,8 @@ async fn only_the_admin_manages_users_and_only_with_the_form_token() {
 #[tokio::test]
 async fn the_admin_changes_roles_and_clients() {
     let h = TestHome::new().await;
+    // sakura is known by its inbox folder (kobo serve makes one per workflow).
+    std::fs::create_dir_all(h.home().join("inbox/sakura/roster-cleanup")).unwrap();
     let admin = h.login("admin").await;
     let olena = h.login("olena").await;
     let sato = h.login("sato").await;
@@ -688,6 +690,8 @@ async fn the_admin_changes_roles_and_clients() {
         ("taras", "role=client&client="),
         ("taras", "role=client&client=..%2Facme"),
         ("taras", "role=owner"),
+        ("taras", "role=client&client=acmee"),
+        ("sato", "role=client&client=sakrua"),
     ] {
         let r = role(who, form).await;
         assert_eq!(r.status, 400, "{form}: {}", r.body);
@@ -1218,4 +1222,95 @@ async fn uploads_that_cannot_go_into_the_inbox_are_refused() {
         .await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(files_under(h.home()).len(), before.len() + 1);
+}
+
+/// The admin adds users in the dashboard: the new user can log in at once and lands on the
+/// pages of their role. A client user's client must be one kobo knows (a typo would make a
+/// client with no workflows, inbox or rates); the refusal lists the known ones.
+#[tokio::test]
+async fn the_admin_adds_users_who_can_log_in() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let add = |form: &str| {
+        let form = format!("csrf={}&{form}", admin.csrf);
+        let (h, admin) = (&h, &admin);
+        async move { h.post("/admin/users", Some(admin), &form).await }
+    };
+    let r = add("name=mariia&role=trainee&client=&password=mariia-secret-1").await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/admin"),
+        "{}",
+        r.body
+    );
+    let mariia = h.login_with("mariia", "mariia-secret-1").await;
+    let page = h.get("/runs", Some(&mariia)).await;
+    assert!(page.body.contains("mariia · trainee"), "{}", page.body);
+
+    let users = h.count("users").await;
+    let r = add("name=tanaka&role=client&client=acmee&password=tanaka-secret-1").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("“acmee”") && r.body.contains("Known clients: acme."),
+        "{}",
+        r.body
+    );
+    assert_eq!(h.count("users").await, users, "no user added");
+    assert_eq!(
+        h.try_login("tanaka", "tanaka-secret-1").await.status,
+        401,
+        "tanaka does not exist"
+    );
+
+    let r = add("name=tanaka&role=client&client=acme&password=tanaka-secret-1").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let tanaka = h.login_with("tanaka", "tanaka-secret-1").await;
+    let page = h.get("/client", Some(&tanaka)).await;
+    assert!(page.body.contains("<h1>acme</h1>"), "{}", page.body);
+    assert_eq!(
+        h.audited("user.add")
+            .await
+            .into_iter()
+            .map(|(_, who, _)| who)
+            .collect::<Vec<_>>(),
+        ["mariia", "tanaka"]
+    );
+}
+
+/// A mistake in rates.yaml stops approval with a page that says which file, which line and
+/// what is wrong (not a 500); nothing is delivered or credited, and the admin page shows the
+/// same problem.
+#[tokio::test]
+async fn a_broken_rates_file_is_named_with_its_line() {
+    let h = TestHome::new().await;
+    std::fs::write(
+        h.home().join("rates.yaml"),
+        "rates:\n  - client: acme\n    per_rn: 500\n",
+    )
+    .unwrap();
+    let kenji = h.login("kenji").await;
+    let r = h
+        .post(
+            &approve(&h.runs[0]),
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let path = h.home().join("rates.yaml").display().to_string();
+    for expected in [
+        path.as_str(),
+        "on line 3",
+        "unknown field `per_rn`",
+        "Ask the admin",
+    ] {
+        assert!(r.body.contains(expected), "lacks {expected}: {}", r.body);
+    }
+    h.assert_nothing_changed().await;
+    let admin = h.get("/admin", Some(&h.login("admin").await)).await;
+    assert!(
+        admin.body.contains("on line 3") && admin.body.contains("unknown field `per_rn`"),
+        "{}",
+        admin.body
+    );
 }

@@ -61,8 +61,20 @@ pub struct Rates {
 pub enum RateError {
     #[error("cannot read the rates file `{path}`: {message}")]
     Read { path: String, message: String },
-    #[error("the rates file `{path}` is not valid: {message}")]
-    Invalid { path: String, message: String },
+    #[error(
+        "the rates file `{path}` has a mistake{}: {message}; the admin fixes it in a text editor (the admin page shows an example)",
+        at_line(*.line)
+    )]
+    Invalid {
+        path: String,
+        /// The line of the mistake, when the YAML reader knows it.
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(" on line {l}")).unwrap_or_default()
 }
 
 impl Rates {
@@ -79,9 +91,14 @@ impl Rates {
                 });
             }
         };
-        let rates: Rates = serde_yaml::from_str(&text).map_err(|e| RateError::Invalid {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        let rates: Rates = serde_yaml::from_str(&text).map_err(|e| {
+            // serde_yaml ends with " at line X column Y"; the line is said in front instead.
+            let message = e.to_string();
+            RateError::Invalid {
+                path: path.display().to_string(),
+                line: e.location().map(|l| l.line()),
+                message: message.split(" at line ").next().unwrap_or(&message).into(),
+            }
         })?;
         if let Some(r) = rates
             .rates
@@ -90,7 +107,11 @@ impl Rates {
         {
             return Err(RateError::Invalid {
                 path: path.display().to_string(),
-                message: format!("the rate for `{}` is negative", r.client),
+                line: None,
+                message: format!(
+                    "the rate for `{}` is negative; rates are yen paid, 0 or more",
+                    r.client
+                ),
             });
         }
         Ok(rates)
