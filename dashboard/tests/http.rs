@@ -1314,3 +1314,69 @@ async fn a_broken_rates_file_is_named_with_its_line() {
         admin.body
     );
 }
+
+/// The run page and the monthly statement speak the reader's language: log times in Japan
+/// time like every other time, no English words left in Japanese; the statement's headings
+/// in Ukrainian for a Ukrainian reader. A statement for a name that is not a user's is refused
+/// (it would go into the download's file name).
+#[tokio::test]
+async fn run_page_and_statement_in_the_readers_language() {
+    let h = TestHome::new().await;
+    let id = &h.runs[0];
+    let kenji = h.login("kenji").await;
+    let page = h
+        .get_lang(&format!("/runs/{id}"), Some(&kenji), Some("ja"))
+        .await;
+    assert_eq!(page.status, 200);
+    let run = h.state.records.find(id).await.unwrap();
+    let log = std::fs::read_to_string(h.home().join(&run.folder).join("log.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let utc = chrono::DateTime::parse_from_rfc3339(first["time"].as_str().unwrap()).unwrap();
+    let jst = utc.with_timezone(&runner::payout::jst()).format("%H:%M:%S");
+    let pre = &page.body[page.body.find("<pre class=\"log\">").unwrap()..];
+    assert!(pre.contains(&format!(">{jst} ")), "{pre}");
+    assert!(
+        !pre.contains(&format!(">{} ", utc.format("%H:%M:%S"))),
+        "{pre}"
+    );
+    assert!(page.body.contains("<dt>実行</dt>"), "{}", page.body);
+    for english in ["<dt>Run</dt>", "[row ", ">line "] {
+        assert!(!page.body.contains(english), "{english} in Japanese page");
+    }
+    assert!(
+        log.contains("\"row\":") == pre.contains("行目]"),
+        "rows in the log are shown as 行目"
+    );
+
+    let r = h
+        .post(&approve(id), Some(&kenji), &format!("csrf={}", kenji.csrf))
+        .await;
+    assert_eq!(r.status, 303);
+    let month = chrono::Utc::now()
+        .with_timezone(&runner::payout::jst())
+        .format("%Y-%m")
+        .to_string();
+    let olena = h.login("olena").await;
+    let got = h
+        .get_lang(&format!("/ledger/{month}.xlsx"), Some(&olena), Some("uk"))
+        .await;
+    assert_eq!(got.status, 200);
+    let file = h.home().join("statement.xlsx");
+    std::fs::write(&file, &got.bytes).unwrap();
+    let table = runner::sheet::read_table(&file, &Default::default()).unwrap();
+    assert_eq!(table.columns[0], "зараховано");
+    assert_eq!(table.columns[7], "сума (єн)");
+    assert_eq!(table.rows.last().unwrap()[0].to_string(), "разом");
+
+    let admin = h.login("admin").await;
+    for bad in ["x%22%3B%20filename%3Devil.exe", "..%2F..%2Fx", "Olena"] {
+        let r = h
+            .get(&format!("/ledger/{month}.xlsx?trainee={bad}"), Some(&admin))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let r = h
+        .get(&format!("/ledger/{month}.xlsx?trainee=olena"), Some(&admin))
+        .await;
+    assert_eq!(r.status, 200);
+}
