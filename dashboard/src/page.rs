@@ -42,6 +42,18 @@ fn env() -> &'static Environment<'static> {
                 })
                 .unwrap_or(v)
         });
+        // A file's path in a link: each byte but letters, digits, `-._~/` percent-encoded.
+        env.add_filter("urlpath", |v: String| {
+            v.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect::<String>()
+        });
         env.add_filter("yen", |state: &State, v: i64| lang_of(state).yen(v));
         env.add_filter("month", |state: &State, v: String| lang_of(state).month(&v));
         env.add_filter("ms", |v: f64| {

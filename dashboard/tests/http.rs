@@ -1380,3 +1380,80 @@ async fn run_page_and_statement_in_the_readers_language() {
         .await;
     assert_eq!(r.status, 200);
 }
+
+/// After choosing a language the browser goes back to a page of this site only: never to
+/// another host, however the address is disguised (`//`, a backslash, a tab browsers drop).
+#[tokio::test]
+async fn the_language_form_goes_back_only_to_a_local_page() {
+    let h = TestHome::new().await;
+    let olena = h.login("olena").await;
+    for (back, to) in [
+        ("%2Fruns%3Fview%3Dall", "/runs?view=all"),
+        ("%2Fledger", "/ledger"),
+        ("%2F%5Cevil.com", "/"),
+        ("%2F%2Fevil.com", "/"),
+        ("%2F%09%2Fevil.com", "/"),
+        ("https%3A%2F%2Fevil.com", "/"),
+        ("%5C%5Cevil.com", "/"),
+        ("", "/"),
+    ] {
+        let r = h
+            .post(
+                "/lang",
+                Some(&olena),
+                &format!("csrf={}&lang=uk&back={back}", olena.csrf),
+            )
+            .await;
+        assert_eq!((r.status, r.location.as_str()), (303, to), "back={back}");
+    }
+}
+
+/// The run page lists every row with its result (failed and skipped ones marked, a count
+/// above), and links to files by their encoded names, which then download.
+#[tokio::test]
+async fn the_run_page_lists_every_row_and_links_files_safely() {
+    let h = TestHome::new().await;
+    let id = &h.runs[0];
+    let run = h.state.records.find(id).await.unwrap();
+    // A saved page with characters that mean something in a URL.
+    let name = "a b#1?x=%.html";
+    let dir = h.home().join(&run.folder).join("pages");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), "<p>saved</p>").unwrap();
+    h.state
+        .records
+        .add_artifact(
+            &run.id,
+            &runner::record::Artifact {
+                kind: "page".into(),
+                name: name.into(),
+                path: format!("pages/{name}"),
+                bytes: 12,
+                sha256: "x".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let kenji = h.login("kenji").await;
+    let page = h.get(&format!("/runs/{id}"), Some(&kenji)).await;
+    let encoded = "pages&#x2f;a%20b%231%3Fx%3D%25.html";
+    assert!(page.body.contains(encoded), "{}", page.body);
+    let file = h
+        .get(
+            &format!("/runs/{id}/files/pages/a%20b%231%3Fx%3D%25.html"),
+            Some(&kenji),
+        )
+        .await;
+    assert_eq!((file.status, file.body.as_str()), (200, "<p>saved</p>"));
+
+    let rows = &page.body[page.body.find("rows-table").unwrap()..];
+    let rows = &rows[..rows.find("</table>").unwrap()];
+    assert_eq!(rows.matches("<tr class=\"ok\">").count(), 10, "{rows}");
+    assert_eq!(rows.matches("<tr class=\"failed\">").count(), 1, "{rows}");
+    assert_eq!(rows.matches("<tr class=\"skipped\">").count(), 1, "{rows}");
+    assert!(
+        page.body.contains("12 rows: 1 failed, 1 skipped."),
+        "{}",
+        page.body
+    );
+}
