@@ -81,6 +81,7 @@ async fn main() {
         home: home.path().to_path_buf(),
         records: records.clone(),
         secure_cookies: false,
+        max_upload_bytes: dashboard::DEFAULT_UPLOAD_LIMIT,
     };
     tokio::spawn(dashboard::serve(listener, state, std::future::pending()));
 

@@ -85,7 +85,12 @@ pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {
         2,
         50,
         500,
-        Some(dashboard),
+        // The demo's accounts have published passwords: it is for trying kobo on this machine
+        // only, over plain http, so its cookies cannot be Secure.
+        Some(serve::DashboardArgs {
+            listen: dashboard,
+            secure_cookies: false,
+        }),
     )
     .await
 }

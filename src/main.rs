@@ -85,6 +85,9 @@ enum Command {
         /// Do not start the dashboard.
         #[arg(long)]
         no_dashboard: bool,
+        /// Mark the dashboard's cookies Secure (when an https proxy serves it).
+        #[arg(long)]
+        secure_cookies: bool,
     },
     /// Try kobo: demo accounts and rates, a sample client file in the inbox, then `serve`
     /// with the dashboard, where the sample run waits for review.
@@ -148,6 +151,9 @@ enum Command {
         /// Mark cookies Secure (when an https proxy serves the dashboard).
         #[arg(long)]
         secure_cookies: bool,
+        /// Refuse uploaded files larger than this many megabytes (as `kobo serve --max-file-mb`).
+        #[arg(long, default_value_t = 50)]
+        max_file_mb: u64,
     },
 }
 
@@ -241,8 +247,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             settle_ms,
             dashboard,
             no_dashboard,
+            secure_cookies,
         } => {
-            let dashboard = (!no_dashboard).then_some(dashboard);
+            let dashboard = (!no_dashboard).then_some(serve::DashboardArgs {
+                listen: dashboard,
+                secure_cookies,
+            });
             serve::serve(
                 &home,
                 &workflows,
@@ -290,6 +300,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dashboard {
             listen,
             secure_cookies,
+            max_file_mb,
         } => {
             let records = open_records(&home).await?;
             // Copies of an approval cut short by a crash are taken back first.
@@ -306,6 +317,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 home: home.clone(),
                 records,
                 secure_cookies,
+                max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
             };
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;

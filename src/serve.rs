@@ -121,6 +121,14 @@ fn spawn_worker(
     })
 }
 
+/// Where the dashboard `kobo serve` starts listens, and how it sets its cookies.
+#[derive(Debug, Clone, Copy)]
+pub struct DashboardArgs {
+    pub listen: std::net::SocketAddr,
+    /// Mark cookies `Secure` (the dashboard is reached through an https proxy).
+    pub secure_cookies: bool,
+}
+
 pub async fn serve(
     home: &Path,
     workflows: &Path,
@@ -128,7 +136,7 @@ pub async fn serve(
     workers: usize,
     max_file_mb: u64,
     settle_ms: u64,
-    dashboard: Option<std::net::SocketAddr>,
+    dashboard: Option<DashboardArgs>,
 ) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let (location, queue) = open_queue(home, args, workers).await?;
@@ -247,7 +255,11 @@ pub async fn serve(
             &stop,
         ));
     }
-    if let Some(listen) = dashboard {
+    if let Some(DashboardArgs {
+        listen,
+        secure_cookies,
+    }) = dashboard
+    {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen} for the dashboard"))?;
@@ -255,7 +267,8 @@ pub async fn serve(
         let state = dashboard::AppState {
             home: home.to_path_buf(),
             records: records.clone(),
-            secure_cookies: false,
+            secure_cookies,
+            max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
         };
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {

@@ -199,6 +199,10 @@ fn cases() -> Vec<Case> {
             "A name with spaces (names are used in folder names)",
             "name: invoice entry\nclient: Acme Inc.\nauthor: olena\nsteps:\n  - log: hi\n",
         ),
+        wf(
+            "An author written with a capital (it must be the trainee's user name)",
+            "name: invoice-entry\nclient: acme\nauthor: Olena\nsteps:\n  - log: hi\n",
+        ),
         steps("A misspelt top-level key", "step:\n  - log: hi\n"),
         steps("No steps at all", "steps: []\n"),
         steps("`steps` is not a list", "steps: open the portal\n"),
@@ -762,7 +766,7 @@ const HTTP: &[(&str, u16, &str)] = &[
     (
         "an upload of a file that is not a spreadsheet (`scan.pdf`)",
         400,
-        "kobo reads csv, xlsx, xlsm, xls, ods files; “scan.pdf” is not one of them.",
+        "kobo reads xlsx, xlsm, xlsb, xls, ods, csv, tsv, txt files; “scan.pdf” is not one of them.",
     ),
     (
         "an upload for a task that is not the client's (or a made-up one such as `../../etc`)",
@@ -770,9 +774,19 @@ const HTTP: &[(&str, u16, &str)] = &[
         "Choose which task the file is for.",
     ),
     (
-        "an upload larger than 50 MB",
-        400,
+        "an upload larger than the inbox's limit (`--max-file-mb`, 50 MB unless set)",
+        413,
         "The file is larger than 50 MB; save it without pictures, or split it into several files.",
+    ),
+    (
+        "an upload whose file name has a folder part, `:` or control characters, or starts with `.`",
+        400,
+        "That is not a file name.",
+    ),
+    (
+        "an upload whose file name is longer than 200 bytes",
+        400,
+        "The file name is longer than 200 bytes; rename the file with a shorter name and send it again.",
     ),
     (
         "a file name with `..`, `/` or `\\` in a download link",

@@ -5,12 +5,13 @@
 //! - runs: a workflow error fails at once (no retry); `--run-timeout`; cancel (queued and running); rerun
 //! - crash recovery: `kill -9` of `kobo serve` mid-run (SQLite), of one of two `kobo worker`s (Redis)
 //! - scaled out: workers with no folder in common with the server (Redis + PostgreSQL records)
+//! - the dashboard `kobo serve` starts: its cookies (`--secure-cookies`)
 
 mod common;
 #[path = "../runner/tests/support/pg.rs"]
 mod pg;
 
-use common::{KOBO, Kobo, Session, count, files_in, summary};
+use common::{KOBO, Kobo, Session, count, files_in, request, summary};
 use runner::record::RunRecord;
 use runner::{RunId, RunStatus};
 use std::collections::BTreeSet;
@@ -704,5 +705,56 @@ async fn sigterm_stops_serve_and_worker_without_leaving_a_browser() {
         }
         let left = runner::browser::processes_mentioning(tmp.path());
         assert!(left.is_empty(), "{cmd}: browser processes left: {left:?}");
+    }
+}
+
+/// The `Set-Cookie` lines of an answer.
+fn set_cookies(answer: &str) -> Vec<&str> {
+    answer
+        .lines()
+        .take_while(|l| !l.is_empty() && *l != "\r")
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(h, _)| h.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, c)| c.trim_end())
+        .collect()
+}
+
+/// `kobo serve --secure-cookies` (behind an https proxy) marks every cookie Secure; without
+/// the flag, on plain http, it does not (a browser would drop them). Both are HttpOnly and
+/// SameSite, so no script and no other site's form can use them.
+#[test]
+fn serve_sets_secure_cookies_when_asked() {
+    let mut k = Kobo::new();
+    k.add_user("kenji", "reviewer", "kenji-password");
+    for secure in [true, false] {
+        let from = k.log("serve").len();
+        let extra: &[&str] = if secure { &["--secure-cookies"] } else { &[] };
+        let pid = k.start("serve", extra);
+        let line = k.wait_log("serve", from, "dashboard on http://");
+        let addr = line.split("http://").nth(1).unwrap().trim().to_string();
+        let page = request(&addr, "GET", "/login", "", "");
+        let pre = common::cookie(&page, "kobo_login");
+        let form = format!(
+            "csrf={}&name=kenji&password=kenji-password",
+            common::hidden(&page, "csrf")
+        );
+        let login = request(&addr, "POST", "/login", &pre, &form);
+        assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+        let cookies: Vec<&str> = set_cookies(&page)
+            .into_iter()
+            .chain(set_cookies(&login))
+            .collect();
+        assert!(
+            cookies.iter().any(|c| c.starts_with("kobo_login="))
+                && cookies.iter().any(|c| c.starts_with("kobo_session=")),
+            "{cookies:?}"
+        );
+        for c in &cookies {
+            let flags: Vec<&str> = c.split("; ").skip(1).collect();
+            assert!(flags.contains(&"HttpOnly"), "{c}");
+            assert!(flags.contains(&"SameSite=Lax"), "{c}");
+            assert_eq!(flags.contains(&"Secure"), secure, "{c}");
+        }
+        k.kill(pid);
     }
 }

@@ -67,6 +67,56 @@ pub fn clients(home: &std::path::Path, users: &[User], rates: &[Rate]) -> Vec<Cl
     all.into_values().collect()
 }
 
+/// The clients a client user may belong to: those named in `rates.yaml`, by an inbox folder
+/// (one per workflow of the client, made by `kobo serve`) or by a run. A name typed for a
+/// user alone would make a client nothing else knows, so it is not counted.
+async fn known_clients(state: &AppState) -> Result<Vec<String>, AppError> {
+    let mut known: std::collections::BTreeSet<String> = Rates::load(&state.home)
+        .map(|r| r.rates.into_iter().map(|r| r.client).collect())
+        .unwrap_or_default();
+    for e in std::fs::read_dir(state.home.join("inbox"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if e.file_type().is_ok_and(|t| t.is_dir())
+            && let Some(name) = e.file_name().to_str()
+            && user::valid_name(name)
+        {
+            known.insert(name.to_string());
+        }
+    }
+    let (from_runs, _, _) = runner::review::filter_values(state.records.pool()).await?;
+    known.extend(from_runs);
+    Ok(known.into_iter().collect())
+}
+
+/// Refuse a client user's client that kobo does not know (a typo), naming the known ones.
+async fn check_known_client(
+    state: &AppState,
+    role: Role,
+    client: Option<&str>,
+) -> Result<(), AppError> {
+    let Some(client) = client.filter(|c| role == Role::Client && user::valid_name(c)) else {
+        // No client, or one the name rules refuse: `runner::user` says which.
+        return Ok(());
+    };
+    let known = known_clients(state).await?;
+    if known.iter().any(|k| k == client) {
+        return Ok(());
+    }
+    let list = if known.is_empty() {
+        "—".to_string()
+    } else {
+        known.join(", ")
+    };
+    Err(AppError::BadRequest(
+        Msg::key("err_unknown_client")
+            .with("client", client)
+            .with("known", list),
+    ))
+}
+
 fn view<'a>(all: &'a mut BTreeMap<String, ClientView>, name: &str) -> &'a mut ClientView {
     all.entry(name.to_string()).or_insert_with(|| ClientView {
         name: name.to_string(),
@@ -159,6 +209,7 @@ pub async fn add_user(
     cur.require(&[Role::Admin])?;
     let role = parse_role(&f.role)?;
     let client = client_field(&f.client);
+    check_known_client(&state, role, client).await?;
     let pool = state.records.pool();
     let u = user::add(pool, f.name.trim(), role, client, &f.password)
         .await
@@ -193,6 +244,7 @@ pub async fn set_role(
     let role = parse_role(&f.role)?;
     // A client field left filled in from before does not stop a client user becoming staff.
     let client = client_field(&f.client).filter(|_| role == Role::Client);
+    check_known_client(&state, role, client).await?;
     user::set_role(
         state.records.pool(),
         &cur.user().name,

@@ -232,12 +232,19 @@ pub async fn set_lang(
         ),
     };
     user::set_lang(state.records.pool(), &cur.user().name, lang).await?;
-    // Only go back to a page of this site.
     let back = f
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .filter(|b| is_local_path(b))
         .unwrap_or_else(|| "/".into());
     Ok(Redirect::to(&back).into_response())
+}
+
+/// A page of this site: `/` then a path, nothing a browser could read as another host
+/// (`//evil`, `/\\evil`, which browsers treat as `//`, or control characters they drop).
+fn is_local_path(back: &str) -> bool {
+    back.starts_with('/')
+        && !back.starts_with("//")
+        && back.chars().all(|c| c.is_ascii_graphic() && c != '\\')
 }
 
 /// `/`: each role's home page.

@@ -15,8 +15,12 @@ use runner::{Role, audit, delivery};
 use serde::Deserialize;
 use std::path::PathBuf;
 
-/// Spreadsheets kobo reads; anything else is refused at the door.
-const ACCEPTED: &[&str] = &["csv", "xlsx", "xlsm", "xls", "ods"];
+/// Spreadsheets kobo reads (the inbox's list); anything else is refused at the door.
+const ACCEPTED: &[&str] = runner::inbox::SPREADSHEET_EXTENSIONS;
+
+/// The longest file name taken, in bytes: it is stored with a 16-byte time stamp in front,
+/// and file systems take 255.
+const MAX_NAME_BYTES: usize = 200;
 
 fn client_of(cur: &Current) -> Result<String, AppError> {
     cur.require(&[Role::Client])?;
@@ -99,52 +103,90 @@ pub async fn download(
     .await
 }
 
+/// The page for a file over the limit, in words the client can act on.
+fn too_large(limit: u64) -> AppError {
+    AppError::TooLarge(
+        Msg::key("err_upload_too_large").with("mb", (limit / (1024 * 1024)).max(1).to_string()),
+    )
+}
+
 /// A form that cannot be read. The size limit is the one a client meets: say it in words.
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
+fn multipart_error(e: axum::extract::multipart::MultipartError, limit: u64) -> AppError {
     if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::BadRequest(
-            Msg::key("err_upload_too_large")
-                .with("mb", (crate::UPLOAD_LIMIT / (1024 * 1024)).to_string()),
-        )
+        too_large(limit)
     } else {
         AppError::BadRequest(e.body_text().into())
     }
 }
 
+/// The name a browser sends is the file's own name; anything that could name another place
+/// (a folder part, `..`, control characters) or that the file system cannot hold is refused.
+fn check_upload_name(name: &str) -> Result<(), AppError> {
+    if name.trim().is_empty()
+        || name.starts_with('.')
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c == ':' || c.is_control())
+    {
+        return Err(AppError::BadRequest(Msg::key("err_not_a_file_name")));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(AppError::BadRequest(
+            Msg::key("err_file_name_too_long").with("max", MAX_NAME_BYTES.to_string()),
+        ));
+    }
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    if !name.contains('.') || !ACCEPTED.contains(&ext.as_str()) {
+        return Err(AppError::BadRequest(
+            Msg::key("err_file_type")
+                .with("types", ACCEPTED.join(", "))
+                .with("name", name),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /client/upload`: a file into one of the client's task inboxes.
+///
+/// Who may upload is decided before the body is read; the file is read chunk by chunk and
+/// refused (413) as soon as it passes the inbox's size limit.
 pub async fn upload(
     State(state): State<AppState>,
     cur: Current,
     mut form: Multipart,
 ) -> Result<Response, AppError> {
+    let client = client_of(&cur)?;
+    let limit = state.max_upload_bytes;
     let mut csrf = None;
     let mut workflow: Option<String> = None;
     let mut file: Option<(String, Vec<u8>)> = None;
-    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+    let err = |e| multipart_error(e, limit);
+    while let Some(mut field) = form.next_field().await.map_err(err)? {
         match field.name() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(multipart_error)?),
-            Some("workflow") => workflow = Some(field.text().await.map_err(multipart_error)?),
+            Some("csrf") => csrf = Some(field.text().await.map_err(err)?),
+            Some("workflow") => workflow = Some(field.text().await.map_err(err)?),
             Some("file") => {
                 let name = field.file_name().unwrap_or("").to_string();
-                let bytes = field.bytes().await.map_err(multipart_error)?;
-                file = Some((name, bytes.to_vec()));
+                if name.is_empty() {
+                    continue;
+                }
+                check_upload_name(&name)?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(err)? {
+                    if (bytes.len() + chunk.len()) as u64 > limit {
+                        return Err(too_large(limit));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                file = Some((name, bytes));
             }
             _ => {}
         }
     }
     cur.check_csrf(csrf.as_deref())?;
-    let client = client_of(&cur)?;
     let (name, bytes) = file
-        .filter(|(n, b)| !n.is_empty() && !b.is_empty())
+        .filter(|(_, b)| !b.is_empty())
         .ok_or_else(|| AppError::BadRequest(Msg::key("err_no_file")))?;
-    let name = safe_file_name(name.rsplit(['/', '\\']).next().unwrap_or(&name));
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    if !ACCEPTED.contains(&ext.as_str()) {
-        return Err(AppError::BadRequest(
-            Msg::key("err_file_type")
-                .with("types", ACCEPTED.join(", "))
-                .with("name", &name),
-        ));
-    }
     let stamp = chrono::Utc::now()
         .with_timezone(&runner::payout::jst())
         .format("%Y%m%d-%H%M%S");

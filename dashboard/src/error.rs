@@ -108,6 +108,8 @@ pub enum AppError {
     Forbidden(Msg),
     NotFound,
     Conflict(Msg),
+    /// 413: an upload larger than the limit.
+    TooLarge(Msg),
     /// Logged with its cause; the user sees only a generic message.
     Internal(String),
 }
@@ -139,6 +141,7 @@ impl IntoResponse for AppError {
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             AppError::NotFound => (StatusCode::NOT_FOUND, Msg::key("err_not_found")),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m),
+            AppError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "dashboard request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, Msg::key("err_internal"))
@@ -218,6 +221,10 @@ impl From<ReviewError> for AppError {
                     .with("client", client)
                     .with("workflow", workflow),
             ),
+            // The admin's file, not the reviewer's doing: say what is wrong and where.
+            ReviewError::Rates(e) => {
+                AppError::Conflict(Msg::key("err_rates_invalid").with("problem", e.to_string()))
+            }
             ReviewError::Delivery(runner::delivery::DeliveryError::Changed(file)) => {
                 AppError::Conflict(Msg::key("err_output_changed").with("file", file))
             }
@@ -287,7 +294,7 @@ mod tests {
             include_str!("ledger.rs"),
         ];
         let catalog = Lang::En.catalog();
-        let mut keys: Vec<String> = [400, 401, 403, 404, 409, 500]
+        let mut keys: Vec<String> = [400, 401, 403, 404, 409, 413, 500]
             .iter()
             .map(|c| format!("err_title_{c}"))
             .collect();

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::auth::Current;
-use crate::error::AppError;
+use crate::error::{AppError, Msg};
 use crate::page::render;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -56,6 +56,14 @@ pub async fn statement(
     Query(q): Query<LedgerQuery>,
 ) -> Result<Response, AppError> {
     let trainee = whose(&cur, &q)?;
+    // The name goes into the file name (and the Content-Disposition header): a user name only.
+    if let Some(t) = &trainee
+        && !runner::user::valid_name(t)
+    {
+        return Err(AppError::BadRequest(
+            Msg::key("err_bad_name").with("name", t),
+        ));
+    }
     let month = file.strip_suffix(".xlsx").ok_or(AppError::NotFound)?;
     if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err()
         || month.len() != 7
@@ -63,18 +71,33 @@ pub async fn statement(
         return Err(AppError::NotFound);
     }
     let entries = payout::ledger(state.records.pool(), trainee.as_deref(), Some(month)).await?;
-    let table = payout::statement_table(&entries);
+    let l = |key| cur.lang.t(key);
+    let words = payout::StatementWords {
+        columns: [
+            l("st_credited"),
+            l("st_run"),
+            l("st_client"),
+            l("st_workflow"),
+            l("st_ok_rows"),
+            l("st_per_run"),
+            l("st_per_ok_row"),
+            l("st_amount"),
+        ],
+        total: l("st_total"),
+    };
+    let table = payout::statement_table(&entries, &words);
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("statement.xlsx");
     let sheet = OutputSheet {
         name: month.to_string(),
         table: &table,
-        formats: ["per run (JPY)", "per ok row (JPY)", "amount (JPY)"]
+        formats: words.columns[5..]
+            .iter()
             .map(|c| runner::sheet::ColumnFormat {
-                column: c.into(),
+                column: c.to_string(),
                 format: "#,##0".into(),
             })
-            .to_vec(),
+            .collect(),
     };
     write_xlsx(&path, &[sheet]).map_err(|e| AppError::Internal(e.to_string()))?;
     let bytes = tokio::fs::read(&path).await?;

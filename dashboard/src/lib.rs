@@ -43,13 +43,22 @@ pub struct AppState {
     pub records: Records,
     /// Mark cookies `Secure` (set when the dashboard is served over https by a proxy).
     pub secure_cookies: bool,
+    /// Largest file a client may upload, in bytes: the inbox's limit (`--max-file-mb`), so
+    /// that nothing the dashboard takes is then rejected by the inbox for its size.
+    pub max_upload_bytes: u64,
 }
 
-/// Largest file a client may upload through the dashboard.
-pub const UPLOAD_LIMIT: usize = 50 * 1024 * 1024;
+/// The upload limit when none is given: the inbox's default, 50 MiB.
+pub const DEFAULT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
+
+/// Room in an upload's body for the form's other fields and the multipart headers.
+const FORM_OVERHEAD: u64 = 64 * 1024;
 
 /// The dashboard's routes. Every route checks the user's role on the server.
 pub fn app(state: AppState) -> Router {
+    // The body limit is a backstop; the upload itself stops reading at the file's limit.
+    let body_limit =
+        usize::try_from(state.max_upload_bytes.saturating_add(FORM_OVERHEAD)).unwrap_or(usize::MAX);
     Router::new()
         .route("/", get(auth::home))
         .route("/login", get(auth::login_page).post(auth::login))
@@ -66,7 +75,7 @@ pub fn app(state: AppState) -> Router {
         .route("/client/deliveries/{name}", get(client::download))
         .route(
             "/client/upload",
-            post(client::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+            post(client::upload).layer(DefaultBodyLimit::max(body_limit)),
         )
         .route("/admin", get(admin::page))
         .route("/admin/users", post(admin::add_user))

@@ -32,6 +32,28 @@ fn env() -> &'static Environment<'static> {
         env.add_filter("dt", |state: &State, v: Option<String>| {
             v.map(|v| lang_of(state).datetime(&v)).unwrap_or_default()
         });
+        // Log lines: the time of day in Japan time, like every other time on the pages.
+        env.add_filter("clock", |v: String| {
+            chrono::DateTime::parse_from_rfc3339(&v)
+                .map(|t| {
+                    t.with_timezone(&runner::payout::jst())
+                        .format("%H:%M:%S")
+                        .to_string()
+                })
+                .unwrap_or(v)
+        });
+        // A file's path in a link: each byte but letters, digits, `-._~/` percent-encoded.
+        env.add_filter("urlpath", |v: String| {
+            v.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect::<String>()
+        });
         env.add_filter("yen", |state: &State, v: i64| lang_of(state).yen(v));
         env.add_filter("month", |state: &State, v: String| lang_of(state).month(&v));
         env.add_filter("ms", |v: f64| {

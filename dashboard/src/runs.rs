@@ -13,12 +13,52 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use runner::record::RunDetail;
 use runner::review::{self, RunFilter};
-use runner::run::{RowStatus, RunId};
+use runner::run::{RowResult, RowStatus, RunId};
 use runner::sheet::{SheetRef, SheetSpec, read_table, sheet_names};
 use runner::{Role, delivery};
 use serde::{Deserialize, Serialize};
 
 const PREVIEW_ROWS: usize = 50;
+
+/// Rows listed with their results on the run page; every row that did not end ok is listed
+/// whatever the number, ok rows up to this many in all.
+const ROW_LIST_CAP: usize = 500;
+
+/// The rows to list: all of them when they fit, else every failed or skipped row and the
+/// first ok ones up to the cap, in order.
+fn rows_to_list(rows: &[RowResult]) -> Vec<&RowResult> {
+    let problems = rows.iter().filter(|r| r.status != RowStatus::Ok).count();
+    let mut ok_room = ROW_LIST_CAP.saturating_sub(problems);
+    rows.iter()
+        .filter(|r| {
+            if r.status != RowStatus::Ok {
+                return true;
+            }
+            if ok_room == 0 {
+                return false;
+            }
+            ok_room -= 1;
+            true
+        })
+        .collect()
+}
+
+/// The table whose row results mark a sheet's rows, when it can be told: the one named like
+/// the sheet, else the only table with results, and only if it has as many rows as the sheet
+/// (a sheet of another table, or a filtered one, is not marked by position).
+fn table_for_sheet<'a>(rows: &'a [RowResult], sheet: &str, sheet_rows: usize) -> Option<&'a str> {
+    let mut tables: Vec<&str> = rows.iter().map(|r| r.table.as_str()).collect();
+    tables.dedup();
+    tables.sort_unstable();
+    tables.dedup();
+    let table = match tables.iter().find(|t| **t == sheet) {
+        Some(t) => *t,
+        None if tables.len() == 1 => tables[0],
+        None => return None,
+    };
+    let count = rows.iter().filter(|r| r.table == table).count();
+    (count == sheet_rows).then_some(table)
+}
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -147,6 +187,7 @@ fn previews(state: &AppState, d: &RunDetail) -> Vec<Preview> {
             match read_table(&path, &spec) {
                 Ok(t) => {
                     let result_col = t.column_index("result");
+                    let marked_by = table_for_sheet(&d.rows, &sheet, t.rows.len());
                     let rows = t
                         .rows
                         .iter()
@@ -156,10 +197,10 @@ fn previews(state: &AppState, d: &RunDetail) -> Vec<Preview> {
                         .map(|(i, (cells, source))| {
                             let class = match result_col {
                                 Some(c) => row_class(&cells[c].to_string()),
-                                None => d
-                                    .rows
-                                    .iter()
-                                    .find(|r| r.row == i + 1)
+                                None => marked_by
+                                    .and_then(|table| {
+                                        d.rows.iter().find(|r| r.table == table && r.row == i + 1)
+                                    })
                                     .map(|r| row_class(r.status.as_str()))
                                     .unwrap_or(""),
                             };
@@ -207,20 +248,17 @@ pub async fn show(
     let log = runner::run_folder::read_log(&state.home.join(&d.run.folder).join("log.jsonl"))
         .unwrap_or_default();
     let log_start = log.len().saturating_sub(500);
-    let problem_rows: Vec<_> = d
-        .rows
-        .iter()
-        .filter(|r| r.status != RowStatus::Ok)
-        .collect();
+    let listed_rows = rows_to_list(&d.rows);
     let slowest = d.steps.iter().map(|s| s.total_ms).fold(1.0_f64, f64::max);
     let steps: Vec<Value> = d
         .steps
         .iter()
         .map(|s| context! { step => Value::from_serialize(s), pct => ((s.total_ms / slowest) * 100.0).round().max(1.0) as i64 })
         .collect();
-    let can_decide = cur.user().can_review()
-        && review_state == runner::ReviewState::Awaiting
-        && d.run.trainee != cur.user().name;
+    // As review::check: user names are lowercase, an old run's author may not be.
+    let own_run = d.run.trainee.eq_ignore_ascii_case(&cur.user().name);
+    let can_decide =
+        cur.user().can_review() && review_state == runner::ReviewState::Awaiting && !own_run;
     let html = render(
         "run.html",
         cur.lang,
@@ -233,12 +271,15 @@ pub async fn show(
             screenshots => Value::from_serialize(d.artifacts.iter().filter(|a| a.kind == "screenshot" && a.path.ends_with(".png")).collect::<Vec<_>>()),
             pages => Value::from_serialize(d.artifacts.iter().filter(|a| a.kind != "input" && a.kind != "output" && !a.path.ends_with(".png")).collect::<Vec<_>>()),
             previews => Value::from_serialize(previews(&state, &d)),
-            problem_rows => Value::from_serialize(&problem_rows),
+            rows => Value::from_serialize(&listed_rows),
+            rows_total => d.rows.len(),
+            rows_failed => d.rows.iter().filter(|r| r.status == RowStatus::Failed).count(),
+            rows_skipped => d.rows.iter().filter(|r| r.status == RowStatus::Skipped).count(),
             steps => steps,
             log => Value::from_serialize(&log[log_start..]),
             deliveries => Value::from_serialize(&deliveries),
             can_decide => can_decide,
-            own_run => cur.user().can_review() && d.run.trainee == cur.user().name,
+            own_run => cur.user().can_review() && own_run,
             preview_rows => PREVIEW_ROWS,
         },
     )?;
@@ -316,4 +357,50 @@ pub async fn file(
     };
     let full = folder.resolve(&a.path).ok_or(AppError::NotFound)?;
     send_file(&full, &a.name).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(table: &str, row: usize, status: RowStatus) -> RowResult {
+        RowResult {
+            table: table.into(),
+            row,
+            source_row: row + 1,
+            status,
+            message: None,
+            step: None,
+        }
+    }
+
+    #[test]
+    fn a_sheet_is_marked_only_by_the_results_of_its_own_table() {
+        let one = vec![
+            row("invoices", 1, RowStatus::Ok),
+            row("invoices", 2, RowStatus::Failed),
+        ];
+        assert_eq!(table_for_sheet(&one, "Sheet1", 2), Some("invoices"));
+        // A sheet of another length is another table (or a filtered one).
+        assert_eq!(table_for_sheet(&one, "Sheet1", 5), None);
+        let two = vec![
+            row("invoices", 1, RowStatus::Failed),
+            row("staff", 1, RowStatus::Ok),
+            row("staff", 2, RowStatus::Ok),
+        ];
+        assert_eq!(table_for_sheet(&two, "staff", 2), Some("staff"));
+        assert_eq!(table_for_sheet(&two, "Sheet1", 1), None, "which table?");
+    }
+
+    #[test]
+    fn every_problem_row_is_listed_even_past_the_cap() {
+        let mut rows: Vec<RowResult> = (1..=ROW_LIST_CAP + 100)
+            .map(|i| row("t", i, RowStatus::Ok))
+            .collect();
+        rows.push(row("t", ROW_LIST_CAP + 101, RowStatus::Failed));
+        let listed = rows_to_list(&rows);
+        assert_eq!(listed.len(), ROW_LIST_CAP);
+        assert_eq!(listed.last().unwrap().status, RowStatus::Failed);
+        assert_eq!(rows_to_list(&rows[..3]).len(), 3);
+    }
 }

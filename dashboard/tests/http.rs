@@ -71,67 +71,158 @@ async fn every_route_needs_a_login() {
     h.assert_nothing_changed().await;
 }
 
-#[tokio::test]
-async fn each_role_sees_only_its_pages() {
-    let h = TestHome::new().await;
-    let id = &h.runs[0];
-    let olena = h.login("olena").await;
-    let sato = h.login("sato").await;
-    let kenji = h.login("kenji").await;
-    let cases: &[(&Login, &str, &str)] = &[
-        (&olena, "GET", "/admin"),
-        (&olena, "GET", "/client"),
-        (&olena, "POST", "approve"),
-        (&olena, "POST", "reject"),
-        (&olena, "POST", "/admin/users"),
-        (&sato, "GET", "/runs"),
-        (&sato, "GET", "run"),
-        (&sato, "GET", "file"),
-        (&sato, "GET", "/ledger"),
-        (&sato, "POST", "approve"),
-        (&kenji, "GET", "/admin"),
-        (&kenji, "GET", "/ledger"),
-        (&kenji, "GET", "/client"),
-        (&kenji, "GET", "/client/deliveries/x.xlsx"),
-        (&kenji, "POST", "/admin/users"),
-    ];
-    for (who, method, what) in cases {
-        let path = match *what {
-            "approve" => approve(id),
-            "reject" => reject(id),
-            "run" => format!("/runs/{id}"),
-            "file" => format!("/runs/{id}/files/input/invoices.csv"),
-            p => p.to_string(),
-        };
-        let form = format!(
-            "csrf={}&comment=ok&name=eve&role=admin&password=0123456789ab",
-            who.csrf
-        );
-        let r = if *method == "GET" {
-            h.get(&path, Some(who)).await
-        } else {
-            h.post(&path, Some(who), &form).await
-        };
-        assert_eq!(r.status, 403, "{method} {path}: {}", r.body);
-        assert!(
-            !r.body.contains("SELECT") && !r.body.contains("Error {"),
-            "{}",
-            r.body
-        );
+/// Who may use each route: the dashboard's access rules in one table. Every role not listed
+/// is refused with 403. (`/`, `/login`, `/logout` and `/lang` are for everyone.)
+///
+/// In paths and forms, `{run}`, `{user}`, `{new}` and `{task}` name something real for a
+/// refused role (the request would change something if it were let through), and something
+/// that makes an allowed role's request fail harmlessly after its role was accepted (a run
+/// already reviewed, a user who does not exist, a name taken, a task the client lacks).
+const ACCESS: &[(&str, &str, &str, &[Role])] = {
+    use Role::{Admin, Client, Reviewer, Trainee};
+    &[
+        ("GET", "/runs", "", &[Admin, Reviewer, Trainee]),
+        ("GET", "/runs/{run}", "", &[Admin, Reviewer, Trainee]),
+        (
+            "GET",
+            "/runs/{run}/files/input/invoices.csv",
+            "",
+            &[Admin, Reviewer, Trainee],
+        ),
+        ("POST", "/runs/{run}/approve", "", &[Admin, Reviewer]),
+        (
+            "POST",
+            "/runs/{run}/reject",
+            "comment=redo",
+            &[Admin, Reviewer],
+        ),
+        ("GET", "/ledger", "", &[Admin, Trainee]),
+        ("GET", "/ledger/{month}.xlsx", "", &[Admin, Trainee]),
+        (
+            "GET",
+            "/ledger/{month}.xlsx?trainee=olena",
+            "",
+            &[Admin, Trainee],
+        ),
+        ("GET", "/client", "", &[Client]),
+        ("GET", "/client/deliveries/{delivery}", "", &[Client]),
+        ("POST", "/client/upload", "{task}", &[Client]),
+        ("GET", "/admin", "", &[Admin]),
+        (
+            "POST",
+            "/admin/users",
+            "name={new}&role=admin&password=0123456789ab",
+            &[Admin],
+        ),
+        ("POST", "/admin/users/{user}/role", "role=admin", &[Admin]),
+        ("POST", "/admin/users/{user}/disable", "", &[Admin]),
+        ("POST", "/admin/users/{user}/enable", "", &[Admin]),
+        (
+            "POST",
+            "/admin/users/{user}/password",
+            "password=a-new-password-1",
+            &[Admin],
+        ),
+    ]
+};
+
+/// What a refused request could have changed: records, users, sessions and files.
+async fn snapshot(
+    h: &TestHome,
+) -> (
+    Vec<i64>,
+    Vec<(String, String, Option<String>, i64, String)>,
+    Vec<String>,
+) {
+    let mut counts = Vec::new();
+    for table in ["reviews", "ledger", "deliveries", "users", "audit"] {
+        counts.push(h.count(table).await);
     }
-    h.assert_nothing_changed().await;
-    // Each role's own pages work.
-    assert_eq!(h.get("/runs", Some(&olena)).await.status, 200);
-    assert_eq!(h.get("/ledger", Some(&olena)).await.status, 200);
-    assert_eq!(h.get("/client", Some(&sato)).await.status, 200);
-    assert_eq!(
-        h.get(&format!("/runs/{id}"), Some(&kenji)).await.status,
-        200
-    );
-    assert_eq!(
-        h.get("/admin", Some(&h.login("admin").await)).await.status,
-        200
-    );
+    counts.push(h.sessions().await);
+    let users = sqlx::query_as(
+        "SELECT name, role, client, disabled, password_hash FROM users ORDER BY name",
+    )
+    .fetch_all(h.state.records.pool())
+    .await
+    .unwrap();
+    (counts, users, files_under(h.home()))
+}
+
+#[tokio::test]
+async fn every_role_is_refused_every_route_not_its_own_and_nothing_changes() {
+    let h = TestHome::new().await;
+    std::fs::create_dir_all(h.home().join("inbox/acme/invoice-report")).unwrap();
+    let (open, reviewed) = (&h.runs[0], &h.runs[1]);
+    let kenji = h.login("kenji").await;
+    let r = h
+        .post(
+            &approve(reviewed),
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let delivery = h.outbox("acme").remove(0);
+    let month = chrono::Utc::now()
+        .with_timezone(&runner::payout::jst())
+        .format("%Y-%m")
+        .to_string();
+    let logins = [
+        (Role::Admin, h.login("admin").await),
+        (Role::Reviewer, kenji),
+        (Role::Trainee, h.login("olena").await),
+        (Role::Client, h.login("sato").await),
+    ];
+    let before = snapshot(&h).await;
+    let mut refused = 0;
+    for (method, path, form, allowed) in ACCESS {
+        for (role, who) in &logins {
+            let ok = allowed.contains(role);
+            let fill = |s: &str| {
+                s.replace("{run}", if ok { reviewed } else { open })
+                    .replace("{user}", if ok { "nobody" } else { "taras" })
+                    .replace("{new}", if ok { "taras" } else { "eve" })
+                    .replace("{month}", &month)
+                    .replace("{delivery}", &delivery)
+            };
+            let path = fill(path);
+            let r = match *method {
+                "GET" => h.get(&path, Some(who)).await,
+                _ if path == "/client/upload" => {
+                    let task = if ok { "no-such-task" } else { "invoice-report" };
+                    h.send(upload_request(who, task, "invoices.csv", b"a,b\r\n1,2"))
+                        .await
+                }
+                _ => {
+                    let form = format!("csrf={}&{}", who.csrf, fill(form));
+                    h.post(&path, Some(who), &form).await
+                }
+            };
+            let what = format!("{role} {method} {path}");
+            if ok {
+                assert!(
+                    ![401, 403].contains(&r.status) && r.status < 500,
+                    "{what} was refused: {} {}",
+                    r.status,
+                    r.body
+                );
+                if *method == "GET" {
+                    assert_eq!(r.status, 200, "{what}: {}", r.body);
+                }
+            } else {
+                refused += 1;
+                assert_eq!(r.status, 403, "{what}: {}", r.body);
+                // Refused for the role, not for another reason (olena's own run, say).
+                assert!(
+                    r.body.contains("You do not have access to this page."),
+                    "{what}: {}",
+                    r.body
+                );
+            }
+            assert_eq!(snapshot(&h).await, before, "{what} changed something");
+        }
+    }
+    assert!(refused >= 30, "only {refused} refusals checked");
 }
 
 #[tokio::test]
@@ -561,6 +652,8 @@ async fn only_the_admin_manages_users_and_only_with_the_form_token() {
 #[tokio::test]
 async fn the_admin_changes_roles_and_clients() {
     let h = TestHome::new().await;
+    // sakura is known by its inbox folder (kobo serve makes one per workflow).
+    std::fs::create_dir_all(h.home().join("inbox/sakura/roster-cleanup")).unwrap();
     let admin = h.login("admin").await;
     let olena = h.login("olena").await;
     let sato = h.login("sato").await;
@@ -597,6 +690,8 @@ async fn the_admin_changes_roles_and_clients() {
         ("taras", "role=client&client="),
         ("taras", "role=client&client=..%2Facme"),
         ("taras", "role=owner"),
+        ("taras", "role=client&client=acmee"),
+        ("sato", "role=client&client=sakrua"),
     ] {
         let r = role(who, form).await;
         assert_eq!(r.status, 400, "{form}: {}", r.body);
@@ -913,4 +1008,452 @@ async fn error_pages_roles_and_statuses_speak_the_users_language() {
     );
     let page = h.get_lang("/admin", Some(&admin), Some("ja")).await;
     assert!(page.body.contains("admin · 管理者") && page.body.contains("レビュー担当"));
+}
+
+/// A trainee promoted to reviewer still cannot approve her own earlier runs, however her name
+/// was written in the run's record (runs recorded before workflows had to use the exact user
+/// name may say `Olena` for the user `olena`).
+#[tokio::test]
+async fn a_trainee_promoted_to_reviewer_cannot_approve_her_own_runs() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let olena = h.login("olena").await;
+    let r = h
+        .post(
+            "/admin/users/olena/role",
+            Some(&admin),
+            &format!("csrf={}&role=reviewer&client=", admin.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    sqlx::query("UPDATE runs SET trainee = 'Olena' WHERE id = $1")
+        .bind(&h.runs[1])
+        .execute(h.state.records.pool())
+        .await
+        .unwrap();
+    for id in &h.runs {
+        let r = h
+            .post(&approve(id), Some(&olena), &format!("csrf={}", olena.csrf))
+            .await;
+        assert_eq!(r.status, 403, "olena approves her run {id}: {}", r.body);
+        let r = h
+            .post(
+                &reject(id),
+                Some(&olena),
+                &format!("csrf={}&comment=fine", olena.csrf),
+            )
+            .await;
+        assert_eq!(r.status, 403, "olena rejects her run {id}: {}", r.body);
+    }
+    assert_eq!(h.count("reviews").await, 0, "a review was recorded");
+    assert_eq!(h.count("ledger").await, 0, "a credit was recorded");
+    assert_eq!(h.count("deliveries").await, 0, "a delivery was recorded");
+    assert!(h.outbox("acme").is_empty(), "a file was delivered");
+    // Another reviewer may.
+    let kenji = h.login("kenji").await;
+    let r = h
+        .post(
+            &approve(&h.runs[1]),
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+}
+
+/// A multipart upload of `content` as `file_name` for `workflow`, as this user.
+fn upload_request(login: &Login, workflow: &str, file_name: &str, content: &[u8]) -> Request<Body> {
+    let boundary = "XyZ-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"workflow\"\r\n\r\n{workflow}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+        csrf = login.csrf
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::post("/client/upload")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header(header::COOKIE, &login.cookie)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// Every file under `dir` (but the records database), relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("records.db")
+            {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What an upload may not do: go over the inbox's size limit (413, a page that says the
+/// limit), name a place outside the inbox, carry a name the file system cannot hold (not a
+/// 500), or be a file the inbox would refuse. Each is refused and writes nothing anywhere.
+#[tokio::test]
+async fn uploads_that_cannot_go_into_the_inbox_are_refused() {
+    let h = TestHome::new().await;
+    let sato = h.login("sato").await;
+    std::fs::create_dir_all(h.home().join("inbox/acme/invoice-report")).unwrap();
+    let before = files_under(h.home());
+    let csv = b"a,b\r\n1,2".to_vec();
+    let limit = common::UPLOAD_LIMIT as usize;
+    let long = format!("{}.csv", "請".repeat(86)); // 262 bytes
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "too large",
+            "invoices.csv",
+            vec![b'1'; limit + 1],
+            413,
+            "larger than 1 MB",
+        ),
+        (
+            "a folder part",
+            "../../x.csv",
+            csv.clone(),
+            400,
+            "not a file name",
+        ),
+        (
+            "a Windows folder part",
+            "..\\..\\x.csv",
+            csv.clone(),
+            400,
+            "not a file name",
+        ),
+        ("a slash", "acme/x.csv", csv.clone(), 400, "not a file name"),
+        (
+            "a tab",
+            "in\tvoices.csv",
+            csv.clone(),
+            400,
+            "not a file name",
+        ),
+        // The form parser itself refuses other control characters in a header.
+        (
+            "a control character",
+            "in\u{7}voices.csv",
+            csv.clone(),
+            400,
+            "<small>400</small>",
+        ),
+        ("a dot file", ".x.csv", csv.clone(), 400, "not a file name"),
+        (
+            "too long a name",
+            &long,
+            csv.clone(),
+            400,
+            "longer than 200 bytes",
+        ),
+        (
+            "not a spreadsheet",
+            "scan.pdf",
+            b"%PDF-1.4".to_vec(),
+            400,
+            "“scan.pdf” is not one",
+        ),
+        (
+            "no extension",
+            "invoices",
+            csv.clone(),
+            400,
+            "is not one of them",
+        ),
+    ];
+    for (what, name, content, status, says) in &cases {
+        let r = h
+            .send(upload_request(&sato, "invoice-report", name, content))
+            .await;
+        assert_eq!(r.status, *status, "{what}: {}", r.body);
+        assert!(r.body.contains(says), "{what}: {}", r.body);
+        assert_eq!(files_under(h.home()), before, "{what} wrote a file");
+    }
+    // A file of exactly the limit is taken.
+    let r = h
+        .send(upload_request(
+            &sato,
+            "invoice-report",
+            "big.csv",
+            &vec![b'1'; limit],
+        ))
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    // Who may upload is decided before the body is read: a trainee's large upload is
+    // refused as not hers to make, not as too large.
+    let olena = h.login("olena").await;
+    let r = h
+        .send(upload_request(
+            &olena,
+            "invoice-report",
+            "x.csv",
+            &vec![b'1'; limit + 1],
+        ))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = h
+        .send(upload_request(
+            &Login {
+                cookie: String::new(),
+                csrf: String::new(),
+            },
+            "invoice-report",
+            "x.csv",
+            &vec![b'1'; limit + 1],
+        ))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(files_under(h.home()).len(), before.len() + 1);
+}
+
+/// The admin adds users in the dashboard: the new user can log in at once and lands on the
+/// pages of their role. A client user's client must be one kobo knows (a typo would make a
+/// client with no workflows, inbox or rates); the refusal lists the known ones.
+#[tokio::test]
+async fn the_admin_adds_users_who_can_log_in() {
+    let h = TestHome::new().await;
+    let admin = h.login("admin").await;
+    let add = |form: &str| {
+        let form = format!("csrf={}&{form}", admin.csrf);
+        let (h, admin) = (&h, &admin);
+        async move { h.post("/admin/users", Some(admin), &form).await }
+    };
+    let r = add("name=mariia&role=trainee&client=&password=mariia-secret-1").await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/admin"),
+        "{}",
+        r.body
+    );
+    let mariia = h.login_with("mariia", "mariia-secret-1").await;
+    let page = h.get("/runs", Some(&mariia)).await;
+    assert!(page.body.contains("mariia · trainee"), "{}", page.body);
+
+    let users = h.count("users").await;
+    let r = add("name=tanaka&role=client&client=acmee&password=tanaka-secret-1").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("“acmee”") && r.body.contains("Known clients: acme."),
+        "{}",
+        r.body
+    );
+    assert_eq!(h.count("users").await, users, "no user added");
+    assert_eq!(
+        h.try_login("tanaka", "tanaka-secret-1").await.status,
+        401,
+        "tanaka does not exist"
+    );
+
+    let r = add("name=tanaka&role=client&client=acme&password=tanaka-secret-1").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let tanaka = h.login_with("tanaka", "tanaka-secret-1").await;
+    let page = h.get("/client", Some(&tanaka)).await;
+    assert!(page.body.contains("<h1>acme</h1>"), "{}", page.body);
+    assert_eq!(
+        h.audited("user.add")
+            .await
+            .into_iter()
+            .map(|(_, who, _)| who)
+            .collect::<Vec<_>>(),
+        ["mariia", "tanaka"]
+    );
+}
+
+/// A mistake in rates.yaml stops approval with a page that says which file, which line and
+/// what is wrong (not a 500); nothing is delivered or credited, and the admin page shows the
+/// same problem.
+#[tokio::test]
+async fn a_broken_rates_file_is_named_with_its_line() {
+    let h = TestHome::new().await;
+    std::fs::write(
+        h.home().join("rates.yaml"),
+        "rates:\n  - client: acme\n    per_rn: 500\n",
+    )
+    .unwrap();
+    let kenji = h.login("kenji").await;
+    let r = h
+        .post(
+            &approve(&h.runs[0]),
+            Some(&kenji),
+            &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let path = h.home().join("rates.yaml").display().to_string();
+    for expected in [
+        path.as_str(),
+        "on line 3",
+        "unknown field `per_rn`",
+        "Ask the admin",
+    ] {
+        assert!(r.body.contains(expected), "lacks {expected}: {}", r.body);
+    }
+    h.assert_nothing_changed().await;
+    let admin = h.get("/admin", Some(&h.login("admin").await)).await;
+    assert!(
+        admin.body.contains("on line 3") && admin.body.contains("unknown field `per_rn`"),
+        "{}",
+        admin.body
+    );
+}
+
+/// The run page and the monthly statement speak the reader's language: log times in Japan
+/// time like every other time, no English words left in Japanese; the statement's headings
+/// in Ukrainian for a Ukrainian reader. A statement for a name that is not a user's is refused
+/// (it would go into the download's file name).
+#[tokio::test]
+async fn run_page_and_statement_in_the_readers_language() {
+    let h = TestHome::new().await;
+    let id = &h.runs[0];
+    let kenji = h.login("kenji").await;
+    let page = h
+        .get_lang(&format!("/runs/{id}"), Some(&kenji), Some("ja"))
+        .await;
+    assert_eq!(page.status, 200);
+    let run = h.state.records.find(id).await.unwrap();
+    let log = std::fs::read_to_string(h.home().join(&run.folder).join("log.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    let utc = chrono::DateTime::parse_from_rfc3339(first["time"].as_str().unwrap()).unwrap();
+    let jst = utc.with_timezone(&runner::payout::jst()).format("%H:%M:%S");
+    let pre = &page.body[page.body.find("<pre class=\"log\">").unwrap()..];
+    assert!(pre.contains(&format!(">{jst} ")), "{pre}");
+    assert!(
+        !pre.contains(&format!(">{} ", utc.format("%H:%M:%S"))),
+        "{pre}"
+    );
+    assert!(page.body.contains("<dt>実行</dt>"), "{}", page.body);
+    for english in ["<dt>Run</dt>", "[row ", ">line "] {
+        assert!(!page.body.contains(english), "{english} in Japanese page");
+    }
+    assert!(
+        log.contains("\"row\":") == pre.contains("行目]"),
+        "rows in the log are shown as 行目"
+    );
+
+    let r = h
+        .post(&approve(id), Some(&kenji), &format!("csrf={}", kenji.csrf))
+        .await;
+    assert_eq!(r.status, 303);
+    let month = chrono::Utc::now()
+        .with_timezone(&runner::payout::jst())
+        .format("%Y-%m")
+        .to_string();
+    let olena = h.login("olena").await;
+    let got = h
+        .get_lang(&format!("/ledger/{month}.xlsx"), Some(&olena), Some("uk"))
+        .await;
+    assert_eq!(got.status, 200);
+    let file = h.home().join("statement.xlsx");
+    std::fs::write(&file, &got.bytes).unwrap();
+    let table = runner::sheet::read_table(&file, &Default::default()).unwrap();
+    assert_eq!(table.columns[0], "зараховано");
+    assert_eq!(table.columns[7], "сума (єн)");
+    assert_eq!(table.rows.last().unwrap()[0].to_string(), "разом");
+
+    let admin = h.login("admin").await;
+    for bad in ["x%22%3B%20filename%3Devil.exe", "..%2F..%2Fx", "Olena"] {
+        let r = h
+            .get(&format!("/ledger/{month}.xlsx?trainee={bad}"), Some(&admin))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let r = h
+        .get(&format!("/ledger/{month}.xlsx?trainee=olena"), Some(&admin))
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+/// After choosing a language the browser goes back to a page of this site only: never to
+/// another host, however the address is disguised (`//`, a backslash, a tab browsers drop).
+#[tokio::test]
+async fn the_language_form_goes_back_only_to_a_local_page() {
+    let h = TestHome::new().await;
+    let olena = h.login("olena").await;
+    for (back, to) in [
+        ("%2Fruns%3Fview%3Dall", "/runs?view=all"),
+        ("%2Fledger", "/ledger"),
+        ("%2F%5Cevil.com", "/"),
+        ("%2F%2Fevil.com", "/"),
+        ("%2F%09%2Fevil.com", "/"),
+        ("https%3A%2F%2Fevil.com", "/"),
+        ("%5C%5Cevil.com", "/"),
+        ("", "/"),
+    ] {
+        let r = h
+            .post(
+                "/lang",
+                Some(&olena),
+                &format!("csrf={}&lang=uk&back={back}", olena.csrf),
+            )
+            .await;
+        assert_eq!((r.status, r.location.as_str()), (303, to), "back={back}");
+    }
+}
+
+/// The run page lists every row with its result (failed and skipped ones marked, a count
+/// above), and links to files by their encoded names, which then download.
+#[tokio::test]
+async fn the_run_page_lists_every_row_and_links_files_safely() {
+    let h = TestHome::new().await;
+    let id = &h.runs[0];
+    let run = h.state.records.find(id).await.unwrap();
+    // A saved page with characters that mean something in a URL.
+    let name = "a b#1?x=%.html";
+    let dir = h.home().join(&run.folder).join("pages");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), "<p>saved</p>").unwrap();
+    h.state
+        .records
+        .add_artifact(
+            &run.id,
+            &runner::record::Artifact {
+                kind: "page".into(),
+                name: name.into(),
+                path: format!("pages/{name}"),
+                bytes: 12,
+                sha256: "x".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let kenji = h.login("kenji").await;
+    let page = h.get(&format!("/runs/{id}"), Some(&kenji)).await;
+    let encoded = "pages&#x2f;a%20b%231%3Fx%3D%25.html";
+    assert!(page.body.contains(encoded), "{}", page.body);
+    let file = h
+        .get(
+            &format!("/runs/{id}/files/pages/a%20b%231%3Fx%3D%25.html"),
+            Some(&kenji),
+        )
+        .await;
+    assert_eq!((file.status, file.body.as_str()), (200, "<p>saved</p>"));
+
+    let rows = &page.body[page.body.find("rows-table").unwrap()..];
+    let rows = &rows[..rows.find("</table>").unwrap()];
+    assert_eq!(rows.matches("<tr class=\"ok\">").count(), 10, "{rows}");
+    assert_eq!(rows.matches("<tr class=\"failed\">").count(), 1, "{rows}");
+    assert_eq!(rows.matches("<tr class=\"skipped\">").count(), 1, "{rows}");
+    assert!(
+        page.body.contains("12 rows: 1 failed, 1 skipped."),
+        "{}",
+        page.body
+    );
 }

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub const REJECTED: &str = "rejected";
 pub const DUPLICATES: &str = "duplicates";
 
-/// File types kobo reads (the content is checked too).
-const SPREADSHEET_EXTENSIONS: &[&str] =
+/// File types kobo reads (the content is checked too); the dashboard's upload takes the same.
+pub const SPREADSHEET_EXTENSIONS: &[&str] =
     &["xlsx", "xlsm", "xlsb", "xls", "ods", "csv", "tsv", "txt"];
 
 #[derive(Debug, Clone)]

@@ -61,8 +61,20 @@ pub struct Rates {
 pub enum RateError {
     #[error("cannot read the rates file `{path}`: {message}")]
     Read { path: String, message: String },
-    #[error("the rates file `{path}` is not valid: {message}")]
-    Invalid { path: String, message: String },
+    #[error(
+        "the rates file `{path}` has a mistake{}: {message}; the admin fixes it in a text editor (the admin page shows an example)",
+        at_line(*.line)
+    )]
+    Invalid {
+        path: String,
+        /// The line of the mistake, when the YAML reader knows it.
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(" on line {l}")).unwrap_or_default()
 }
 
 impl Rates {
@@ -79,9 +91,14 @@ impl Rates {
                 });
             }
         };
-        let rates: Rates = serde_yaml::from_str(&text).map_err(|e| RateError::Invalid {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        let rates: Rates = serde_yaml::from_str(&text).map_err(|e| {
+            // serde_yaml ends with " at line X column Y"; the line is said in front instead.
+            let message = e.to_string();
+            RateError::Invalid {
+                path: path.display().to_string(),
+                line: e.location().map(|l| l.line()),
+                message: message.split(" at line ").next().unwrap_or(&message).into(),
+            }
         })?;
         if let Some(r) = rates
             .rates
@@ -90,7 +107,11 @@ impl Rates {
         {
             return Err(RateError::Invalid {
                 path: path.display().to_string(),
-                message: format!("the rate for `{}` is negative", r.client),
+                line: None,
+                message: format!(
+                    "the rate for `{}` is negative; rates are yen paid, 0 or more",
+                    r.client
+                ),
             });
         }
         Ok(rates)
@@ -225,10 +246,18 @@ pub fn monthly_totals(entries: &[LedgerEntry]) -> Vec<MonthTotal> {
     totals
 }
 
-/// A month's statement as a table (one row per approved run, then the total), for xlsx.
-pub fn statement_table(entries: &[LedgerEntry]) -> Table {
-    let mut t = Table::new(
-        [
+/// The words of a statement, in the reader's language: the column headings and the label
+/// of the total row.
+#[derive(Debug, Clone, Copy)]
+pub struct StatementWords<'a> {
+    /// credited, run, client, workflow, ok rows, per run, per ok row, amount.
+    pub columns: [&'a str; 8],
+    pub total: &'a str,
+}
+
+impl StatementWords<'static> {
+    pub const ENGLISH: StatementWords<'static> = StatementWords {
+        columns: [
             "credited",
             "run",
             "client",
@@ -237,10 +266,14 @@ pub fn statement_table(entries: &[LedgerEntry]) -> Table {
             "per run (JPY)",
             "per ok row (JPY)",
             "amount (JPY)",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
+        ],
+        total: "total",
+    };
+}
+
+/// A month's statement as a table (one row per approved run, then the total), for xlsx.
+pub fn statement_table(entries: &[LedgerEntry], words: &StatementWords) -> Table {
+    let mut t = Table::new(words.columns.map(String::from).to_vec());
     let mut sorted: Vec<&LedgerEntry> = entries.iter().collect();
     sorted.sort_by(|a, b| a.credited_at.cmp(&b.credited_at));
     for (i, e) in sorted.iter().enumerate() {
@@ -263,7 +296,7 @@ pub fn statement_table(entries: &[LedgerEntry]) -> Table {
     }
     let total: i64 = entries.iter().map(|e| e.amount_yen).sum();
     let mut last = vec![Cell::Empty; 8];
-    last[0] = Cell::text("total");
+    last[0] = Cell::text(words.total);
     last[7] = Cell::Int(total);
     t.push_row(last, sorted.len() + 2);
     t
@@ -319,7 +352,10 @@ mod tests {
             }
         );
         assert_eq!(totals[1].amount_yen, 500);
-        let t = statement_table(&[e("2026-11", 700), e("2026-11", 300)]);
+        let t = statement_table(
+            &[e("2026-11", 700), e("2026-11", 300)],
+            &StatementWords::ENGLISH,
+        );
         assert_eq!(t.rows.last().unwrap()[7], Cell::Int(1000));
     }
 }

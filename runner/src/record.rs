@@ -35,6 +35,8 @@ pub enum StoreError {
     Files { path: String, message: String },
     #[error("no run with id `{0}`; `kobo runs` lists recent runs")]
     NoSuchRun(String),
+    #[error("run `{0}` was reviewed, so its files do not change; `kobo rerun {0}` makes a new run")]
+    Reviewed(String),
     #[error("run `{id}` is {from} and cannot become {to}")]
     BadTransition {
         id: String,

@@ -217,7 +217,9 @@ async fn check(records: &Records, run_id: &RunId, by: &User) -> Result<RunRecord
     if run.id != *run_id {
         return Err(ReviewError::NoSuchRun(run_id.0.clone()));
     }
-    if run.trainee == by.name {
+    // User names are lowercase, but runs recorded before workflows were held to that rule may
+    // carry `Olena` for the user `olena`.
+    if run.trainee.eq_ignore_ascii_case(&by.name) {
         return Err(ReviewError::OwnRun(by.name.clone()));
     }
     if let Some(r) = get(records.pool(), &run.id.0).await? {
@@ -370,14 +372,21 @@ pub async fn reject(
     Ok(review)
 }
 
-/// Make a reviewed run's outputs read-only: they are what the decision was about.
+/// Make a reviewed run's output files read-only: they are what the decision was about.
+///
+/// This only guards against accidents in the folder; what kobo itself keeps is guarded by
+/// the records (a reviewed run's `run_files` and `run_artifacts` do not change, see the
+/// `reviewed_runs_frozen` migrations), and an approval delivers only the recorded content.
 fn freeze(home: &Path, run: &RunRecord, outputs: &[crate::record::Artifact]) {
     for a in outputs {
         let path = home.join(&run.folder).join(&a.path);
-        if let Ok(meta) = std::fs::metadata(&path) {
+        let done = std::fs::metadata(&path).and_then(|meta| {
             let mut perms = meta.permissions();
             perms.set_readonly(true);
-            let _ = std::fs::set_permissions(&path, perms);
+            std::fs::set_permissions(&path, perms)
+        });
+        if let Err(e) = done {
+            tracing::warn!(run = %run.id, file = %path.display(), "cannot make a reviewed run's output read-only: {e}");
         }
     }
 }

@@ -23,6 +23,9 @@ use std::path::{Component, Path, PathBuf};
 
 /// Copy every file under the run's folder into the records, where the records do not
 /// already hold the same content. Returns how many files were sent.
+///
+/// A reviewed run's files are what the decision was about: they are refused
+/// ([`StoreError::Reviewed`]; the records' triggers refuse them too).
 pub async fn send(
     records: &Records,
     home: &Path,
@@ -31,6 +34,9 @@ pub async fn send(
 ) -> Result<usize, StoreError> {
     if records.backend() != Backend::Postgres {
         return Ok(0);
+    }
+    if crate::review::get(records.pool(), &id.0).await?.is_some() {
+        return Err(StoreError::Reviewed(id.0.clone()));
     }
     let root = home.join(folder);
     let files = files_under(&root).map_err(|e| folder_error(&root, e))?;

@@ -246,14 +246,28 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
     let name = required(r, "name");
     let author = required(r, "author");
     let client = required(r, "client");
-    for (key, value) in [("name", &name), ("author", &author), ("client", &client)] {
+    if let Some(v) = &name
+        && !is_slug(v)
+    {
+        r.error(
+            "name",
+            format!("`name` must be short and simple: letters a-z, digits, `-` or `_` (it is used in folder names), but it is \"{v}\""),
+            Some(format!("for example `name: {}`", slugify(v))),
+        );
+    }
+    // `author` and `client` name a kobo user and a kobo client, so they follow the rules of
+    // those names exactly: a reviewer `olena` must not escape the own-run check as `Olena`.
+    for (key, value, what) in [
+        ("author", &author, "the trainee's kobo user name"),
+        ("client", &client, "the client's name in kobo"),
+    ] {
         if let Some(v) = value
-            && !is_slug(v)
+            && !crate::user::valid_name(v)
         {
             r.error(
                 key,
-                format!("`{key}` must be short and simple: letters a-z, digits, `-` or `_` (it is used in folder names), but it is \"{v}\""),
-                Some(format!("for example `{key}: {}`", slugify(v))),
+                format!("`{key}` is {what}: lowercase letters a-z, digits, `-`, `_` or `.`, at most 40, but it is \"{v}\""),
+                Some(format!("write it as kobo knows it, in lowercase: `{key}: {}`", user_name_like(v))),
             );
         }
     }
@@ -368,6 +382,28 @@ pub fn is_slug(s: &str) -> bool {
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !s.starts_with('-')
+}
+
+/// `s` as a user or client name could be written: lowercase, other characters as `-`.
+fn user_name_like(s: &str) -> String {
+    let name: String = s
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let name = name.trim_matches(|c| c == '-' || c == '.').to_string();
+    if name.is_empty() {
+        "my-name".into()
+    } else {
+        name
+    }
 }
 
 fn slugify(s: &str) -> String {

@@ -388,6 +388,14 @@ async fn users_log_in_and_the_audit_log_is_append_only(home: Home) {
             .await
             .is_err()
     );
+    if home.records.backend() == runner::record::Backend::Postgres {
+        // TRUNCATE fires no row trigger; a statement trigger refuses it.
+        let e = sqlx::query("TRUNCATE audit")
+            .execute(pool)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
     assert_eq!(audit::recent(pool, 10).await.unwrap().len(), 1);
 }
 
@@ -499,6 +507,66 @@ async fn the_admin_manages_users_but_never_removes_the_last_admin(home: Home) {
     );
 }
 
+/// Once a run is approved or rejected, what kobo keeps of its files does not change: the
+/// records refuse new, changed or removed files and artifacts for it, `run_files::send`
+/// refuses it, and its output files are read-only. A run not yet reviewed is not frozen.
+async fn a_reviewed_runs_outputs_do_not_change(home: Home) {
+    let approved = home.run_invoices().await;
+    let rejected = home.run_invoices().await;
+    let open = home.run_invoices().await;
+    let kenji = person("kenji", Role::Reviewer);
+    review::approve(&home.records, home.path(), &approved, &kenji, None)
+        .await
+        .unwrap();
+    review::reject(&home.records, home.path(), &rejected, &kenji, "row 4")
+        .await
+        .unwrap();
+    let pool = home.records.pool();
+    let changes = [
+        "INSERT INTO run_artifacts (run_id, kind, name, path, bytes, sha256, created_at)
+         VALUES ($1, 'output', 'x.csv', 'outputs/x.csv', 1, 'abc', '2026-11-25T00:00:00Z')",
+        "UPDATE run_artifacts SET sha256 = 'changed' WHERE run_id = $1 AND kind = 'output'",
+        "DELETE FROM run_artifacts WHERE run_id = $1",
+        "INSERT INTO run_files (run_id, path, sha256, content) VALUES ($1, 'outputs/x.csv', 'abc', 'x')",
+        "UPDATE run_files SET sha256 = 'changed' WHERE run_id = $1",
+        "DELETE FROM run_files WHERE run_id = $1",
+    ];
+    for id in [&approved, &rejected] {
+        let before = home.records.detail(&id.0).await.unwrap().artifacts;
+        for sql in changes {
+            let r = sqlx::query(sql).bind(&id.0).execute(pool).await;
+            let changed = r.as_ref().map(|d| d.rows_affected()).unwrap_or(0);
+            // An UPDATE or DELETE with no row to touch (SQLite keeps no run_files) changes
+            // nothing either; every statement that would change a row is refused.
+            assert_eq!(changed, 0, "{sql} changed reviewed run {id}");
+            let postgres = home.records.backend() == runner::record::Backend::Postgres;
+            if postgres || sql.starts_with("INSERT") || sql.contains("run_artifacts") {
+                let e = r.unwrap_err().to_string();
+                assert!(e.contains("was reviewed"), "{sql}: {e}");
+            }
+        }
+        assert_eq!(home.records.detail(&id.0).await.unwrap().artifacts, before);
+        let run = home.records.find(&id.0).await.unwrap();
+        for a in before.iter().filter(|a| a.kind == "output") {
+            let meta = std::fs::metadata(home.path().join(&run.folder).join(&a.path)).unwrap();
+            assert!(meta.permissions().readonly(), "{} is writable", a.path);
+        }
+        if home.records.backend() == runner::record::Backend::Postgres {
+            let e = runner::run_files::send(&home.records, home.path(), id, &run.folder)
+                .await
+                .unwrap_err();
+            assert!(e.to_string().contains("kobo rerun"), "{e}");
+        }
+    }
+    // The run nobody reviewed yet is not frozen.
+    let done = sqlx::query("UPDATE run_artifacts SET sha256 = sha256 WHERE run_id = $1")
+        .bind(&open.0)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(done.rows_affected() > 0);
+}
+
 /// Each test above on SQLite records and on PostgreSQL records.
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -524,4 +592,5 @@ on_both_stores!(
     no_rate_no_approval_and_changed_outputs_are_not_delivered,
     users_log_in_and_the_audit_log_is_append_only,
     the_admin_manages_users_but_never_removes_the_last_admin,
+    a_reviewed_runs_outputs_do_not_change,
 );

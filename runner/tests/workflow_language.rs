@@ -168,6 +168,19 @@ fn names_used_in_folders_must_be_simple() {
 }
 
 #[test]
+fn author_and_client_follow_the_rules_of_user_and_client_names() {
+    assert_eq!(
+        errors("name: invoice-entry\nclient: Acme\nauthor: Olena\nsteps:\n  - log: hi\n"),
+        vec![
+            "w.yaml:2:9: `client` is the client's name in kobo: lowercase letters a-z, digits, `-`, `_` or `.`, at most 40, but it is \"Acme\"\n  hint: write it as kobo knows it, in lowercase: `client: acme`",
+            "w.yaml:3:9: `author` is the trainee's kobo user name: lowercase letters a-z, digits, `-`, `_` or `.`, at most 40, but it is \"Olena\"\n  hint: write it as kobo knows it, in lowercase: `author: olena`",
+        ]
+    );
+    let ok = "name: e\nclient: acme.jp\nauthor: o.kovalenko\nsteps:\n  - log: hi\n";
+    assert!(Workflow::parse(Path::new("w.yaml"), ok).is_ok());
+}
+
+#[test]
 fn row_and_skip_row_only_inside_for_each() {
     assert_eq!(
         errors(&format!(

@@ -20,6 +20,9 @@ pub const USERS: &[(&str, Role, Option<&str>)] = &[
     ("yamada", Role::Client, Some("sakura")),
 ];
 
+/// The test dashboard takes uploads up to 1 MiB, so a test can go over it cheaply.
+pub const UPLOAD_LIMIT: u64 = 1024 * 1024;
+
 pub fn password(name: &str) -> String {
     format!("{name}-password")
 }
@@ -81,6 +84,7 @@ impl TestHome {
             home,
             records,
             secure_cookies: false,
+            max_upload_bytes: UPLOAD_LIMIT,
         };
         TestHome {
             app: app(state.clone()),
