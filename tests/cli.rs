@@ -786,6 +786,54 @@ fn sigterm_cancels_the_run_records_it_and_ends_chromium_and_chromedriver() {
     assert!(runs.contains("cancelled"), "{runs}");
 }
 
+/// A kobo killed with SIGKILL cannot close its browser; the next browser run ends what it
+/// left behind (chromedriver and Chromium) and removes its temporary directory.
+#[test]
+fn the_next_browser_run_ends_what_a_killed_kobo_left_behind() {
+    let (_rt, portal) = portal();
+    let tmp = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let wf = portal_workflow(&kobo, "long", "  - pause: 60\n");
+    let mut child = kobo
+        .command(&portal_run(&wf, &url))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_browser(tmp.path());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let left = processes_under(tmp.path());
+    assert!(
+        left.iter().any(|p| p.contains("chromedriver --port=")),
+        "SIGKILL leaves chromedriver running (it has its own process group): {left:?}"
+    );
+    let killed_dir = |e: &std::fs::DirEntry| {
+        e.file_name()
+            .to_string_lossy()
+            .starts_with(&format!("kobo-browser-{}-", child.id()))
+    };
+    let dirs = || -> usize {
+        std::fs::read_dir(tmp.path())
+            .unwrap()
+            .flatten()
+            .filter(killed_dir)
+            .count()
+    };
+    assert_eq!(dirs(), 1, "the killed run's browser directory");
+
+    let quick = portal_workflow(&kobo, "quick", "");
+    kobo.run(&portal_run(&quick, &url)).success();
+    assert_eq!(
+        processes_under(tmp.path()),
+        Vec::<String>::new(),
+        "browser processes left behind"
+    );
+    assert_eq!(dirs(), 0, "the killed run's browser directory is removed");
+}
+
 /// Every locator kind and the less common steps, on a page whose fields are labelled in
 /// every way portals do: the portal must receive each value in the right field.
 #[test]

@@ -6,6 +6,11 @@
 //! for leftovers (tests, an operator with `ps`) can tell them apart. chromium's crash handlers leave the group (they call `setsid`); pointing
 //! their database into our profile directory (`BREAKPAD_DUMP_LOCATION`) puts that directory
 //! on their command line, and a sweep of `/proc` for it catches them too.
+//!
+//! A kobo killed with SIGKILL cannot clean up: its chromedriver and Chromium live on. The
+//! directory's name carries the owner's process id (`kobo-browser-<pid>-…`), and every new
+//! driver first ends the processes and removes the directories of owners that are gone
+//! ([`sweep_orphans`]), so such leftovers last only until the next browser run.
 
 use super::BrowserError;
 use nix::sys::signal::{Signal, kill, killpg};
@@ -37,8 +42,9 @@ impl Driver {
             path: chromedriver.to_path_buf(),
             source,
         };
+        sweep_orphans();
         let profile = tempfile::Builder::new()
-            .prefix("kobo-browser-")
+            .prefix(&format!("{PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(spawn_error)?;
         let port = free_port().map_err(spawn_error)?;
@@ -159,6 +165,57 @@ impl Drop for Driver {
     }
 }
 
+/// The start of every driver directory's name; the owner's process id follows.
+const PREFIX: &str = "kobo-browser-";
+
+/// End the browser processes, and remove the directories, of kobo processes that died
+/// without cleaning up (killed with SIGKILL). Only arguments naming a driver directory
+/// (`--user-data-dir=…/kobo-browser-<pid>-…`) count, and only when process `<pid>` is gone.
+pub fn sweep_orphans() {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let orphaned = cmdline.split(|b| *b == 0).any(|arg| {
+            let arg = String::from_utf8_lossy(arg);
+            arg.starts_with("--") && owner_in(&arg).is_some_and(|owner| !alive(owner))
+        });
+        if orphaned {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+    let Ok(dirs) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for dir in dirs.flatten() {
+        let name = dir.file_name();
+        if let Some(owner) = owner_in(&format!("/{}", name.to_string_lossy()))
+            && !alive(owner)
+        {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+}
+
+/// The owner's process id in a path naming a driver directory (`…/kobo-browser-<pid>-…`).
+fn owner_in(text: &str) -> Option<u32> {
+    let at = text.find(&format!("/{PREFIX}"))? + 1 + PREFIX.len();
+    let rest = &text[at..];
+    let digits = rest.split('-').next()?;
+    // Older names (`kobo-browser-<random>`) have no owner: leave them alone.
+    if digits.is_empty() || !rest[digits.len()..].starts_with('-') {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// Live processes (not zombies) whose command line mentions `path`.
 pub fn processes_mentioning(path: &Path) -> Vec<u32> {
     let needle = path.as_os_str().as_encoded_bytes();
@@ -215,4 +272,27 @@ async fn status_ready(port: u16) -> bool {
         .ok()
         .flatten()
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_in;
+
+    #[test]
+    fn the_owner_is_read_from_a_driver_directory_name() {
+        assert_eq!(
+            owner_in("--user-data-dir=/tmp/kobo-browser-4242-AbC12/profile"),
+            Some(4242)
+        );
+        assert_eq!(owner_in("/kobo-browser-17-x"), Some(17));
+        assert_eq!(
+            owner_in("--user-data-dir=/tmp/kobo-browser-AbC12/profile"),
+            None
+        );
+        assert_eq!(
+            owner_in("--user-data-dir=/tmp/kobo-browser-123abc/profile"),
+            None
+        );
+        assert_eq!(owner_in("--user-data-dir=/tmp/other-4242-x"), None);
+    }
 }
