@@ -374,6 +374,56 @@ fn a_file_that_is_not_a_spreadsheet_is_kept_and_its_run_recorded() {
     assert!(runs.contains("failed"), "{runs}");
 }
 
+#[test]
+fn a_column_of_numbers_and_text_sorts_and_a_bug_still_ends_the_run() {
+    let kobo = Kobo::new();
+    let mut csv = String::from("番号,金額\n");
+    for i in 0..50 {
+        let amount = match i % 3 {
+            0 => format!("{}", 12345 - i * 7),
+            1 => format!("{}件", 678 + i),
+            _ => String::new(),
+        };
+        csv.push_str(&format!("{i},{amount}\n"));
+    }
+    let input = kobo.file("mixed.csv", csv.as_bytes());
+    let workflow = kobo.file(
+        "sort-mixed.yaml",
+        b"name: sort-mixed\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - sort: { table: orders, by: \xe9\x87\x91\xe9\xa1\x8d }\n  - write: { file: sorted.csv, table: orders, encoding: utf8 }\n",
+    );
+    let args = [
+        "run",
+        workflow.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    let out = kobo.run(&args).success();
+    let sorted = std::fs::read_to_string(out.field("output")).unwrap();
+    let amounts: Vec<&str> = sorted
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(amounts.len(), 50);
+    assert_eq!(&amounts[..2], ["12009", "12030"], "numbers first, by value");
+    assert_eq!(&amounts[17..19], ["679件", "682件"], "then text, as text");
+    assert!(
+        amounts[34..].iter().all(|a| a.is_empty()),
+        "empty cells last"
+    );
+
+    // A panic (here a fault point standing in for a bug) fails the run; it does not stay running.
+    let kobo = kobo.env(runner::fault::PANIC_AT, "write-output");
+    let out = kobo.run(&args);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert_eq!(
+        out.field("error"),
+        "step the whole run: kobo stopped because of a bug in kobo itself, not in your workflow (fault point write-output (KOBO_FAULT_PANIC_AT)); please report it to the kobo developers with this run's id"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(!runs.contains("running"), "{runs}");
+}
+
 // ---- browser workflows against the practice portal (real chromedriver + headless Chromium) ----
 
 fn portal() -> (tokio::runtime::Runtime, portal::PortalHandle) {

@@ -631,10 +631,7 @@ impl<'a> Execution<'a> {
                     ));
                 };
                 let mut order: Vec<usize> = (0..t.len()).collect();
-                order.sort_by(|x, y| compare_cells(&t.rows[*x][col], &t.rows[*y][col]));
-                if a.descending {
-                    order.reverse();
-                }
+                order.sort_by(|x, y| sort_order(&t.rows[*x][col], &t.rows[*y][col], a.descending));
                 let t = self.table_mut(&a.table, step, frame)?;
                 let rows = order.iter().map(|i| t.rows[*i].clone()).collect();
                 let src = order.iter().map(|i| t.source_rows[*i]).collect();
@@ -1114,22 +1111,13 @@ fn join_key(c: &Cell) -> String {
     crate::table::normalize_header(&c.to_string())
 }
 
-/// Order for `sort`: numbers by value, dates by date, text by text; empty cells last.
-fn compare_cells(a: &Cell, b: &Cell) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a.is_empty(), b.is_empty()) {
-        (true, true) => return Ordering::Equal,
-        (true, false) => return Ordering::Greater,
-        (false, true) => return Ordering::Less,
-        _ => {}
-    }
-    match (a, b) {
-        (Cell::Date(x), Cell::Date(y)) => x.cmp(y),
-        (Cell::DateTime(x), Cell::DateTime(y)) => x.cmp(y),
-        _ => match (a.as_f64(), b.as_f64()) {
-            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-            _ => a.to_string().cmp(&b.to_string()),
-        },
+/// Order for `sort` (see [`Cell::sort_cmp`]); empty cells stay last when descending too.
+fn sort_order(a: &Cell, b: &Cell, descending: bool) -> std::cmp::Ordering {
+    let order = a.sort_cmp(b);
+    if descending && !a.is_empty() && !b.is_empty() {
+        order.reverse()
+    } else {
+        order
     }
 }
 
@@ -1151,13 +1139,35 @@ mod tests {
             Cell::Int(9),
             Cell::Float(9.5),
         ];
-        v.sort_by(compare_cells);
+        v.sort_by(|a, b| sort_order(a, b, false));
         assert_eq!(
             v,
             [
                 Cell::Int(9),
                 Cell::Float(9.5),
                 Cell::Text("10".into()),
+                Cell::Empty
+            ]
+        );
+    }
+
+    #[test]
+    fn mixed_kinds_sort_by_kind_and_empties_stay_last_when_descending() {
+        let mut v = [
+            Cell::Empty,
+            Cell::Text("678件".into()),
+            Cell::Text("12345".into()),
+            Cell::Date(chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap()),
+            Cell::Int(7),
+        ];
+        v.sort_by(|a, b| sort_order(a, b, true));
+        assert_eq!(
+            v,
+            [
+                Cell::Text("678件".into()),
+                Cell::Date(chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap()),
+                Cell::Text("12345".into()),
+                Cell::Int(7),
                 Cell::Empty
             ]
         );

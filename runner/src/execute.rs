@@ -11,6 +11,7 @@ use crate::run::{RowCounts, RunId, RunStatus};
 use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::secrets::Secrets;
 use crate::workflow::Workflow;
+use futures::FutureExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -218,9 +219,13 @@ pub async fn execute(
         );
         // Dropping `exec.run()` stops the steps at their next await point (between steps or
         // rows, or inside a `pause`); what they wrote so far stays in the run folder.
+        // A panic in the steps is a bug in kobo; caught here, it fails the run with a
+        // message instead of leaving it recorded as running forever.
+        let steps = std::panic::AssertUnwindSafe(exec.run()).catch_unwind();
         let result = tokio::select! {
-            r = tokio::time::timeout(limit, exec.run()) => match r {
-                Ok(r) => r,
+            r = tokio::time::timeout(limit, steps) => match r {
+                Ok(Ok(r)) => r,
+                Ok(Err(panic)) => Err(panic_failure(panic.as_ref())),
                 Err(_) => Err(timeout_failure(limit, limit < w.timeout)),
             },
             _ = cancel.cancelled() => {
@@ -362,6 +367,22 @@ async fn discard_outputs(records: &Records, id: &RunId, folder: &RunFolder, log:
             None,
             &format!("cannot forget the outputs of an earlier attempt: {e}"),
         );
+    }
+}
+
+fn panic_failure(panic: &(dyn std::any::Any + Send)) -> StepFailure {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    StepFailure {
+        message: format!(
+            "kobo stopped because of a bug in kobo itself, not in your workflow ({what}); please report it to the kobo developers with this run's id"
+        ),
+        step: "the whole run".into(),
+        row: None,
+        transient: false,
     }
 }
 
