@@ -345,18 +345,22 @@ fn read_inputs(r: &mut Reader, value: Option<&Value>) -> Vec<Input> {
         return Vec::new();
     };
     map.iter()
-        .filter_map(|(k, v)| {
+        .map(|(k, v)| {
             let name = scalar_text(k);
             let path = child_key("inputs", &name);
+            // A mistake inside the spec is reported; the input is still known (with the
+            // default spec) so that the steps using it do not get errors of their own.
             let spec = match v {
                 Value::Null => InputSpec::default(),
-                v => r.parse(v, &path, &format!("input `{name}`"))?,
+                v => r
+                    .parse(v, &path, &format!("input `{name}`"))
+                    .unwrap_or_default(),
             };
-            Some(Input {
+            Input {
                 pos: r.map.key(&path),
                 name,
                 spec,
-            })
+            }
         })
         .collect()
 }

@@ -233,3 +233,28 @@ fn a_missing_name_does_not_hide_the_other_problems() {
         ]
     );
 }
+
+#[test]
+fn a_mistake_inside_an_input_is_the_only_error() {
+    let steps = "steps:\n  - sort: { table: invoices, by: 金額 }\n  - for_each: invoices\n    steps:\n      - log: \"{{ row['金額'] }}\"\n  - write: { file: out.xlsx, table: invoices }\n";
+    for (spec, expected) in [
+        (
+            "headr_row: 1",
+            "w.yaml:5:15: unknown key `headr_row` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, columns, same_file_as",
+        ),
+        (
+            "header_row: -1",
+            "w.yaml:5:27: `header_row` must be a whole number (1 or more), but it is the number -1\n  hint: for example `header_row: 1`",
+        ),
+        (
+            "sheet: 0",
+            "w.yaml:5:22: `sheet` must be a sheet number (1 = first sheet) or a sheet name, but it is the number 0\n  hint: for example `sheet: 1`",
+        ),
+    ] {
+        assert_eq!(
+            errors(&format!("{HEAD}inputs:\n  invoices: {{ {spec} }}\n{steps}")),
+            vec![expected],
+            "{spec}"
+        );
+    }
+}
