@@ -231,6 +231,10 @@ fn cases() -> Vec<Case> {
             "`same_file_as` names an input that does not exist",
             "inputs:\n  invoices: {}\n  customers: { sheet: 2, same_file_as: invoice }\nsteps:\n  - log: hi\n",
         ),
+        steps(
+            "A column name that is not among the input's `columns`",
+            "inputs:\n  invoices: { columns: [請求書番号, 金額] }\nsteps:\n  - sort: { table: invoices, by: 金顔 }\n",
+        ),
         // ------------------------------------------------------------ steps
         steps("A misspelt step kind", "steps:\n  - clik: ログイン\n"),
         steps(

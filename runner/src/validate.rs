@@ -1,8 +1,9 @@
 //! The second stage of reading a workflow: check that every name refers to something that
 //! exists — inputs, tables, params, secrets, variables, columns — and that values are sane.
 //!
-//! Column names are checked twice: against `columns:` declared in `inputs` when the file is
-//! validated, and against the real header row when a run has read its input.
+//! Column names are checked twice: against `columns:` declared in `inputs` (and the columns
+//! steps add) when the file is validated, and against the real header row when a run has
+//! read its input.
 
 use crate::definition_error::{DefinitionError, did_you_mean};
 use crate::expr::Expressions;
@@ -38,9 +39,11 @@ pub fn check(r: &mut Reader, w: &Workflow) {
                 None,
             );
         }
-        // `columns:` lists the columns the workflow needs, not all the file has: the full
-        // header is known only when a run reads the file (see `check_columns`).
-        tables.insert(input.name.clone(), None);
+        // `columns:` lists the columns the workflow may use; a column used but not listed
+        // is most often a typo. Without `columns:` the header is known only when a run
+        // reads the file (see `check_columns`).
+        let declared = (!input.spec.columns.is_empty()).then(|| input.spec.columns.clone());
+        tables.insert(input.name.clone(), declared);
     }
     check_run_limits(r, w);
     for (kind, names) in [
@@ -195,12 +198,20 @@ impl<'w> Walker<'w> {
             return;
         }
         let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-        let hint = match did_you_mean(column, refs.iter().copied()) {
-            Some(best) => format!(
-                "did you mean `{best}`? Columns of `{table}`: {}",
+        let known = if self.only_columns {
+            format!("Columns of `{table}`: {}", refs.join(", "))
+        } else {
+            // Before a run the columns known are those listed in `columns:` and those the
+            // steps add; the file may have more.
+            format!(
+                "Known columns of `{table}`: {}. If the file has this column, add it to `columns:` of the input",
                 refs.join(", ")
-            ),
-            None => format!("columns of `{table}`: {}", refs.join(", ")),
+            )
+        };
+        let hint = match did_you_mean(column, refs.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`? {known}"),
+            None if self.only_columns => known.replacen("Columns", "columns", 1),
+            None => known,
         };
         self.problems.push((
             path.to_string(),

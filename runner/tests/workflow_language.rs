@@ -258,3 +258,17 @@ fn a_mistake_inside_an_input_is_the_only_error() {
         );
     }
 }
+
+#[test]
+fn columns_are_checked_against_the_declared_columns() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}inputs:\n  invoices: {{ columns: [請求書番号, 金額, 請求日] }}\nsteps:\n  - compute: {{ table: invoices, column: 税込, value: \"{{{{ row['金額'] * 1.1 }}}}\" }}\n  - sort: {{ table: invoices, by: 金顔 }}\n  - for_each: invoices\n    steps:\n      - log: \"{{{{ row['金顔'] }}}} {{{{ row['税込'] }}}}\"\n      - extract: {{ css: .no, into: 受付番号 }}\n  - write: {{ file: out.xlsx, table: invoices, formats: {{ 請求日x: yyyy-mm-dd, 受付番号: \"@\" }} }}\n"
+        )),
+        vec![
+            "w.yaml:8:34: table `invoices` has no column `金顔`\n  hint: did you mean `金額`? Known columns of `invoices`: 請求書番号, 金額, 請求日, 税込. If the file has this column, add it to `columns:` of the input",
+            "w.yaml:11:14: table `invoices` has no column `金顔`\n  hint: did you mean `金額`? Known columns of `invoices`: 請求書番号, 金額, 請求日, 税込. If the file has this column, add it to `columns:` of the input",
+            "w.yaml:13:58: table `invoices` has no column `請求日x`\n  hint: did you mean `請求日`? Known columns of `invoices`: 請求書番号, 金額, 請求日, 税込, 受付番号. If the file has this column, add it to `columns:` of the input",
+        ]
+    );
+}
