@@ -905,7 +905,10 @@ impl<'a> Execution<'a> {
         Ok(Flow::Next)
     }
 
-    fn set_outcome(&mut self, table: &str, i: usize, o: RowOutcome) {
+    /// Keep a row's outcome. Every row message passes here, so this is where secrets are
+    /// masked (a `skip_row` reason is written by the trainee and may contain one).
+    fn set_outcome(&mut self, table: &str, i: usize, mut o: RowOutcome) {
+        o.message = o.message.map(|m| self.log.secrets().mask(&m));
         if let Some(v) = self.results.get_mut(table)
             && let Some(slot) = v.get_mut(i)
         {

@@ -223,6 +223,30 @@ async fn secrets_never_reach_logs_or_records() {
 }
 
 #[tokio::test]
+async fn secrets_are_masked_in_row_messages_and_after_filters() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let secrets = Secrets::from_pairs([("pin".to_string(), "Kharkiv-7731".to_string())]);
+    let (out, detail) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsecrets: [pin]\nsteps:\n  - log: \"{{ secrets.pin | upper }} {{ secrets.pin | lower }}\"\n  - for_each: orders\n    steps:\n      - skip_row: \"skip {{ secrets.pin }}\"\n  - write: { file: out.csv, table: orders, with_results: true }\n",
+            &input,
+            secrets,
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let messages: Vec<Option<&str>> = detail.rows.iter().map(|r| r.message.as_deref()).collect();
+    assert_eq!(messages, vec![Some("skip ***"); 4]);
+    let log = std::fs::read_to_string(out.folder.join("log.jsonl")).unwrap();
+    assert!(log.contains("\"*** ***\""), "{log}");
+    let written = std::fs::read_to_string(out.folder.join("outputs/out.csv")).unwrap();
+    for text in [&log, &written] {
+        let lower = text.to_lowercase();
+        assert!(!lower.contains("kharkiv-7731"), "{text}");
+    }
+}
+
+#[tokio::test]
 async fn an_unreadable_input_is_kept_and_recorded() {
     let s = Session::new().await;
     let input = s.file("invoices.xlsx", b"%PDF-1.4 this is not a spreadsheet");
