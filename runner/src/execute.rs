@@ -305,6 +305,14 @@ pub async fn execute(
             worker: me.clone(),
         });
     }
+    // The row results beside the outputs, so the folder alone tells which rows failed.
+    if let Err(e) = folder.write_rows(&rows) {
+        log.warn(
+            None,
+            None,
+            &format!("cannot write `rows.jsonl` in the run folder: {e}"),
+        );
+    }
     // Workers without a shared folder: the files go into the records before the run ends.
     crate::run_files::send(records, &opts.home, &id, &folder.relative).await?;
     records

@@ -109,6 +109,34 @@ steps:
 }
 
 #[tokio::test]
+async fn row_results_are_kept_in_the_run_folder() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, detail) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - for_each: orders\n    on_error: mark_row_failed\n    steps:\n      - if: \"row['金額'] == ''\"\n        then: [ { fail: \"no amount\" } ]\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    let text = std::fs::read_to_string(out.folder.join("rows.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows[1],
+        serde_json::json!({
+            "table": "orders", "row": 2, "source_row": 3, "status": "failed",
+            "message": "no amount", "step": "#1.1.1 fail (line 10)"
+        })
+    );
+    assert_eq!(rows[0]["status"], "ok");
+    assert_eq!(detail.rows.len(), 4, "the records keep them too");
+}
+
+#[tokio::test]
 async fn a_failing_row_stops_the_run_by_default() {
     let s = Session::new().await;
     let input = s.file("orders.csv", ORDERS.as_bytes());
