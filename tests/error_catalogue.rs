@@ -201,6 +201,10 @@ fn cases() -> Vec<Case> {
         ),
         steps("A misspelt top-level key", "step:\n  - log: hi\n"),
         steps("No steps at all", "steps: []\n"),
+        steps(
+            "`version` written as a list",
+            "version: [1, 2]\nsteps:\n  - log: hi\n",
+        ),
         steps("`steps` is not a list", "steps: open the portal\n"),
         steps(
             "`secrets` written as one word instead of a list",
@@ -232,11 +236,19 @@ fn cases() -> Vec<Case> {
             "inputs:\n  invoices: {}\n  customers: { sheet: 2, same_file_as: invoice }\nsteps:\n  - log: hi\n",
         ),
         steps(
+            "A `range` that is not a cell range",
+            "inputs:\n  invoices: { header_row: 2, range: \"ZZ:1\" }\nsteps:\n  - log: hi\n",
+        ),
+        steps(
             "A column name that is not among the input's `columns`",
             "inputs:\n  invoices: { columns: [請求書番号, 金額] }\nsteps:\n  - sort: { table: invoices, by: 金顔 }\n",
         ),
         // ------------------------------------------------------------ steps
         steps("A misspelt step kind", "steps:\n  - clik: ログイン\n"),
+        steps(
+            "An empty block of steps",
+            "steps:\n  - try: []\n    catch:\n      - log: \"{{ error }}\"\n",
+        ),
         steps(
             "A misspelt key inside a step",
             "steps:\n  - fill: { lable: 氏名, value: x }\n",

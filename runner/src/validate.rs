@@ -32,6 +32,9 @@ pub fn check(r: &mut Reader, w: &Workflow) {
                 Some(hint_for(other, &names, "inputs")),
             );
         }
+        if let Some(range) = &input.spec.range {
+            check_range(r, &format!("inputs.{}.range", input.name), range);
+        }
         if input.spec.header_row == Some(0) {
             r.error(
                 &format!("inputs.{}.header_row", input.name),
@@ -52,29 +55,26 @@ pub fn check(r: &mut Reader, w: &Workflow) {
     ] {
         for name in names {
             if !is_identifier(name) {
-                let path = if kind == "secret" {
-                    "secrets".to_string()
-                } else {
-                    child_key("params", name)
-                };
-                r.error(
-                    &path,
-                    format!("the {kind} name `{name}` can only use letters a-z, digits and `_`"),
-                    Some("templates use it as `{{ secrets.portal_user }}`, so `portal_user` works, `portal user` does not".into()),
+                let message = format!(
+                    "the {kind} name `{name}` can only use letters a-z, digits and `_`, and must start with a letter"
                 );
+                if kind == "secret" {
+                    r.error(
+                        "secrets",
+                        message,
+                        Some("templates use it as `{{ secrets.portal_user }}`, so `portal_user` works, `portal user` does not".into()),
+                    );
+                } else {
+                    r.key_error(
+                        &child_key("params", name),
+                        message,
+                        Some("templates use it as `{{ params.tax_rate }}`, so `tax_rate` works, `tax rate` or `1` does not".into()),
+                    );
+                }
             }
         }
     }
-    if w.steps.is_empty() && r.errors.is_empty() {
-        r.error(
-            "steps",
-            "the workflow has no steps",
-            Some("add at least one step, such as `- log: hello`".into()),
-        );
-    }
     let mut walker = Walker::new(w, tables);
-    // Steps that could not be read are already reported; a block holding only those is not "empty".
-    walker.steps_unreadable = !r.errors.is_empty();
     walker.steps(&w.steps, &Scope::default());
     for (path, message, hint) in walker.problems {
         r.error(&path, message, hint);
@@ -135,8 +135,6 @@ struct Walker<'w> {
     tables: BTreeMap<String, Option<Vec<String>>>,
     vars: BTreeSet<String>,
     only_columns: bool,
-    /// Some steps could not be read (and were reported), so a block may look emptier than it is.
-    steps_unreadable: bool,
     problems: Vec<(String, String, Option<String>)>,
 }
 
@@ -150,7 +148,6 @@ impl<'w> Walker<'w> {
             tables,
             vars,
             only_columns: false,
-            steps_unreadable: false,
             problems: Vec::new(),
         }
     }
@@ -362,6 +359,18 @@ impl<'w> Walker<'w> {
         }
         match &step.kind {
             StepKind::Read(a) => {
+                if let Some(range) = &a.range
+                    && let Err(reason) = crate::sheet::range::CellRange::parse(range)
+                {
+                    self.problem(
+                        &kp("range"),
+                        format!("`{range}` is not a valid cell range: {reason}"),
+                        Some(
+                            "write it like `B2:F100`, or `B2:F` to read down to the last row"
+                                .into(),
+                        ),
+                    );
+                }
                 if !self.w.inputs.iter().any(|i| i.name == a.input) {
                     let known: Vec<&str> = self.w.inputs.iter().map(|i| i.name.as_str()).collect();
                     self.problem(
@@ -432,13 +441,6 @@ impl<'w> Walker<'w> {
                     row_of: Some(table.clone()),
                     ..scope.clone()
                 };
-                if steps.is_empty() && !self.steps_unreadable {
-                    self.problem(
-                        &p,
-                        "`for_each` has no steps",
-                        Some("add the steps to do for each row under `steps:`".into()),
-                    );
-                }
                 self.steps(steps, &inner);
             }
             StepKind::If {
@@ -461,7 +463,7 @@ impl<'w> Walker<'w> {
             StepKind::Set(vars) => {
                 for (name, v) in vars {
                     if !is_identifier(name) {
-                        self.problem(&kp(name), format!("the variable name `{name}` can only use letters a-z, digits and `_`"), None);
+                        self.problem(&kp(name), format!("the variable name `{name}` can only use letters a-z, digits and `_`, and must start with a letter"), None);
                     }
                     self.text(&template_text(v), &kp(name), scope, false);
                 }
@@ -678,6 +680,17 @@ pub fn row_columns(src: &str) -> Vec<String> {
         rest = after;
     }
     out
+}
+
+/// A cell range (`B2:F100`) is checked before any run; the file is not needed for that.
+fn check_range(r: &mut Reader, path: &str, range: &str) {
+    if let Err(reason) = crate::sheet::range::CellRange::parse(range) {
+        r.error(
+            path,
+            format!("`{range}` is not a valid cell range: {reason}"),
+            Some("write it like `B2:F100`, or `B2:F` to read down to the last row".into()),
+        );
+    }
 }
 
 /// Whole-run and browser limits: a typo such as `timeout_minutes: 6000` would keep a worker

@@ -272,3 +272,66 @@ fn columns_are_checked_against_the_declared_columns() {
         ]
     );
 }
+
+#[test]
+fn fields_are_checked_before_any_run() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}version: [1, 2]\nparams: {{ 1: x }}\ninputs:\n  invoices: {{ range: \"ZZ:1\" }}\nsteps:\n  - read: {{ input: invoices, range: B2:A, into: more }}\n"
+        )),
+        vec![
+            "w.yaml:4:10: `version` must be text or a number, but it is a list\n  hint: for example `version: 2` or `version: \"2024-04\"`",
+            "w.yaml:5:11: the param name `1` can only use letters a-z, digits and `_`, and must start with a letter\n  hint: templates use it as `{{ params.tax_rate }}`, so `tax_rate` works, `tax rate` or `1` does not",
+            "w.yaml:7:22: `ZZ:1` is not a valid cell range: `1` has no column letter\n  hint: write it like `B2:F100`, or `B2:F` to read down to the last row",
+            "w.yaml:9:37: `B2:A` is not a valid cell range: column A comes before column B\n  hint: write it like `B2:F100`, or `B2:F` to read down to the last row",
+        ]
+    );
+}
+
+#[test]
+fn empty_blocks_are_reported_even_with_other_errors() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}inputs: {{ orders: {{}} }}\nsteps:\n  - lgo: hi\n  - try: []\n    catch:\n      - log: x\n  - for_each: orders\n    steps: []\n  - if: \"1 > 0\"\n    then:\n"
+        )),
+        vec![
+            "w.yaml:6:5: unknown step kind `lgo`\n  hint: did you mean `log`? docs/workflows.md lists every step kind",
+            "w.yaml:7:5: `try` has no steps\n  hint: list the steps to try: `try:` followed by steps starting with `- `",
+            "w.yaml:11:5: `for_each` has no steps\n  hint: add the steps to do for each row under `steps:`",
+            "w.yaml:13:5: `then` has no steps\n  hint: add the steps to run when the condition is true, or remove the `if`",
+        ]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}steps: []\n")),
+        vec![
+            "w.yaml:4:8: the workflow has no steps\n  hint: add at least one step, such as `- log: hello`"
+        ]
+    );
+}
+
+#[test]
+fn a_key_written_twice_is_shown_where_it_is_written_again() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - log: hi\nclient: acme2\n")),
+        vec![
+            "w.yaml:6:1: `client` is written twice\n  hint: delete this line or line 2 (the first `client:`); a key can be written only once in the same group"
+        ]
+    );
+}
+
+#[test]
+fn a_workflow_saved_as_shift_jis_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.yaml");
+    let text = format!("{HEAD}steps:\n  - log: \"請求書\"\n");
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    std::fs::write(&path, &bytes).unwrap();
+    let e = Workflow::load(&path).unwrap_err();
+    assert_eq!(
+        e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        vec![format!(
+            "{}:5:11: the workflow file is not saved as UTF-8 (it looks like Shift_JIS)\n  hint: save the file as UTF-8: in VS Code click the encoding in the bottom bar, choose \"Save with Encoding\", then \"UTF-8\"",
+            path.display()
+        )]
+    );
+}
