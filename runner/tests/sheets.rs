@@ -126,6 +126,9 @@ fn every_csv_encoding_reads_the_same() {
         ),
         ("utf16le.csv", utf16(false)),
         ("utf16be.csv", utf16(true)),
+        // Some export tools write UTF-16 without the byte order mark.
+        ("utf16le-no-bom.csv", utf16(false)[2..].to_vec()),
+        ("utf16be-no-bom.csv", utf16(true)[2..].to_vec()),
         ("cp932.csv", SHIFT_JIS.encode(SAMPLE).0.into_owned()),
         (
             "crlf.csv",
