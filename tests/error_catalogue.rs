@@ -485,6 +485,12 @@ fn cases() -> Vec<Case> {
             Fixture("clients/acme/invoices.csv"),
         ),
         run(
+            "A column listed in `columns` that a sheet of a workbook does not have",
+            "inputs:\n  staff: { sheet: 1, header_row: 3, columns: [社員番号, 給料] }\nsteps:\n  - log: hi\n",
+            "roster.xlsx",
+            Fixture("clients/sakura/roster.xlsx"),
+        ),
+        run(
             "A merged header: the second column gets the name `連絡先 (2)`",
             "inputs:\n  staff: { sheet: 名簿, header_row: 3 }\nsteps:\n  - for_each: staff\n    steps:\n      - log: \"{{ row['メール'] }}\"\n",
             "roster.xlsx",

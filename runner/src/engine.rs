@@ -210,7 +210,7 @@ impl<'a> Execution<'a> {
                 input.spec.range.clone(),
             );
             let table = sheet::read_table(&path, &spec).map_err(|e| StepFailure {
-                message: e.to_string(),
+                message: e.shown_as(file_name(&path)).to_string(),
                 step: format!("reading input `{}`", input.name),
                 row: None,
                 transient: false,
@@ -223,12 +223,13 @@ impl<'a> Execution<'a> {
                 .collect();
             if !missing.is_empty() {
                 let names: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
+                let place = match sheet::sheet_name_of(&path, &spec.sheet) {
+                    Some(s) => format!("the sheet `{s}` of `{}`", file_name(&path)),
+                    None => format!("the file `{}`", file_name(&path)),
+                };
                 return Err(StepFailure {
                     message: format!(
-                        "the file `{}` has no column {} (header row {}). Its columns are: {}",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy().to_string())
-                            .unwrap_or_default(),
+                        "{place} has no column {} (header row {}). Its columns are: {}",
                         names.join(", "),
                         spec.header_row,
                         table.columns.join(", ")
@@ -559,8 +560,9 @@ impl<'a> Execution<'a> {
                     ));
                 };
                 let spec = sheet_spec(a.sheet.as_ref(), a.header_row, a.range.clone());
-                let table = sheet::read_table(&path, &spec)
-                    .map_err(|e| self.failure(step, frame, e.to_string()))?;
+                let table = sheet::read_table(&path, &spec).map_err(|e| {
+                    self.failure(step, frame, e.shown_as(file_name(&path)).to_string())
+                })?;
                 self.tables.insert(a.into.clone(), table);
                 Ok(Flow::Next)
             }
@@ -1106,6 +1108,13 @@ fn select_columns(t: &Table, columns: &[String]) -> Result<Table, String> {
         out.push_row(idx.iter().map(|i| row[*i].clone()).collect(), *src);
     }
     Ok(out)
+}
+
+/// The name of an input file as the trainee gave it (kobo reads a copy in the run folder).
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// Keys compare as people see them: `00123` ≠ `123`, but `12` (number) = `12` (text)

@@ -322,6 +322,37 @@ async fn a_missing_column_names_the_columns_that_exist() {
 }
 
 #[tokio::test]
+async fn input_errors_name_the_file_as_given_and_the_sheet() {
+    let s = Session::new().await;
+    let roster =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/clients/sakura/roster.xlsx");
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { staff: { header_row: 3, columns: [社員番号, 給料] } }\nsteps:\n  - log: hi\n",
+            &roster,
+            Secrets::default(),
+        )
+        .await;
+    let error = out.error.unwrap();
+    assert!(
+        error.starts_with("step reading input `staff`: the sheet `名簿` of `roster.xlsx` has no column `給料` (header row 3). Its columns are: 社員番号, "),
+        "{error}"
+    );
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { staff: { sheet: 名薄 } }\nsteps:\n  - log: hi\n",
+            &roster,
+            Secrets::default(),
+        )
+        .await;
+    let error = out.error.unwrap();
+    assert!(
+        error.starts_with("step reading input `staff`: `roster.xlsx` has no sheet named `名薄`"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn tables_are_filtered_sorted_joined_and_written_with_dates() {
     let s = Session::new().await;
     let input = s.file("staff.csv", "id,name,dept,start\n3, Ｃａｔ ,D2,2024/04/01\n1,Ann,D1,2020/10/01\n2,Bob,D9,2021/01/15\n1,Ann,D1,2020/10/01\n".as_bytes());
