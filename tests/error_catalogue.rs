@@ -246,6 +246,10 @@ fn cases() -> Vec<Case> {
         // ------------------------------------------------------------ steps
         steps("A misspelt step kind", "steps:\n  - clik: ログイン\n"),
         steps(
+            "A column name in other letters than a-z written after a dot",
+            "inputs: { payments: {} }\nsteps:\n  - for_each: payments\n    steps:\n      - log: \"{{ row.Номер }}\"\n",
+        ),
+        steps(
             "An empty block of steps",
             "steps:\n  - try: []\n    catch:\n      - log: \"{{ error }}\"\n",
         ),

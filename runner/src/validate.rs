@@ -235,17 +235,24 @@ impl<'w> Walker<'w> {
         let names = match checked {
             Ok(n) => n,
             Err(e) => {
+                // `row.Номер` or `row.金額`: only a-z names work after a dot.
+                let dotted = row_columns(src)
+                    .into_iter()
+                    .find(|c| !c.is_ascii() && src.contains(&format!("row.{c}")));
+                let hint = match dotted {
+                    Some(c) => format!(
+                        "write `row['{c}']`: after `row.` only names made of letters a-z, digits and `_` work"
+                    ),
+                    None if expression => "an expression looks like `row['金額'] > 1000`".into(),
+                    None => "a template looks like `Hello {{ row['氏名'] }}`".into(),
+                };
                 self.problem(
                     path,
                     format!(
                         "cannot read this {}: {e}",
                         if expression { "expression" } else { "template" }
                     ),
-                    Some(if expression {
-                        "an expression looks like `row['金額'] > 1000`".into()
-                    } else {
-                        "a template looks like `Hello {{ row['氏名'] }}`".into()
-                    }),
+                    Some(hint),
                 );
                 return;
             }

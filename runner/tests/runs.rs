@@ -2,6 +2,7 @@
 //! then read back. Covers per-row failures, retries, try/catch, timeouts, secrets and the
 //! promise that an input that cannot be read is still kept and its run recorded.
 
+use runner::Cell;
 use runner::record::Records;
 use runner::run::{RowStatus, RunStatus};
 use runner::secrets::Secrets;
@@ -350,6 +351,40 @@ async fn input_errors_name_the_file_as_given_and_the_sheet() {
         error.starts_with("step reading input `staff`: `roster.xlsx` has no sheet named `名薄`"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn ukrainian_column_names_are_read_computed_and_written() {
+    let s = Session::new().await;
+    let input = s.file(
+        "платежі.csv",
+        "Номер,Сума,Опис\n1,100,Київ\n2,250,Львів — склад\n3,,Харків\n".as_bytes(),
+    );
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { payments: { columns: [Номер, Сума, Опис] } }\nsteps:\n  - filter: { table: payments, where: \"row['Сума'] != ''\" }\n  - compute: { table: payments, column: Сума з ПДВ, value: \"{{ row['Сума'] * 1.2 }}\" }\n  - sort: { table: payments, by: Сума, descending: true }\n  - for_each: payments\n    steps:\n      - log: \"{{ row['Номер'] }}: {{ row['Опис'] }}\"\n  - write: { file: платежі.xlsx, table: payments, formats: { Сума з ПДВ: \"#,##0.00\" } }\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let written = runner::sheet::read_table(
+        &out.folder.join("outputs/платежі.xlsx"),
+        &runner::SheetSpec::default(),
+    )
+    .unwrap();
+    assert_eq!(written.columns, ["Номер", "Сума", "Опис", "Сума з ПДВ"]);
+    // CSV cells stay text as the client wrote them; the computed column is a number.
+    let t = Cell::text;
+    assert_eq!(
+        written.rows,
+        vec![
+            vec![t("2"), t("250"), t("Львів — склад"), Cell::Int(300)],
+            vec![t("1"), t("100"), t("Київ"), Cell::Int(120)],
+        ]
+    );
+    let log = std::fs::read_to_string(out.folder.join("log.jsonl")).unwrap();
+    assert!(log.contains("2: Львів — склад"), "{log}");
 }
 
 #[tokio::test]

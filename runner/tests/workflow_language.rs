@@ -335,3 +335,15 @@ fn a_workflow_saved_as_shift_jis_is_named_as_such() {
         )]
     );
 }
+
+#[test]
+fn a_column_name_in_other_letters_after_a_dot_gets_the_bracket_form() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}inputs: {{ payments: {{}} }}\nsteps:\n  - for_each: payments\n    steps:\n      - log: \"{{{{ row.Номер }}}}\"\n"
+        )),
+        vec![
+            "w.yaml:8:14: cannot read this template: the template has a syntax error: unexpected character\n  hint: write `row['Номер']`: after `row.` only names made of letters a-z, digits and `_` work"
+        ]
+    );
+}
