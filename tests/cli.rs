@@ -318,6 +318,77 @@ fn wrong_input_arguments_are_explained() {
         "fixtures/clients/acme/contacts.csv",
     ]);
     assert!(out.stderr().contains("error: secret `portal_user` has no value: set the environment variable `KOBO_SECRET_PORTAL_USER`"), "{}", out.stderr());
+    let csv = "fixtures/clients/acme/invoices.csv";
+    let out = kobo.run(&[
+        "run",
+        "workflows/invoice-report.yaml",
+        "--input",
+        csv,
+        "--input",
+        "fixtures/clients/acme/contacts.csv",
+    ]);
+    assert_eq!(out.code(), 2);
+    assert_eq!(
+        out.stderr().trim(),
+        "error: `--input` gives two files for the input `invoices` (`fixtures/clients/acme/invoices.csv` and `fixtures/clients/acme/contacts.csv`); give one"
+    );
+    let no_inputs = kobo.file(
+        "hello.yaml",
+        b"name: hello\nclient: acme\nauthor: olena\nsteps:\n  - log: hi\n",
+    );
+    let out = kobo.run(&["run", no_inputs.to_str().unwrap(), "--input", csv]);
+    assert_eq!(out.code(), 2);
+    assert_eq!(
+        out.stderr().trim(),
+        "error: the workflow has no inputs, so it reads no file; remove `--input`, or add the input under `inputs:` in the workflow"
+    );
+}
+
+#[test]
+fn an_empty_kobo_home_is_unset_and_a_short_id_may_match_several_runs() {
+    let kobo = Kobo::new();
+    kobo.run(&["validate", "workflows/invoice-report.yaml"])
+        .success();
+    let mut cmd = kobo.command(&["validate", "workflows/invoice-report.yaml"]);
+    let out = Done(cmd.env("KOBO_HOME", "").output().unwrap()).success();
+    assert!(
+        out.stdout().contains("invoice-report.yaml"),
+        "{}",
+        out.stdout()
+    );
+
+    let hello = kobo.file(
+        "hello.yaml",
+        b"name: hello\nclient: acme\nauthor: olena\nsteps:\n  - log: hi\n",
+    );
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            kobo.run(&["run", hello.to_str().unwrap()])
+                .success()
+                .run_id()
+        })
+        .collect();
+    let common = ids[0]
+        .chars()
+        .zip(ids[1].chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Run ids start with the time: two runs a moment apart share their first characters
+    // (unless a rare boundary falls between them).
+    if common >= 6 {
+        let prefix = &ids[0][..common];
+        let out = kobo.run(&["show", prefix]);
+        assert_eq!(out.code(), 2, "{}", out.stderr());
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(
+            out.stderr().trim(),
+            format!(
+                "error: `{prefix}` is the start of several runs' ids ({}, {}); give more of the id",
+                sorted[0], sorted[1]
+            )
+        );
+    }
 }
 
 #[test]

@@ -428,9 +428,10 @@ fn merged_params(
     params
 }
 
-/// The data directory: `KOBO_HOME`, else `./kobo-data`.
+/// The data directory: `KOBO_HOME`, else `./kobo-data` (also when `KOBO_HOME` is empty).
 pub fn default_home() -> PathBuf {
     std::env::var_os("KOBO_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new("kobo-data").to_path_buf())
 }
