@@ -619,6 +619,19 @@ impl<'w> Walker<'w> {
                 Some("use `utf8_bom` (Excel-friendly, the default), `utf8` or `shift_jis`".into()),
             );
         }
+        if a.with_results {
+            // `with_results` adds these two columns to what it writes.
+            let tables: Vec<String> = a
+                .table
+                .iter()
+                .chain(a.sheets.iter().map(|s| &s.table))
+                .cloned()
+                .collect();
+            for t in tables {
+                self.add_column(&t, "result");
+                self.add_column(&t, "error");
+            }
+        }
         if let Some(t) = &a.table {
             self.table(t, &kp("table"));
             let cols: Vec<String> = a.formats.keys().cloned().collect();

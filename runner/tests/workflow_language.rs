@@ -337,6 +337,16 @@ fn a_workflow_saved_as_shift_jis_is_named_as_such() {
 }
 
 #[test]
+fn declared_columns_with_the_result_columns_of_write_are_valid() {
+    let text = format!(
+        "{HEAD}inputs:\n  invoices: {{ columns: [請求書番号, 金額] }}\nsteps:\n  - for_each: invoices\n    steps:\n      - log: \"{{{{ row['金額'] }}}}\"\n  - write:\n      file: out.xlsx\n      with_results: true\n      sheets:\n        - {{ table: invoices, columns: [請求書番号, result, error], formats: {{ 金額: \"#,##0\" }} }}\n"
+    );
+    if let Err(e) = Workflow::parse(Path::new("w.yaml"), &text) {
+        panic!("{e}");
+    }
+}
+
+#[test]
 fn a_column_name_in_other_letters_after_a_dot_gets_the_bracket_form() {
     assert_eq!(
         errors(&format!(
