@@ -427,8 +427,26 @@ impl<'w> Walker<'w> {
                 for c in &a.columns {
                     self.column(&a.with, c, &kp("columns"));
                 }
-                for c in &a.columns {
-                    self.add_column(&a.table, c);
+                // Without `columns`, join copies every column of `with` but its key.
+                let with_on = a.with_on.as_deref().unwrap_or(&a.on);
+                let copied = if a.columns.is_empty() {
+                    self.columns_of(&a.with)
+                        .map(|cols| cols.iter().filter(|c| *c != with_on).cloned().collect())
+                } else {
+                    Some(a.columns.clone())
+                };
+                match copied {
+                    Some(cols) => {
+                        for c in &cols {
+                            self.add_column(&a.table, c);
+                        }
+                    }
+                    // The columns of `with` are not known before a run, so neither are these.
+                    None => {
+                        if let Some(known) = self.tables.get_mut(&a.table) {
+                            *known = None;
+                        }
+                    }
                 }
             }
             StepKind::NewTable(a) => {

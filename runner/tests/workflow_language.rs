@@ -344,6 +344,15 @@ fn declared_columns_with_the_result_columns_of_write_are_valid() {
     if let Err(e) = Workflow::parse(Path::new("w.yaml"), &text) {
         panic!("{e}");
     }
+    // A join without `columns` brings every column of `with`, known or not before a run.
+    for with in ["{ columns: [部署コード, 部署名] }", "{}"] {
+        let text = format!(
+            "{HEAD}inputs:\n  staff: {{ columns: [氏名, 部署コード] }}\n  departments: {with}\nsteps:\n  - join: {{ table: staff, with: departments, on: 部署コード }}\n  - sort: {{ table: staff, by: 部署名 }}\n"
+        );
+        if let Err(e) = Workflow::parse(Path::new("w.yaml"), &text) {
+            panic!("{with}: {e}");
+        }
+    }
 }
 
 #[test]
