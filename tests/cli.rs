@@ -493,6 +493,26 @@ fn a_column_of_numbers_and_text_sorts_and_a_bug_still_ends_the_run() {
     );
     let runs = kobo.run(&["runs"]).success().stdout();
     assert!(!runs.contains("running"), "{runs}");
+
+    // The same after the steps, while the end of the run is being recorded.
+    let kobo = Kobo::new().env(runner::fault::PANIC_AT, "finish-run");
+    let input = kobo.file("mixed.csv", csv.as_bytes());
+    let out = kobo.run(&[
+        "run",
+        workflow.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert_eq!(
+        out.field("error"),
+        "step the whole run: kobo stopped because of a bug in kobo itself, not in your workflow (fault point finish-run (KOBO_FAULT_PANIC_AT)); please report it to the kobo developers with this run's id"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(
+        runs.contains("failed") && !runs.contains("running"),
+        "{runs}"
+    );
 }
 
 // ---- browser workflows against the practice portal (real chromedriver + headless Chromium) ----

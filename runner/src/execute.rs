@@ -82,12 +82,56 @@ pub enum ExecuteError {
 }
 
 /// Run a workflow once, recording everything.
+///
+/// A panic (a bug in kobo) anywhere in the run still ends it as failed in the records, with
+/// a message saying so, rather than leaving it running for ever.
 pub async fn execute(
     w: &Workflow,
     records: &Records,
     opts: RunOptions,
 ) -> Result<RunOutcome, ExecuteError> {
     let id = opts.run_id.clone().unwrap_or_else(RunId::generate);
+    let home = opts.home.clone();
+    let run = std::panic::AssertUnwindSafe(execute_once(w, records, opts, id.clone()));
+    let panic = match run.catch_unwind().await {
+        Ok(outcome) => return outcome,
+        Err(panic) => panic_failure(panic.as_ref()),
+    };
+    let message = panic.describe();
+    let record = records.get(&id).await?;
+    if let Some(r) = &record
+        && !r.status.is_finished()
+        && let Err(e) = records
+            .finish(
+                &id,
+                RunStatus::Failed,
+                r.rows,
+                Some(&message),
+                Some(&panic.step),
+                &[],
+                &[],
+                r.attempt.max(1),
+            )
+            .await
+    {
+        tracing::error!(run = %id, "cannot record the run as failed after a bug in kobo: {e}");
+    }
+    Ok(RunOutcome {
+        status: RunStatus::Failed,
+        rows: record.as_ref().map(|r| r.rows).unwrap_or_default(),
+        error: Some(message),
+        folder: home.join(record.map_or_else(|| format!("runs/{id}"), |r| r.folder)),
+        id,
+        outputs: Vec::new(),
+    })
+}
+
+async fn execute_once(
+    w: &Workflow,
+    records: &Records,
+    opts: RunOptions,
+    id: RunId,
+) -> Result<RunOutcome, ExecuteError> {
     let worker = opts.worker.clone().unwrap_or_else(|| "kobo run".into());
     let existing = match &opts.run_id {
         Some(id) => records.get(id).await?,
@@ -313,6 +357,7 @@ pub async fn execute(
             &format!("cannot write `rows.jsonl` in the run folder: {e}"),
         );
     }
+    crate::fault::point("finish-run").await;
     // Workers without a shared folder: the files go into the records before the run ends.
     crate::run_files::send(records, &opts.home, &id, &folder.relative).await?;
     records
