@@ -18,8 +18,10 @@ use tokio::signal::unix::{SignalKind, signal};
 #[derive(Parser)]
 #[command(name = "kobo", version, about, long_about = None)]
 struct Cli {
-    /// Data directory for run records, run folders and inboxes.
-    #[arg(long, global = true, env = "KOBO_HOME")]
+    /// Data directory for run records, run folders and inboxes (default: KOBO_HOME, else
+    /// `./kobo-data`).
+    // Not `env = "KOBO_HOME"`: clap refuses an empty KOBO_HOME, which `default_home` treats as unset.
+    #[arg(long, global = true)]
     home: Option<PathBuf>,
     /// Where the run records live: `postgres://user@host:5432/db` when workers run on
     /// several machines; default: `records.db` in the data directory.
@@ -554,7 +556,12 @@ async fn run_workflow(
 /// `--input path` for the only file input, or `--input name=path` for each.
 fn input_map(w: &Workflow, inputs: &[String]) -> Result<BTreeMap<String, PathBuf>> {
     let file_inputs: Vec<&str> = w.file_inputs().map(|i| i.name.as_str()).collect();
-    let mut map = BTreeMap::new();
+    if file_inputs.is_empty() && !inputs.is_empty() {
+        bail!(
+            "the workflow has no inputs, so it reads no file; remove `--input`, or add the input under `inputs:` in the workflow"
+        );
+    }
+    let mut map: BTreeMap<String, PathBuf> = BTreeMap::new();
     for arg in inputs {
         let (name, path) = match arg.split_once('=') {
             Some((n, p)) if file_inputs.contains(&n) => (n.to_string(), PathBuf::from(p)),
@@ -570,6 +577,13 @@ fn input_map(w: &Workflow, inputs: &[String]) -> Result<BTreeMap<String, PathBuf
         };
         if !path.is_file() {
             bail!("the input file `{}` does not exist", path.display());
+        }
+        if let Some(first) = map.get(&name) {
+            bail!(
+                "`--input` gives two files for the input `{name}` (`{}` and `{}`); give one",
+                first.display(),
+                path.display()
+            );
         }
         map.insert(name, path);
     }

@@ -318,6 +318,77 @@ fn wrong_input_arguments_are_explained() {
         "fixtures/clients/acme/contacts.csv",
     ]);
     assert!(out.stderr().contains("error: secret `portal_user` has no value: set the environment variable `KOBO_SECRET_PORTAL_USER`"), "{}", out.stderr());
+    let csv = "fixtures/clients/acme/invoices.csv";
+    let out = kobo.run(&[
+        "run",
+        "workflows/invoice-report.yaml",
+        "--input",
+        csv,
+        "--input",
+        "fixtures/clients/acme/contacts.csv",
+    ]);
+    assert_eq!(out.code(), 2);
+    assert_eq!(
+        out.stderr().trim(),
+        "error: `--input` gives two files for the input `invoices` (`fixtures/clients/acme/invoices.csv` and `fixtures/clients/acme/contacts.csv`); give one"
+    );
+    let no_inputs = kobo.file(
+        "hello.yaml",
+        b"name: hello\nclient: acme\nauthor: olena\nsteps:\n  - log: hi\n",
+    );
+    let out = kobo.run(&["run", no_inputs.to_str().unwrap(), "--input", csv]);
+    assert_eq!(out.code(), 2);
+    assert_eq!(
+        out.stderr().trim(),
+        "error: the workflow has no inputs, so it reads no file; remove `--input`, or add the input under `inputs:` in the workflow"
+    );
+}
+
+#[test]
+fn an_empty_kobo_home_is_unset_and_a_short_id_may_match_several_runs() {
+    let kobo = Kobo::new();
+    kobo.run(&["validate", "workflows/invoice-report.yaml"])
+        .success();
+    let mut cmd = kobo.command(&["validate", "workflows/invoice-report.yaml"]);
+    let out = Done(cmd.env("KOBO_HOME", "").output().unwrap()).success();
+    assert!(
+        out.stdout().contains("invoice-report.yaml"),
+        "{}",
+        out.stdout()
+    );
+
+    let hello = kobo.file(
+        "hello.yaml",
+        b"name: hello\nclient: acme\nauthor: olena\nsteps:\n  - log: hi\n",
+    );
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            kobo.run(&["run", hello.to_str().unwrap()])
+                .success()
+                .run_id()
+        })
+        .collect();
+    let common = ids[0]
+        .chars()
+        .zip(ids[1].chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // Run ids start with the time: two runs a moment apart share their first characters
+    // (unless a rare boundary falls between them).
+    if common >= 6 {
+        let prefix = &ids[0][..common];
+        let out = kobo.run(&["show", prefix]);
+        assert_eq!(out.code(), 2, "{}", out.stderr());
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(
+            out.stderr().trim(),
+            format!(
+                "error: `{prefix}` is the start of several runs' ids ({}, {}); give more of the id",
+                sorted[0], sorted[1]
+            )
+        );
+    }
 }
 
 #[test]
@@ -372,6 +443,76 @@ fn a_file_that_is_not_a_spreadsheet_is_kept_and_its_run_recorded() {
     );
     let runs = kobo.run(&["runs"]).success().stdout();
     assert!(runs.contains("failed"), "{runs}");
+}
+
+#[test]
+fn a_column_of_numbers_and_text_sorts_and_a_bug_still_ends_the_run() {
+    let kobo = Kobo::new();
+    let mut csv = String::from("番号,金額\n");
+    for i in 0..50 {
+        let amount = match i % 3 {
+            0 => format!("{}", 12345 - i * 7),
+            1 => format!("{}件", 678 + i),
+            _ => String::new(),
+        };
+        csv.push_str(&format!("{i},{amount}\n"));
+    }
+    let input = kobo.file("mixed.csv", csv.as_bytes());
+    let workflow = kobo.file(
+        "sort-mixed.yaml",
+        b"name: sort-mixed\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - sort: { table: orders, by: \xe9\x87\x91\xe9\xa1\x8d }\n  - write: { file: sorted.csv, table: orders, encoding: utf8 }\n",
+    );
+    let args = [
+        "run",
+        workflow.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ];
+    let out = kobo.run(&args).success();
+    let sorted = std::fs::read_to_string(out.field("output")).unwrap();
+    let amounts: Vec<&str> = sorted
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(amounts.len(), 50);
+    assert_eq!(&amounts[..2], ["12009", "12030"], "numbers first, by value");
+    assert_eq!(&amounts[17..19], ["679件", "682件"], "then text, as text");
+    assert!(
+        amounts[34..].iter().all(|a| a.is_empty()),
+        "empty cells last"
+    );
+
+    // A panic (here a fault point standing in for a bug) fails the run; it does not stay running.
+    let kobo = kobo.env(runner::fault::PANIC_AT, "write-output");
+    let out = kobo.run(&args);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert_eq!(
+        out.field("error"),
+        "step the whole run: kobo stopped because of a bug in kobo itself, not in your workflow (fault point write-output (KOBO_FAULT_PANIC_AT)); please report it to the kobo developers with this run's id"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(!runs.contains("running"), "{runs}");
+
+    // The same after the steps, while the end of the run is being recorded.
+    let kobo = Kobo::new().env(runner::fault::PANIC_AT, "finish-run");
+    let input = kobo.file("mixed.csv", csv.as_bytes());
+    let out = kobo.run(&[
+        "run",
+        workflow.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert_eq!(
+        out.field("error"),
+        "step the whole run: kobo stopped because of a bug in kobo itself, not in your workflow (fault point finish-run (KOBO_FAULT_PANIC_AT)); please report it to the kobo developers with this run's id"
+    );
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(
+        runs.contains("failed") && !runs.contains("running"),
+        "{runs}"
+    );
 }
 
 // ---- browser workflows against the practice portal (real chromedriver + headless Chromium) ----

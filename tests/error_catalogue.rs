@@ -205,6 +205,10 @@ fn cases() -> Vec<Case> {
         ),
         steps("A misspelt top-level key", "step:\n  - log: hi\n"),
         steps("No steps at all", "steps: []\n"),
+        steps(
+            "`version` written as a list",
+            "version: [1, 2]\nsteps:\n  - log: hi\n",
+        ),
         steps("`steps` is not a list", "steps: open the portal\n"),
         steps(
             "`secrets` written as one word instead of a list",
@@ -235,8 +239,24 @@ fn cases() -> Vec<Case> {
             "`same_file_as` names an input that does not exist",
             "inputs:\n  invoices: {}\n  customers: { sheet: 2, same_file_as: invoice }\nsteps:\n  - log: hi\n",
         ),
+        steps(
+            "A `range` that is not a cell range",
+            "inputs:\n  invoices: { header_row: 2, range: \"ZZ:1\" }\nsteps:\n  - log: hi\n",
+        ),
+        steps(
+            "A column name that is not among the input's `columns`",
+            "inputs:\n  invoices: { columns: [請求書番号, 金額] }\nsteps:\n  - sort: { table: invoices, by: 金顔 }\n",
+        ),
         // ------------------------------------------------------------ steps
         steps("A misspelt step kind", "steps:\n  - clik: ログイン\n"),
+        steps(
+            "A column name in other letters than a-z written after a dot",
+            "inputs: { payments: {} }\nsteps:\n  - for_each: payments\n    steps:\n      - log: \"{{ row.Номер }}\"\n",
+        ),
+        steps(
+            "An empty block of steps",
+            "steps:\n  - try: []\n    catch:\n      - log: \"{{ error }}\"\n",
+        ),
         steps(
             "A misspelt key inside a step",
             "steps:\n  - fill: { lable: 氏名, value: x }\n",
@@ -471,6 +491,12 @@ fn cases() -> Vec<Case> {
             "inputs:\n  invoices: { columns: [請求書番号, 金額, 税率] }\nsteps:\n  - log: hi\n",
             "invoices.csv",
             Fixture("clients/acme/invoices.csv"),
+        ),
+        run(
+            "A column listed in `columns` that a sheet of a workbook does not have",
+            "inputs:\n  staff: { sheet: 1, header_row: 3, columns: [社員番号, 給料] }\nsteps:\n  - log: hi\n",
+            "roster.xlsx",
+            Fixture("clients/sakura/roster.xlsx"),
         ),
         run(
             "A merged header: the second column gets the name `連絡先 (2)`",

@@ -471,6 +471,11 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     let page = kenji.get(&format!("/runs/{}", first.id));
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.contains("doubled.csv"), "{page}");
+    // The row results written when the run ended came along with the outputs.
+    assert!(
+        k.home().join(&first.folder).join("rows.jsonl").is_file(),
+        "rows.jsonl travels with the run"
+    );
     let download = kenji.get(&format!("/runs/{}/files/outputs/doubled.csv", first.id));
     assert!(download.starts_with("HTTP/1.1 200"), "{download}");
     let body = download.split_once("\r\n\r\n").unwrap().1;

@@ -242,7 +242,8 @@ impl From<sqlx::Error> for AppError {
 impl From<runner::record::StoreError> for AppError {
     fn from(e: runner::record::StoreError) -> Self {
         match e {
-            runner::record::StoreError::NoSuchRun(_) => AppError::NotFound,
+            runner::record::StoreError::NoSuchRun(_)
+            | runner::record::StoreError::AmbiguousRun { .. } => AppError::NotFound,
             other => AppError::Internal(other.to_string()),
         }
     }

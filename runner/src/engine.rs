@@ -218,7 +218,7 @@ impl<'a> Execution<'a> {
                 input.spec.range.clone(),
             );
             let table = sheet::read_table(&path, &spec).map_err(|e| StepFailure {
-                message: e.to_string(),
+                message: e.shown_as(file_name(&path)).to_string(),
                 step: format!("reading input `{}`", input.name),
                 row: None,
                 transient: false,
@@ -231,12 +231,13 @@ impl<'a> Execution<'a> {
                 .collect();
             if !missing.is_empty() {
                 let names: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
+                let place = match sheet::sheet_name_of(&path, &spec.sheet) {
+                    Some(s) => format!("the sheet `{s}` of `{}`", file_name(&path)),
+                    None => format!("the file `{}`", file_name(&path)),
+                };
                 return Err(StepFailure {
                     message: format!(
-                        "the file `{}` has no column {} (header row {}). Its columns are: {}",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy().to_string())
-                            .unwrap_or_default(),
+                        "{place} has no column {} (header row {}). Its columns are: {}",
                         names.join(", "),
                         spec.header_row,
                         table.columns.join(", ")
@@ -576,8 +577,9 @@ impl<'a> Execution<'a> {
                     ));
                 };
                 let spec = sheet_spec(a.sheet.as_ref(), a.header_row, a.range.clone());
-                let table = sheet::read_table(&path, &spec)
-                    .map_err(|e| self.failure(step, frame, e.to_string()))?;
+                let table = sheet::read_table(&path, &spec).map_err(|e| {
+                    self.failure(step, frame, e.shown_as(file_name(&path)).to_string())
+                })?;
                 self.tables.insert(a.into.clone(), table);
                 Ok(Flow::Next)
             }
@@ -648,10 +650,7 @@ impl<'a> Execution<'a> {
                     ));
                 };
                 let mut order: Vec<usize> = (0..t.len()).collect();
-                order.sort_by(|x, y| compare_cells(&t.rows[*x][col], &t.rows[*y][col]));
-                if a.descending {
-                    order.reverse();
-                }
+                order.sort_by(|x, y| sort_order(&t.rows[*x][col], &t.rows[*y][col], a.descending));
                 let t = self.table_mut(&a.table, step, frame)?;
                 let rows = order.iter().map(|i| t.rows[*i].clone()).collect();
                 let src = order.iter().map(|i| t.source_rows[*i]).collect();
@@ -926,7 +925,10 @@ impl<'a> Execution<'a> {
         Ok(Flow::Next)
     }
 
-    fn set_outcome(&mut self, table: &str, i: usize, o: RowOutcome) {
+    /// Keep a row's outcome. Every row message passes here, so this is where secrets are
+    /// masked (a `skip_row` reason is written by the trainee and may contain one).
+    fn set_outcome(&mut self, table: &str, i: usize, mut o: RowOutcome) {
+        o.message = o.message.map(|m| self.log.secrets().mask(&m));
         if let Some(v) = self.results.get_mut(table)
             && let Some(slot) = v.get_mut(i)
         {
@@ -1126,28 +1128,26 @@ fn select_columns(t: &Table, columns: &[String]) -> Result<Table, String> {
     Ok(out)
 }
 
+/// The name of an input file as the trainee gave it (kobo reads a copy in the run folder).
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
 /// Keys compare as people see them: `00123` ≠ `123`, but `12` (number) = `12` (text)
 /// and surrounding spaces are ignored.
 fn join_key(c: &Cell) -> String {
     crate::table::normalize_header(&c.to_string())
 }
 
-/// Order for `sort`: numbers by value, dates by date, text by text; empty cells last.
-fn compare_cells(a: &Cell, b: &Cell) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a.is_empty(), b.is_empty()) {
-        (true, true) => return Ordering::Equal,
-        (true, false) => return Ordering::Greater,
-        (false, true) => return Ordering::Less,
-        _ => {}
-    }
-    match (a, b) {
-        (Cell::Date(x), Cell::Date(y)) => x.cmp(y),
-        (Cell::DateTime(x), Cell::DateTime(y)) => x.cmp(y),
-        _ => match (a.as_f64(), b.as_f64()) {
-            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-            _ => a.to_string().cmp(&b.to_string()),
-        },
+/// Order for `sort` (see [`Cell::sort_cmp`]); empty cells stay last when descending too.
+fn sort_order(a: &Cell, b: &Cell, descending: bool) -> std::cmp::Ordering {
+    let order = a.sort_cmp(b);
+    if descending && !a.is_empty() && !b.is_empty() {
+        order.reverse()
+    } else {
+        order
     }
 }
 
@@ -1169,13 +1169,35 @@ mod tests {
             Cell::Int(9),
             Cell::Float(9.5),
         ];
-        v.sort_by(compare_cells);
+        v.sort_by(|a, b| sort_order(a, b, false));
         assert_eq!(
             v,
             [
                 Cell::Int(9),
                 Cell::Float(9.5),
                 Cell::Text("10".into()),
+                Cell::Empty
+            ]
+        );
+    }
+
+    #[test]
+    fn mixed_kinds_sort_by_kind_and_empties_stay_last_when_descending() {
+        let mut v = [
+            Cell::Empty,
+            Cell::Text("678件".into()),
+            Cell::Text("12345".into()),
+            Cell::Date(chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap()),
+            Cell::Int(7),
+        ];
+        v.sort_by(|a, b| sort_order(a, b, true));
+        assert_eq!(
+            v,
+            [
+                Cell::Text("678件".into()),
+                Cell::Date(chrono::NaiveDate::from_ymd_opt(2024, 4, 1).unwrap()),
+                Cell::Text("12345".into()),
+                Cell::Int(7),
                 Cell::Empty
             ]
         );

@@ -11,6 +11,7 @@ use crate::run::{RowCounts, RunId, RunStatus};
 use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::secrets::Secrets;
 use crate::workflow::Workflow;
+use futures::FutureExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -81,12 +82,56 @@ pub enum ExecuteError {
 }
 
 /// Run a workflow once, recording everything.
+///
+/// A panic (a bug in kobo) anywhere in the run still ends it as failed in the records, with
+/// a message saying so, rather than leaving it running for ever.
 pub async fn execute(
     w: &Workflow,
     records: &Records,
     opts: RunOptions,
 ) -> Result<RunOutcome, ExecuteError> {
     let id = opts.run_id.clone().unwrap_or_else(RunId::generate);
+    let home = opts.home.clone();
+    let run = std::panic::AssertUnwindSafe(execute_once(w, records, opts, id.clone()));
+    let panic = match run.catch_unwind().await {
+        Ok(outcome) => return outcome,
+        Err(panic) => panic_failure(panic.as_ref()),
+    };
+    let message = panic.describe();
+    let record = records.get(&id).await?;
+    if let Some(r) = &record
+        && !r.status.is_finished()
+        && let Err(e) = records
+            .finish(
+                &id,
+                RunStatus::Failed,
+                r.rows,
+                Some(&message),
+                Some(&panic.step),
+                &[],
+                &[],
+                r.attempt.max(1),
+            )
+            .await
+    {
+        tracing::error!(run = %id, "cannot record the run as failed after a bug in kobo: {e}");
+    }
+    Ok(RunOutcome {
+        status: RunStatus::Failed,
+        rows: record.as_ref().map(|r| r.rows).unwrap_or_default(),
+        error: Some(message),
+        folder: home.join(record.map_or_else(|| format!("runs/{id}"), |r| r.folder)),
+        id,
+        outputs: Vec::new(),
+    })
+}
+
+async fn execute_once(
+    w: &Workflow,
+    records: &Records,
+    opts: RunOptions,
+    id: RunId,
+) -> Result<RunOutcome, ExecuteError> {
     let worker = opts.worker.clone().unwrap_or_else(|| "kobo run".into());
     let existing = match &opts.run_id {
         Some(id) => records.get(id).await?,
@@ -218,9 +263,13 @@ pub async fn execute(
         );
         // Dropping `exec.run()` stops the steps at their next await point (between steps or
         // rows, or inside a `pause`); what they wrote so far stays in the run folder.
+        // A panic in the steps is a bug in kobo; caught here, it fails the run with a
+        // message instead of leaving it recorded as running forever.
+        let steps = std::panic::AssertUnwindSafe(exec.run()).catch_unwind();
         let result = tokio::select! {
-            r = tokio::time::timeout(limit, exec.run()) => match r {
-                Ok(r) => r,
+            r = tokio::time::timeout(limit, steps) => match r {
+                Ok(Ok(r)) => r,
+                Ok(Err(panic)) => Err(panic_failure(panic.as_ref())),
                 Err(_) => Err(timeout_failure(limit, limit < w.timeout)),
             },
             _ = cancel.cancelled() => {
@@ -300,6 +349,15 @@ pub async fn execute(
             worker: me.clone(),
         });
     }
+    // The row results beside the outputs, so the folder alone tells which rows failed.
+    if let Err(e) = folder.write_rows(&rows) {
+        log.warn(
+            None,
+            None,
+            &format!("cannot write `rows.jsonl` in the run folder: {e}"),
+        );
+    }
+    crate::fault::point("finish-run").await;
     // Workers without a shared folder: the files go into the records before the run ends.
     crate::run_files::send(records, &opts.home, &id, &folder.relative).await?;
     records
@@ -365,6 +423,22 @@ async fn discard_outputs(records: &Records, id: &RunId, folder: &RunFolder, log:
     }
 }
 
+fn panic_failure(panic: &(dyn std::any::Any + Send)) -> StepFailure {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    StepFailure {
+        message: format!(
+            "kobo stopped because of a bug in kobo itself, not in your workflow ({what}); please report it to the kobo developers with this run's id"
+        ),
+        step: "the whole run".into(),
+        row: None,
+        transient: false,
+    }
+}
+
 fn timeout_failure(limit: Duration, from_serve: bool) -> StepFailure {
     let message = if from_serve {
         format!(
@@ -399,9 +473,10 @@ fn merged_params(
     params
 }
 
-/// The data directory: `KOBO_HOME`, else `./kobo-data`.
+/// The data directory: `KOBO_HOME`, else `./kobo-data` (also when `KOBO_HOME` is empty).
 pub fn default_home() -> PathBuf {
     std::env::var_os("KOBO_HOME")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new("kobo-data").to_path_buf())
 }

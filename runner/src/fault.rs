@@ -6,17 +6,32 @@
 //! The points: `claim-move` (an inbox file moved into its run folder, no record yet),
 //! `claim-push` (the queued record written, the job not pushed), `write-output` (a run's
 //! first output written, the rest not), `approve` (outputs copied to the outbox, the
-//! approval not committed).
+//! approval not committed), `finish-run` (a run's steps done, its end not recorded).
+//!
+//! With `KOBO_FAULT_PANIC_AT=<name>` kobo panics at that point instead, as a bug would:
+//! a test checks the run still ends recorded as failed, not running for ever.
 
 use std::sync::OnceLock;
 
 /// The environment variable that names the point to stop at.
 pub const PAUSE_AT: &str = "KOBO_FAULT_PAUSE_AT";
 
-/// Stop here for ever if `KOBO_FAULT_PAUSE_AT` names this point; otherwise return at once.
+/// The environment variable that names the point to panic at.
+pub const PANIC_AT: &str = "KOBO_FAULT_PANIC_AT";
+
+/// Stop here for ever if `KOBO_FAULT_PAUSE_AT` names this point (panic if
+/// `KOBO_FAULT_PANIC_AT` does); otherwise return at once.
 pub async fn point(name: &str) {
     static PAUSE: OnceLock<Option<String>> = OnceLock::new();
+    static PANIC: OnceLock<Option<String>> = OnceLock::new();
     let pause = PAUSE.get_or_init(|| std::env::var(PAUSE_AT).ok());
+    if PANIC
+        .get_or_init(|| std::env::var(PANIC_AT).ok())
+        .as_deref()
+        == Some(name)
+    {
+        panic!("fault point {name} ({PANIC_AT})");
+    }
     if pause.as_deref() == Some(name) {
         eprintln!("fault point reached: {name}");
         std::future::pending::<()>().await;

@@ -128,7 +128,11 @@ impl Reader {
                 .split(", expected ")
                 .nth(1)
                 .unwrap_or("another kind of value");
-            let (wanted, example) = describe_expected(expected);
+            let (mut wanted, mut example) = describe_expected(expected);
+            if field == "header_row" && example == Some("30") {
+                // Rows count from 1, as in Excel.
+                (wanted, example) = ("a whole number (1 or more)".into(), Some("1"));
+            }
             let found_text = found
                 .map(describe_value)
                 .unwrap_or_else(|| "something else".into());
@@ -200,6 +204,8 @@ fn describe_expected(expected: &str) -> (String, Option<&'static str>) {
         ("text".into(), Some("\"some text\""))
     } else if e.starts_with("a sequence") {
         ("a list".into(), Some("[a, b]"))
+    } else if e.starts_with("a sheet number") {
+        (e.to_string(), Some("1"))
     } else if e.starts_with("a map") || e.starts_with("struct") {
         ("a group of keys".into(), None)
     } else {

@@ -37,6 +37,15 @@ pub enum StoreError {
     NoSuchRun(String),
     #[error("run `{0}` was reviewed, so its files do not change; `kobo rerun {0}` makes a new run")]
     Reviewed(String),
+    #[error(
+        "`{prefix}` is the start of several runs' ids ({}); give more of the id",
+        .matches.join(", ")
+    )]
+    AmbiguousRun {
+        prefix: String,
+        /// A few of the ids it matches (the last may be `…` for more).
+        matches: Vec<String>,
+    },
     #[error("run `{id}` is {from} and cannot become {to}")]
     BadTransition {
         id: String,
@@ -623,13 +632,29 @@ impl Records {
         if prefix.len() < 6 || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(StoreError::NoSuchRun(id_or_prefix.to_string()));
         }
-        let rows = sqlx::query("SELECT * FROM runs WHERE id LIKE $1 LIMIT 2")
+        const SHOWN: usize = 3;
+        let rows = sqlx::query("SELECT * FROM runs WHERE id LIKE $1 ORDER BY id LIMIT $2")
             .bind(format!("{prefix}%"))
+            .bind(SHOWN as i64 + 1)
             .fetch_all(&self.pool)
             .await?;
         match rows.as_slice() {
+            [] => Err(StoreError::NoSuchRun(id_or_prefix.to_string())),
             [one] => Ok(run_from_row(one)),
-            _ => Err(StoreError::NoSuchRun(id_or_prefix.to_string())),
+            several => {
+                let mut matches: Vec<String> = several
+                    .iter()
+                    .take(SHOWN)
+                    .map(|r| r.get::<String, _>("id"))
+                    .collect();
+                if several.len() > SHOWN {
+                    matches.push("…".into());
+                }
+                Err(StoreError::AmbiguousRun {
+                    prefix: id_or_prefix.to_string(),
+                    matches,
+                })
+            }
         }
     }
 

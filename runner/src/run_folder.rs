@@ -7,7 +7,11 @@
 //!   outputs/           files the workflow wrote
 //!   screenshots/       screenshots and page HTML from browser steps
 //!   log.jsonl          one JSON object per line: time, level, step, row, message
+//!   rows.jsonl         written when the run ends: one JSON object per row of each
+//!                      `for_each` (table, row, source_row, status, message, step)
 //! ```
+//!
+//! With PostgreSQL records every file here travels with the run (see [`crate::run_files`]).
 
 use crate::run::RunId;
 use crate::secrets::Secrets;
@@ -48,6 +52,19 @@ impl RunFolder {
     }
     pub fn log_path(&self) -> PathBuf {
         self.root.join("log.jsonl")
+    }
+    pub fn rows_path(&self) -> PathBuf {
+        self.root.join("rows.jsonl")
+    }
+
+    /// Write the per-row results as `rows.jsonl` (messages are already masked).
+    pub fn write_rows(&self, rows: &[crate::run::RowResult]) -> std::io::Result<()> {
+        let mut text = String::new();
+        for row in rows {
+            text.push_str(&serde_json::to_string(row).map_err(std::io::Error::other)?);
+            text.push('\n');
+        }
+        std::fs::write(self.rows_path(), text)
     }
 
     /// Resolve a path a workflow gave (`outputs/report.xlsx`) inside this run's folder,

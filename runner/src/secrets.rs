@@ -102,11 +102,36 @@ impl Secrets {
         &self.values
     }
 
-    /// Replace every secret value in `text` with `***`. Longest values first, so that a
-    /// secret containing another is hidden whole.
+    /// Replace every secret value in `text` with `***`, also when a template changed it with
+    /// a simple filter (`upper`, `lower`, `capitalize`, `trim`). Longest values first, so
+    /// that a secret containing another is hidden whole.
     pub fn mask(&self, text: &str) -> String {
-        let mut vals: Vec<&String> = self.values.values().filter(|v| !v.is_empty()).collect();
+        let mut vals: Vec<String> = self
+            .values
+            .values()
+            .flat_map(|v| {
+                let trimmed = v.trim();
+                let mut chars = trimmed.chars();
+                let capitalized = chars
+                    .next()
+                    .map(|c| {
+                        c.to_uppercase()
+                            .chain(chars.as_str().to_lowercase().chars())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                [
+                    v.clone(),
+                    trimmed.to_string(),
+                    trimmed.to_uppercase(),
+                    trimmed.to_lowercase(),
+                    capitalized,
+                ]
+            })
+            .filter(|v| !v.is_empty())
+            .collect();
         vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        vals.dedup();
         let mut out = text.to_string();
         for v in vals {
             if out.contains(v.as_str()) {
@@ -128,6 +153,7 @@ mod tests {
             ("p".into(), "pa55word".into()),
         ]);
         assert_eq!(s.mask("login olena with pa55word"), "login *** with ***");
+        assert_eq!(s.mask("OLENA Olena PA55WORD"), "*** *** ***");
         assert!(!format!("{s:?}").contains("pa55word"));
     }
 

@@ -107,6 +107,22 @@ pub fn sheet_names(path: &Path) -> Result<Vec<String>, SheetError> {
     }
 }
 
+/// The name of the sheet `sheet` picks in a workbook; `None` for a CSV file (one sheet,
+/// nothing to name) or a workbook that cannot be read.
+pub fn sheet_name_of(path: &Path, sheet: &SheetRef) -> Option<String> {
+    let bytes = read_file(path).ok()?;
+    match detect::detect(path, &bytes).ok()? {
+        Format::Csv => None,
+        format => match sheet {
+            SheetRef::Name(n) => Some(n.clone()),
+            SheetRef::Index(i) => workbook::sheet_names(path, bytes, format)
+                .ok()?
+                .get(i.checked_sub(1)?)
+                .cloned(),
+        },
+    }
+}
+
 /// Write tables as one xlsx workbook, atomically (a temporary file renamed into place).
 pub fn write_xlsx(path: &Path, sheets: &[OutputSheet<'_>]) -> Result<(), SheetError> {
     write_xlsx::write(path, sheets)

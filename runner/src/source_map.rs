@@ -19,6 +19,8 @@ pub struct Pos {
 pub struct SourceMap {
     values: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
+    /// Keys written a second time in the same mapping: (path, first position, this position).
+    duplicates: Vec<(String, Pos, Pos)>,
 }
 
 impl SourceMap {
@@ -42,6 +44,15 @@ impl SourceMap {
             }
             path = parent(path)?;
         }
+    }
+
+    /// Where the key `key` is written a second time in one mapping, and where it was first:
+    /// serde_yaml only gives the position of the mapping.
+    pub fn duplicate(&self, key: &str) -> Option<(Pos, Pos)> {
+        self.duplicates
+            .iter()
+            .find(|(path, ..)| path.rsplit('.').next() == Some(key))
+            .map(|(_, first, again)| (*first, *again))
     }
 
     /// Position of the key that names `path` (for "unknown key" errors), falling back to the value.
@@ -114,7 +125,12 @@ impl Builder {
                 Some(key) => Some((child_key(path, &key), key_pos.take())),
                 None => {
                     // This scalar is a key; complex keys (maps as keys) are not used by kobo.
-                    *pending_key = Some(scalar.unwrap_or_default().to_string());
+                    let key = scalar.unwrap_or_default().to_string();
+                    let key_path = child_key(path, &key);
+                    if let Some(first) = self.map.keys.get(&key_path) {
+                        self.map.duplicates.push((key_path, *first, pos));
+                    }
+                    *pending_key = Some(key);
                     *key_pos = Some(pos);
                     if !*first_key_seen {
                         *first_key_seen = true;
@@ -190,6 +206,13 @@ mod tests {
             Some(Pos { line: 4, col: 7 })
         );
         assert_eq!(map.value("steps[1].log"), Some(Pos { line: 6, col: 10 }));
+        // A key written twice is found where it is written again.
+        let map = SourceMap::parse("name: a\nsteps:\n  - log: hi\nname: b\n");
+        assert_eq!(
+            map.duplicate("name"),
+            Some((Pos { line: 1, col: 1 }, Pos { line: 4, col: 1 }))
+        );
+        let map = SourceMap::parse(text);
         // A path that does not exist falls back to its nearest parent.
         assert_eq!(
             map.value("steps[1].log.nothing"),

@@ -478,6 +478,15 @@ pub fn parse_steps(r: &mut Reader, value: &Value, path: &str) -> Vec<Step> {
         .collect()
 }
 
+/// `steps: []` or `steps:` with nothing after it.
+pub fn is_empty_block(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Sequence(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
 fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
     let Value::Mapping(map) = value else {
         let hint = match value {
@@ -590,7 +599,33 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
     }
     let block = |r: &mut Reader, key: &str| -> Vec<Step> {
         match map.get(key) {
-            Some(v) => parse_steps(r, v, &child_key(path, key)),
+            Some(v) => {
+                let block_path = child_key(path, key);
+                if is_empty_block(v) {
+                    // Reported whatever else is wrong: an empty block is a mistake of its own.
+                    let (message, hint) = match (kind_name, key) {
+                        ("for_each", _) => (
+                            "`for_each` has no steps",
+                            "add the steps to do for each row under `steps:`",
+                        ),
+                        (_, "then") => (
+                            "`then` has no steps",
+                            "add the steps to run when the condition is true, or remove the `if`",
+                        ),
+                        (_, "else") => (
+                            "`else` has no steps",
+                            "add the steps to run when the condition is false, or remove `else`",
+                        ),
+                        _ => (
+                            "`catch` has no steps",
+                            "add the steps to run when a step in `try` fails, such as `- log: \"{{ error }}\"`",
+                        ),
+                    };
+                    r.key_error(&block_path, message, Some(hint.into()));
+                    return Vec::new();
+                }
+                parse_steps(r, v, &block_path)
+            }
             None => Vec::new(),
         }
     };
@@ -635,10 +670,21 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
                 otherwise: block(r, "else"),
             }
         }
-        "try" => StepKind::Try {
-            steps: parse_steps(r, &kind_value, &kind_path),
-            catch: block(r, "catch"),
-        },
+        "try" => {
+            if is_empty_block(&kind_value) {
+                r.key_error(
+                    &kind_path,
+                    "`try` has no steps",
+                    Some(
+                        "list the steps to try: `try:` followed by steps starting with `- `".into(),
+                    ),
+                );
+            }
+            StepKind::Try {
+                steps: parse_steps(r, &kind_value, &kind_path),
+                catch: block(r, "catch"),
+            }
+        }
         "set" => StepKind::Set(r.parse(&kind_value, &kind_path, &what)?),
         "log" => StepKind::Log(r.parse(&kind_value, &kind_path, &what)?),
         "fail" => StepKind::Fail(r.parse(&kind_value, &kind_path, &what)?),

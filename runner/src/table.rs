@@ -61,6 +61,57 @@ impl Cell {
     }
 }
 
+impl Cell {
+    /// The order `sort` puts cells in: numbers (and text that reads as a number) by value,
+    /// then dates and times by time, then other text (and true/false, formula errors) as
+    /// text, then empty cells. A total order whatever the mix of kinds, as sorting needs.
+    pub fn sort_cmp(&self, other: &Cell) -> std::cmp::Ordering {
+        self.sort_key().cmp(&other.sort_key())
+    }
+
+    fn sort_key(&self) -> SortKey {
+        if let Some(n) = self.as_f64() {
+            return SortKey::Number(TotalF64(n));
+        }
+        match self {
+            Cell::Empty => SortKey::Empty,
+            Cell::Date(d) => SortKey::Time(d.and_time(chrono::NaiveTime::MIN)),
+            Cell::DateTime(d) => SortKey::Time(*d),
+            other => SortKey::Text(other.to_string()),
+        }
+    }
+}
+
+/// Cells by kind first (the variants' order), then by value within a kind.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey {
+    Number(TotalF64),
+    Time(NaiveDateTime),
+    Text(String),
+    Empty,
+}
+
+/// A float ordered by `f64::total_cmp`, so that even NaN has a place.
+struct TotalF64(f64);
+
+impl PartialEq for TotalF64 {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for TotalF64 {}
+impl PartialOrd for TotalF64 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TotalF64 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // -0.0 and 0.0 are the same number to a person.
+        (self.0 + 0.0).total_cmp(&(other.0 + 0.0))
+    }
+}
+
 /// Read a number written the way people write them in spreadsheets:
 /// `1,234`, `¥1,234`, `１２３４` (full-width), ` 12.5 `.
 pub fn parse_number(s: &str) -> Option<f64> {

@@ -1,8 +1,9 @@
 //! The second stage of reading a workflow: check that every name refers to something that
 //! exists — inputs, tables, params, secrets, variables, columns — and that values are sane.
 //!
-//! Column names are checked twice: against `columns:` declared in `inputs` when the file is
-//! validated, and against the real header row when a run has read its input.
+//! Column names are checked twice: against `columns:` declared in `inputs` (and the columns
+//! steps add) when the file is validated, and against the real header row when a run has
+//! read its input.
 
 use crate::definition_error::{DefinitionError, did_you_mean};
 use crate::expr::Expressions;
@@ -31,6 +32,9 @@ pub fn check(r: &mut Reader, w: &Workflow) {
                 Some(hint_for(other, &names, "inputs")),
             );
         }
+        if let Some(range) = &input.spec.range {
+            check_range(r, &format!("inputs.{}.range", input.name), range);
+        }
         if input.spec.header_row == Some(0) {
             r.error(
                 &format!("inputs.{}.header_row", input.name),
@@ -38,9 +42,11 @@ pub fn check(r: &mut Reader, w: &Workflow) {
                 None,
             );
         }
-        // `columns:` lists the columns the workflow needs, not all the file has: the full
-        // header is known only when a run reads the file (see `check_columns`).
-        tables.insert(input.name.clone(), None);
+        // `columns:` lists the columns the workflow may use; a column used but not listed
+        // is most often a typo. Without `columns:` the header is known only when a run
+        // reads the file (see `check_columns`).
+        let declared = (!input.spec.columns.is_empty()).then(|| input.spec.columns.clone());
+        tables.insert(input.name.clone(), declared);
     }
     check_run_limits(r, w);
     for (kind, names) in [
@@ -49,29 +55,26 @@ pub fn check(r: &mut Reader, w: &Workflow) {
     ] {
         for name in names {
             if !is_identifier(name) {
-                let path = if kind == "secret" {
-                    "secrets".to_string()
-                } else {
-                    child_key("params", name)
-                };
-                r.error(
-                    &path,
-                    format!("the {kind} name `{name}` can only use letters a-z, digits and `_`"),
-                    Some("templates use it as `{{ secrets.portal_user }}`, so `portal_user` works, `portal user` does not".into()),
+                let message = format!(
+                    "the {kind} name `{name}` can only use letters a-z, digits and `_`, and must start with a letter"
                 );
+                if kind == "secret" {
+                    r.error(
+                        "secrets",
+                        message,
+                        Some("templates use it as `{{ secrets.portal_user }}`, so `portal_user` works, `portal user` does not".into()),
+                    );
+                } else {
+                    r.key_error(
+                        &child_key("params", name),
+                        message,
+                        Some("templates use it as `{{ params.tax_rate }}`, so `tax_rate` works, `tax rate` or `1` does not".into()),
+                    );
+                }
             }
         }
     }
-    if w.steps.is_empty() && r.errors.is_empty() {
-        r.error(
-            "steps",
-            "the workflow has no steps",
-            Some("add at least one step, such as `- log: hello`".into()),
-        );
-    }
     let mut walker = Walker::new(w, tables);
-    // Steps that could not be read are already reported; a block holding only those is not "empty".
-    walker.steps_unreadable = !r.errors.is_empty();
     walker.steps(&w.steps, &Scope::default());
     for (path, message, hint) in walker.problems {
         r.error(&path, message, hint);
@@ -132,8 +135,6 @@ struct Walker<'w> {
     tables: BTreeMap<String, Option<Vec<String>>>,
     vars: BTreeSet<String>,
     only_columns: bool,
-    /// Some steps could not be read (and were reported), so a block may look emptier than it is.
-    steps_unreadable: bool,
     problems: Vec<(String, String, Option<String>)>,
 }
 
@@ -147,7 +148,6 @@ impl<'w> Walker<'w> {
             tables,
             vars,
             only_columns: false,
-            steps_unreadable: false,
             problems: Vec::new(),
         }
     }
@@ -195,12 +195,20 @@ impl<'w> Walker<'w> {
             return;
         }
         let refs: Vec<&str> = cols.iter().map(String::as_str).collect();
-        let hint = match did_you_mean(column, refs.iter().copied()) {
-            Some(best) => format!(
-                "did you mean `{best}`? Columns of `{table}`: {}",
+        let known = if self.only_columns {
+            format!("Columns of `{table}`: {}", refs.join(", "))
+        } else {
+            // Before a run the columns known are those listed in `columns:` and those the
+            // steps add; the file may have more.
+            format!(
+                "Known columns of `{table}`: {}. If the file has this column, add it to `columns:` of the input",
                 refs.join(", ")
-            ),
-            None => format!("columns of `{table}`: {}", refs.join(", ")),
+            )
+        };
+        let hint = match did_you_mean(column, refs.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`? {known}"),
+            None if self.only_columns => known.replacen("Columns", "columns", 1),
+            None => known,
         };
         self.problems.push((
             path.to_string(),
@@ -227,17 +235,24 @@ impl<'w> Walker<'w> {
         let names = match checked {
             Ok(n) => n,
             Err(e) => {
+                // `row.Номер` or `row.金額`: only a-z names work after a dot.
+                let dotted = row_columns(src)
+                    .into_iter()
+                    .find(|c| !c.is_ascii() && src.contains(&format!("row.{c}")));
+                let hint = match dotted {
+                    Some(c) => format!(
+                        "write `row['{c}']`: after `row.` only names made of letters a-z, digits and `_` work"
+                    ),
+                    None if expression => "an expression looks like `row['金額'] > 1000`".into(),
+                    None => "a template looks like `Hello {{ row['氏名'] }}`".into(),
+                };
                 self.problem(
                     path,
                     format!(
                         "cannot read this {}: {e}",
                         if expression { "expression" } else { "template" }
                     ),
-                    Some(if expression {
-                        "an expression looks like `row['金額'] > 1000`".into()
-                    } else {
-                        "a template looks like `Hello {{ row['氏名'] }}`".into()
-                    }),
+                    Some(hint),
                 );
                 return;
             }
@@ -351,6 +366,18 @@ impl<'w> Walker<'w> {
         }
         match &step.kind {
             StepKind::Read(a) => {
+                if let Some(range) = &a.range
+                    && let Err(reason) = crate::sheet::range::CellRange::parse(range)
+                {
+                    self.problem(
+                        &kp("range"),
+                        format!("`{range}` is not a valid cell range: {reason}"),
+                        Some(
+                            "write it like `B2:F100`, or `B2:F` to read down to the last row"
+                                .into(),
+                        ),
+                    );
+                }
                 if !self.w.inputs.iter().any(|i| i.name == a.input) {
                     let known: Vec<&str> = self.w.inputs.iter().map(|i| i.name.as_str()).collect();
                     self.problem(
@@ -400,8 +427,26 @@ impl<'w> Walker<'w> {
                 for c in &a.columns {
                     self.column(&a.with, c, &kp("columns"));
                 }
-                for c in &a.columns {
-                    self.add_column(&a.table, c);
+                // Without `columns`, join copies every column of `with` but its key.
+                let with_on = a.with_on.as_deref().unwrap_or(&a.on);
+                let copied = if a.columns.is_empty() {
+                    self.columns_of(&a.with)
+                        .map(|cols| cols.iter().filter(|c| *c != with_on).cloned().collect())
+                } else {
+                    Some(a.columns.clone())
+                };
+                match copied {
+                    Some(cols) => {
+                        for c in &cols {
+                            self.add_column(&a.table, c);
+                        }
+                    }
+                    // The columns of `with` are not known before a run, so neither are these.
+                    None => {
+                        if let Some(known) = self.tables.get_mut(&a.table) {
+                            *known = None;
+                        }
+                    }
                 }
             }
             StepKind::NewTable(a) => {
@@ -421,13 +466,6 @@ impl<'w> Walker<'w> {
                     row_of: Some(table.clone()),
                     ..scope.clone()
                 };
-                if steps.is_empty() && !self.steps_unreadable {
-                    self.problem(
-                        &p,
-                        "`for_each` has no steps",
-                        Some("add the steps to do for each row under `steps:`".into()),
-                    );
-                }
                 self.steps(steps, &inner);
             }
             StepKind::If {
@@ -450,7 +488,7 @@ impl<'w> Walker<'w> {
             StepKind::Set(vars) => {
                 for (name, v) in vars {
                     if !is_identifier(name) {
-                        self.problem(&kp(name), format!("the variable name `{name}` can only use letters a-z, digits and `_`"), None);
+                        self.problem(&kp(name), format!("the variable name `{name}` can only use letters a-z, digits and `_`, and must start with a letter"), None);
                     }
                     self.text(&template_text(v), &kp(name), scope, false);
                 }
@@ -599,6 +637,19 @@ impl<'w> Walker<'w> {
                 Some("use `utf8_bom` (Excel-friendly, the default), `utf8` or `shift_jis`".into()),
             );
         }
+        if a.with_results {
+            // `with_results` adds these two columns to what it writes.
+            let tables: Vec<String> = a
+                .table
+                .iter()
+                .chain(a.sheets.iter().map(|s| &s.table))
+                .cloned()
+                .collect();
+            for t in tables {
+                self.add_column(&t, "result");
+                self.add_column(&t, "error");
+            }
+        }
         if let Some(t) = &a.table {
             self.table(t, &kp("table"));
             let cols: Vec<String> = a.formats.keys().cloned().collect();
@@ -667,6 +718,17 @@ pub fn row_columns(src: &str) -> Vec<String> {
         rest = after;
     }
     out
+}
+
+/// A cell range (`B2:F100`) is checked before any run; the file is not needed for that.
+fn check_range(r: &mut Reader, path: &str, range: &str) {
+    if let Err(reason) = crate::sheet::range::CellRange::parse(range) {
+        r.error(
+            path,
+            format!("`{range}` is not a valid cell range: {reason}"),
+            Some("write it like `B2:F100`, or `B2:F` to read down to the last row".into()),
+        );
+    }
 }
 
 /// Whole-run and browser limits: a typo such as `timeout_minutes: 6000` would keep a worker

@@ -124,7 +124,7 @@ const TOP_KEYS: &[&str] = &[
 impl Workflow {
     /// Read and check a workflow file.
     pub fn load(path: &Path) -> Result<Workflow, DefinitionErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             DefinitionErrors(vec![DefinitionError {
                 file: path.to_path_buf(),
                 pos: None,
@@ -132,6 +132,8 @@ impl Workflow {
                 hint: Some("check the path; workflows live in the `workflows/` folder".into()),
             }])
         })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| DefinitionErrors(vec![not_utf8(path, e.as_bytes(), e.utf8_error())]))?;
         Workflow::parse(path, &text)
     }
 
@@ -139,7 +141,7 @@ impl Workflow {
     pub fn parse(file: &Path, text: &str) -> Result<Workflow, DefinitionErrors> {
         let root: Value = match serde_yaml::from_str(text) {
             Ok(v) => v,
-            Err(e) => return Err(DefinitionErrors(vec![syntax_error(file, &e)])),
+            Err(e) => return Err(DefinitionErrors(vec![syntax_error(file, &e, text)])),
         };
         let mut r = Reader::new(file.to_path_buf(), SourceMap::parse(text));
         let workflow = read_top(&mut r, &root, file, text);
@@ -172,18 +174,68 @@ impl Workflow {
     }
 }
 
-fn syntax_error(file: &Path, e: &serde_yaml::Error) -> DefinitionError {
-    let pos = e.location().map(|l| Pos {
+/// A workflow file in another encoding than UTF-8 (often Shift_JIS, saved by a Japanese editor).
+fn not_utf8(file: &Path, bytes: &[u8], e: std::str::Utf8Error) -> DefinitionError {
+    let valid = &bytes[..e.valid_up_to()];
+    let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&valid[line_start..])
+        .chars()
+        .count()
+        + 1;
+    let kind = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        " (it is saved as UTF-16)"
+    } else if encoding_rs::SHIFT_JIS
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .is_some()
+    {
+        " (it looks like Shift_JIS)"
+    } else {
+        ""
+    };
+    DefinitionError {
+        file: file.to_path_buf(),
+        pos: Some(Pos { line, col }),
+        message: format!("the workflow file is not saved as UTF-8{kind}"),
+        hint: Some(
+            "save the file as UTF-8: in VS Code click the encoding in the bottom bar, choose \"Save with Encoding\", then \"UTF-8\""
+                .into(),
+        ),
+    }
+}
+
+fn syntax_error(file: &Path, e: &serde_yaml::Error, text: &str) -> DefinitionError {
+    let mut pos = e.location().map(|l| Pos {
         line: l.line(),
         col: l.column(),
     });
     // serde_yaml appends " at line X column Y"; we show the position in front instead.
     let msg = e.to_string();
-    let msg = plain_yaml_message(msg.split(" at line ").next().unwrap_or(&msg));
+    let raw = msg.split(" at line ").next().unwrap_or(&msg);
+    if let Some(key) = raw
+        .strip_prefix("duplicate entry with key \"")
+        .and_then(|k| k.strip_suffix('"'))
+    {
+        // serde_yaml points at the start of the mapping; point at the second `key:` instead.
+        let mut hint = format!("delete one of the two `{key}:` lines");
+        if let Some((first, again)) = SourceMap::parse(text).duplicate(key) {
+            pos = Some(again);
+            hint = format!(
+                "delete this line or line {} (the first `{key}:`); a key can be written only once in the same group",
+                first.line
+            );
+        }
+        return DefinitionError {
+            file: file.to_path_buf(),
+            pos,
+            message: format!("`{key}` is written twice"),
+            hint: Some(hint),
+        };
+    }
     DefinitionError {
         file: file.to_path_buf(),
         pos,
-        message: format!("this is not valid YAML: {msg}"),
+        message: format!("this is not valid YAML: {}", plain_yaml_message(raw)),
         hint: Some(
             "check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
                 .into(),
@@ -193,12 +245,6 @@ fn syntax_error(file: &Path, e: &serde_yaml::Error) -> DefinitionError {
 
 /// The YAML parser's words for the common mistakes, with what they usually mean.
 fn plain_yaml_message(msg: &str) -> String {
-    if let Some(key) = msg
-        .strip_prefix("duplicate entry with key \"")
-        .and_then(|k| k.strip_suffix('"'))
-    {
-        return format!("`{key}` is written twice; keep one of them");
-    }
     let meaning = match msg {
         "found unexpected end of stream" => "the file ends inside a quote or a bracket; close it",
         "found character that cannot start any token" => {
@@ -277,13 +323,27 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
             .unwrap_or_default(),
         None => String::new(),
     };
-    let version = map
-        .get("version")
-        .map(scalar_text)
-        .unwrap_or_else(|| "1".into());
+    let version = match map.get("version") {
+        None => "1".into(),
+        Some(v @ (Value::String(_) | Value::Number(_))) => scalar_text(v),
+        Some(v) => {
+            r.error(
+                "version",
+                format!(
+                    "`version` must be text or a number, but it is {}",
+                    describe_value(v)
+                ),
+                Some("for example `version: 2` or `version: \"2024-04\"`".into()),
+            );
+            "1".into()
+        }
+    };
 
     let inputs = read_inputs(r, map.get("inputs"));
     let params: BTreeMap<String, Value> = match map.get("params") {
+        // Names that YAML reads as numbers or yes/no (`1: x`) are kept as written; the
+        // name check in `validate` then says what a name may be.
+        Some(Value::Mapping(m)) => m.iter().map(|(k, v)| (scalar_text(k), v.clone())).collect(),
         Some(v) => r.parse(v, "params", "`params`").unwrap_or_default(),
         None => BTreeMap::new(),
     };
@@ -312,6 +372,14 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
         None => BrowserSettings::default(),
     };
     let steps = match map.get("steps") {
+        Some(v) if crate::step::is_empty_block(v) => {
+            r.error(
+                "steps",
+                "the workflow has no steps",
+                Some("add at least one step, such as `- log: hello`".into()),
+            );
+            Vec::new()
+        }
         Some(v) => parse_steps(r, v, "steps"),
         None => {
             r.error(
@@ -359,18 +427,22 @@ fn read_inputs(r: &mut Reader, value: Option<&Value>) -> Vec<Input> {
         return Vec::new();
     };
     map.iter()
-        .filter_map(|(k, v)| {
+        .map(|(k, v)| {
             let name = scalar_text(k);
             let path = child_key("inputs", &name);
+            // A mistake inside the spec is reported; the input is still known (with the
+            // default spec) so that the steps using it do not get errors of their own.
             let spec = match v {
                 Value::Null => InputSpec::default(),
-                v => r.parse(v, &path, &format!("input `{name}`"))?,
+                v => r
+                    .parse(v, &path, &format!("input `{name}`"))
+                    .unwrap_or_default(),
             };
-            Some(Input {
+            Input {
                 pos: r.map.key(&path),
                 name,
                 spec,
-            })
+            }
         })
         .collect()
 }

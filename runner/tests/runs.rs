@@ -2,6 +2,7 @@
 //! then read back. Covers per-row failures, retries, try/catch, timeouts, secrets and the
 //! promise that an input that cannot be read is still kept and its run recorded.
 
+use runner::Cell;
 use runner::record::Records;
 use runner::run::{RowStatus, RunStatus};
 use runner::secrets::Secrets;
@@ -106,6 +107,34 @@ steps:
     assert_eq!(kinds, ["input", "output"]);
     assert_eq!(detail.steps[0].kind, "for_each");
     assert_eq!(detail.steps[0].calls, 1);
+}
+
+#[tokio::test]
+async fn row_results_are_kept_in_the_run_folder() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, detail) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - for_each: orders\n    on_error: mark_row_failed\n    steps:\n      - if: \"row['金額'] == ''\"\n        then: [ { fail: \"no amount\" } ]\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    let text = std::fs::read_to_string(out.folder.join("rows.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows[1],
+        serde_json::json!({
+            "table": "orders", "row": 2, "source_row": 3, "status": "failed",
+            "message": "no amount", "step": "#1.1.1 fail (line 10)"
+        })
+    );
+    assert_eq!(rows[0]["status"], "ok");
+    assert_eq!(detail.rows.len(), 4, "the records keep them too");
 }
 
 #[tokio::test]
@@ -223,6 +252,30 @@ async fn secrets_never_reach_logs_or_records() {
 }
 
 #[tokio::test]
+async fn secrets_are_masked_in_row_messages_and_after_filters() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let secrets = Secrets::from_pairs([("pin".to_string(), "Kharkiv-7731".to_string())]);
+    let (out, detail) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsecrets: [pin]\nsteps:\n  - log: \"{{ secrets.pin | upper }} {{ secrets.pin | lower }}\"\n  - for_each: orders\n    steps:\n      - skip_row: \"skip {{ secrets.pin }}\"\n  - write: { file: out.csv, table: orders, with_results: true }\n",
+            &input,
+            secrets,
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded);
+    let messages: Vec<Option<&str>> = detail.rows.iter().map(|r| r.message.as_deref()).collect();
+    assert_eq!(messages, vec![Some("skip ***"); 4]);
+    let log = std::fs::read_to_string(out.folder.join("log.jsonl")).unwrap();
+    assert!(log.contains("\"*** ***\""), "{log}");
+    let written = std::fs::read_to_string(out.folder.join("outputs/out.csv")).unwrap();
+    for text in [&log, &written] {
+        let lower = text.to_lowercase();
+        assert!(!lower.contains("kharkiv-7731"), "{text}");
+    }
+}
+
+#[tokio::test]
 async fn an_unreadable_input_is_kept_and_recorded() {
     let s = Session::new().await;
     let input = s.file("invoices.xlsx", b"%PDF-1.4 this is not a spreadsheet");
@@ -267,6 +320,71 @@ async fn a_missing_column_names_the_columns_that_exist() {
             "step reading the input: the input does not have the columns the workflow uses:\ntest.yaml:8:14: table `orders` has no column `価格`\n  hint: columns of `orders`: 番号, 品名, 金額"
         )
     );
+}
+
+#[tokio::test]
+async fn input_errors_name_the_file_as_given_and_the_sheet() {
+    let s = Session::new().await;
+    let roster =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/clients/sakura/roster.xlsx");
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { staff: { header_row: 3, columns: [社員番号, 給料] } }\nsteps:\n  - log: hi\n",
+            &roster,
+            Secrets::default(),
+        )
+        .await;
+    let error = out.error.unwrap();
+    assert!(
+        error.starts_with("step reading input `staff`: the sheet `名簿` of `roster.xlsx` has no column `給料` (header row 3). Its columns are: 社員番号, "),
+        "{error}"
+    );
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { staff: { sheet: 名薄 } }\nsteps:\n  - log: hi\n",
+            &roster,
+            Secrets::default(),
+        )
+        .await;
+    let error = out.error.unwrap();
+    assert!(
+        error.starts_with("step reading input `staff`: `roster.xlsx` has no sheet named `名薄`"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn ukrainian_column_names_are_read_computed_and_written() {
+    let s = Session::new().await;
+    let input = s.file(
+        "платежі.csv",
+        "Номер,Сума,Опис\n1,100,Київ\n2,250,Львів — склад\n3,,Харків\n".as_bytes(),
+    );
+    let (out, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { payments: { columns: [Номер, Сума, Опис] } }\nsteps:\n  - filter: { table: payments, where: \"row['Сума'] != ''\" }\n  - compute: { table: payments, column: Сума з ПДВ, value: \"{{ row['Сума'] * 1.2 }}\" }\n  - sort: { table: payments, by: Сума, descending: true }\n  - for_each: payments\n    steps:\n      - log: \"{{ row['Номер'] }}: {{ row['Опис'] }}\"\n  - write: { file: платежі.xlsx, table: payments, formats: { Сума з ПДВ: \"#,##0.00\" } }\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let written = runner::sheet::read_table(
+        &out.folder.join("outputs/платежі.xlsx"),
+        &runner::SheetSpec::default(),
+    )
+    .unwrap();
+    assert_eq!(written.columns, ["Номер", "Сума", "Опис", "Сума з ПДВ"]);
+    // CSV cells stay text as the client wrote them; the computed column is a number.
+    let t = Cell::text;
+    assert_eq!(
+        written.rows,
+        vec![
+            vec![t("2"), t("250"), t("Львів — склад"), Cell::Int(300)],
+            vec![t("1"), t("100"), t("Київ"), Cell::Int(120)],
+        ]
+    );
+    let log = std::fs::read_to_string(out.folder.join("log.jsonl")).unwrap();
+    assert!(log.contains("2: Львів — склад"), "{log}");
 }
 
 #[tokio::test]

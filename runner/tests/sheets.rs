@@ -126,6 +126,9 @@ fn every_csv_encoding_reads_the_same() {
         ),
         ("utf16le.csv", utf16(false)),
         ("utf16be.csv", utf16(true)),
+        // Some export tools write UTF-16 without the byte order mark.
+        ("utf16le-no-bom.csv", utf16(false)[2..].to_vec()),
+        ("utf16be-no-bom.csv", utf16(true)[2..].to_vec()),
         ("cp932.csv", SHIFT_JIS.encode(SAMPLE).0.into_owned()),
         (
             "crlf.csv",
@@ -463,6 +466,32 @@ fn misnamed_files_are_read_by_their_content() {
         read_table(&csv_as_xlsx, &SheetSpec::default()).unwrap(),
         sample_table()
     );
+}
+
+#[test]
+fn a_macro_enabled_workbook_is_read_like_xlsx() {
+    let dir = tempfile::tempdir().unwrap();
+    // The macros are not run or read, so any bytes stand in for the VBA project.
+    let vba = dir.path().join("vbaProject.bin");
+    std::fs::write(&vba, b"not a real VBA project").unwrap();
+    let path = dir.path().join("請求書.xlsm");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_vba_project(&vba).unwrap();
+    let sheet = book.add_worksheet().set_name("請求").unwrap();
+    sheet.write_row(0, 0, ["請求書番号", "金額"]).unwrap();
+    sheet.write_string(1, 0, "INV-1").unwrap();
+    sheet.write_number(1, 1, 1200).unwrap();
+    book.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    assert!(
+        zip.by_name("xl/vbaProject.bin").is_ok(),
+        "a real xlsm layout"
+    );
+
+    let table = read_table(&path, &spec(name("請求"), 1, None)).unwrap();
+    assert_eq!(table.columns, ["請求書番号", "金額"]);
+    assert_eq!(table.rows, vec![vec![text("INV-1"), Cell::Int(1200)]]);
 }
 
 #[test]

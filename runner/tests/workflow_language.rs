@@ -246,3 +246,136 @@ fn a_missing_name_does_not_hide_the_other_problems() {
         ]
     );
 }
+
+#[test]
+fn a_mistake_inside_an_input_is_the_only_error() {
+    let steps = "steps:\n  - sort: { table: invoices, by: 金額 }\n  - for_each: invoices\n    steps:\n      - log: \"{{ row['金額'] }}\"\n  - write: { file: out.xlsx, table: invoices }\n";
+    for (spec, expected) in [
+        (
+            "headr_row: 1",
+            "w.yaml:5:15: unknown key `headr_row` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, columns, same_file_as",
+        ),
+        (
+            "header_row: -1",
+            "w.yaml:5:27: `header_row` must be a whole number (1 or more), but it is the number -1\n  hint: for example `header_row: 1`",
+        ),
+        (
+            "sheet: 0",
+            "w.yaml:5:22: `sheet` must be a sheet number (1 = first sheet) or a sheet name, but it is the number 0\n  hint: for example `sheet: 1`",
+        ),
+    ] {
+        assert_eq!(
+            errors(&format!("{HEAD}inputs:\n  invoices: {{ {spec} }}\n{steps}")),
+            vec![expected],
+            "{spec}"
+        );
+    }
+}
+
+#[test]
+fn columns_are_checked_against_the_declared_columns() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}inputs:\n  invoices: {{ columns: [請求書番号, 金額, 請求日] }}\nsteps:\n  - compute: {{ table: invoices, column: 税込, value: \"{{{{ row['金額'] * 1.1 }}}}\" }}\n  - sort: {{ table: invoices, by: 金顔 }}\n  - for_each: invoices\n    steps:\n      - log: \"{{{{ row['金顔'] }}}} {{{{ row['税込'] }}}}\"\n      - extract: {{ css: .no, into: 受付番号 }}\n  - write: {{ file: out.xlsx, table: invoices, formats: {{ 請求日x: yyyy-mm-dd, 受付番号: \"@\" }} }}\n"
+        )),
+        vec![
+            "w.yaml:8:34: table `invoices` has no column `金顔`\n  hint: did you mean `金額`? Known columns of `invoices`: 請求書番号, 金額, 請求日, 税込. If the file has this column, add it to `columns:` of the input",
+            "w.yaml:11:14: table `invoices` has no column `金顔`\n  hint: did you mean `金額`? Known columns of `invoices`: 請求書番号, 金額, 請求日, 税込. If the file has this column, add it to `columns:` of the input",
+            "w.yaml:13:58: table `invoices` has no column `請求日x`\n  hint: did you mean `請求日`? Known columns of `invoices`: 請求書番号, 金額, 請求日, 税込, 受付番号. If the file has this column, add it to `columns:` of the input",
+        ]
+    );
+}
+
+#[test]
+fn fields_are_checked_before_any_run() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}version: [1, 2]\nparams: {{ 1: x }}\ninputs:\n  invoices: {{ range: \"ZZ:1\" }}\nsteps:\n  - read: {{ input: invoices, range: B2:A, into: more }}\n"
+        )),
+        vec![
+            "w.yaml:4:10: `version` must be text or a number, but it is a list\n  hint: for example `version: 2` or `version: \"2024-04\"`",
+            "w.yaml:5:11: the param name `1` can only use letters a-z, digits and `_`, and must start with a letter\n  hint: templates use it as `{{ params.tax_rate }}`, so `tax_rate` works, `tax rate` or `1` does not",
+            "w.yaml:7:22: `ZZ:1` is not a valid cell range: `1` has no column letter\n  hint: write it like `B2:F100`, or `B2:F` to read down to the last row",
+            "w.yaml:9:37: `B2:A` is not a valid cell range: column A comes before column B\n  hint: write it like `B2:F100`, or `B2:F` to read down to the last row",
+        ]
+    );
+}
+
+#[test]
+fn empty_blocks_are_reported_even_with_other_errors() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}inputs: {{ orders: {{}} }}\nsteps:\n  - lgo: hi\n  - try: []\n    catch:\n      - log: x\n  - for_each: orders\n    steps: []\n  - if: \"1 > 0\"\n    then:\n"
+        )),
+        vec![
+            "w.yaml:6:5: unknown step kind `lgo`\n  hint: did you mean `log`? docs/workflows.md lists every step kind",
+            "w.yaml:7:5: `try` has no steps\n  hint: list the steps to try: `try:` followed by steps starting with `- `",
+            "w.yaml:11:5: `for_each` has no steps\n  hint: add the steps to do for each row under `steps:`",
+            "w.yaml:13:5: `then` has no steps\n  hint: add the steps to run when the condition is true, or remove the `if`",
+        ]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}steps: []\n")),
+        vec![
+            "w.yaml:4:8: the workflow has no steps\n  hint: add at least one step, such as `- log: hello`"
+        ]
+    );
+}
+
+#[test]
+fn a_key_written_twice_is_shown_where_it_is_written_again() {
+    assert_eq!(
+        errors(&format!("{HEAD}steps:\n  - log: hi\nclient: acme2\n")),
+        vec![
+            "w.yaml:6:1: `client` is written twice\n  hint: delete this line or line 2 (the first `client:`); a key can be written only once in the same group"
+        ]
+    );
+}
+
+#[test]
+fn a_workflow_saved_as_shift_jis_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.yaml");
+    let text = format!("{HEAD}steps:\n  - log: \"請求書\"\n");
+    let (bytes, _, _) = encoding_rs::SHIFT_JIS.encode(&text);
+    std::fs::write(&path, &bytes).unwrap();
+    let e = Workflow::load(&path).unwrap_err();
+    assert_eq!(
+        e.0.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        vec![format!(
+            "{}:5:11: the workflow file is not saved as UTF-8 (it looks like Shift_JIS)\n  hint: save the file as UTF-8: in VS Code click the encoding in the bottom bar, choose \"Save with Encoding\", then \"UTF-8\"",
+            path.display()
+        )]
+    );
+}
+
+#[test]
+fn declared_columns_with_the_result_columns_of_write_are_valid() {
+    let text = format!(
+        "{HEAD}inputs:\n  invoices: {{ columns: [請求書番号, 金額] }}\nsteps:\n  - for_each: invoices\n    steps:\n      - log: \"{{{{ row['金額'] }}}}\"\n  - write:\n      file: out.xlsx\n      with_results: true\n      sheets:\n        - {{ table: invoices, columns: [請求書番号, result, error], formats: {{ 金額: \"#,##0\" }} }}\n"
+    );
+    if let Err(e) = Workflow::parse(Path::new("w.yaml"), &text) {
+        panic!("{e}");
+    }
+    // A join without `columns` brings every column of `with`, known or not before a run.
+    for with in ["{ columns: [部署コード, 部署名] }", "{}"] {
+        let text = format!(
+            "{HEAD}inputs:\n  staff: {{ columns: [氏名, 部署コード] }}\n  departments: {with}\nsteps:\n  - join: {{ table: staff, with: departments, on: 部署コード }}\n  - sort: {{ table: staff, by: 部署名 }}\n"
+        );
+        if let Err(e) = Workflow::parse(Path::new("w.yaml"), &text) {
+            panic!("{with}: {e}");
+        }
+    }
+}
+
+#[test]
+fn a_column_name_in_other_letters_after_a_dot_gets_the_bracket_form() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}inputs: {{ payments: {{}} }}\nsteps:\n  - for_each: payments\n    steps:\n      - log: \"{{{{ row.Номер }}}}\"\n"
+        )),
+        vec![
+            "w.yaml:8:14: cannot read this template: the template has a syntax error: unexpected character\n  hint: write `row['Номер']`: after `row.` only names made of letters a-z, digits and `_` work"
+        ]
+    );
+}

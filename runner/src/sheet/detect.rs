@@ -78,12 +78,14 @@ pub(crate) fn detect(path: &Path, bytes: &[u8]) -> Result<Format, SheetError> {
     {
         return Err(not_sheet("a picture", ASK_CLIENT));
     }
-    let utf16_bom = bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]);
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF])
+        || super::text::bomless_utf16(bytes).is_some();
     let head = &bytes[..bytes.len().min(8192)];
-    if !utf16_bom && head.contains(&0) {
+    if !utf16 && head.contains(&0) {
         return Err(not_sheet("a binary file of an unknown kind", ASK_CLIENT));
     }
-    if !utf16_bom {
+    if !utf16 {
         let start = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         let start = start.trim_ascii_start();
         let lower: Vec<u8> = start[..start.len().min(1024)].to_ascii_lowercase();

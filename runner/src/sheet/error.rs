@@ -211,6 +211,40 @@ pub enum SheetError {
 
 /// The error for an I/O failure while writing `path`: a full disk (or quota) says so and
 /// what to do; anything else is [`SheetError::Write`].
+impl SheetError {
+    /// The same error naming the file as `shown` (the name the trainee gave) instead of
+    /// the path kobo read it from (the copy in the run folder).
+    pub fn shown_as(mut self, shown: impl Into<PathBuf>) -> SheetError {
+        match &mut self {
+            SheetError::NotFound { path, .. }
+            | SheetError::Io { path, .. }
+            | SheetError::EmptyFile { path, .. }
+            | SheetError::NotASpreadsheet { path, .. }
+            | SheetError::PasswordProtected { path, .. }
+            | SheetError::Damaged { path, .. }
+            | SheetError::MissingSheet { path, .. }
+            | SheetError::SheetIndexOutOfRange { path, .. }
+            | SheetError::EmptySheet { path, .. }
+            | SheetError::HeaderRowPastEnd { path, .. }
+            | SheetError::HeaderRowEmpty { path, .. }
+            | SheetError::BadRange { path, .. }
+            | SheetError::HeaderOutsideRange { path, .. }
+            | SheetError::UndecodableText { path, .. }
+            | SheetError::Csv { path, .. }
+            | SheetError::NoSheets { path, .. }
+            | SheetError::InvalidSheetName { path, .. }
+            | SheetError::DuplicateSheetName { path, .. }
+            | SheetError::UnknownColumn { path, .. }
+            | SheetError::TooLarge { path, .. }
+            | SheetError::TextTooLong { path, .. }
+            | SheetError::Unencodable { path, .. }
+            | SheetError::Write { path, .. }
+            | SheetError::DiskFull { path, .. } => *path = shown.into(),
+        }
+        self
+    }
+}
+
 pub(crate) fn write_failure(path: &Path, e: &std::io::Error) -> SheetError {
     use std::io::ErrorKind;
     match e.kind() {

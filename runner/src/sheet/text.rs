@@ -1,5 +1,5 @@
 //! Decoding CSV bytes to text without being told the encoding: a UTF-8 or UTF-16 byte
-//! order mark, else valid UTF-8, else Shift_JIS (CP932). Undecodable bytes are reported
+//! order mark, else UTF-16 told by its NUL bytes, else valid UTF-8, else Shift_JIS (CP932). Undecodable bytes are reported
 //! with their line and byte offset instead of being replaced silently.
 
 use super::SheetError;
@@ -7,11 +7,40 @@ use encoding_rs::{DecoderResult, Encoding, SHIFT_JIS, UTF_16BE, UTF_16LE};
 use std::borrow::Cow;
 use std::path::Path;
 
-/// True when `bytes` start with no byte order mark, so they may be plain UTF-8.
+/// True when `bytes` start with no byte order mark and are not UTF-16 without one, so
+/// they may be plain UTF-8.
 pub(crate) fn is_plain(bytes: &[u8]) -> bool {
     !(bytes.starts_with(b"\xEF\xBB\xBF")
         || bytes.starts_with(b"\xFF\xFE")
-        || bytes.starts_with(b"\xFE\xFF"))
+        || bytes.starts_with(b"\xFE\xFF")
+        || bomless_utf16(bytes).is_some())
+}
+
+/// UTF-16 saved without a byte order mark (some export tools do): in a CSV most characters
+/// (digits, commas, line ends) are ASCII, whose UTF-16 form has a NUL byte on one side.
+/// On the other side a NUL is rare (only characters such as U+3000, the full-width space).
+/// Text in other encodings has no NUL bytes at all; other binary files have them on both
+/// sides alike.
+pub(crate) fn bomless_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = &bytes[..bytes.len().min(4096) & !1];
+    let pairs = head.len() / 2;
+    if pairs < 2 {
+        return None;
+    }
+    let (mut even, mut odd) = (0, 0);
+    for pair in head.chunks_exact(2) {
+        even += usize::from(pair[0] == 0);
+        odd += usize::from(pair[1] == 0);
+    }
+    // At least one character in five is ASCII, and few NULs fall on the other side.
+    let utf16 = |many: usize, few: usize| many * 5 >= pairs && few * 10 <= many;
+    if utf16(odd, even) {
+        Some(UTF_16LE)
+    } else if utf16(even, odd) {
+        Some(UTF_16BE)
+    } else {
+        None
+    }
 }
 
 /// The text of `bytes`, borrowed when it is already UTF-8 without a BOM.
@@ -26,6 +55,9 @@ pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, S
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
         return decode_with(path, bytes, rest, 2, UTF_16BE, "UTF-16");
+    }
+    if let Some(encoding) = bomless_utf16(bytes) {
+        return decode_with(path, bytes, bytes, 0, encoding, "UTF-16");
     }
     let utf8_error = match std::str::from_utf8(bytes) {
         Ok(text) => return Ok(Cow::Borrowed(text)),
