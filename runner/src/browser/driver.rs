@@ -172,10 +172,12 @@ const PREFIX: &str = "kobo-browser-";
 /// without cleaning up (killed with SIGKILL). Only arguments naming a driver directory
 /// (`--user-data-dir=…/kobo-browser-<pid>-…`) count, and only when process `<pid>` is gone.
 pub fn sweep_orphans() {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return;
-    };
-    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok()) {
+    let own_group = group_of("self");
+    // The orphans, and their process groups: chromedriver leads one, and Chromium's helper
+    // processes (which may not name the folder, yet write into it) are in it.
+    let mut killed = Vec::new();
+    let mut groups = Vec::new();
+    for pid in pids() {
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
@@ -183,21 +185,71 @@ pub fn sweep_orphans() {
             let arg = String::from_utf8_lossy(arg);
             arg.starts_with("--") && owner_in(&arg).is_some_and(|owner| !alive(owner))
         });
-        if orphaned {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        if !orphaned {
+            continue;
         }
+        if let Some(group) = group_of(&pid.to_string())
+            && group > 1
+            && Some(group) != own_group
+            && !groups.contains(&group)
+        {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+            groups.push(group);
+        }
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        killed.push(pid);
     }
+    if killed.is_empty() {
+        remove_orphan_folders();
+        return;
+    }
+    // Let them die before their folders go: a dying Chromium may still write into them.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let any_left = || {
+        pids().any(|pid| {
+            running(pid)
+                && (killed.contains(&pid)
+                    || group_of(&pid.to_string()).is_some_and(|g| groups.contains(&g)))
+        })
+    };
+    while any_left() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    remove_orphan_folders();
+}
+
+/// Remove the driver folders (in the temporary directory) whose owner is gone.
+fn remove_orphan_folders() {
     let Ok(dirs) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for dir in dirs.flatten() {
         let name = dir.file_name();
-        if let Some(owner) = owner_in(&format!("/{}", name.to_string_lossy()))
-            && !alive(owner)
-        {
-            let _ = std::fs::remove_dir_all(dir.path());
+        if owner_in(&format!("/{}", name.to_string_lossy())).is_some_and(|owner| !alive(owner)) {
+            for _ in 0..10 {
+                if std::fs::remove_dir_all(dir.path()).is_ok() || !dir.path().exists() {
+                    break;
+                }
+                // Something was still closing its files.
+                std::thread::sleep(Duration::from_millis(50));
+            }
         }
     }
+}
+
+fn pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+}
+
+/// The process group of `/proc/<pid>` (`self` for this process).
+fn group_of(pid: &str) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (name) state ppid pgrp …`; the name may hold spaces and parentheses.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// The owner's process id in a path naming a driver directory (`…/kobo-browser-<pid>-…`).
@@ -214,6 +266,11 @@ fn owner_in(text: &str) -> Option<u32> {
 
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Alive and not a zombie (a zombie's command line is empty).
+fn running(pid: i32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
 }
 
 /// Live processes (not zombies) whose command line mentions `path`.
