@@ -55,6 +55,9 @@ impl Driver {
         let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
+            // A log path alone raises the level to INFO, which writes every command with
+            // its text (typed passwords, the client's data) to disk: keep it off.
+            .arg("--log-level=OFF")
             .env("BREAKPAD_DUMP_LOCATION", profile.path().join("crash"))
             .stdin(Stdio::null())
             .stdout(out)
@@ -185,7 +188,9 @@ pub fn sweep_orphans() {
             let arg = String::from_utf8_lossy(arg);
             arg.starts_with("--") && owner_in(&arg).is_some_and(|owner| !alive(owner))
         });
-        if !orphaned {
+        // Only our own user's processes, in our own process namespace (a container's pids
+        // mean nothing here).
+        if !orphaned || !same_user_and_namespace(pid) {
             continue;
         }
         if let Some(group) = group_of(&pid.to_string())
@@ -196,8 +201,9 @@ pub fn sweep_orphans() {
             let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
             groups.push(group);
         }
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        killed.push(pid);
+        if kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+            killed.push(pid);
+        }
     }
     if killed.is_empty() {
         remove_orphan_folders();
@@ -216,6 +222,18 @@ pub fn sweep_orphans() {
         std::thread::sleep(Duration::from_millis(20));
     }
     remove_orphan_folders();
+}
+
+fn same_user_and_namespace(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let uid = |p: &str| {
+        std::fs::metadata(format!("/proc/{p}"))
+            .map(|m| m.uid())
+            .ok()
+    };
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+    let pid = pid.to_string();
+    uid(&pid).is_some() && uid(&pid) == uid("self") && ns(&pid).is_some() && ns(&pid) == ns("self")
 }
 
 /// Remove the driver folders (in the temporary directory) whose owner is gone.
