@@ -92,15 +92,24 @@ pub async fn execute(
 ) -> Result<RunOutcome, ExecuteError> {
     let id = opts.run_id.clone().unwrap_or_else(RunId::generate);
     let home = opts.home.clone();
+    let secrets = opts.secrets.clone();
+    let worker = opts.worker.clone();
     let run = std::panic::AssertUnwindSafe(execute_once(w, records, opts, id.clone()));
     let panic = match run.catch_unwind().await {
         Ok(outcome) => return outcome,
         Err(panic) => panic_failure(panic.as_ref()),
     };
-    let message = panic.describe();
+    // A panic message may quote any string, a secret included.
+    let message = secrets.mask(&panic.describe());
     let record = records.get(&id).await?;
+    // A run another worker took over is theirs to finish.
+    let still_mine = match &worker {
+        Some(me) => records.still_held_by(&id, me).await?,
+        None => true,
+    };
     if let Some(r) = &record
         && !r.status.is_finished()
+        && still_mine
         && let Err(e) = records
             .finish(
                 &id,
