@@ -893,6 +893,13 @@ fn a_browser_crash_inside_for_each_retries_the_run() {
 
 #[test]
 fn sigterm_cancels_the_run_records_it_and_ends_chromium_and_chromedriver() {
+    // A service manager stopping kobo.
+    a_signal_cancels_the_browser_run("-TERM");
+}
+
+/// `kill <signal>` on a `kobo run` whose browser is up: the run ends `cancelled` (exit 1),
+/// is recorded so, and neither Chromium nor chromedriver is left.
+fn a_signal_cancels_the_browser_run(signal: &str) {
     let (_rt, portal) = portal();
     let tmp = tempfile::tempdir().unwrap();
     let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
@@ -912,7 +919,7 @@ fn sigterm_cancels_the_run_records_it_and_ends_chromium_and_chromedriver() {
         "{running:?}"
     );
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     let out = Done(child.wait_with_output().unwrap());
@@ -1021,33 +1028,8 @@ fn every_locator_kind_and_step_on_the_fields_page() {
 
 #[test]
 fn ctrl_c_cancels_the_run_records_it_and_closes_the_browser() {
-    let (_rt, portal) = portal();
-    let tmp = tempfile::tempdir().unwrap();
-    let kobo = browser_kobo().env("TMPDIR", tmp.path().to_str().unwrap());
-    let url = format!("portal_url={}", portal.url());
-    let wf = portal_workflow(&kobo, "long", "  - pause: 60\n");
-    let child = kobo
-        .command(&portal_run(&wf, &url))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Once the browser is up, Ctrl-C (SIGINT), as a trainee would.
-    wait_for_browser(tmp.path());
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = Done(child.wait_with_output().unwrap());
-    assert_eq!(out.code(), 1, "{}\n{}", out.stdout(), out.stderr());
-    assert!(out.stdout().contains(": cancelled"), "{}", out.stdout());
-    assert_eq!(
-        processes_under(tmp.path()),
-        Vec::<String>::new(),
-        "browser processes left behind"
-    );
-    let runs = kobo.run(&["runs"]).success().stdout();
-    assert!(runs.contains("cancelled"), "{runs}");
+    // Ctrl-C (SIGINT), as a trainee would.
+    a_signal_cancels_the_browser_run("-INT");
 }
 
 /// Every kind of browser step a trainee meets, as a workflow: an iframe found by its title,
