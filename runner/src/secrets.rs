@@ -11,6 +11,9 @@ use std::path::Path;
 #[derive(Clone, Default)]
 pub struct Secrets {
     values: BTreeMap<String, String>,
+    /// What [`Secrets::mask`] hides, worked out once: each value as given and as a simple
+    /// template filter shows it, longest first.
+    hidden: Vec<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -39,6 +42,28 @@ pub enum SecretsError {
 /// The environment variable that holds a secret: `portal_user` → `KOBO_SECRET_PORTAL_USER`.
 pub fn env_name(name: &str) -> String {
     format!("KOBO_SECRET_{}", name.to_uppercase())
+}
+
+/// A secret value as given and as the filters `trim`, `upper`, `lower` and `capitalize`
+/// would show it.
+fn shown_forms(value: &str) -> [String; 5] {
+    let trimmed = value.trim();
+    let mut chars = trimmed.chars();
+    let capitalized = chars
+        .next()
+        .map(|c| {
+            c.to_uppercase()
+                .chain(chars.as_str().to_lowercase().chars())
+                .collect()
+        })
+        .unwrap_or_default();
+    [
+        value.to_string(),
+        trimmed.to_string(),
+        trimmed.to_uppercase(),
+        trimmed.to_lowercase(),
+        capitalized,
+    ]
 }
 
 impl Secrets {
@@ -85,13 +110,22 @@ impl Secrets {
                 }
             }
         }
-        Ok(Secrets { values })
+        Ok(Secrets::new(values))
     }
 
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Secrets {
-        Secrets {
-            values: pairs.into_iter().collect(),
-        }
+        Secrets::new(pairs.into_iter().collect())
+    }
+
+    fn new(values: BTreeMap<String, String>) -> Secrets {
+        let mut hidden: Vec<String> = values
+            .values()
+            .flat_map(|v| shown_forms(v))
+            .filter(|v| !v.is_empty())
+            .collect();
+        hidden.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        hidden.dedup();
+        Secrets { values, hidden }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -106,34 +140,8 @@ impl Secrets {
     /// a simple filter (`upper`, `lower`, `capitalize`, `trim`). Longest values first, so
     /// that a secret containing another is hidden whole.
     pub fn mask(&self, text: &str) -> String {
-        let mut vals: Vec<String> = self
-            .values
-            .values()
-            .flat_map(|v| {
-                let trimmed = v.trim();
-                let mut chars = trimmed.chars();
-                let capitalized = chars
-                    .next()
-                    .map(|c| {
-                        c.to_uppercase()
-                            .chain(chars.as_str().to_lowercase().chars())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                [
-                    v.clone(),
-                    trimmed.to_string(),
-                    trimmed.to_uppercase(),
-                    trimmed.to_lowercase(),
-                    capitalized,
-                ]
-            })
-            .filter(|v| !v.is_empty())
-            .collect();
-        vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        vals.dedup();
         let mut out = text.to_string();
-        for v in vals {
+        for v in &self.hidden {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), "***");
             }
