@@ -201,7 +201,7 @@ pub fn sweep_orphans() {
             let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
             groups.push(group);
         }
-        if kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
+        if kill(Pid::from_raw(pid as i32), Signal::SIGKILL).is_ok() {
             killed.push(pid);
         }
     }
@@ -224,7 +224,7 @@ pub fn sweep_orphans() {
     remove_orphan_folders();
 }
 
-fn same_user_and_namespace(pid: i32) -> bool {
+fn same_user_and_namespace(pid: u32) -> bool {
     use std::os::unix::fs::MetadataExt;
     let uid = |p: &str| {
         std::fs::metadata(format!("/proc/{p}"))
@@ -255,11 +255,12 @@ fn remove_orphan_folders() {
     }
 }
 
-fn pids() -> impl Iterator<Item = i32> {
+/// Every process id in `/proc`.
+fn pids() -> impl Iterator<Item = u32> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
 }
 
 /// The process group of `/proc/<pid>` (`self` for this process).
@@ -287,7 +288,7 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Alive and not a zombie (a zombie's command line is empty).
-fn running(pid: i32) -> bool {
+fn running(pid: u32) -> bool {
     std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
 }
 
@@ -295,11 +296,7 @@ fn running(pid: i32) -> bool {
 pub fn processes_mentioning(path: &Path) -> Vec<u32> {
     let needle = path.as_os_str().as_encoded_bytes();
     let me = std::process::id();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+    pids()
         .filter(|pid| *pid != me)
         .filter(|pid| {
             // Zombies have an empty command line.
