@@ -84,11 +84,7 @@ impl RunDisplay {
 pub fn outcome_summary(o: &RunOutcome, home: &Path) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "\nrun {}: {}", o.id, o.status);
-    let _ = writeln!(
-        s,
-        "rows: {} ok, {} failed, {} skipped (of {})",
-        o.rows.ok, o.rows.failed, o.rows.skipped, o.rows.total
-    );
+    let _ = writeln!(s, "rows: {}", row_counts(&o.rows));
     if let Some(e) = &o.error {
         let _ = writeln!(s, "error: {e}");
     }
@@ -107,6 +103,19 @@ pub fn outcome_summary(o: &RunOutcome, home: &Path) -> String {
         }
     );
     s
+}
+
+/// `10 ok, 0 failed, 0 skipped (of 10)`, with `, 1 in doubt` when a row is.
+fn row_counts(c: &runner::run::RowCounts) -> String {
+    let doubt = if c.in_doubt > 0 {
+        format!(", {} in doubt", c.in_doubt)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} ok, {} failed, {} skipped{doubt} (of {})",
+        c.ok, c.failed, c.skipped, c.total
+    )
 }
 
 fn duration(ms: Option<i64>) -> String {
@@ -189,11 +198,14 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
             .unwrap_or_default(),
         duration(r.duration_ms)
     );
-    let _ = writeln!(
-        s,
-        "rows       {} ok, {} failed, {} skipped (of {})",
-        r.rows.ok, r.rows.failed, r.rows.skipped, r.rows.total
-    );
+    let _ = writeln!(s, "rows       {}", row_counts(&r.rows));
+    if let Some(of) = &r.rerun_of {
+        let _ = writeln!(
+            s,
+            "rerun of   {of} (rows run again: {})",
+            r.rerun_rows.as_deref().unwrap_or("all")
+        );
+    }
     if let Some(e) = &r.error {
         let _ = writeln!(s, "error      {e}");
     }
@@ -221,10 +233,11 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
     }
 
     if !d.rows.is_empty() {
-        let _ = writeln!(s, "\nrows (failed first)");
+        let _ = writeln!(s, "\nrows (in doubt and failed first)");
         let mut rows: Vec<_> = d.rows.iter().collect();
         rows.sort_by_key(|r| {
             (
+                r.status != RowStatus::InDoubt,
                 r.status != RowStatus::Failed,
                 r.status != RowStatus::Skipped,
                 r.table.clone(),
@@ -235,7 +248,7 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
         for row in rows.iter().take(limit) {
             let _ = writeln!(
                 s,
-                "  {:<10} row {:>4} (sheet row {:>4})  {:<8} {}{}",
+                "  {:<10} row {:>4} (sheet row {:>4})  {:<8} {}{}{}{}",
                 truncate(&row.table, 10),
                 row.row,
                 row.source_row,
@@ -244,7 +257,15 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
                     .as_deref()
                     .map(|st| format!("{st}: "))
                     .unwrap_or_default(),
-                row.message.as_deref().unwrap_or("")
+                row.message.as_deref().unwrap_or(""),
+                row.key
+                    .as_deref()
+                    .map(|k| format!("  [key {k}]"))
+                    .unwrap_or_default(),
+                row.carried_from
+                    .as_deref()
+                    .map(|c| format!("  (kept from {c}, not run again)"))
+                    .unwrap_or_default(),
             );
         }
         if rows.len() > limit {

@@ -55,6 +55,9 @@ enum Command {
         /// Print nothing but the final summary.
         #[arg(long, short)]
         quiet: bool,
+        /// Enter rows again even when an earlier run entered their `key:` already.
+        #[arg(long)]
+        again: bool,
     },
     /// List recent runs.
     Runs {
@@ -124,6 +127,25 @@ enum Command {
         /// The queue the new run goes to (default: the embedded queue in the data directory).
         #[arg(long, env = "KOBO_QUEUE")]
         queue: Option<String>,
+        /// Which rows run again: `failed` (the default: failed rows and rows not reached),
+        /// `in-doubt` (rows in doubt, once you checked the portal does not have them) or
+        /// `all` (every row, even those already entered). The other rows are carried over.
+        #[arg(long, default_value = "failed")]
+        rows: runner::progress::RerunRows,
+    },
+    /// A row in doubt was entered after all (you checked the portal): mark it done, so no
+    /// rerun enters it again.
+    MarkDone {
+        /// The run id (or its first 6+ characters).
+        run_id: String,
+        /// The row number, as `kobo show` lists it.
+        row: usize,
+        /// The table of the row, when the run has rows of several tables.
+        #[arg(long)]
+        table: Option<String>,
+        /// Who checked (kept in the row's note). Default: the user running kobo.
+        #[arg(long, env = "USER")]
+        by: Option<String>,
     },
     /// Start the practice portal (a small web portal like the clients' ones) for trying
     /// browser workflows; sign in as `demo` / `kobo-demo-pass`.
@@ -234,7 +256,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             param,
             secrets,
             quiet,
-        } => run_workflow(&home, &workflow, &input, &param, secrets, quiet).await,
+            again,
+        } => run_workflow(&home, &workflow, &input, &param, secrets, quiet, again).await,
         Command::Runs { limit } => {
             let records = open_records(&home).await?;
             let runs = records.recent(limit).await?;
@@ -273,7 +296,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             run_id,
             workflows,
             queue,
-        } => serve::rerun(&home, &run_id, &workflows, queue.as_deref()).await,
+            rows,
+        } => serve::rerun(&home, &run_id, &workflows, queue.as_deref(), rows).await,
+        Command::MarkDone {
+            run_id,
+            row,
+            table,
+            by,
+        } => mark_done(&home, &run_id, row, table, by).await,
         Command::Portal { listen } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -494,6 +524,7 @@ async fn run_workflow(
     params: &[String],
     secrets_file: Option<PathBuf>,
     quiet: bool,
+    again: bool,
 ) -> Result<ExitCode> {
     let w = match Workflow::load(file) {
         Ok(w) => w,
@@ -512,6 +543,7 @@ async fn run_workflow(
     let mut opts = RunOptions::new(home);
     opts.inputs = input_map(&w, inputs)?;
     opts.params = pairs(params, "--param")?;
+    opts.again = again;
     for name in opts.params.keys() {
         if !w.params.contains_key(name) {
             bail!(
@@ -610,4 +642,39 @@ fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
             None => bail!("`{flag} {p}` needs the form name=value"),
         })
         .collect()
+}
+
+/// `kobo mark-done`: a person checked the portal; the row in doubt was entered.
+async fn mark_done(
+    home: &Path,
+    run_id: &str,
+    row: usize,
+    table: Option<String>,
+    by: Option<String>,
+) -> Result<ExitCode> {
+    let records = open_records(home).await?;
+    let detail = records.detail(run_id).await?;
+    let table = match table {
+        Some(t) => t,
+        None => {
+            let tables: std::collections::BTreeSet<&str> =
+                detail.rows.iter().map(|r| r.table.as_str()).collect();
+            match tables.into_iter().collect::<Vec<_>>().as_slice() {
+                [one] => one.to_string(),
+                [] => bail!("run {} has no rows (no `for_each`)", detail.run.id),
+                many => bail!(
+                    "run {} has rows of several tables ({}); say which with `--table`",
+                    detail.run.id,
+                    many.join(", ")
+                ),
+            }
+        }
+    };
+    let who = by.unwrap_or_else(|| "someone on the command line".into());
+    runner::progress::mark_done(&records, &detail.run.id, &table, row, &who).await?;
+    println!(
+        "row {row} of `{table}` in run {} is marked done (checked by {who}); a rerun carries it over and does not enter it again",
+        detail.run.id
+    );
+    Ok(ExitCode::SUCCESS)
 }

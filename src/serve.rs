@@ -322,6 +322,7 @@ pub async fn rerun(
     run_id: &str,
     workflows: &Path,
     queue: Option<&str>,
+    rows: runner::progress::RerunRows,
 ) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let old = records.find(run_id).await?;
@@ -371,17 +372,39 @@ pub async fn rerun(
         &input,
         &hash,
         Take::Copy,
-        Some(&old.id),
+        Some((&old.id, rows)),
     )
     .await?;
     println!(
         "queued run {} (a rerun of {}) on `{}` with {which}",
         s.id, old.id, input_name
     );
+    println!("{}", rerun_rows_note(&old, rows));
     println!(
         "`kobo serve` or a `kobo worker` on {} runs it; `kobo show {}` shows how it went",
         location.describe(),
         s.id
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a rerun will do with the earlier run's rows, in words.
+fn rerun_rows_note(old: &runner::record::RunRecord, rows: runner::progress::RerunRows) -> String {
+    use runner::progress::RerunRows;
+    let c = old.rows;
+    match rows {
+        RerunRows::All => format!(
+            "every row runs again, also the {} rows run {} already did (rows already entered into a portal are entered twice)",
+            c.ok + c.skipped,
+            old.id
+        ),
+        RerunRows::Failed => format!(
+            "runs again: the {} failed rows and any rows not reached; kept from run {}: {} ok, {} skipped, {} in doubt (`--rows in-doubt` runs those once you checked the portal, `--rows all` runs every row)",
+            c.failed, old.id, c.ok, c.skipped, c.in_doubt
+        ),
+        RerunRows::InDoubt => format!(
+            "runs again: the {} rows in doubt and any rows not reached; kept from run {}: {} ok, {} skipped, {} failed",
+            c.in_doubt, old.id, c.ok, c.skipped, c.failed
+        ),
+    }
 }

@@ -371,6 +371,8 @@ mod tests {
             status,
             message: None,
             step: None,
+            carried_from: None,
+            key: None,
         }
     }
 

@@ -5,7 +5,8 @@
 //! `Execution::step` applies them the same way to every kind of step.
 
 use crate::expr::{self, Expressions, value_cell};
-use crate::record::{Artifact, Records};
+use crate::progress::{self, RowBook, RowEffects, RowEntry, RowState};
+use crate::record::{Artifact, Records, StoreError};
 use crate::run::{RowCounts, RowResult, RowStatus, RunId, StepTiming};
 use crate::run_folder::{RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::sheet::{self, ColumnFormat, CsvEncoding, OutputSheet, SheetRef, SheetSpec};
@@ -70,6 +71,8 @@ pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 struct Frame {
     row: Option<(String, usize)>,
     error: Option<String>,
+    /// The places (see [`progress::place`]) of the rows the steps are in, outermost first.
+    places: Vec<String>,
 }
 
 /// The outcome of one row inside a `for_each`.
@@ -78,6 +81,20 @@ struct RowOutcome {
     status: RowStatus,
     message: Option<String>,
     step: Option<String>,
+    carried_from: Option<String>,
+    key: Option<String>,
+}
+
+impl RowOutcome {
+    fn new(status: RowStatus, message: Option<String>, step: Option<String>) -> RowOutcome {
+        RowOutcome {
+            status,
+            message,
+            step,
+            carried_from: None,
+            key: None,
+        }
+    }
 }
 
 /// One attempt at running a workflow.
@@ -106,6 +123,24 @@ pub struct Execution<'a> {
     /// the failure goes past `on_error` and `catch` to the run, which may try again.
     browser_lost: bool,
     screenshots: usize,
+    /// Row progress kept in the records as rows end (none: rows are not kept, nothing resumes).
+    book: Option<RowBook>,
+    /// Which `for_each` over its table each loop step is (1 for the first in the file).
+    loop_number: BTreeMap<String, usize>,
+    /// Places of rows that have started something that may change the outside world.
+    touched: std::collections::BTreeSet<String>,
+    /// A browser step ran since the last row ended: that row's progress is kept at once.
+    used_browser: bool,
+    /// Variables and table lengths when the current row started, to see what it changed.
+    row_start: Option<RowStart>,
+    /// The failure that stopped a `for_each` (`on_error: stop`, a lost browser).
+    stopped_row: Option<StepFailure>,
+}
+
+/// What was there when a row started.
+struct RowStart {
+    vars: BTreeMap<String, Value>,
+    lengths: BTreeMap<String, usize>,
 }
 
 /// How much longer than its `timeout_secs` a browser step may take before it is stopped from
@@ -171,6 +206,27 @@ impl<'a> Execution<'a> {
             browser: None,
             browser_lost: false,
             screenshots: 0,
+            book: None,
+            loop_number: loop_numbers(&w.steps),
+            touched: Default::default(),
+            used_browser: false,
+            row_start: None,
+            stopped_row: None,
+        }
+    }
+
+    /// Keep each row's progress in the records as it ends, and carry over the rows `book`
+    /// already knows (done by an earlier attempt, or by the run a rerun repeats).
+    pub fn keep_rows(&mut self, book: RowBook) {
+        self.book = Some(book);
+    }
+
+    /// Write the row progress not yet kept (rows that did not use the browser are kept in
+    /// batches). Called when an attempt ends, however it ended.
+    pub async fn flush_rows(&mut self) -> Result<(), StoreError> {
+        match &mut self.book {
+            Some(book) => book.flush(self.records).await,
+            None => Ok(()),
         }
     }
 
@@ -283,6 +339,7 @@ impl<'a> Execution<'a> {
                     RowStatus::Ok => counts.ok += 1,
                     RowStatus::Failed => counts.failed += 1,
                     RowStatus::Skipped => counts.skipped += 1,
+                    RowStatus::InDoubt => counts.in_doubt += 1,
                     RowStatus::Pending => {}
                 }
                 out.push(RowResult {
@@ -292,6 +349,8 @@ impl<'a> Execution<'a> {
                     status: o.status,
                     message: o.message.clone(),
                     step: o.step.clone(),
+                    carried_from: o.carried_from.clone(),
+                    key: o.key.clone(),
                 });
             }
         }
@@ -402,6 +461,12 @@ impl<'a> Execution<'a> {
         }
         // Reserve the step's timing row now, so records list steps in the order they start.
         self.timing_slot(step);
+        if step.kind.needs_browser() {
+            self.used_browser = true;
+        }
+        if changes_outside(&step.kind) {
+            self.touch(step, frame).await?;
+        }
         let attempts = step.retry.map(|r| r.attempts.max(1)).unwrap_or(1);
         let mut attempt = 1;
         let failure = loop {
@@ -505,7 +570,10 @@ impl<'a> Execution<'a> {
 
     async fn kind(&mut self, step: &Step, frame: &Frame) -> Result<Flow, StepFailure> {
         match &step.kind {
-            StepKind::ForEach { table, steps } => self.for_each(step, table, steps, frame).await,
+            StepKind::ForEach { table, key, steps } => {
+                self.for_each(step, table, key.as_deref(), steps, frame)
+                    .await
+            }
             StepKind::If {
                 condition,
                 then,
@@ -535,6 +603,7 @@ impl<'a> Execution<'a> {
                     let inner = Frame {
                         row: frame.row.clone(),
                         error: Some(f.message),
+                        places: frame.places.clone(),
                     };
                     self.steps(catch, &inner).await
                 }
@@ -835,74 +904,67 @@ impl<'a> Execution<'a> {
         &mut self,
         step: &Step,
         table: &str,
+        key: Option<&str>,
         steps: &[Step],
         frame: &Frame,
     ) -> Result<Flow, StepFailure> {
         let total = self.table(table, step, frame)?.len();
         self.results.insert(
             table.to_string(),
-            vec![
-                RowOutcome {
-                    status: RowStatus::Pending,
-                    message: None,
-                    step: None
-                };
-                total
-            ],
+            vec![RowOutcome::new(RowStatus::Pending, None, None); total],
         );
+        let nth = self.loop_number.get(&step.path).copied().unwrap_or(1);
+        let source_rows = self.table(table, step, frame)?.source_rows.clone();
+        let unique_rows = source_rows
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            == total;
         for i in 0..total {
+            // The sheet row names the row; a table whose rows share sheet rows uses positions.
+            let row_name = if unique_rows { source_rows[i] } else { i + 1 };
+            let place = progress::place(
+                frame.places.last().map(String::as_str),
+                table,
+                nth,
+                row_name,
+            );
+            let mut places = frame.places.clone();
+            places.push(place.clone());
             let inner = Frame {
                 row: Some((table.to_string(), i)),
                 error: frame.error.clone(),
+                places,
             };
-            let outcome = match self.steps(steps, &inner).await {
-                Ok(Flow::Next) => RowOutcome {
-                    status: RowStatus::Ok,
-                    message: None,
-                    step: None,
-                },
-                Ok(Flow::SkipRow(reason)) => RowOutcome {
-                    status: RowStatus::Skipped,
-                    message: Some(reason),
-                    step: None,
-                },
-                Ok(Flow::FailRow(f)) => RowOutcome {
-                    status: RowStatus::Failed,
-                    message: Some(f.message),
-                    step: Some(f.step),
-                },
-                Err(f) => match step.on_error {
-                    _ if self.browser_lost => return Err(f),
-                    OnError::Stop => {
-                        self.set_outcome(
-                            table,
-                            i,
-                            RowOutcome {
-                                status: RowStatus::Failed,
-                                message: Some(f.message.clone()),
-                                step: Some(f.step.clone()),
-                            },
-                        );
-                        return Err(f);
+            let outcome = match self.known_row(step, &inner, &place, table, i).await? {
+                Some(known) => known,
+                None => match self.row_key(key, step, &inner).await {
+                    Ok((row_key, Some(already))) => {
+                        let o = RowOutcome {
+                            key: row_key,
+                            ..RowOutcome::new(RowStatus::Skipped, Some(already), None)
+                        };
+                        self.keep_row(&inner, &place, table, i, &o, RowEffects::default())
+                            .await?;
+                        o
                     }
-                    OnError::SkipRow => RowOutcome {
-                        status: RowStatus::Skipped,
-                        message: Some(f.message),
-                        step: Some(f.step),
-                    },
-                    OnError::Continue | OnError::MarkRowFailed => RowOutcome {
-                        status: RowStatus::Failed,
-                        message: Some(f.message),
-                        step: Some(f.step),
+                    Ok((row_key, None)) => {
+                        let Some(mut o) = self.run_row(step, steps, &inner, table, i).await? else {
+                            return Err(self.stopped_row.take().expect("set by run_row"));
+                        };
+                        o.key = row_key;
+                        let effects = self.row_effects(table, i);
+                        self.keep_row(&inner, &place, table, i, &o, effects).await?;
+                        o
+                    }
+                    Err(f) => match self.row_error(step, f, table, i)? {
+                        Some(o) => o,
+                        None => return Err(self.stopped_row.take().expect("set by row_error")),
                     },
                 },
             };
-            if outcome.status == RowStatus::Failed {
-                let source = self
-                    .tables
-                    .get(table)
-                    .and_then(|t| t.source_rows.get(i).copied())
-                    .unwrap_or(i + 1);
+            if outcome.status == RowStatus::Failed && outcome.carried_from.is_none() {
+                let source = source_rows.get(i).copied().unwrap_or(i + 1);
                 self.log.warn(
                     outcome.step.as_deref(),
                     Some(i + 1),
@@ -922,7 +984,342 @@ impl<'a> Execution<'a> {
                 });
             }
         }
+        self.flush_rows()
+            .await
+            .map_err(|e| self.progress_failure(step, frame, e))?;
         Ok(Flow::Next)
+    }
+
+    /// Run one row's steps. `None`: the row stopped the loop (`on_error: stop`, a lost
+    /// browser); the failure is in `stopped_row`.
+    async fn run_row(
+        &mut self,
+        step: &Step,
+        steps: &[Step],
+        inner: &Frame,
+        table: &str,
+        i: usize,
+    ) -> Result<Option<RowOutcome>, StepFailure> {
+        self.row_start = Some(RowStart {
+            vars: self.vars.clone(),
+            lengths: self
+                .tables
+                .iter()
+                .map(|(k, t)| (k.clone(), t.len()))
+                .collect(),
+        });
+        match self.steps(steps, inner).await {
+            Ok(Flow::Next) => Ok(Some(RowOutcome::new(RowStatus::Ok, None, None))),
+            Ok(Flow::SkipRow(reason)) => Ok(Some(RowOutcome::new(
+                RowStatus::Skipped,
+                Some(reason),
+                None,
+            ))),
+            Ok(Flow::FailRow(f)) => Ok(Some(RowOutcome::new(
+                RowStatus::Failed,
+                Some(f.message),
+                Some(f.step),
+            ))),
+            Err(f) => self.row_error(step, f, table, i),
+        }
+    }
+
+    /// A row's error under the loop's `on_error`: `None` when it stops the loop (the failure
+    /// is then in `stopped_row`), else the row's outcome.
+    fn row_error(
+        &mut self,
+        step: &Step,
+        f: StepFailure,
+        table: &str,
+        i: usize,
+    ) -> Result<Option<RowOutcome>, StepFailure> {
+        let failed =
+            |f: StepFailure| RowOutcome::new(RowStatus::Failed, Some(f.message), Some(f.step));
+        match step.on_error {
+            _ if self.browser_lost => {
+                self.stopped_row = Some(f);
+                Ok(None)
+            }
+            OnError::Stop => {
+                self.set_outcome(table, i, failed(f.clone()));
+                self.stopped_row = Some(f);
+                Ok(None)
+            }
+            OnError::SkipRow => Ok(Some(RowOutcome::new(
+                RowStatus::Skipped,
+                Some(f.message),
+                Some(f.step),
+            ))),
+            OnError::Continue | OnError::MarkRowFailed => Ok(Some(failed(f))),
+        }
+    }
+
+    /// The row's `key:`, and why it is skipped when an earlier run entered that key.
+    async fn row_key(
+        &self,
+        key: Option<&str>,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<(Option<String>, Option<String>), StepFailure> {
+        let Some(template) = key else {
+            return Ok((None, None));
+        };
+        let key = self.render_text(template, frame, step)?.trim().to_string();
+        if key.is_empty() {
+            return Err(self.failure(
+                step,
+                frame,
+                format!("the row's `key: {template}` is empty; every row needs a key, such as its invoice number"),
+            ));
+        }
+        let Some(book) = &self.book else {
+            return Ok((Some(key), None));
+        };
+        if book.again {
+            return Ok((Some(key), None));
+        }
+        let before = progress::entered(self.records, &self.w.client, &self.w.name, &key)
+            .await
+            .map_err(|e| self.progress_failure(step, frame, e))?;
+        let why = before.filter(|b| b.run_id != self.run_id.0).map(|b| {
+            format!(
+                "already entered by run {} on {} (key `{key}`); start the run with `--again` to enter it again",
+                b.run_id,
+                b.entered_at.with_timezone(&crate::payout::jst()).format("%Y-%m-%d %H:%M")
+            )
+        });
+        Ok((Some(key), why))
+    }
+
+    /// A row this run (an earlier attempt) or the run it repeats already did: its outcome,
+    /// with what it left behind put back. A row found started and not finished after it may
+    /// have changed the outside world is in doubt.
+    async fn known_row(
+        &mut self,
+        step: &Step,
+        frame: &Frame,
+        place: &str,
+        table: &str,
+        i: usize,
+    ) -> Result<Option<RowOutcome>, StepFailure> {
+        let Some(book) = &self.book else {
+            return Ok(None);
+        };
+        let (entry, carried) = match book.kept.get(place) {
+            Some(e) => (e.clone(), false),
+            None => match book.carried(place) {
+                Some(e) => (e, true),
+                None => return Ok(None),
+            },
+        };
+        let mut entry = entry;
+        if entry.state == RowState::Touched {
+            let at = entry.step.clone().unwrap_or_else(|| "a step".into());
+            entry.state = RowState::Done(RowStatus::InDoubt);
+            entry.message = Some(format!(
+                "in doubt: the run stopped in this row after step {at}, which may already have entered it; check the portal, then mark the row done, or run it again with `kobo rerun {} --rows in-doubt`",
+                self.run_id
+            ));
+            entry.effects = RowEffects::default();
+        }
+        let RowState::Done(status) = entry.state else {
+            unreachable!("touched rows became in doubt above")
+        };
+        self.restore(table, i, &entry.effects);
+        let origin = entry.origin();
+        let outcome = RowOutcome {
+            status,
+            message: entry.message.clone(),
+            step: entry.step.clone(),
+            carried_from: Some(origin.clone()),
+            key: entry.key.clone(),
+        };
+        let book = self.book.as_mut().expect("checked above");
+        let kept_as = book.kept.get(place).map(|e| e.state);
+        if carried || kept_as != Some(entry.state) {
+            book.push(entry.clone());
+            book.kept.insert(place.to_string(), entry);
+            book.flush(self.records)
+                .await
+                .map_err(|e| self.progress_failure(step, frame, e))?;
+        }
+        self.log.info(
+            Some(&step_name(step)),
+            Some(i + 1),
+            &format!(
+                "row {} {} in {origin}: not run again",
+                i + 1,
+                status.as_str()
+            ),
+        );
+        Ok(Some(outcome))
+    }
+
+    /// Keep a finished row's progress: at once when it used the browser (it may have
+    /// entered something), else in the next batch.
+    async fn keep_row(
+        &mut self,
+        frame: &Frame,
+        place: &str,
+        table: &str,
+        i: usize,
+        o: &RowOutcome,
+        effects: RowEffects,
+    ) -> Result<(), StepFailure> {
+        let source_row = self
+            .tables
+            .get(table)
+            .and_then(|t| t.source_rows.get(i).copied())
+            .unwrap_or(i + 1);
+        let urgent = std::mem::take(&mut self.used_browser) || self.touched.contains(place);
+        let Some(book) = &mut self.book else {
+            return Ok(());
+        };
+        let entry = RowEntry {
+            place: place.to_string(),
+            table: table.to_string(),
+            source_row,
+            state: RowState::Done(o.status),
+            message: o.message.as_ref().map(|m| self.log.secrets().mask(m)),
+            step: o.step.clone(),
+            key: o.key.clone(),
+            effects,
+            attempt: book.attempt,
+            from_run: None,
+        };
+        book.kept.insert(place.to_string(), entry.clone());
+        book.push(entry);
+        if urgent || book.due() {
+            let flushed = book.flush(self.records).await;
+            if let Err(e) = flushed {
+                let step_name = o.step.clone().unwrap_or_else(|| "the row's end".into());
+                let _ = frame;
+                return Err(StepFailure {
+                    message: format!("cannot keep the row's progress in the records: {e}"),
+                    step: step_name,
+                    row: None,
+                    transient: false,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Before a step that may change the outside world: keep, durably, that the rows it is
+    /// in have started doing so (after a crash they are in doubt, never done again by themselves).
+    async fn touch(&mut self, step: &Step, frame: &Frame) -> Result<(), StepFailure> {
+        let fresh: Vec<String> = frame
+            .places
+            .iter()
+            .filter(|p| !self.touched.contains(*p))
+            .cloned()
+            .collect();
+        if fresh.is_empty() || self.book.is_none() {
+            return Ok(());
+        }
+        let name = step_name(step);
+        let Some((table, i)) = &frame.row else {
+            return Ok(());
+        };
+        let source_row = self
+            .tables
+            .get(table)
+            .and_then(|t| t.source_rows.get(*i).copied())
+            .unwrap_or(i + 1);
+        let book = self.book.as_mut().expect("checked above");
+        for place in &fresh {
+            let (tbl, row) = place_parts(place).unwrap_or((table.clone(), source_row));
+            let entry = RowEntry {
+                place: place.clone(),
+                table: tbl,
+                source_row: row,
+                state: RowState::Touched,
+                message: None,
+                step: Some(name.clone()),
+                key: None,
+                effects: RowEffects::default(),
+                attempt: book.attempt,
+                from_run: None,
+            };
+            book.kept.insert(place.clone(), entry.clone());
+            book.push(entry);
+        }
+        let flushed = book.flush(self.records).await;
+        flushed.map_err(|e| self.progress_failure(step, frame, e))?;
+        self.touched.extend(fresh);
+        Ok(())
+    }
+
+    fn progress_failure(&self, step: &Step, frame: &Frame, e: StoreError) -> StepFailure {
+        self.failure(
+            step,
+            frame,
+            format!("cannot keep the row's progress in the records ({e}); the row was not started, so nothing is entered twice"),
+        )
+    }
+
+    /// What the row that just ended left behind: its cells, the variables it set, the rows
+    /// it appended to other tables.
+    fn row_effects(&mut self, table: &str, i: usize) -> RowEffects {
+        let Some(start) = self.row_start.take() else {
+            return RowEffects::default();
+        };
+        let mut effects = RowEffects::default();
+        if let Some(t) = self.tables.get(table)
+            && let Some(row) = t.rows.get(i)
+        {
+            effects.cells = t.columns.iter().cloned().zip(row.iter().cloned()).collect();
+        }
+        for (name, value) in &self.vars {
+            if start.vars.get(name) != Some(value)
+                && let Ok(json) = serde_json::to_value(value)
+            {
+                effects.vars.push((name.clone(), json));
+            }
+        }
+        for (name, t) in &self.tables {
+            if name == table {
+                continue;
+            }
+            let before = start.lengths.get(name).copied().unwrap_or(0);
+            for row in t.rows.iter().skip(before) {
+                effects.appended.push((
+                    name.clone(),
+                    t.columns.iter().cloned().zip(row.iter().cloned()).collect(),
+                ));
+            }
+        }
+        effects
+    }
+
+    /// Put back what a carried-over row left behind.
+    fn restore(&mut self, table: &str, i: usize, effects: &RowEffects) {
+        if let Some(t) = self.tables.get_mut(table) {
+            for (column, cell) in &effects.cells {
+                let c = t.ensure_column(column);
+                if let Some(row) = t.rows.get_mut(i) {
+                    row.resize(t.columns.len(), Cell::Empty);
+                    row[c] = cell.clone();
+                }
+            }
+        }
+        for (name, json) in &effects.vars {
+            self.vars.insert(name.clone(), Value::from_serialize(json));
+        }
+        for (name, cells) in &effects.appended {
+            let t = self
+                .tables
+                .entry(name.clone())
+                .or_insert_with(|| Table::new(Vec::new()));
+            let mut row = vec![Cell::Empty; t.columns.len()];
+            for (column, cell) in cells {
+                let c = t.ensure_column(column);
+                row.resize(t.columns.len(), Cell::Empty);
+                row[c] = cell.clone();
+            }
+            let n = t.len() + 1;
+            t.push_row(row, n);
+        }
     }
 
     /// Keep a row's outcome. Every row message passes here, so this is where secrets are
@@ -1071,6 +1468,43 @@ pub async fn register_artifact(
         )
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Steps that may change the outside world: a row interrupted after one of them is in doubt.
+/// (`open` only loads a page; `fill`, `select` and `check` change a form not yet sent.)
+fn changes_outside(kind: &StepKind) -> bool {
+    matches!(
+        kind,
+        StepKind::Click(_) | StepKind::Press(_) | StepKind::Dialog(_) | StepKind::Upload { .. }
+    )
+}
+
+/// Which `for_each` over its table each loop step is, counted in the file's order: the
+/// number stays the same when other steps are added or moved, so rows keep their names.
+fn loop_numbers(steps: &[Step]) -> BTreeMap<String, usize> {
+    fn walk(steps: &[Step], seen: &mut BTreeMap<String, usize>, out: &mut BTreeMap<String, usize>) {
+        for s in steps {
+            if let StepKind::ForEach { table, .. } = &s.kind {
+                let n = seen.entry(table.clone()).or_insert(0);
+                *n += 1;
+                out.insert(s.path.clone(), *n);
+            }
+            for child in s.kind.children() {
+                walk(child, seen, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(steps, &mut BTreeMap::new(), &mut out);
+    out
+}
+
+/// The table and sheet row in the last part of a place (`orders#1@3/items#1@2` → items, 2).
+fn place_parts(place: &str) -> Option<(String, usize)> {
+    let own = place.rsplit('/').next()?;
+    let (head, row) = own.rsplit_once('@')?;
+    let (table, _) = head.rsplit_once('#')?;
+    Some((table.to_string(), row.parse().ok()?))
 }
 
 /// One sheet `write` will make: (table, sheet name, columns to keep, formats by column).

@@ -6,6 +6,7 @@
 
 use crate::cancel::CancelToken;
 use crate::engine::{Execution, ProgressFn, StepFailure};
+use crate::progress::RowBook;
 use crate::record::{Records, RunRecord, Start, StoreError};
 use crate::run::{RowCounts, RunId, RunStatus};
 use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Who runs it (a queue worker's name), kept in the record.
     pub worker: Option<String>,
+    /// Enter rows whose `key:` an earlier run entered again (`kobo run --again`).
+    pub again: bool,
 }
 
 impl RunOptions {
@@ -50,6 +53,7 @@ impl RunOptions {
             cancel: None,
             timeout: None,
             worker: None,
+            again: false,
         }
     }
 }
@@ -239,7 +243,7 @@ async fn execute_once(
         log = log.with_echo(echo);
     }
     if resumed {
-        log.warn(None, None, &format!("the worker that had this run stopped before it ended; {worker} starts it again from the beginning"));
+        log.warn(None, None, &format!("the worker that had this run stopped before it ended; {worker} goes on with it: rows already done are kept, not done again"));
     }
     log.info(
         None,
@@ -270,6 +274,14 @@ async fn execute_once(
             copies.clone(),
             opts.progress.clone(),
         );
+        // Rows done by earlier attempts (this worker's or a dead one's), or by the run a
+        // rerun repeats, are carried over rather than done again.
+        let this_run = records
+            .get(&id)
+            .await?
+            .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
+        let attempt_no = (earlier_attempts + attempt as i64).max(1) as u32;
+        exec.keep_rows(RowBook::load(records, &this_run, attempt_no, opts.again).await?);
         // Dropping `exec.run()` stops the steps at their next await point (between steps or
         // rows, or inside a `pause`); what they wrote so far stays in the run folder.
         // A panic in the steps is a bug in kobo; caught here, it fails the run with a
@@ -292,6 +304,9 @@ async fn execute_once(
             }
         };
         exec.close_browser().await;
+        if let Err(e) = exec.flush_rows().await {
+            log.warn(None, None, &format!("cannot keep the progress of the last rows: {e}; they will be done again if the run is"));
+        }
         match result {
             Err(f) if f.transient && attempt < attempts => {
                 let delay = w.retry.delay(attempt + 1);

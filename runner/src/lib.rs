@@ -15,6 +15,7 @@
 //! - [`run`]: `RunId`, `RunStatus`, row results; [`run_folder`]: a run's files and log.
 //! - [`record`]: `Records`, the run records in SQLite (or PostgreSQL when scaled out);
 //!   [`run_files`]: a run's files carried in the records for workers on other machines.
+//! - [`progress`]: each `for_each` row's outcome kept as it ends (resume, rows in doubt, keys).
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
 //! - [`cancel`]: `CancelToken`, how a running run learns it should stop.
 //! - [`fault`]: named pause points where crash tests `kill -9` kobo.
@@ -51,6 +52,7 @@ pub mod fault;
 pub mod inbox;
 pub mod payout;
 pub mod pending_delivery;
+pub mod progress;
 pub mod queue;
 pub mod reader;
 pub mod record;

@@ -102,6 +102,11 @@ pub struct RunRecord {
     pub worker: Option<String>,
     /// The run this one repeats (`kobo rerun`).
     pub rerun_of: Option<String>,
+    /// Which rows of `rerun_of` it does again (`failed`, `in-doubt`, `all`); the others are
+    /// carried over. None: a rerun from before row progress was kept, every row runs.
+    pub rerun_rows: Option<String>,
+    /// Started with `--again`: rows whose key an earlier run entered are entered again.
+    pub again: bool,
 }
 
 impl RunRecord {
@@ -137,6 +142,8 @@ impl RunRecord {
             folder: folder.to_string(),
             worker: None,
             rerun_of: None,
+            rerun_rows: None,
+            again: false,
         }
     }
 }
@@ -305,8 +312,9 @@ impl Records {
     pub async fn insert(&self, r: &RunRecord) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO runs (id, workflow, workflow_version, workflow_hash, workflow_file, client, trainee,
-                input_name, input_hash, status, attempt, created_at, started_at, folder, worker, rerun_of)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                input_name, input_hash, status, attempt, created_at, started_at, folder, worker, rerun_of,
+                rerun_rows, again)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(&r.id.0)
         .bind(&r.workflow)
@@ -324,6 +332,8 @@ impl Records {
         .bind(&r.folder)
         .bind(&r.worker)
         .bind(&r.rerun_of)
+        .bind(&r.rerun_rows)
+        .bind(r.again as i64)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -539,7 +549,8 @@ impl Records {
             .map(|s| (now - s.with_timezone(&Utc)).num_milliseconds());
         sqlx::query(
             "UPDATE runs SET status = $1, finished_at = $2, duration_ms = $3, rows_total = $4, rows_ok = $5,
-                rows_failed = $6, rows_skipped = $7, error = $8, error_step = $9, attempt = $10 WHERE id = $11",
+                rows_failed = $6, rows_skipped = $7, error = $8, error_step = $9, attempt = $10,
+                rows_in_doubt = $11 WHERE id = $12",
         )
         .bind(status.as_str())
         .bind(now.to_rfc3339())
@@ -551,6 +562,7 @@ impl Records {
         .bind(error)
         .bind(error_step)
         .bind(attempt)
+        .bind(counts.in_doubt as i64)
         .bind(&id.0)
         .execute(&mut *tx)
         .await?;
@@ -582,7 +594,8 @@ impl Records {
         }
         for r in rows {
             sqlx::query(
-                "INSERT INTO run_rows (run_id, tbl, row_no, source_row, status, message, step) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO run_rows (run_id, tbl, row_no, source_row, status, message, step, carried_from, row_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&id.0)
             .bind(&r.table)
@@ -591,6 +604,8 @@ impl Records {
             .bind(r.status.as_str())
             .bind(&r.message)
             .bind(&r.step)
+            .bind(&r.carried_from)
+            .bind(&r.key)
             .execute(&mut *tx)
             .await?;
         }
@@ -701,6 +716,8 @@ impl Records {
                     .unwrap_or(RowStatus::Pending),
                 message: r.get("message"),
                 step: r.get("step"),
+                carried_from: r.get("carried_from"),
+                key: r.get("row_key"),
             })
             .collect();
         let artifacts =
@@ -805,12 +822,15 @@ pub(crate) fn run_from_row(r: &sqlx::any::AnyRow) -> RunRecord {
             ok: r.get::<i64, _>("rows_ok") as u64,
             failed: r.get::<i64, _>("rows_failed") as u64,
             skipped: r.get::<i64, _>("rows_skipped") as u64,
+            in_doubt: r.get::<i64, _>("rows_in_doubt") as u64,
         },
         error: r.get("error"),
         error_step: r.get("error_step"),
         folder: r.get("folder"),
         worker: r.get("worker"),
         rerun_of: r.get("rerun_of"),
+        rerun_rows: r.get("rerun_rows"),
+        again: r.get::<i64, _>("again") != 0,
     }
 }
 

@@ -100,6 +100,9 @@ pub enum RowStatus {
     Ok,
     Failed,
     Skipped,
+    /// Interrupted after a step that may have changed the outside world (a click, a key
+    /// press): it may or may not have been entered, so it is not done again by itself.
+    InDoubt,
 }
 
 impl RowStatus {
@@ -109,6 +112,7 @@ impl RowStatus {
             RowStatus::Ok => "ok",
             RowStatus::Failed => "failed",
             RowStatus::Skipped => "skipped",
+            RowStatus::InDoubt => "in_doubt",
         }
     }
 }
@@ -121,6 +125,7 @@ impl FromStr for RowStatus {
             "ok" => RowStatus::Ok,
             "failed" => RowStatus::Failed,
             "skipped" => RowStatus::Skipped,
+            "in_doubt" => RowStatus::InDoubt,
             other => return Err(format!("unknown row status `{other}`")),
         })
     }
@@ -136,6 +141,12 @@ pub struct RowResult {
     pub status: RowStatus,
     pub message: Option<String>,
     pub step: Option<String>,
+    /// Not run in this run: kept from an earlier attempt (`attempt 1`) or run (`run 01J… (attempt 1)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<String>,
+    /// The row's `key:` (`for_each … key:`), when the workflow gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// How long one step took, added up over all rows.
@@ -158,6 +169,9 @@ pub struct RowCounts {
     pub ok: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Rows interrupted after they may have changed the outside world: a person decides.
+    #[serde(default)]
+    pub in_doubt: u64,
 }
 
 #[cfg(test)]

@@ -92,6 +92,9 @@ pub enum StepKind {
     // Control steps
     ForEach {
         table: String,
+        /// `key: "{{ row['請求書番号'] }}"`: what names the row in the client's system; a row
+        /// whose key an earlier run entered is skipped (see [`crate::progress`]).
+        key: Option<String>,
         steps: Vec<Step>,
     },
     If {
@@ -561,7 +564,7 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
 
     // Common keys, and the block keys allowed for this kind.
     let block_keys: &[&str] = match kind_name {
-        "for_each" => &["steps"],
+        "for_each" => &["steps", "key"],
         "if" => &["then", "else"],
         "try" => &["catch"],
         _ => &[],
@@ -650,8 +653,13 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
                     Some("add `steps:` under `for_each`, at the same indentation".into()),
                 );
             }
+            let key = match map.get("key") {
+                Some(v) => r.parse::<String>(v, &child_key(path, "key"), "`key`"),
+                None => None,
+            };
             StepKind::ForEach {
                 table,
+                key,
                 steps: block(r, "steps"),
             }
         }

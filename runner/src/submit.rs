@@ -81,7 +81,7 @@ pub async fn submit(
     file: &Path,
     hash: &str,
     take: Take,
-    rerun_of: Option<&RunId>,
+    rerun: Option<(&RunId, crate::progress::RerunRows)>,
 ) -> Result<Submitted, SubmitError> {
     let input = single_input(w)?;
     let id = RunId::generate();
@@ -125,7 +125,12 @@ pub async fn submit(
     crate::fault::point("claim-move").await;
     let kept = Some((name.clone(), hash.to_string()));
     let mut record = RunRecord::new(&id, w, kept, RunStatus::Queued, &folder.relative);
-    record.rerun_of = rerun_of.map(|r| r.0.clone());
+    if let Some((of, rows)) = rerun {
+        record.rerun_of = Some(of.0.clone());
+        record.rerun_rows = Some(rows.as_str().to_string());
+        // Every row again means keys entered before too.
+        record.again = rows == crate::progress::RerunRows::All;
+    }
     records.insert(&record).await?;
     let _ = std::fs::remove_file(&claim_mark);
     crate::run_files::send(records, home, &id, &folder.relative).await?;

@@ -460,12 +460,15 @@ impl<'w> Walker<'w> {
                 }
             }
             StepKind::Write(a) => self.write(a, &p, scope),
-            StepKind::ForEach { table, steps } => {
+            StepKind::ForEach { table, key, steps } => {
                 self.table(table, &child_key(&p, "for_each"));
                 let inner = Scope {
                     row_of: Some(table.clone()),
                     ..scope.clone()
                 };
+                if let Some(key) = key {
+                    self.text(key, &child_key(&p, "key"), &inner, false);
+                }
                 self.steps(steps, &inner);
             }
             StepKind::If {
