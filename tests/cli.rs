@@ -879,10 +879,15 @@ fn a_browser_crash_inside_for_each_retries_the_run() {
         "{}",
         out.stderr()
     );
-    assert_eq!(out.field("rows"), "10 ok, 0 failed, 0 skipped (of 10)");
+    // The rows entered before the crash are not entered again: each contact once, or the
+    // one row the crash interrupted after its click flagged in doubt (and not repeated).
+    let entries = portal.entries_per("email");
+    assert!(entries.values().all(|n| *n == 1), "{entries:?}");
+    let rows = out.field("rows");
     assert!(
-        portal.submissions().len() < 20,
-        "the crash came before the last row"
+        rows == "10 ok, 0 failed, 0 skipped (of 10)"
+            || (rows == "9 ok, 0 failed, 0 skipped, 1 in doubt (of 10)" && entries.len() >= 9),
+        "{rows}"
     );
     assert_eq!(
         processes_under(tmp.path()),

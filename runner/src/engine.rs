@@ -496,6 +496,9 @@ impl<'a> Execution<'a> {
                 None => self.kind(step, frame).await,
             };
             self.time(step, started.elapsed(), result.is_err());
+            if result.is_ok() && changes_outside(&step.kind) && !frame.places.is_empty() {
+                crate::fault::point("row-clicked").await;
+            }
             match result {
                 Ok(flow) => return Ok(flow),
                 Err(f) if attempt < attempts && !self.browser_lost => {

@@ -6,7 +6,8 @@
 //! The points: `claim-move` (an inbox file moved into its run folder, no record yet),
 //! `claim-push` (the queued record written, the job not pushed), `write-output` (a run's
 //! first output written, the rest not), `approve` (outputs copied to the outbox, the
-//! approval not committed), `finish-run` (a run's steps done, its end not recorded).
+//! approval not committed), `finish-run` (a run's steps done, its end not recorded),
+//! `row-clicked` (inside a `for_each` row, a click or key press done, the row not ended).
 //!
 //! With `KOBO_FAULT_PANIC_AT=<name>` kobo panics at that point instead, as a bug would:
 //! a test checks the run still ends recorded as failed, not running for ever.
