@@ -82,6 +82,7 @@ async fn main() {
         records: records.clone(),
         secure_cookies: false,
         max_upload_bytes: dashboard::DEFAULT_UPLOAD_LIMIT,
+        reruns: None,
     };
     tokio::spawn(dashboard::serve(listener, state, std::future::pending()));
 

@@ -350,6 +350,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 records,
                 secure_cookies,
                 max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
+                reruns: None,
             };
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -4,13 +4,10 @@ use crate::{QueueArgs, open_records};
 use anyhow::{Context, Result};
 use runner::catalogue::Catalogue;
 use runner::record::CancelRequest;
-use runner::run_folder::file_sha256;
-use runner::submit::{
-    StallWatch, Take, adopt_unrecorded, requeue_missing, requeue_missing_older_than, submit,
-};
+use runner::submit::{StallWatch, adopt_unrecorded, requeue_missing, requeue_missing_older_than};
 use runner::{
     CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records,
-    WorkerSettings, Workflow,
+    WorkerSettings,
 };
 use std::path::Path;
 use std::process::ExitCode;
@@ -269,6 +266,10 @@ pub async fn serve(
             records: records.clone(),
             secure_cookies,
             max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
+            reruns: Some(dashboard::Reruns {
+                queue: location.clone(),
+                workflows: workflows.to_path_buf(),
+            }),
         };
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
@@ -326,58 +327,21 @@ pub async fn rerun(
 ) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let old = records.find(run_id).await?;
-    runner::run_files::fetch(&records, home, &old.id, &old.folder).await?;
-    let folder = home.join(&old.folder);
-    let kept_workflow = folder.join("workflow.yaml");
-    let catalogue = Catalogue::load(workflows);
-    let (w, which) = match catalogue.get(&old.client, &old.workflow) {
-        Some(w) => (w.clone(), format!("the current `{}`", w.file.display())),
-        None => {
-            let text = std::fs::read_to_string(&kept_workflow)
-                .with_context(|| format!("reading the workflow run {} kept", old.id))?;
-            let w = Workflow::parse(Path::new(&old.workflow_file), &text).map_err(|e| {
-                anyhow::anyhow!("the workflow run {} kept has problems:\n{e}", old.id)
-            })?;
-            (
-                w,
-                format!(
-                    "the copy run {} kept (no `{}` for client `{}` in `{}`)",
-                    old.id,
-                    old.workflow,
-                    old.client,
-                    workflows.display()
-                ),
-            )
-        }
-    };
-    let input_name = old
-        .input_name
-        .clone()
-        .with_context(|| format!("run {} kept no input file to run again", old.id))?;
-    let input = folder.join("input").join(&input_name);
-    let (hash, _) = file_sha256(&input).with_context(|| {
-        format!(
-            "reading the input run {} kept, `{}`",
-            old.id,
-            input.display()
-        )
-    })?;
     let location = QueueLocation::parse(queue, home)?;
     let mut queue = JobQueue::open(&location, QueueSettings::default()).await?;
-    let s = submit(
-        home,
-        &records,
-        &mut queue,
-        &w,
-        &input,
-        &hash,
-        Take::Copy,
-        Some((&old.id, rows)),
-    )
-    .await?;
+    let again = runner::submit::rerun(home, &records, &mut queue, workflows, &old, rows).await?;
+    let s = &again.submitted;
     println!(
-        "queued run {} (a rerun of {}) on `{}` with {which}",
-        s.id, old.id, input_name
+        "queued run {} (a rerun of {}) on `{}` with {}",
+        s.id,
+        old.id,
+        old.input_name.as_deref().unwrap_or("-"),
+        again.workflow
+    );
+    println!(
+        "`kobo serve` or a `kobo worker` on {} runs it; `kobo show {}` shows how it went",
+        location.describe(),
+        s.id
     );
     println!("{}", rerun_rows_note(&old, rows));
     println!(

@@ -11,7 +11,7 @@ mod common;
 #[path = "../runner/tests/support/pg.rs"]
 mod pg;
 
-use common::{Kobo, count, summary};
+use common::{Kobo, Session, count, summary};
 use runner::RunStatus;
 use runner::fault::PAUSE_AT;
 use runner::record::RunDetail;
@@ -311,6 +311,7 @@ async fn a_row_interrupted_after_its_click_is_in_doubt_until_a_person_decides() 
     k.wait_log("serve", 0, "fault point reached: row-clicked");
     k.kill(pid);
     assert_eq!(portal.entries_per("email").get(&email(1)), Some(&1));
+    let restarted_at = k.log("serve").len();
     k.start_env("serve", &[], &SECRETS);
     let runs = k
         .wait_for(120, "the run to finish", |r| {
@@ -331,14 +332,23 @@ async fn a_row_interrupted_after_its_click_is_in_doubt_until_a_person_decides() 
         "{show}"
     );
 
-    // Kenji finds the contact in the portal: the row was entered.
-    let out = k.run(&["mark-done", &runs[0].id.0, "1", "--by", "kenji"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("marked done"));
+    // Kenji sees the row flagged on the run page, finds the contact in the portal: the row
+    // was entered. He says so on the page.
+    k.add_user("kenji", "reviewer", "kenji-password");
+    let kenji = Session::login(&k, restarted_at, "kenji", "kenji-password");
+    let page = kenji.get(&format!("/runs/{}", runs[0].id));
+    assert!(page.contains("id=\"in-doubt-note\""), "{page}");
+    assert!(page.contains("<tr class=\"in_doubt\">"), "{page}");
+    let answer = kenji.post(
+        &format!("/runs/{}/rows/done", runs[0].id),
+        "table=contacts&row=1",
+    );
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     let d = records.detail(&runs[0].id.0).await.unwrap();
     assert_eq!(d.rows[0].status, RowStatus::Ok);
     assert!(d.rows[0].message.as_deref().unwrap().contains("kenji"));
     assert_eq!((d.run.rows.ok, d.run.rows.in_doubt), (30, 0));
-    // Only a row in doubt can be marked done.
+    // Only a row in doubt can be marked done (here on the command line).
     let again = k
         .command(&["mark-done", &runs[0].id.0, "2"])
         .output()
@@ -462,9 +472,19 @@ async fn a_rerun_of_failed_rows_with_a_fixed_workflow_enters_only_those() {
     assert_eq!((runs[0].rows.ok, runs[0].rows.failed), (4, 2));
     assert_eq!(portal.entries_per("email").len(), 4);
 
-    // Fixed: the condition is gone.
+    // Fixed: the condition is gone. Olena runs her failed rows again from the dashboard;
+    // another trainee cannot see the run, let alone run it again.
     std::fs::write(&wf, entry_workflow("enter", portal.url(), "")).unwrap();
-    k.run(&["rerun", &first.0]);
+    k.add_user("olena", "trainee", "olena-password");
+    k.add_user("nadia", "trainee", "nadia-password");
+    let nadia = Session::login(&k, 0, "nadia", "nadia-password");
+    let refused = nadia.post(&format!("/runs/{first}/rerun"), "rows=failed");
+    assert!(refused.starts_with("HTTP/1.1 404"), "{refused}");
+    let olena = Session::login(&k, 0, "olena", "olena-password");
+    let page = olena.get(&format!("/runs/{first}"));
+    assert!(page.contains("id=\"rerun-failed\""), "{page}");
+    let answer = olena.post(&format!("/runs/{first}/rerun"), "rows=failed");
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     let runs = k
         .wait_for(90, "the rerun", |r| count(r, RunStatus::Succeeded) == 2)
         .await;

@@ -46,6 +46,16 @@ pub struct AppState {
     /// Largest file a client may upload, in bytes: the inbox's limit (`--max-file-mb`), so
     /// that nothing the dashboard takes is then rejected by the inbox for its size.
     pub max_upload_bytes: u64,
+    /// Where reruns are queued and the workflows they run: set by `kobo serve`; without
+    /// them (`kobo dashboard` alone) the page says to use `kobo rerun` on the server.
+    pub reruns: Option<Reruns>,
+}
+
+/// What the dashboard needs to queue a rerun.
+#[derive(Clone, Debug)]
+pub struct Reruns {
+    pub queue: runner::QueueLocation,
+    pub workflows: PathBuf,
 }
 
 /// The upload limit when none is given: the inbox's default, 50 MiB.
@@ -68,6 +78,8 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/approve", post(runs::approve))
         .route("/runs/{id}/reject", post(runs::reject))
+        .route("/runs/{id}/rerun", post(runs::rerun))
+        .route("/runs/{id}/rows/done", post(runs::mark_done))
         .route("/runs/{id}/files/{*path}", get(runs::file))
         .route("/ledger", get(ledger::page))
         .route("/ledger/{file}", get(ledger::statement))

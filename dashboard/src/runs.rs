@@ -11,6 +11,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
+use runner::progress::RerunRows;
 use runner::record::RunDetail;
 use runner::review::{self, RunFilter};
 use runner::run::{RowResult, RowStatus, RunId};
@@ -151,6 +152,7 @@ struct Preview {
 fn row_class(status: &str) -> &'static str {
     match status {
         "failed" => "failed",
+        "in_doubt" => "in_doubt",
         "skipped" => "skipped",
         "pending" => "pending",
         _ => "",
@@ -275,6 +277,9 @@ pub async fn show(
             rows_total => d.rows.len(),
             rows_failed => d.rows.iter().filter(|r| r.status == RowStatus::Failed).count(),
             rows_skipped => d.rows.iter().filter(|r| r.status == RowStatus::Skipped).count(),
+            rows_in_doubt => d.rows.iter().filter(|r| r.status == RowStatus::InDoubt).count(),
+            can_mark_done => review.is_none() && (cur.user().can_review() || own_run),
+            can_rerun => d.run.status.is_finished() && (cur.user().can_review() || own_run),
             steps => steps,
             log => Value::from_serialize(&log[log_start..]),
             deliveries => Value::from_serialize(&deliveries),
@@ -330,6 +335,91 @@ pub async fn reject(
     )
     .await?;
     Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RerunForm {
+    csrf: Option<String>,
+    rows: String,
+}
+
+/// Run a run again on the input it kept, doing again only the rows chosen (`failed`,
+/// `in-doubt`, `all`); the other rows are carried over. Reviewers, admins, and the trainee
+/// whose run it is.
+pub async fn rerun(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+    Form(f): Form<RerunForm>,
+) -> Result<Response, AppError> {
+    cur.check_csrf(f.csrf.as_deref())?;
+    let d = visible_run(&state, &cur, &id).await?;
+    let rows: RerunRows = f
+        .rows
+        .parse()
+        .map_err(|e: String| AppError::BadRequest(Msg::key("err_rerun").with("why", e)))?;
+    let Some(reruns) = &state.reruns else {
+        return Err(AppError::Conflict(
+            Msg::key("err_rerun_unavailable").with("id", d.run.id.0.clone()),
+        ));
+    };
+    let mut queue = runner::JobQueue::open(&reruns.queue, runner::QueueSettings::default())
+        .await
+        .map_err(|e| AppError::Internal(format!("opening the queue for a rerun: {e}")))?;
+    let again = runner::submit::rerun(
+        &state.home,
+        &state.records,
+        &mut queue,
+        &reruns.workflows,
+        &d.run,
+        rows,
+    )
+    .await
+    .map_err(|e| AppError::Conflict(Msg::key("err_rerun").with("why", e.to_string())))?;
+    let new_id = again.submitted.id;
+    runner::audit::append(
+        state.records.pool(),
+        &cur.user().name,
+        "rerun",
+        &d.run.id.0,
+        Some(&format!("rows: {}; new run {new_id}", rows.as_str())),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/runs/{new_id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MarkDoneForm {
+    csrf: Option<String>,
+    table: String,
+    row: usize,
+}
+
+/// Someone checked the portal: a row in doubt was entered. Reviewers, admins, and the
+/// trainee whose run it is; not once the run is reviewed.
+pub async fn mark_done(
+    State(state): State<AppState>,
+    cur: Current,
+    Path(id): Path<String>,
+    Form(f): Form<MarkDoneForm>,
+) -> Result<Response, AppError> {
+    cur.check_csrf(f.csrf.as_deref())?;
+    let d = visible_run(&state, &cur, &id).await?;
+    runner::progress::mark_done(&state.records, &d.run.id, &f.table, f.row, &cur.user().name)
+        .await
+        .map_err(|e| AppError::Conflict(Msg::key("err_mark_done").with("why", e.to_string())))?;
+    runner::audit::append(
+        state.records.pool(),
+        &cur.user().name,
+        "row.done",
+        &d.run.id.0,
+        Some(&format!(
+            "row {} of {}: in doubt, checked and entered",
+            f.row, f.table
+        )),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/runs/{}#rows", d.run.id)).into_response())
 }
 
 /// A file of a run, named by its path as recorded (`outputs/report.xlsx`); nothing else is served.

@@ -47,6 +47,20 @@ pub enum SubmitError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error("run `{0}` kept no input file to run again")]
+    NoKeptInput(String),
+    #[error("cannot read the input run `{run}` kept, `{path}`: {message}")]
+    KeptInput {
+        run: String,
+        path: String,
+        message: String,
+    },
+    #[error("the workflow run `{run}` kept has problems:\n{message}")]
+    KeptWorkflow { run: String, message: String },
+    #[error(
+        "run `{0}` is running; wait for it to end, or `kobo cancel` it, before running it again"
+    )]
+    NotEnded(String),
 }
 
 /// What was queued.
@@ -148,6 +162,84 @@ pub async fn submit(
         id,
         folder: folder.root,
         input: dest,
+    })
+}
+
+/// A run queued again by [`rerun`], and which workflow file it runs.
+#[derive(Debug, Clone)]
+pub struct Rerun {
+    pub submitted: Submitted,
+    /// `the current `workflows/x.yaml`` or `the copy run … kept`, for messages.
+    pub workflow: String,
+}
+
+/// Queue a new run of `old`'s workflow on the input `old` kept, doing again only the rows
+/// `rows` says (the others are carried over, see [`crate::progress`]). The workflow is the
+/// current file in `workflows` with the same client and name (the trainee may have fixed
+/// it); without one, the copy `old` kept.
+pub async fn rerun(
+    home: &Path,
+    records: &Records,
+    queue: &mut JobQueue,
+    workflows: &Path,
+    old: &RunRecord,
+    rows: crate::progress::RerunRows,
+) -> Result<Rerun, SubmitError> {
+    // Its rows are still being done: carrying them over now would miss the ones in progress.
+    if old.status == RunStatus::Running {
+        return Err(SubmitError::NotEnded(old.id.0.clone()));
+    }
+    crate::run_files::fetch(records, home, &old.id, &old.folder).await?;
+    let folder = home.join(&old.folder);
+    let catalogue = Catalogue::load(workflows);
+    let (w, which) = match catalogue.get(&old.client, &old.workflow) {
+        Some(w) => (w.clone(), format!("the current `{}`", w.file.display())),
+        None => {
+            let kept = folder.join("workflow.yaml");
+            let text = std::fs::read_to_string(&kept).map_err(|e| SubmitError::KeptWorkflow {
+                run: old.id.0.clone(),
+                message: e.to_string(),
+            })?;
+            let w = Workflow::parse(Path::new(&old.workflow_file), &text).map_err(|e| {
+                SubmitError::KeptWorkflow {
+                    run: old.id.0.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            let which = format!(
+                "the copy run {} kept (no `{}` for client `{}` in `{}`)",
+                old.id,
+                old.workflow,
+                old.client,
+                workflows.display()
+            );
+            (w, which)
+        }
+    };
+    let input_name = old
+        .input_name
+        .clone()
+        .ok_or_else(|| SubmitError::NoKeptInput(old.id.0.clone()))?;
+    let input = folder.join("input").join(&input_name);
+    let (hash, _) = crate::run_folder::file_sha256(&input).map_err(|e| SubmitError::KeptInput {
+        run: old.id.0.clone(),
+        path: input.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let submitted = submit(
+        home,
+        records,
+        queue,
+        &w,
+        &input,
+        &hash,
+        Take::Copy,
+        Some((&old.id, rows)),
+    )
+    .await?;
+    Ok(Rerun {
+        submitted,
+        workflow: which,
     })
 }
 

@@ -339,6 +339,12 @@ impl Session {
         request(&self.addr, "GET", path, &self.cookie, "")
     }
 
+    /// `POST path` with `form` (the CSRF token added) as this user: the whole answer.
+    pub fn post(&self, path: &str, form: &str) -> String {
+        let form = format!("csrf={}&{form}", self.csrf);
+        request(&self.addr, "POST", path, &self.cookie, &form)
+    }
+
     pub fn approve(&self, id: &runner::RunId) -> TcpStream {
         let form = format!("csrf={}", self.csrf);
         send(

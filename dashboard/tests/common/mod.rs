@@ -85,6 +85,7 @@ impl TestHome {
             records,
             secure_cookies: false,
             max_upload_bytes: UPLOAD_LIMIT,
+            reruns: None,
         };
         TestHome {
             app: app(state.clone()),
