@@ -487,6 +487,16 @@ fn cases() -> Vec<Case> {
             Bytes(ORDERS.as_bytes()),
         ),
         run(
+            "A `for_each` key that is empty in a row (every row needs one)",
+            "inputs: { orders: {} }\nsteps:\n  - for_each: orders\n    key: \"{{ row['金額'] }}\"\n    steps:\n      - log: \"{{ row['品名'] }}\"\n",
+            "orders.csv",
+            Bytes(ORDERS.as_bytes()),
+        ),
+        steps(
+            "A `for_each` key that is a list, not a template",
+            "inputs: { orders: {} }\nsteps:\n  - for_each: orders\n    key: [番号, 品名]\n    steps:\n      - log: hi\n",
+        ),
+        run(
             "A column listed in `columns` that the file does not have",
             "inputs:\n  invoices: { columns: [請求書番号, 金額, 税率] }\nsteps:\n  - log: hi\n",
             "invoices.csv",

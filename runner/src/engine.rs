@@ -1072,7 +1072,7 @@ impl<'a> Execution<'a> {
             return Err(self.failure(
                 step,
                 frame,
-                format!("the row's `key: {template}` is empty; every row needs a key, such as its invoice number"),
+                format!("the row's `key: {template}` is empty, and every row needs a key to be entered only once; fill it in the file, or make the key from a column that always has a value (such as the invoice number)"),
             ));
         }
         let Some(book) = &self.book else {
