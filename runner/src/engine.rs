@@ -135,6 +135,8 @@ pub struct Execution<'a> {
     row_start: Option<RowStart>,
     /// The failure that stopped a `for_each` (`on_error: stop`, a lost browser).
     stopped_row: Option<StepFailure>,
+    /// The `key:` of the rows being run, by place, kept with a row marked touched.
+    row_keys: BTreeMap<String, String>,
 }
 
 /// What was there when a row started.
@@ -212,6 +214,7 @@ impl<'a> Execution<'a> {
             used_browser: false,
             row_start: None,
             stopped_row: None,
+            row_keys: BTreeMap::new(),
         }
     }
 
@@ -952,6 +955,9 @@ impl<'a> Execution<'a> {
                         o
                     }
                     Ok((row_key, None)) => {
+                        if let Some(k) = &row_key {
+                            self.row_keys.insert(place.clone(), k.clone());
+                        }
                         let Some(mut o) = self.run_row(step, steps, &inner, table, i).await? else {
                             return Err(self.stopped_row.take().expect("set by run_row"));
                         };
@@ -1229,8 +1235,12 @@ impl<'a> Execution<'a> {
             .get(table)
             .and_then(|t| t.source_rows.get(*i).copied())
             .unwrap_or(i + 1);
+        let keys: Vec<Option<String>> = fresh
+            .iter()
+            .map(|p| self.row_keys.get(p).cloned())
+            .collect();
         let book = self.book.as_mut().expect("checked above");
-        for place in &fresh {
+        for (place, key) in fresh.iter().zip(keys) {
             let (tbl, row) = place_parts(place).unwrap_or((table.clone(), source_row));
             let entry = RowEntry {
                 place: place.clone(),
@@ -1239,7 +1249,7 @@ impl<'a> Execution<'a> {
                 state: RowState::Touched,
                 message: None,
                 step: Some(name.clone()),
-                key: None,
+                key,
                 effects: RowEffects::default(),
                 attempt: book.attempt,
                 from_run: None,
