@@ -33,7 +33,9 @@ rates:
     per_ok_row: 50
 ";
 
-/// The practice portal's demo login, for `workflows/portal-entry.yaml`.
+/// The practice portal's demo login, for `workflows/portal-entry.yaml` (and `kobo test`).
+pub const PORTAL_USER: &str = "demo";
+pub const PORTAL_PASSWORD: &str = "kobo-demo-pass";
 const SECRETS: &str = "portal_user: demo\nportal_password: kobo-demo-pass\n";
 
 pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {

@@ -59,6 +59,13 @@ enum Command {
         #[arg(long)]
         again: bool,
     },
+    /// Run the workflows' test cases (`tests/<workflow>/<case>/case.yaml` beside each
+    /// workflow) and show what differs, cell by cell. Browser workflows run against the
+    /// practice portal, started here.
+    Test {
+        /// Workflow files or folders (default: `workflows`).
+        paths: Vec<PathBuf>,
+    },
     /// List recent runs.
     Runs {
         /// How many runs to list.
@@ -258,6 +265,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             quiet,
             again,
         } => run_workflow(&home, &workflow, &input, &param, secrets, quiet, again).await,
+        Command::Test { paths } => bot_tests(&paths).await,
         Command::Runs { limit } => {
             let records = open_records(&home).await?;
             let runs = records.recent(limit).await?;
@@ -461,7 +469,10 @@ fn workflow_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 {
                     let path = entry?.path();
                     if path.is_dir() {
-                        stack.push(path);
+                        // `tests/` holds the workflows' test cases (`kobo test`), not workflows.
+                        if path.file_name().is_some_and(|n| n != "tests") {
+                            stack.push(path);
+                        }
                     } else if matches!(
                         path.extension().and_then(|e| e.to_str()),
                         Some("yaml" | "yml")
@@ -678,4 +689,82 @@ async fn mark_done(
         detail.run.id
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `kobo test`: every case of every workflow; exit 1 when one differs.
+async fn bot_tests(paths: &[PathBuf]) -> Result<ExitCode> {
+    use runner::bot_test::{TestEnv, cases_of, run_case};
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("workflows")]
+    } else {
+        paths.to_vec()
+    };
+    let files = workflow_files(&paths)?;
+    if files.is_empty() {
+        bail!("no workflow files (.yaml) found to test");
+    }
+    // Browser workflows run against the practice portal, on a free port of this machine.
+    let portal = portal::start()
+        .await
+        .context("starting the practice portal for browser workflows")?;
+    let env = TestEnv {
+        portal_url: Some(portal.url().to_string()),
+        portal_login: Some((demo::PORTAL_USER.into(), demo::PORTAL_PASSWORD.into())),
+    };
+    let (mut passed, mut failed, mut untested) = (0, 0, Vec::new());
+    for file in &files {
+        let cases = cases_of(file);
+        if cases.is_empty() {
+            untested.push(file.clone());
+            continue;
+        }
+        for case in cases {
+            let name = format!(
+                "{} / {}",
+                file.display(),
+                case.file_name().unwrap_or_default().to_string_lossy()
+            );
+            let started = std::time::Instant::now();
+            match run_case(file, &case, &env).await {
+                Ok(diffs) if diffs.is_empty() => {
+                    passed += 1;
+                    println!("ok      {name} ({:.1} s)", started.elapsed().as_secs_f64());
+                }
+                Ok(diffs) => {
+                    failed += 1;
+                    println!("FAILED  {name}");
+                    for d in diffs {
+                        println!("          {d}");
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("FAILED  {name}\n          {e}");
+                }
+            }
+        }
+    }
+    for file in &untested {
+        let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+        println!(
+            "no test {}: add one as `{}`",
+            file.display(),
+            file.parent()
+                .unwrap_or(Path::new("."))
+                .join("tests")
+                .join(&*stem)
+                .join("<case>/case.yaml")
+                .display()
+        );
+    }
+    if failed > 0 {
+        println!(
+            "{failed} of {} test cases differ from what they expect",
+            passed + failed
+        );
+        Ok(ExitCode::FAILURE)
+    } else {
+        println!("all {passed} test cases give what they expect");
+        Ok(ExitCode::SUCCESS)
+    }
 }

@@ -1086,3 +1086,70 @@ fn frames_selects_checkboxes_tables_and_dialogs_in_one_workflow() {
         "a header and all 25 orders over three pages"
     );
 }
+
+/// `kobo test`: the example workflows pass their own test cases (the browser one against the
+/// practice portal `kobo test` starts); a case whose expected file differs is shown cell by
+/// cell, and a workflow without a case is named with where to add one.
+#[test]
+fn kobo_test_runs_each_workflows_cases_and_shows_what_differs() {
+    let kobo = Kobo::new();
+    let out = kobo.run(&["test", "workflows"]).success();
+    assert!(
+        out.stdout()
+            .contains("all 4 test cases give what they expect"),
+        "{}",
+        out.stdout()
+    );
+    assert!(
+        out.stdout()
+            .contains("ok      workflows/portal-entry.yaml / ten-contacts")
+    );
+
+    let dir = kobo.home.path().join("bots");
+    let case = dir.join("tests/double/three-rows");
+    std::fs::create_dir_all(&case).unwrap();
+    std::fs::write(
+        dir.join("double.yaml"),
+        "name: double\nclient: t\nauthor: olena\ninputs: { data: {} }\nsteps:\n  - compute: { table: data, column: doubled, value: \"{{ row['n'] * 2 }}\" }\n  - write: { file: doubled.csv, table: data }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("untested.yaml"),
+        "name: untested\nclient: t\nauthor: olena\nsteps:\n  - log: hi\n",
+    )
+    .unwrap();
+    std::fs::write(case.join("in.csv"), "n\n1\n2\n3\n").unwrap();
+    std::fs::write(case.join("expected.csv"), "n,doubled\n1,2\n2,4\n3,8\n").unwrap();
+    std::fs::write(
+        case.join("case.yaml"),
+        "inputs: { data: in.csv }\nexpect:\n  outputs:\n    doubled.csv: expected.csv\n",
+    )
+    .unwrap();
+    let out = kobo.run(&["test", dir.to_str().unwrap()]);
+    assert_eq!(out.code(), 1, "{}", out.stdout());
+    let text = out.stdout();
+    assert!(text.contains("FAILED  "), "{text}");
+    assert!(
+        text.contains(
+            "`doubled.csv`, sheet `doubled`, row 4, column `doubled`: expected `8`, got `6`"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("no test "), "{text}");
+    assert!(text.contains("tests/untested/<case>/case.yaml"), "{text}");
+    assert!(text.contains("1 of 1 test cases differ"), "{text}");
+
+    // A mistake in case.yaml is named with the file.
+    std::fs::write(
+        case.join("case.yaml"),
+        "inputs: { data: in.csv }\nexpected: {}\n",
+    )
+    .unwrap();
+    let out = kobo.run(&["test", dir.to_str().unwrap()]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stdout().contains("case.yaml` is not a test case"),
+        "{}",
+        out.stdout()
+    );
+}

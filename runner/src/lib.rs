@@ -4,6 +4,7 @@
 //! - [`workflow`]: `Workflow`, a trainee's bot read from YAML; [`step`]: `Step` and its kinds.
 //! - [`validate`]: checks names (tables, columns, params, secrets) after the file is read.
 //! - [`reader`], [`source_map`], [`definition_error`]: errors that point at `file:line:col`.
+//! - [`bot_test`]: a workflow's test cases (`kobo test`): inputs and expected outputs.
 //! - [`expr`]: templates and expressions (`{{ row['金額'] * 1.1 }}`) through minijinja.
 //!
 //! Data:
@@ -40,6 +41,7 @@
 //! - [`audit`]: the append-only log of who did what.
 
 pub mod audit;
+pub mod bot_test;
 pub mod browser;
 pub mod cancel;
 pub mod catalogue;
