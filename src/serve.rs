@@ -137,6 +137,11 @@ pub async fn serve(
 ) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let (location, queue) = open_queue(home, args, workers).await?;
+    if workers > 0
+        && let Some(warning) = runner::browser::japanese_font_warning()
+    {
+        eprintln!("warning: {warning}");
+    }
     let catalogue = Catalogue::load(workflows);
     // One inbox folder per workflow, so clients (and the dashboard's upload) see where to put files.
     for client in catalogue.clients() {

@@ -1153,3 +1153,51 @@ fn kobo_test_runs_each_workflows_cases_and_shows_what_differs() {
         out.stdout()
     );
 }
+
+/// Screenshots of Japanese portals need a Japanese font: with one (the test command installs
+/// `fonts-noto-cjk`) nothing is said; on a machine without one (fontconfig limited to the
+/// Latin fonts here) the run's log says what to install.
+#[test]
+fn a_machine_without_a_japanese_font_is_told_what_to_install() {
+    let (_rt, portal) = portal();
+    let url = format!("portal_url={}", portal.url());
+    let steps = "  - screenshot: menu\n";
+    let with_fonts = browser_kobo();
+    let wf = portal_workflow(&with_fonts, "fonts", steps);
+    let out = with_fonts.run(&portal_run(&wf, &url)).success();
+    assert!(
+        !out.stderr().contains("no Japanese font"),
+        "{}",
+        out.stderr()
+    );
+
+    // Latin fonts only (Chromium needs some font to start at all).
+    let tmp = tempfile::tempdir().unwrap();
+    let latin = tmp.path().join("fonts.conf");
+    std::fs::write(
+        &latin,
+        format!(
+            "<?xml version=\"1.0\"?><fontconfig><dir>/usr/share/fonts/truetype</dir><cachedir>{}</cachedir></fontconfig>\n",
+            tmp.path().join("cache").display()
+        ),
+    )
+    .unwrap();
+    let ja = Command::new("fc-list")
+        .args([":lang=ja", "family"])
+        .env("FONTCONFIG_FILE", &latin)
+        .output()
+        .expect("fc-list (Debian package fontconfig)");
+    assert!(
+        ja.stdout.is_empty(),
+        "a Japanese font in /usr/share/fonts/truetype"
+    );
+    let without = browser_kobo().env("FONTCONFIG_FILE", latin.to_str().unwrap());
+    let wf = portal_workflow(&without, "fonts", steps);
+    let out = without.run(&portal_run(&wf, &url)).success();
+    assert!(
+        out.stderr().contains("no Japanese font is installed")
+            && out.stderr().contains("apt-get install fonts-noto-cjk"),
+        "{}",
+        out.stderr()
+    );
+}

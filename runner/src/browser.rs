@@ -9,6 +9,7 @@
 mod config;
 mod driver;
 mod error;
+mod fonts;
 mod keys;
 mod locator;
 mod table;
@@ -16,6 +17,7 @@ mod table;
 pub use config::BrowserConfig;
 pub use driver::processes_mentioning;
 pub use error::{BrowserError, ElementState};
+pub use fonts::japanese_font_warning;
 pub use locator::{FillMode, Locator, WaitTarget};
 pub use table::ScrapedTable;
 

@@ -38,6 +38,9 @@ impl Execution<'_> {
                 None,
                 &format!("browser started in {} ms", started.elapsed().as_millis()),
             );
+            if let Some(warning) = crate::browser::japanese_font_warning() {
+                self.log.warn(Some(&step_name(step)), None, warning);
+            }
             self.browser = Some(browser);
         }
         Ok(self.browser.as_ref().expect("started above"))
