@@ -595,6 +595,72 @@ async fn a_client_upload_goes_to_the_chosen_task_inbox() {
     );
 }
 
+/// Uploads of one name back to back (within one second, so with the same time stamp) are
+/// all kept, each its own file in the inbox, and each becomes a run: none replaces another.
+#[tokio::test]
+async fn uploads_of_one_name_in_the_same_second_are_all_kept_and_all_run() {
+    let h = TestHome::new().await;
+    let sato = h.login("sato").await;
+    let task_dir = h.home().join("inbox/acme/invoice-report");
+    std::fs::create_dir_all(&task_dir).unwrap();
+    // Three, so that at least two share a second even if a second ends in between.
+    let sent: Vec<Vec<u8>> = (1..=3)
+        .map(|i| format!("a,b\r\n{i},{i}\r\n").into_bytes())
+        .collect();
+    for content in &sent {
+        let r = h
+            .send(upload_request(
+                &sato,
+                "invoice-report",
+                "invoices.csv",
+                content,
+            ))
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let mut stored: Vec<Vec<u8>> = std::fs::read_dir(&task_dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    stored.sort();
+    assert_eq!(stored, sent, "every upload is a file of its own");
+    assert_eq!(h.audited("upload").await.len(), 3);
+
+    // The inbox takes each as a run of its own.
+    let mut queue = runner::queue::JobQueue::open(
+        &runner::queue::QueueLocation::Sqlite(h.home().join("queue.db")),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let mut settings = runner::inbox::InboxSettings::new(h.home(), &common::repo("workflows"));
+    settings.settle = std::time::Duration::ZERO;
+    let mut inbox = runner::inbox::Inbox::new(settings);
+    inbox.scan(&h.state.records, &mut queue).await;
+    let taken = inbox.scan(&h.state.records, &mut queue).await.taken;
+    assert_eq!(taken.len(), 3, "{taken:?}");
+    assert!(
+        taken
+            .iter()
+            .all(|t| matches!(t, runner::inbox::Taken::Queued { .. })),
+        "{taken:?}"
+    );
+    let mut inputs = Vec::new();
+    for run in h
+        .state
+        .records
+        .with_status(runner::RunStatus::Queued)
+        .await
+        .unwrap()
+    {
+        let dir = h.home().join(&run.folder).join("input");
+        let name = run.input_name.unwrap();
+        inputs.push(std::fs::read(dir.join(name)).unwrap());
+    }
+    inputs.sort();
+    assert_eq!(inputs, sent, "each run has its own upload as input");
+}
+
 /// The admin's forms for one user: (path, form without the CSRF token).
 fn admin_actions(name: &str) -> Vec<(String, &'static str)> {
     vec![
