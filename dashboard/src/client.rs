@@ -18,9 +18,12 @@ use std::path::PathBuf;
 /// Spreadsheets kobo reads (the inbox's list); anything else is refused at the door.
 const ACCEPTED: &[&str] = runner::inbox::SPREADSHEET_EXTENSIONS;
 
-/// The longest file name taken, in bytes: it is stored with a 16-byte time stamp in front,
-/// and file systems take 255.
+/// The longest file name taken, in bytes: it is stored with a time stamp (16 bytes, and
+/// `-NNNN` for a name sent again in the same second) in front, and file systems take 255.
 const MAX_NAME_BYTES: usize = 200;
+
+/// Uploads of one name stored in one second; one more is refused (409), to try again.
+const MAX_SAME_SECOND: u32 = 1000;
 
 fn client_of(cur: &Current) -> Result<String, AppError> {
     cur.require(&[Role::Client])?;
@@ -190,7 +193,6 @@ pub async fn upload(
     let stamp = chrono::Utc::now()
         .with_timezone(&runner::payout::jst())
         .format("%Y%m%d-%H%M%S");
-    let stored = format!("{stamp}_{name}");
     // Only a folder that exists for this client is accepted, so the name cannot lead elsewhere.
     let workflows = inbox_workflows(&state.home, &client);
     let workflow = match workflow {
@@ -202,11 +204,23 @@ pub async fn upload(
             return Err(AppError::BadRequest(Msg::key("err_choose_task")));
         }
     };
-    delivery::write_atomic(
-        &inbox_dir(&state.home, &client).join(&workflow),
-        &stored,
-        &bytes,
-    )?;
+    // Two uploads of one name in the same second are two files: the second gets `-2` after
+    // the time, and no upload ever replaces a file waiting in the inbox.
+    let names = (1..=MAX_SAME_SECOND).map(|n| match n {
+        1 => format!("{stamp}_{name}"),
+        n => format!("{stamp}-{n}_{name}"),
+    });
+    let dir = inbox_dir(&state.home, &client).join(&workflow);
+    let stored = match delivery::write_new(&dir, names, &bytes) {
+        Ok(path) => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(AppError::Conflict(Msg::key("err_upload_busy")));
+        }
+        Err(e) => return Err(e.into()),
+    };
     audit::append(
         state.records.pool(),
         &cur.user().name,

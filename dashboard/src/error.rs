@@ -228,6 +228,9 @@ impl From<ReviewError> for AppError {
             ReviewError::Delivery(runner::delivery::DeliveryError::Changed(file)) => {
                 AppError::Conflict(Msg::key("err_output_changed").with("file", file))
             }
+            ReviewError::Delivery(runner::delivery::DeliveryError::AlreadyInOutbox(file)) => {
+                AppError::Conflict(Msg::key("err_already_in_outbox").with("file", file))
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -306,6 +306,8 @@ pub async fn approve(
     cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin, Role::Reviewer])?;
     let id = RunId::parse(&id).ok_or(AppError::NotFound)?;
+    // The approval runs to its end as a task of its own even if the browser goes away and
+    // this request is dropped (see `review::approve`).
     review::approve(
         &state.records,
         &state.home,

@@ -452,6 +452,96 @@ async fn parallel_approvals_deliver_and_credit_once() {
     );
 }
 
+/// A reviewer's browser sends the approval over a real connection and goes away while kobo
+/// is part-way (the output copied into the outbox, nothing committed); the server drops the
+/// request. The approval still ends whole: decision, delivery, credit and exactly the
+/// delivered file in the outbox, with no half-written file. Never a file without a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_cut_off_by_the_browser_is_done_completely() {
+    use tokio::io::AsyncWriteExt;
+    let h = TestHome::new().await;
+    let id = h.runs[0].clone();
+    let kenji = h.login("kenji").await;
+
+    // The real dashboard on a real port. The layer tells when the server is done with the
+    // request's handler: finished, or dropped because the connection closed.
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel::<()>();
+    struct Ended(tokio::sync::mpsc::UnboundedSender<()>);
+    impl Drop for Ended {
+        fn drop(&mut self) {
+            let _ = self.0.send(());
+        }
+    }
+    let app = dashboard::app(h.state.clone()).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let ended = Ended(ended_tx.clone());
+            async move {
+                let resp = next.run(req).await;
+                drop(ended);
+                resp
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let hold = runner::fault::Hold::new("approve", &id);
+    let body = format!("csrf={}", kenji.csrf);
+    let request = format!(
+        "POST /runs/{id}/approve HTTP/1.1\r\nHost: {addr}\r\nCookie: {}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        kenji.cookie,
+        body.len()
+    );
+    let mut browser = tokio::net::TcpStream::connect(addr).await.unwrap();
+    browser.write_all(request.as_bytes()).await.unwrap();
+    let secs = std::time::Duration::from_secs(20);
+    tokio::time::timeout(secs, hold.reached())
+        .await
+        .expect("the approval never reached the outbox copy");
+    assert_eq!(
+        h.outbox("acme").len(),
+        1,
+        "the output is copied, not committed"
+    );
+    // The browser goes away; the server drops the request.
+    drop(browser);
+    tokio::time::timeout(secs, ended.recv())
+        .await
+        .expect("the server kept the request of a closed connection");
+
+    hold.release();
+    let note = h.home().join("deliveries-pending").join(&id);
+    let deadline = std::time::Instant::now() + secs;
+    while note.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let outbox = h.outbox("acme");
+    let counts = (
+        h.count("reviews").await,
+        h.count("deliveries").await,
+        h.count("ledger").await,
+    );
+    assert!(
+        outbox.iter().all(|f| !f.starts_with(".part-")),
+        "a half-written file is in the outbox: {outbox:?}"
+    );
+    // All or nothing; and as the approval runs to its end without the browser: all.
+    if counts == (0, 0, 0) {
+        assert!(outbox.is_empty(), "files without an approval: {outbox:?}");
+    }
+    assert_eq!(counts, (1, 1, 1), "the approval was lost with the browser");
+    let delivered: Vec<String> = runner::delivery::for_run(h.state.records.pool(), &id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.file_name)
+        .collect();
+    assert_eq!(outbox, delivered);
+    assert!(!note.exists());
+}
+
 #[tokio::test]
 async fn review_a_run_then_the_trainee_and_client_see_the_result() {
     let h = TestHome::new().await;
@@ -593,6 +683,72 @@ async fn a_client_upload_goes_to_the_chosen_task_inbox() {
         std::fs::read(task_dir.join(&files[0])).unwrap(),
         b"a,b\r\n1,2"
     );
+}
+
+/// Uploads of one name back to back (within one second, so with the same time stamp) are
+/// all kept, each its own file in the inbox, and each becomes a run: none replaces another.
+#[tokio::test]
+async fn uploads_of_one_name_in_the_same_second_are_all_kept_and_all_run() {
+    let h = TestHome::new().await;
+    let sato = h.login("sato").await;
+    let task_dir = h.home().join("inbox/acme/invoice-report");
+    std::fs::create_dir_all(&task_dir).unwrap();
+    // Three, so that at least two share a second even if a second ends in between.
+    let sent: Vec<Vec<u8>> = (1..=3)
+        .map(|i| format!("a,b\r\n{i},{i}\r\n").into_bytes())
+        .collect();
+    for content in &sent {
+        let r = h
+            .send(upload_request(
+                &sato,
+                "invoice-report",
+                "invoices.csv",
+                content,
+            ))
+            .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+    }
+    let mut stored: Vec<Vec<u8>> = std::fs::read_dir(&task_dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    stored.sort();
+    assert_eq!(stored, sent, "every upload is a file of its own");
+    assert_eq!(h.audited("upload").await.len(), 3);
+
+    // The inbox takes each as a run of its own.
+    let mut queue = runner::queue::JobQueue::open(
+        &runner::queue::QueueLocation::Sqlite(h.home().join("queue.db")),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let mut settings = runner::inbox::InboxSettings::new(h.home(), &common::repo("workflows"));
+    settings.settle = std::time::Duration::ZERO;
+    let mut inbox = runner::inbox::Inbox::new(settings);
+    inbox.scan(&h.state.records, &mut queue).await;
+    let taken = inbox.scan(&h.state.records, &mut queue).await.taken;
+    assert_eq!(taken.len(), 3, "{taken:?}");
+    assert!(
+        taken
+            .iter()
+            .all(|t| matches!(t, runner::inbox::Taken::Queued { .. })),
+        "{taken:?}"
+    );
+    let mut inputs = Vec::new();
+    for run in h
+        .state
+        .records
+        .with_status(runner::RunStatus::Queued)
+        .await
+        .unwrap()
+    {
+        let dir = h.home().join(&run.folder).join("input");
+        let name = run.input_name.unwrap();
+        inputs.push(std::fs::read(dir.join(name)).unwrap());
+    }
+    inputs.sort();
+    assert_eq!(inputs, sent, "each run has its own upload as input");
 }
 
 /// The admin's forms for one user: (path, form without the CSRF token).

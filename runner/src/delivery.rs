@@ -4,8 +4,8 @@
 //! <home>/outbox/<client>/<date>_<workflow>_<run id, 8 chars>_<file name>
 //! ```
 //! The date (Japan time) and the run id let the client tell deliveries apart and sort them.
-//! Each file is written to a temporary file in the outbox and renamed into place, so the client
-//! never sees half a file. Before copying, the output is checked against the sha256 recorded
+//! Each file is written to a temporary file in the outbox (`.part-…`) and renamed into place,
+//! so the client never sees half a file, with a rename that never replaces a file already there. Before copying, the output is checked against the sha256 recorded
 //! when the run wrote it: what the reviewer saw is what the client gets.
 
 use crate::record::{Artifact, RunRecord};
@@ -34,6 +34,10 @@ pub struct Delivery {
 pub enum DeliveryError {
     #[error("the output `{0}` changed after the run wrote it; it was not delivered")]
     Changed(String),
+    #[error(
+        "`{0}` is in the client's outbox already and was left as it is; nothing was delivered. If it is left from an approval that did not finish, restart kobo: it takes such files back"
+    )]
+    AlreadyInOutbox(String),
     #[error("cannot deliver `{file}`: {message}")]
     Io { file: String, message: String },
 }
@@ -62,6 +66,33 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<Pat
     Ok(target)
 }
 
+/// Write `bytes` atomically under the first of `names` not taken yet in `dir`, and return its
+/// path. Like [`write_atomic`], but an existing file is never replaced: each name is taken
+/// with a rename that fails if the name exists, so two writers at once get two files.
+/// Fails with [`std::io::ErrorKind::AlreadyExists`] when every name is taken.
+pub fn write_new(
+    dir: &Path,
+    names: impl IntoIterator<Item = String>,
+    bytes: &[u8],
+) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".part-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    for name in names {
+        let target = dir.join(&name);
+        match tmp.persist_noclobber(&target) {
+            Ok(_) => return Ok(target),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => tmp = e.file,
+            Err(e) => return Err(e.error),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "a file of that name is there already",
+    ))
+}
+
 /// Copy a run's outputs into the client's outbox. On error, files already copied are removed.
 pub(crate) fn copy_outputs(
     home: &Path,
@@ -84,7 +115,14 @@ pub(crate) fn copy_outputs(
                 return Err(DeliveryError::Changed(a.name.clone()));
             }
             let file_name = delivery_name(at, run, &a.name);
-            write_atomic(&dir, &file_name, &bytes).map_err(io)?;
+            // Never over a file already in the outbox: a delivery only adds files.
+            write_new(&dir, [file_name.clone()], &bytes).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    DeliveryError::AlreadyInOutbox(file_name.clone())
+                } else {
+                    io(e)
+                }
+            })?;
             done.push(Delivery {
                 run_id: run.id.0.clone(),
                 client: run.client.clone(),

@@ -6,7 +6,10 @@
 //! same across two looks at least [`InboxSettings::settle`] apart. Taking it is a
 //! `rename` into the run's folder, so no two takers can both have it. The same content
 //! sent twice goes to `duplicates/`, a file that is not a spreadsheet or is too large
-//! goes to `rejected/`, each with a `.txt` that says why. A client's file is never deleted.
+//! goes to `rejected/`, each with a `.txt` that says why. A client's file is never deleted,
+//! and never replaced: every move is a rename that fails rather than replace a file (see
+//! [`crate::run_folder::move_no_replace`]), and a file set aside takes a name (`a (1).csv`)
+//! that neither it nor its note shares with a file already there.
 //!
 //! [`watch`] runs the inbox: `notify` events wake it, and a rescan every few seconds is
 //! the safety net for events that filesystems do not deliver (network shares).
@@ -355,7 +358,10 @@ fn reject(wf_dir: &Path, file: &Path, reason: &str) -> std::io::Result<Taken> {
     })
 }
 
-/// Move `file` into `<wf_dir>/<sub>/` under a name not taken yet, with `<name>.<what>.txt` beside it.
+/// Move `file` into `<wf_dir>/<sub>/` under a name not taken yet, with `<name>.<what>.txt`
+/// beside it saying why. Neither ever replaces a file already there: a name is used only if
+/// both it and its note's name are free (a client may have sent `a.csv.rejected.txt` too,
+/// and an earlier note may remain), and the move is a rename that fails rather than replace.
 fn set_aside(
     wf_dir: &Path,
     sub: &str,
@@ -365,25 +371,61 @@ fn set_aside(
 ) -> std::io::Result<PathBuf> {
     let dir = wf_dir.join(sub);
     std::fs::create_dir_all(&dir)?;
-    let name = file_name(file);
-    let mut dest = dir.join(&name);
-    let mut n = 1;
-    while dest.exists() {
-        let stem = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let ext = file
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default();
-        dest = dir.join(format!("{stem} ({n}){ext}"));
-        n += 1;
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let ext = file
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    for n in 0..MAX_SET_ASIDE_NAMES {
+        let name = match n {
+            0 => file_name(file),
+            n => format!("{stem} ({n}){ext}"),
+        };
+        let dest = dir.join(&name);
+        let note_path = dir.join(format!("{name}.{what}.txt"));
+        if dest.exists() {
+            continue;
+        }
+        // The note's name first, created only if free: it is then ours to write or remove.
+        let mut note = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&note_path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        match crate::run_folder::move_no_replace(file, &dest) {
+            Ok(()) => {
+                std::io::Write::write_all(&mut note, text.as_bytes())?;
+                return Ok(dest);
+            }
+            Err(e) => {
+                drop(note);
+                let _ = std::fs::remove_file(&note_path);
+                if e.kind() != std::io::ErrorKind::AlreadyExists {
+                    return Err(e);
+                }
+            }
+        }
     }
-    std::fs::rename(file, &dest)?;
-    std::fs::write(dir.join(format!("{}.{what}.txt", file_name(&dest))), text)?;
-    Ok(dest)
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!(
+            "`{}` has {MAX_SET_ASIDE_NAMES} files named like `{}` already; move some away",
+            dir.display(),
+            file_name(file)
+        ),
+    ))
 }
+
+/// How many names (`a.csv`, `a (1).csv`, …) a file set aside may take before kobo gives up
+/// and leaves it in the inbox.
+const MAX_SET_ASIDE_NAMES: u32 = 10_000;
 
 /// Names of files that are still being written or are not the client's data.
 pub fn is_partial_name(name: &str) -> bool {

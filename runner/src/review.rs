@@ -13,6 +13,7 @@
 use crate::audit;
 use crate::delivery::{self, Delivery, DeliveryError};
 use crate::payout::{self, LedgerEntry, RateError, Rates};
+use crate::pending_delivery::PendingDelivery;
 use crate::record::{Records, RunRecord, StoreError, run_from_row};
 use crate::run::{RunId, RunStatus};
 use crate::user::User;
@@ -95,6 +96,10 @@ pub enum ReviewError {
     Delivery(#[from] DeliveryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "kobo stopped while approving; if the run still awaits review when kobo is back, approve it again"
+    )]
+    Interrupted,
     #[error("the review could not be recorded: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -267,7 +272,37 @@ async fn lost_race(records: &Records, run_id: &str) -> ReviewError {
 
 /// Approve a run: record the decision, deliver its outputs to the client's outbox and credit
 /// the trainee, all or nothing, exactly once.
+///
+/// The approval runs as a task of its own, to its end, even when the caller stops waiting (a
+/// dashboard request whose browser went away is dropped part-way): it never stops between
+/// copying files into the outbox and committing, or taking them back.
 pub async fn approve(
+    records: &Records,
+    home: &Path,
+    run_id: &RunId,
+    by: &User,
+    comment: Option<&str>,
+) -> Result<Approval, ReviewError> {
+    let (records, home, run_id, by) = (
+        records.clone(),
+        home.to_path_buf(),
+        run_id.clone(),
+        by.clone(),
+    );
+    let comment = comment.map(String::from);
+    let task = tokio::spawn(async move {
+        approve_to_end(&records, &home, &run_id, &by, comment.as_deref()).await
+    });
+    match task.await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The runtime is shutting down (kobo is stopping): recovery at the next start
+        // settles what the approval left.
+        Err(_) => Err(ReviewError::Interrupted),
+    }
+}
+
+async fn approve_to_end(
     records: &Records,
     home: &Path,
     run_id: &RunId,
@@ -305,10 +340,19 @@ pub async fn approve(
         drop(tx);
         return Err(lost_race(records, &run.id.0).await);
     }
-    let _pending = crate::pending_delivery::PendingDelivery::begin(home, &run, &outputs, now)?;
-    let deliveries = delivery::copy_outputs(home, &run, &outputs, now)?;
-    crate::fault::point("approve").await;
-    let finish = async {
+    // From here until the note is done, the transaction stays open (rolled back when dropped
+    // at a return), so no other approval of the run starts while copies are in the outbox.
+    let pending = PendingDelivery::begin(home, &run, &outputs, now).await?;
+    let deliveries = match delivery::copy_outputs(home, &run, &outputs, now) {
+        Ok(d) => d,
+        Err(e) => {
+            // copy_outputs took back what it had copied.
+            pending.done();
+            return Err(e.into());
+        }
+    };
+    crate::fault::point_for("approve", &run.id.0).await;
+    let recorded = async {
         for d in &deliveries {
             delivery::record(&mut tx, d).await?;
         }
@@ -321,23 +365,37 @@ pub async fn approve(
             files.join(", ")
         );
         audit::append(&mut *tx, &by.name, "approve", &run.id.0, Some(&detail)).await?;
-        tx.commit().await?;
         Ok::<_, sqlx::Error>(credit)
-    };
-    match finish.await {
-        Ok(credit) => {
-            freeze(home, &run, &outputs);
-            Ok(Approval {
-                review,
-                deliveries,
-                credit,
-            })
-        }
+    }
+    .await;
+    let credit = match recorded {
+        Ok(credit) => credit,
         Err(e) => {
             delivery::undo(home, &deliveries);
-            Err(e.into())
+            pending.done();
+            return Err(e.into());
+        }
+    };
+    if let Err(e) = tx.commit().await {
+        // The commit may have reached the database before the error: ask it.
+        match get(records.pool(), &run.id.0).await {
+            Ok(Some(r)) if r == review => {}
+            Ok(_) => {
+                delivery::undo(home, &deliveries);
+                pending.done();
+                return Err(e.into());
+            }
+            // Cannot tell: the note stays, for recovery to settle once the records answer.
+            Err(_) => return Err(e.into()),
         }
     }
+    pending.done();
+    freeze(home, &run, &outputs);
+    Ok(Approval {
+        review,
+        deliveries,
+        credit,
+    })
 }
 
 /// Reject a run with a comment for the trainee. Nothing is delivered or credited.

@@ -99,6 +99,16 @@ pub fn safe_file_name(name: &str) -> String {
     }
 }
 
+/// Move `from` to `to` with one rename that fails ([`std::io::ErrorKind::AlreadyExists`])
+/// rather than replace a file at `to`: a client's file is never moved over another. Where
+/// the file system lacks such a rename, a hard link then removing `from` does the same.
+pub fn move_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut path = tempfile::TempPath::try_from_path(from)?;
+    // Never delete the file when `path` is dropped: it is the client's.
+    path.disable_cleanup(true);
+    path.persist_noclobber(to).map_err(|e| e.error)
+}
+
 /// sha256 of a file, in hex.
 pub fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
     let mut reader = BufReader::new(File::open(path)?);

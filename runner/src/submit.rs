@@ -120,12 +120,13 @@ pub async fn submit(
     );
     let dest = folder.input_dir().join(&name);
     let taken = match take {
-        Take::Move => std::fs::rename(file, &dest),
+        Take::Move => crate::run_folder::move_no_replace(file, &dest),
         // Copied under a temporary name, then renamed: a crash halfway leaves no input
         // that looks whole.
         Take::Copy => {
             let part = folder.input_dir().join(format!(".part-{name}"));
-            std::fs::copy(file, &part).and_then(|_| std::fs::rename(&part, &dest))
+            std::fs::copy(file, &part)
+                .and_then(|_| crate::run_folder::move_no_replace(&part, &dest))
         }
     };
     if let Err(e) = taken {

@@ -567,6 +567,92 @@ async fn a_reviewed_runs_outputs_do_not_change(home: Home) {
     assert!(done.rows_affected() > 0);
 }
 
+/// What an approval left: (reviews, deliveries, ledger rows) for the run, and the outbox.
+async fn approval_state(home: &Home, id: &RunId) -> (bool, Vec<String>, usize, Vec<String>) {
+    let pool = home.records.pool();
+    let reviewed = review::get(pool, &id.0).await.unwrap().is_some();
+    let mut delivered: Vec<String> = delivery::for_run(pool, &id.0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.file_name)
+        .collect();
+    delivered.sort();
+    let credited = payout::ledger(pool, Some("olena"), None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.run_id == id.0)
+        .count();
+    (reviewed, delivered, credited, home.outbox())
+}
+
+/// An approval whose caller stops waiting part-way (a dashboard request dropped when the
+/// browser goes away), with its output already copied to the outbox, still ends as one
+/// whole approval: decision, delivery, credit and the file, nothing missing, nothing more.
+async fn an_approval_whose_caller_goes_away_still_finishes(home: Home) {
+    let id = home.run_invoices().await;
+    let kenji = person("kenji", Role::Reviewer);
+    let hold = runner::fault::Hold::new("approve", &id.0);
+    tokio::select! {
+        r = review::approve(&home.records, home.path(), &id, &kenji, None) => {
+            panic!("the approval did not stop at the held point: {r:?}")
+        }
+        _ = hold.reached() => {}
+    }
+    // The caller is gone; the output is in the outbox, the approval not committed.
+    assert_eq!(home.outbox().len(), 1, "{:?}", home.outbox());
+    // A recovery meanwhile (another kobo starting) leaves an approval under way alone.
+    let removed = runner::pending_delivery::recover(home.path(), &home.records)
+        .await
+        .unwrap();
+    assert!(removed.is_empty(), "{removed:?}");
+    assert_eq!(home.outbox().len(), 1);
+
+    hold.release();
+    let note = home
+        .path()
+        .join(runner::pending_delivery::PENDING_DIR)
+        .join(&id.0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while note.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (reviewed, delivered, credited, outbox) = approval_state(&home, &id).await;
+    assert!(reviewed, "the approval was lost when its caller went away");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(credited, 1);
+    assert_eq!(
+        outbox, delivered,
+        "the outbox holds exactly what was delivered"
+    );
+    assert!(!note.exists(), "the note of the approval remains");
+}
+
+/// Recovery at start removes half-written deliveries (`.part-…` temporary files a process
+/// killed while writing into an outbox left) and keeps every delivered file.
+async fn recovery_removes_half_written_deliveries(home: Home) {
+    let id = home.run_invoices().await;
+    let kenji = person("kenji", Role::Reviewer);
+    review::approve(&home.records, home.path(), &id, &kenji, None)
+        .await
+        .unwrap();
+    let delivered = home.outbox();
+    assert_eq!(delivered.len(), 1);
+    let outbox = delivery::outbox_dir(home.path(), "acme");
+    std::fs::write(outbox.join(".part-a1B2c3"), "half a file").unwrap();
+    let other = delivery::outbox_dir(home.path(), "sakura");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join(".part-x9Y8z7"), "").unwrap();
+
+    let removed = runner::pending_delivery::recover(home.path(), &home.records)
+        .await
+        .unwrap();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert_eq!(home.outbox(), delivered);
+    assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
+}
+
 /// Each test above on SQLite records and on PostgreSQL records.
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -593,4 +679,6 @@ on_both_stores!(
     users_log_in_and_the_audit_log_is_append_only,
     the_admin_manages_users_but_never_removes_the_last_admin,
     a_reviewed_runs_outputs_do_not_change,
+    an_approval_whose_caller_goes_away_still_finishes,
+    recovery_removes_half_written_deliveries,
 );
