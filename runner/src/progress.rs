@@ -361,6 +361,19 @@ pub async fn entered(
     }))
 }
 
+/// How many of `run`'s ok rows were carried over from a run that was approved (and so paid
+/// with that run): an approval credits the trainee only for the others.
+pub async fn ok_rows_paid_before(records: &Records, run: &RunId) -> Result<u64, StoreError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM run_row_progress p JOIN reviews r ON r.run_id = p.from_run
+         WHERE p.run_id = $1 AND p.state = 'ok' AND r.decision = 'approved'",
+    )
+    .bind(&run.0)
+    .fetch_one(records.pool())
+    .await?;
+    Ok(row.get::<i64, _>("n").max(0) as u64)
+}
+
 /// Why a row cannot be marked done.
 #[derive(Debug, thiserror::Error)]
 pub enum MarkError {

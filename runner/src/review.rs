@@ -318,6 +318,13 @@ async fn approve_to_end(
             workflow: run.workflow.clone(),
         })?
         .clone();
+    // Rows a rerun carried over from a run already approved were paid with that run.
+    let paid_before = crate::progress::ok_rows_paid_before(records, &run.id).await?;
+    let run = {
+        let mut r = run;
+        r.rows.ok = r.rows.ok.saturating_sub(paid_before);
+        r
+    };
     let amount = rate.amount(run.rows.ok).ok_or(ReviewError::Overflow)?;
     crate::run_files::fetch(records, home, &run.id, &run.folder).await?;
     let outputs = records.outputs(&run.id).await?;

@@ -232,6 +232,41 @@ async fn a_touched_row_comes_back_in_doubt_and_a_person_marks_it_done(home: Home
     );
 }
 
+async fn rows_carried_from_an_approved_run_are_not_paid_again(home: Home) {
+    std::fs::write(
+        home.dir.path().join("rates.yaml"),
+        "rates:\n  - { client: acme, workflow: keyed, per_run: 100, per_ok_row: 20 }\n",
+    )
+    .unwrap();
+    let kenji = runner::User {
+        name: "kenji".into(),
+        role: runner::Role::Reviewer,
+        client: None,
+        lang: None,
+        disabled: false,
+    };
+    let first = home.run(false).await;
+    let paid = runner::review::approve(&home.records, home.dir.path(), &first, &kenji, None)
+        .await
+        .unwrap();
+    assert_eq!(paid.credit.amount_yen, 100 + 11 * 20);
+    // The rerun keeps the 11 rows (paid with the first run) and does the failed one again.
+    let rerun = home
+        .run_queued(|r| {
+            r.rerun_of = Some(first.0.clone());
+            r.rerun_rows = Some("failed".into());
+        })
+        .await;
+    let paid = runner::review::approve(&home.records, home.dir.path(), &rerun, &kenji, None)
+        .await
+        .unwrap();
+    assert_eq!(paid.credit.ok_rows, 0);
+    assert_eq!(
+        paid.credit.amount_yen, 100,
+        "only the run itself, not the rows again"
+    );
+}
+
 /// Each test above on SQLite records and on PostgreSQL records.
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -254,4 +289,5 @@ on_both_stores!(
     keys_skip_rows_entered_before_and_again_enters_them,
     a_rerun_carries_done_rows_over_with_what_they_appended,
     a_touched_row_comes_back_in_doubt_and_a_person_marks_it_done,
+    rows_carried_from_an_approved_run_are_not_paid_again,
 );
