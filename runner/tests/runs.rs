@@ -505,3 +505,41 @@ async fn a_run_whose_heartbeat_stands_still_is_taken_for_lost_and_only_then() {
     assert!(s.records.still_held_by(&id, "b").await.unwrap());
     assert!(lost(watch.stalled(&s.records).await.unwrap()).is_empty());
 }
+
+#[tokio::test]
+async fn serve_parses_a_workflow_once_and_again_only_when_it_changes() {
+    use runner::queue::{JobQueue, QueueLocation, QueueSettings};
+    use runner::{Inbox, InboxSettings};
+    let s = Session::new().await;
+    let workflows = s.home.path().join("workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    let file = workflows.join("orders.yaml");
+    let yaml =
+        "name: orders\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - log: hi\n";
+    std::fs::write(&file, yaml).unwrap();
+    // Over the limit: refused without parsing, with the size in the message.
+    let big = workflows.join("big.yaml");
+    let mut text = String::from(yaml);
+    text.push_str(&"# a comment line that makes the file long\n".repeat(30_000));
+    std::fs::write(&big, &text).unwrap();
+    let err = Workflow::load(&big).unwrap_err().to_string();
+    assert!(
+        err.contains("the workflow file is 1.2 MB; a workflow can be at most 1 MB"),
+        "{err}"
+    );
+
+    let location = QueueLocation::Sqlite(s.home.path().join("queue.db"));
+    let mut queue = JobQueue::open(&location, QueueSettings::default())
+        .await
+        .unwrap();
+    let mut inbox = Inbox::new(InboxSettings::new(s.home.path(), &workflows));
+    for _ in 0..3 {
+        inbox.scan(&s.records, &mut queue).await;
+    }
+    assert_eq!(inbox.workflow_parses(), 2, "each file once");
+    std::fs::write(&file, yaml.replace("hi", "hello")).unwrap();
+    for _ in 0..3 {
+        inbox.scan(&s.records, &mut queue).await;
+    }
+    assert_eq!(inbox.workflow_parses(), 3, "the changed file once more");
+}
