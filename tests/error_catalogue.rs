@@ -537,6 +537,12 @@ fn cases() -> Vec<Case> {
             Bytes(ORDERS.as_bytes()),
         ),
         run(
+            "A value that grows in a loop until it passes the bound (10 MB)",
+            "inputs: { orders: {} }\nsteps:\n  - set: { s: \"{{ 'ab' * 1000000 }}\" }\n  - for_each: orders\n    steps:\n      - set: { s: \"{{ s ~ s ~ s ~ s }}\" }\n",
+            "orders.csv",
+            Bytes(ORDERS.as_bytes()),
+        ),
+        run(
             "A step that takes longer than its `timeout_secs`",
             "inputs: { orders: {} }\nsteps:\n  - pause: 3\n    timeout_secs: 1\n",
             "orders.csv",

@@ -543,3 +543,35 @@ async fn serve_parses_a_workflow_once_and_again_only_when_it_changes() {
     }
     assert_eq!(inbox.workflow_parses(), 3, "the changed file once more");
 }
+
+#[tokio::test]
+async fn a_value_that_grows_without_end_fails_its_step_quickly() {
+    let s = Session::new().await;
+    let mut csv = String::from("番号\n");
+    for i in 1..=40 {
+        csv.push_str(&format!("{i}\n"));
+    }
+    let input = s.file("orders.csv", csv.as_bytes());
+    let yaml = "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - set: { s: ab }\n  - for_each: orders\n    steps:\n      - set: { s: \"{{ s ~ s ~ s ~ s }}\" }\n";
+    // `kobo validate` has nothing against it.
+    assert!(Workflow::parse(Path::new("grow.yaml"), yaml).is_ok());
+    let started = std::time::Instant::now();
+    let (out, _) = s.run(yaml, &input, Secrets::default()).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(
+        out.error.as_deref(),
+        Some(
+            "step #2.1 set (line 9), row 12 of `orders` (row 13 in the sheet): cannot fill in `{{ s ~ s ~ s ~ s }}`: the value is larger than 10 MB, the bound for one value (does a loop add a value to itself, like `s ~ s`?)"
+        )
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // The process is fine: the next run works.
+    let (ok, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - log: still here\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(ok.status, RunStatus::Succeeded);
+}
