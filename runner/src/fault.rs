@@ -10,6 +10,9 @@
 //!
 //! With `KOBO_FAULT_PANIC_AT=<name>` kobo panics at that point instead, as a bug would:
 //! a test checks the run still ends recorded as failed, not running for ever.
+//!
+//! With `KOBO_FAULT_ABORT_AT=<name>` the whole process aborts there (as a crash in a
+//! library, or running out of memory, would): no unwinding, nothing recorded.
 
 use std::sync::OnceLock;
 
@@ -19,12 +22,24 @@ pub const PAUSE_AT: &str = "KOBO_FAULT_PAUSE_AT";
 /// The environment variable that names the point to panic at.
 pub const PANIC_AT: &str = "KOBO_FAULT_PANIC_AT";
 
+/// The environment variable that names the point to abort the process at.
+pub const ABORT_AT: &str = "KOBO_FAULT_ABORT_AT";
+
 /// Stop here for ever if `KOBO_FAULT_PAUSE_AT` names this point (panic if
 /// `KOBO_FAULT_PANIC_AT` does); otherwise return at once.
 pub async fn point(name: &str) {
     static PAUSE: OnceLock<Option<String>> = OnceLock::new();
     static PANIC: OnceLock<Option<String>> = OnceLock::new();
+    static ABORT: OnceLock<Option<String>> = OnceLock::new();
     let pause = PAUSE.get_or_init(|| std::env::var(PAUSE_AT).ok());
+    if ABORT
+        .get_or_init(|| std::env::var(ABORT_AT).ok())
+        .as_deref()
+        == Some(name)
+    {
+        eprintln!("fault point reached: {name} (aborting)");
+        std::process::abort();
+    }
     if PANIC
         .get_or_init(|| std::env::var(PANIC_AT).ok())
         .as_deref()

@@ -159,6 +159,20 @@ impl Kobo {
         c.wait().unwrap();
     }
 
+    /// Has the process `pid` (started by this `Kobo`) ended? Reaps it if so.
+    pub fn exited(&mut self, pid: u32) -> bool {
+        let Some(i) = self.children.iter().position(|c| c.id() == pid) else {
+            return true;
+        };
+        match self.children[i].try_wait() {
+            Ok(Some(_)) => {
+                self.children.remove(i);
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         let wf = self.workflows.path().to_str().unwrap().to_string();
         let mut args = args.to_vec();
