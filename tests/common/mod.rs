@@ -166,7 +166,8 @@ impl Kobo {
         };
         match self.children[i].try_wait() {
             Ok(Some(_)) => {
-                self.children.remove(i);
+                // Already reaped by `try_wait`; `wait` returns at once.
+                let _ = self.children.remove(i).wait();
                 true
             }
             _ => false,
