@@ -345,6 +345,14 @@ fn cases() -> Vec<Case> {
             "`write` without a file name",
             "inputs: { invoices: {} }\nsteps:\n  - write: { table: invoices }\n",
         ),
+        steps(
+            "Opening a local file instead of a web page",
+            "steps:\n  - open: \"file:///etc/passwd\"\n",
+        ),
+        steps(
+            "Uploading a file from outside the run",
+            "steps:\n  - upload: { label: ファイル, file: /home/olena/clients/other/invoices.csv }\n",
+        ),
         // ============================================================ spreadsheets
         sheet(
             "A PDF renamed `.xlsx`",
@@ -531,6 +539,18 @@ fn cases() -> Vec<Case> {
             "inputs: { invoices: {} }\nsteps:\n  - log: hi\n",
             "invoices.xlsx",
             Fixture("bad/report.xlsx"),
+        ),
+        run(
+            "A templated address that is not a web page",
+            "inputs: { orders: {} }\nparams: { portal: \"file:///etc\" }\nsteps:\n  - open: \"{{ params.portal }}/passwd\"\n",
+            "orders.csv",
+            Bytes(ORDERS.as_bytes()),
+        ),
+        run(
+            "A value that grows in a loop until it passes the bound (10 MB)",
+            "inputs: { orders: {} }\nsteps:\n  - set: { s: \"{{ 'ab' * 1000000 }}\" }\n  - for_each: orders\n    steps:\n      - set: { s: \"{{ s ~ s ~ s ~ s }}\" }\n",
+            "orders.csv",
+            Bytes(ORDERS.as_bytes()),
         ),
         run(
             "A step that takes longer than its `timeout_secs`",

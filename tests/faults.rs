@@ -273,3 +273,64 @@ async fn a_full_disk_fails_the_run_with_what_to_do_and_the_next_file_runs() {
     );
     k.kill(worker);
 }
+
+#[tokio::test]
+async fn a_run_that_crashes_its_worker_every_time_ends_failed_after_the_attempt_limit() {
+    use runner::fault::ABORT_AT;
+    use runner::queue::MAX_ATTEMPTS;
+    let mut k = Kobo::new();
+    let records = k.records().await;
+    let crash = [(ABORT_AT, "finish-run")];
+    let mut pid = k.start_env("serve", &[], &crash);
+    k.drop_csv("quick", "a.csv", "a.csv");
+    // Started again whenever it dies, as systemd would.
+    let mut starts = 1;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let run = loop {
+        let runs = records.recent(10).await.unwrap();
+        if let Some(r) = runs.iter().find(|r| r.status.is_finished()) {
+            break r.clone();
+        }
+        if k.exited(pid) {
+            assert!(
+                starts <= MAX_ATTEMPTS + 1,
+                "started {starts} times and the run still runs: {:#?}",
+                summary(&runs)
+            );
+            pid = k.start_env("serve", &[], &crash);
+            starts += 1;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:#?}",
+            summary(&runs)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.attempt, MAX_ATTEMPTS as i64);
+    assert_eq!(
+        run.error.as_deref(),
+        Some(
+            format!(
+                "the worker stopped during each of the 5 attempts of this run (a crash, or the process was killed), so kobo does not start it again; read the end of its log to see which step it reached, fix the workflow or the input, then `kobo rerun {}`",
+                run.id
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        starts,
+        MAX_ATTEMPTS + 1,
+        "one start per attempt, then one that ends it"
+    );
+    // The server that ended it is still up and runs the next file.
+    assert!(!k.exited(pid), "{}", k.log("serve"));
+    k.kill(pid);
+    k.start("serve", &[]);
+    k.drop_csv("quick", "b.csv", "b.csv");
+    k.wait_for(30, "the next file to run", |r| {
+        count(r, RunStatus::Succeeded) == 1
+    })
+    .await;
+}

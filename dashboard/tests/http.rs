@@ -1613,3 +1613,37 @@ async fn the_run_page_lists_every_row_and_links_files_safely() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn a_symbolic_link_in_a_run_folder_is_never_followed_out_of_it() {
+    let h = TestHome::new().await;
+    let kenji = h.login("kenji").await;
+    let (a, b) = (&h.runs[0], &h.runs[1]);
+    let records = &h.state.records;
+    let folder_of = |id: &str| {
+        let id = runner::RunId(id.to_string());
+        async move { records.get(&id).await.unwrap().unwrap().folder }
+    };
+    let (fa, fb) = (folder_of(a).await, folder_of(b).await);
+    let ours = h.home().join(&fa).join("input/invoices.csv");
+    let other = h.home().join(&fb).join("input/invoices.csv");
+    std::fs::write(&other, "請求書番号\nanother run's secret row\n").unwrap();
+    for target in [std::path::Path::new("/etc/passwd"), other.as_path()] {
+        std::fs::remove_file(&ours).unwrap();
+        std::os::unix::fs::symlink(target, &ours).unwrap();
+        let r = h
+            .get(&format!("/runs/{a}/files/input/invoices.csv"), Some(&kenji))
+            .await;
+        assert_eq!(r.status, 404, "{}", target.display());
+        assert!(
+            !r.body.contains("root:") && !r.body.contains("secret row"),
+            "{} leaked",
+            target.display()
+        );
+    }
+    // The other run's own file is still served from its own folder.
+    let r = h
+        .get(&format!("/runs/{b}/files/input/invoices.csv"), Some(&kenji))
+        .await;
+    assert_eq!(r.status, 200);
+}

@@ -214,6 +214,14 @@ impl Browser {
     /// Fails when the site cannot be reached, answers 4xx/5xx, or takes longer than the
     /// page load timeout.
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
+        // Only web pages: resolve the address as fantoccini will, then check its scheme.
+        let current = self.client.current_url().await.ok();
+        if let Err(refused) = crate::web_address::resolve(current.as_ref(), url) {
+            return Err(BrowserError::NotAWebPage {
+                url: url.to_string(),
+                scheme: refused.scheme,
+            });
+        }
         match self.client.goto(url).await {
             Ok(()) => {}
             Err(CmdError::BadUrl(_)) => {
@@ -293,6 +301,27 @@ impl Browser {
             }
         }
         Ok(())
+    }
+
+    /// Is the browser still on a web page? A click or a key can follow a link to a `file:`
+    /// or `view-source:` address; then leave that page (for `about:blank`, so that nothing
+    /// of it is kept as the failed step's page) and say so.
+    pub async fn ensure_on_the_web(&self) -> Result<(), BrowserError> {
+        let current = match self.client.current_url().await {
+            Ok(url) => url.to_string(),
+            // A dialog the step opened (the next step answers it) holds the page where it is.
+            Err(e) if is_status(&e, ErrorStatus::UnexpectedAlertOpen) => return Ok(()),
+            Err(_) => self.current_url().await?,
+        };
+        match crate::web_address::check_current(&current) {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                let _ = self.client.goto("about:blank").await;
+                Err(BrowserError::LeftTheWeb {
+                    scheme: refused.scheme,
+                })
+            }
+        }
     }
 
     /// Does the browser still answer? `false` when Chromium or chromedriver crashed (or hangs
@@ -1100,6 +1129,10 @@ fn capabilities(
     if config.headless {
         args.insert(0, "--headless".to_string());
     }
+    let downloads = match &config.download_dir {
+        Some(dir) => dir.clone(),
+        None => profile.with_file_name("downloads"),
+    };
     let caps = json!({
         "browserName": "chrome",
         "pageLoadStrategy": "normal",
@@ -1113,6 +1146,13 @@ fn capabilities(
         "goog:chromeOptions": {
             "binary": chromium.to_string_lossy(),
             "args": args,
+            // Downloads stay in the run's folder (not the home folder of the account).
+            "prefs": {
+                "download.default_directory": downloads.to_string_lossy(),
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true,
+                "safebrowsing.enabled": false,
+            },
         },
     });
     match caps {

@@ -15,9 +15,15 @@ use std::collections::{BTreeMap, HashSet};
 /// Work allowed for one template (a guard against endless loops in user templates).
 const FUEL: u64 = 200_000;
 
+/// The largest value one template may make, in bytes of text (10 MB): a string, or a list
+/// or map counted with everything in it. A workflow that grows a value in a loop
+/// (`set: { s: "{{ s ~ s }}" }` in `for_each`) fails its step instead of filling memory.
+pub const MAX_VALUE_BYTES: usize = 10 * 1024 * 1024;
+
 /// The template engine, configured for workflows.
 pub struct Expressions {
     env: Environment<'static>,
+    max_value_bytes: usize,
 }
 
 impl Default for Expressions {
@@ -41,7 +47,30 @@ impl Expressions {
         env.add_filter("yen", filter_yen);
         env.add_filter("halfwidth", filter_halfwidth);
         env.add_filter("date", filter_date);
-        Expressions { env }
+        // `namespace()` lets a loop inside one template feed a value back into itself, which
+        // doubles it on every turn, faster than the bound below can see. Workflows use `set`.
+        env.remove_global("namespace");
+        Expressions {
+            env,
+            max_value_bytes: MAX_VALUE_BYTES,
+        }
+    }
+
+    /// The same engine with another bound on the size of one value (see [`MAX_VALUE_BYTES`]).
+    pub fn with_value_limit(mut self, bytes: usize) -> Expressions {
+        self.max_value_bytes = bytes;
+        self
+    }
+
+    /// Refuse a value larger than the bound, before it is kept anywhere.
+    fn bounded(&self, v: Value) -> Result<Value, ExprError> {
+        if value_size(&v, self.max_value_bytes) > self.max_value_bytes {
+            return Err(ExprError(format!(
+                "the value is larger than {}, the bound for one value (does a loop add a value to itself, like `s ~ s`?)",
+                human_bytes(self.max_value_bytes)
+            )));
+        }
+        Ok(v)
     }
 
     /// Check a template's syntax; return the variables it uses (`row`, `secrets.portal_user` …).
@@ -74,6 +103,7 @@ impl Expressions {
             .render_str(src, ctx)
             .map(Value::from)
             .map_err(|e| with_cell_note(describe(e), src, ctx))
+            .and_then(|v| self.bounded(v))
     }
 
     /// Render a template to text.
@@ -90,11 +120,51 @@ impl Expressions {
             .map_err(describe)?;
         expr.eval(ctx)
             .map_err(|e| with_cell_note(describe(e), src, ctx))
+            .and_then(|v| self.bounded(v))
     }
 
     /// Evaluate a condition.
     pub fn eval_bool(&self, src: &str, ctx: &Value) -> Result<bool, ExprError> {
         Ok(self.eval(src, ctx)?.is_true())
+    }
+}
+
+/// The size of a value in bytes of text, counting at least 8 per item of a list or map;
+/// stops counting once past `stop`, so a huge value is not walked to its end.
+fn value_size(v: &Value, stop: usize) -> usize {
+    match v.kind() {
+        ValueKind::String => v.as_str().map_or(0, str::len),
+        ValueKind::Bytes => v.as_bytes().map_or(0, <[u8]>::len),
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => {
+            let Ok(items) = v.try_iter() else { return 8 };
+            let is_map = v.kind() == ValueKind::Map;
+            let mut total = 0usize;
+            for item in items {
+                total += 8 + value_size(&item, stop);
+                if is_map && let Ok(value) = v.get_item(&item) {
+                    total += value_size(&value, stop);
+                }
+                if total > stop {
+                    break;
+                }
+            }
+            total
+        }
+        _ => 8,
+    }
+}
+
+/// `10 MB`, `512 KB`, `300 bytes`.
+pub fn human_bytes(n: usize) -> String {
+    const MB: usize = 1024 * 1024;
+    if n >= MB && n.is_multiple_of(MB) {
+        format!("{} MB", n / MB)
+    } else if n >= MB {
+        format!("{:.1} MB", n as f64 / MB as f64)
+    } else if n >= 1024 {
+        format!("{} KB", n / 1024)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -342,6 +412,22 @@ fn filter_date(v: Value, format: Option<String>) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_past_the_bound_are_refused_and_namespace_is_gone() {
+        let x = Expressions::new().with_value_limit(1000);
+        let ctx = Value::from_serialize(serde_json::json!({ "s": "a".repeat(300) }));
+        assert!(x.render("{{ s ~ s ~ s }}", &ctx).is_ok());
+        let err = x.render("{{ s ~ s ~ s ~ s }}", &ctx).unwrap_err().0;
+        assert!(err.contains("larger than 1000 bytes"), "{err}");
+        let err = x.render("x {{ s * 4 }}", &ctx).unwrap_err().0;
+        assert!(err.contains("larger than 1000 bytes"), "{err}");
+        assert!(x.eval("[s, s, s, s]", &ctx).is_err());
+        assert!(
+            x.render("{% set ns = namespace(s='a') %}{{ ns.s }}", &ctx)
+                .is_err()
+        );
+    }
     use minijinja::context;
 
     #[test]

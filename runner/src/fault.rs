@@ -15,6 +15,9 @@
 //! Tests that run kobo inside their own process use a [`Hold`] instead: the point named,
 //! for one key (`approve` takes the run id), waits until the test releases it, so the test
 //! can do something in between (close the HTTP connection of the approval, say).
+//!
+//! With `KOBO_FAULT_ABORT_AT=<name>` the whole process aborts there (as a crash in a
+//! library, or running out of memory, would): no unwinding, nothing recorded.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -24,6 +27,9 @@ pub const PAUSE_AT: &str = "KOBO_FAULT_PAUSE_AT";
 
 /// The environment variable that names the point to panic at.
 pub const PANIC_AT: &str = "KOBO_FAULT_PANIC_AT";
+
+/// The environment variable that names the point to abort the process at.
+pub const ABORT_AT: &str = "KOBO_FAULT_ABORT_AT";
 
 /// [`point`], and wait here while a [`Hold`] holds this point for this `key`.
 pub async fn point_for(name: &str, key: &str) {
@@ -100,7 +106,16 @@ impl Drop for Hold {
 pub async fn point(name: &str) {
     static PAUSE: OnceLock<Option<String>> = OnceLock::new();
     static PANIC: OnceLock<Option<String>> = OnceLock::new();
+    static ABORT: OnceLock<Option<String>> = OnceLock::new();
     let pause = PAUSE.get_or_init(|| std::env::var(PAUSE_AT).ok());
+    if ABORT
+        .get_or_init(|| std::env::var(ABORT_AT).ok())
+        .as_deref()
+        == Some(name)
+    {
+        eprintln!("fault point reached: {name} (aborting)");
+        std::process::abort();
+    }
     if PANIC
         .get_or_init(|| std::env::var(PANIC_AT).ok())
         .as_deref()

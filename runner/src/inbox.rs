@@ -14,7 +14,7 @@
 //! [`watch`] runs the inbox: `notify` events wake it, and a rescan every few seconds is
 //! the safety net for events that filesystems do not deliver (network shares).
 
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, WorkflowCache};
 use crate::queue::JobQueue;
 use crate::record::Records;
 use crate::run::RunId;
@@ -103,6 +103,8 @@ pub struct Inbox {
     looks: HashMap<PathBuf, Look>,
     /// Folders and workflow files already reported, so the log says it once.
     reported: HashSet<String>,
+    /// Workflow files read on earlier scans: parsed again only when they change.
+    workflows: WorkflowCache,
 }
 
 impl Inbox {
@@ -111,11 +113,17 @@ impl Inbox {
             settings,
             looks: HashMap::new(),
             reported: HashSet::new(),
+            workflows: WorkflowCache::default(),
         }
     }
 
     pub fn settings(&self) -> &InboxSettings {
         &self.settings
+    }
+
+    /// How many times a workflow file was parsed over all scans (once per change).
+    pub fn workflow_parses(&self) -> u64 {
+        self.workflows.parses()
     }
 
     /// Look at every inbox folder once; take the files that have settled.
@@ -129,7 +137,7 @@ impl Inbox {
             );
             return report;
         }
-        let catalogue = Catalogue::load(&self.settings.workflows);
+        let catalogue = Catalogue::load_cached(&self.settings.workflows, &mut self.workflows);
         for (file, problem) in &catalogue.problems {
             self.report_once(
                 format!("workflow:{}:{problem}", file.display()),

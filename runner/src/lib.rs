@@ -30,6 +30,7 @@
 //!
 //! Browser:
 //! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`.
+//! - [`web_address`]: a workflow may only open web pages (`http:`, `https:`), never `file:`.
 
 //!
 //! Reviewing and paying (the dashboard's domain):
@@ -71,6 +72,7 @@ pub mod submit;
 pub mod table;
 pub mod user;
 pub mod validate;
+pub mod web_address;
 pub mod worker;
 pub mod workflow;
 

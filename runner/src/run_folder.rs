@@ -47,6 +47,10 @@ impl RunFolder {
     pub fn outputs_dir(&self) -> PathBuf {
         self.root.join("outputs")
     }
+    /// Files the portal sent while the run's browser was on it.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.root.join("downloads")
+    }
     pub fn screenshots_dir(&self) -> PathBuf {
         self.root.join("screenshots")
     }
@@ -68,13 +72,23 @@ impl RunFolder {
     }
 
     /// Resolve a path a workflow gave (`outputs/report.xlsx`) inside this run's folder,
-    /// refusing anything that would leave it.
+    /// refusing anything that would leave it — also through a symbolic link (to
+    /// `/etc/passwd`, or another client's run). An existing file comes back as its real
+    /// path, so what is checked is what the browser is given.
     pub fn resolve(&self, relative: &str) -> Option<PathBuf> {
         let rel = Path::new(relative);
         let safe = rel
             .components()
             .all(|c| matches!(c, std::path::Component::Normal(_)));
-        (safe && !relative.is_empty()).then(|| self.root.join(rel))
+        if !safe || relative.is_empty() {
+            return None;
+        }
+        let path = self.root.join(rel);
+        match (path.canonicalize(), self.root.canonicalize()) {
+            (Ok(real), Ok(root)) => real.starts_with(&root).then_some(real),
+            // Not there (yet): the step that uses it says it is missing.
+            _ => Some(path),
+        }
     }
 }
 
@@ -239,5 +253,32 @@ mod tests {
         assert_eq!(f.resolve(""), None);
         assert_eq!(safe_file_name("../../請求書.csv"), "_.._請求書.csv");
         assert_eq!(safe_file_name(".."), "file");
+    }
+
+    #[test]
+    fn a_symbolic_link_out_of_the_run_folder_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let root = home.path().join("runs/x");
+        std::fs::create_dir_all(root.join("input")).unwrap();
+        std::fs::create_dir_all(home.path().join("runs/y/input")).unwrap();
+        std::fs::write(home.path().join("runs/y/input/other.csv"), "a\n").unwrap();
+        std::fs::write(root.join("input/mine.csv"), "a\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("input/passwd")).unwrap();
+        std::os::unix::fs::symlink(
+            home.path().join("runs/y/input/other.csv"),
+            root.join("input/other.csv"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(root.join("input/mine.csv"), root.join("input/same.csv"))
+            .unwrap();
+        let f = RunFolder {
+            root: root.clone(),
+            relative: "runs/x".into(),
+        };
+        assert_eq!(f.resolve("input/passwd"), None);
+        assert_eq!(f.resolve("input/other.csv"), None);
+        let mine = root.join("input/mine.csv").canonicalize().unwrap();
+        assert_eq!(f.resolve("input/mine.csv"), Some(mine.clone()));
+        assert_eq!(f.resolve("input/same.csv"), Some(mine));
     }
 }

@@ -176,19 +176,25 @@ pub async fn verify(pool: &AnyPool, name: &str, password: &str) -> Result<Option
         .bind(name)
         .fetch_optional(pool)
         .await?;
+    let password = password.to_string();
+    let _turn = hashing_turn().await;
     let Some(row) = row else {
         // Spend the same time as for a real user, so response times do not reveal names.
-        let _ = hash_password(password);
+        let _ = tokio::task::spawn_blocking(move || hash_password(&password)).await;
         return Ok(None);
     };
     let stored: String = row.get("password_hash");
-    let ok = PasswordHash::new(&stored)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false);
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
     if !ok {
         return Ok(None);
     }
@@ -355,6 +361,21 @@ fn describe(role: Role, client: Option<&str>) -> String {
         Some(c) => format!("{role} ({c})"),
         None => role.to_string(),
     }
+}
+
+/// A turn to check a password. argon2 takes tens of milliseconds of CPU on purpose; it
+/// runs on a blocking thread (not on the async workers that serve every other page), and
+/// only half the cores at once do it, so a burst of logins leaves the rest for the pages.
+async fn hashing_turn() -> tokio::sync::SemaphorePermit<'static> {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    });
+    turns
+        .acquire()
+        .await
+        .expect("the semaphore is never closed")
 }
 
 fn hash_password(password: &str) -> Result<String, UserError> {

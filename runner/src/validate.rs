@@ -496,11 +496,20 @@ impl<'w> Walker<'w> {
                     self.text(&template_text(v), &kp(name), scope, false);
                 }
             }
-            StepKind::Log(t)
-            | StepKind::Fail(t)
-            | StepKind::Open(t)
-            | StepKind::Press(t)
-            | StepKind::Screenshot(t) => {
+            StepKind::Open(t) => {
+                self.text(t, &child_key(&p, "open"), scope, false);
+                if let Err(refused) = crate::web_address::check_written(t) {
+                    self.problem(
+                        &child_key(&p, "open"),
+                        format!(
+                            "`open` can only go to web pages (http:// or https://), not a `{}:` address",
+                            refused.scheme
+                        ),
+                        Some("write the portal's address, e.g. `https://portal.example/login`; files for the portal go in with `upload`".into()),
+                    );
+                }
+            }
+            StepKind::Log(t) | StepKind::Fail(t) | StepKind::Press(t) | StepKind::Screenshot(t) => {
                 self.text(t, &child_key(&p, step.kind.keyword()), scope, false);
             }
             StepKind::SkipRow(t) => {
@@ -541,7 +550,13 @@ impl<'w> Walker<'w> {
             StepKind::Select { option, .. } => self.text(option, &kp("option"), scope, false),
             StepKind::Upload { file, .. } => {
                 self.text(file, &kp("file"), scope, false);
-                if file.contains("..") {
+                if file.starts_with('/') || file.starts_with('\\') || file.contains(':') {
+                    self.problem(
+                        &kp("file"),
+                        "`file` is a file of this run, not a path on the machine",
+                        Some("upload a file of this run, such as `outputs/report.xlsx` or `input/<name>`".into()),
+                    );
+                } else if file.contains("..") {
                     self.problem(
                         &kp("file"),
                         "`file` cannot go up with `..`",

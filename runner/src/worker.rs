@@ -183,6 +183,12 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
         tracing::info!(run = %job.run_id, status = %record.status, "the run already ended; not running it again");
         return Ok(record.status);
     }
+    // Still `running` when a worker takes it: the worker that had it died (killed, or the
+    // run crashed the process). Each start counts, so a run that crashes every worker it
+    // meets ends `failed` after the queue's attempts instead of at every restart for ever.
+    if record.status == RunStatus::Running && record.attempt >= MAX_ATTEMPTS as i64 {
+        return fail_poison(shared, job, record.attempt).await;
+    }
 
     let file = PathBuf::from(&job.workflow_file);
     let w = match Workflow::parse(&file, &job.workflow_source) {
@@ -271,6 +277,31 @@ impl Drop for AbortOnDrop {
 }
 
 /// Record a run as failed before any step ran (its workflow or secrets are broken).
+/// End a run whose worker stopped during every one of its attempts.
+async fn fail_poison(shared: &Shared, job: &RunJob, attempts: i64) -> Result<RunStatus, JobError> {
+    let message = format!(
+        "the worker stopped during each of the {attempts} attempts of this run (a crash, or the process was killed), so kobo does not start it again; read the end of its log to see which step it reached, fix the workflow or the input, then `kobo rerun {}`",
+        job.run_id
+    );
+    let retry = |e: crate::record::StoreError| JobError::Retry(ExecuteError::Store(e));
+    shared
+        .records
+        .finish(
+            &job.run_id,
+            RunStatus::Failed,
+            RowCounts::default(),
+            Some(&message),
+            Some("the whole run"),
+            &[],
+            &[],
+            attempts,
+        )
+        .await
+        .map_err(retry)?;
+    tracing::error!(run = %job.run_id, "{message}");
+    Ok(RunStatus::Failed)
+}
+
 async fn fail_before_start(
     shared: &Shared,
     job: &RunJob,

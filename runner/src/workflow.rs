@@ -124,6 +124,12 @@ const TOP_KEYS: &[&str] = &[
 impl Workflow {
     /// Read and check a workflow file.
     pub fn load(path: &Path) -> Result<Workflow, DefinitionErrors> {
+        // Before reading it: a huge file must not be read into memory at all.
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.len() > MAX_WORKFLOW_BYTES as u64
+        {
+            return Err(DefinitionErrors(vec![too_big(path, meta.len())]));
+        }
         let bytes = std::fs::read(path).map_err(|e| {
             DefinitionErrors(vec![DefinitionError {
                 file: path.to_path_buf(),
@@ -139,6 +145,9 @@ impl Workflow {
 
     /// Read and check a workflow from its text; `file` is used in messages.
     pub fn parse(file: &Path, text: &str) -> Result<Workflow, DefinitionErrors> {
+        if text.len() > MAX_WORKFLOW_BYTES {
+            return Err(DefinitionErrors(vec![too_big(file, text.len() as u64)]));
+        }
         let root: Value = match serde_yaml::from_str(text) {
             Ok(v) => v,
             Err(e) => return Err(DefinitionErrors(vec![syntax_error(file, &e, text)])),
@@ -175,6 +184,25 @@ impl Workflow {
 }
 
 /// A workflow file in another encoding than UTF-8 (often Shift_JIS, saved by a Japanese editor).
+/// The largest workflow file kobo reads: 1 MB. Real workflows are a few KB; a larger file
+/// holds data that belongs in an input, or is meant to slow the machine down.
+pub const MAX_WORKFLOW_BYTES: usize = 1024 * 1024;
+
+fn too_big(file: &Path, bytes: u64) -> DefinitionError {
+    DefinitionError {
+        file: file.to_path_buf(),
+        pos: None,
+        message: format!(
+            "the workflow file is {:.1} MB; a workflow can be at most 1 MB",
+            bytes as f64 / (1024.0 * 1024.0)
+        ),
+        hint: Some(
+            "a workflow holds steps, not data: put tables and long lists in an input file (`inputs:`)"
+                .into(),
+        ),
+    }
+}
+
 fn not_utf8(file: &Path, bytes: &[u8], e: std::str::Utf8Error) -> DefinitionError {
     let valid = &bytes[..e.valid_up_to()];
     let line = valid.iter().filter(|b| **b == b'\n').count() + 1;

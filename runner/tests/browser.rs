@@ -669,3 +669,49 @@ async fn no_process_outlives_a_cancelled_step_or_a_panic() {
     let (marker_dir, driver) = rx.recv().unwrap();
     assert_eq!(live_processes(&marker_dir, driver), Vec::<u32>::new());
 }
+
+#[tokio::test]
+async fn the_browser_never_ends_up_on_a_local_file() {
+    let portal = portal::start().await.unwrap();
+    let browser = launch().await;
+    for address in [
+        "file:///etc/passwd",
+        "FILE:///etc/passwd",
+        " view-source:file:///etc/passwd",
+        "chrome://settings",
+        "javascript:alert(1)",
+    ] {
+        let err = browser.goto(address).await.unwrap_err();
+        assert!(
+            matches!(err, BrowserError::NotAWebPage { .. }),
+            "{address}: {err}"
+        );
+    }
+    browser.goto(&portal.page("/escape")).await.unwrap();
+    let err = browser
+        .goto("file:///etc/passwd")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "`file:///etc/passwd` is a `file:` address; a workflow can only open web pages (http:// or https://)\n  hint: check what the template filled in; write the portal's address, e.g. `https://portal.example/login`"
+    );
+
+    // Chromium itself refuses a link or a redirect from a web page to a file.
+    browser
+        .click(&Locator::text("ファイルを開く"), None)
+        .await
+        .unwrap();
+    browser.ensure_on_the_web().await.unwrap();
+    assert!(browser.current_url().await.unwrap().starts_with("http://"));
+    assert!(
+        browser
+            .goto(&portal.page("/escape/redirect"))
+            .await
+            .is_err()
+    );
+    browser.ensure_on_the_web().await.unwrap();
+
+    browser.close().await;
+}

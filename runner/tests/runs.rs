@@ -505,3 +505,73 @@ async fn a_run_whose_heartbeat_stands_still_is_taken_for_lost_and_only_then() {
     assert!(s.records.still_held_by(&id, "b").await.unwrap());
     assert!(lost(watch.stalled(&s.records).await.unwrap()).is_empty());
 }
+
+#[tokio::test]
+async fn serve_parses_a_workflow_once_and_again_only_when_it_changes() {
+    use runner::queue::{JobQueue, QueueLocation, QueueSettings};
+    use runner::{Inbox, InboxSettings};
+    let s = Session::new().await;
+    let workflows = s.home.path().join("workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    let file = workflows.join("orders.yaml");
+    let yaml =
+        "name: orders\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - log: hi\n";
+    std::fs::write(&file, yaml).unwrap();
+    // Over the limit: refused without parsing, with the size in the message.
+    let big = workflows.join("big.yaml");
+    let mut text = String::from(yaml);
+    text.push_str(&"# a comment line that makes the file long\n".repeat(30_000));
+    std::fs::write(&big, &text).unwrap();
+    let err = Workflow::load(&big).unwrap_err().to_string();
+    assert!(
+        err.contains("the workflow file is 1.2 MB; a workflow can be at most 1 MB"),
+        "{err}"
+    );
+
+    let location = QueueLocation::Sqlite(s.home.path().join("queue.db"));
+    let mut queue = JobQueue::open(&location, QueueSettings::default())
+        .await
+        .unwrap();
+    let mut inbox = Inbox::new(InboxSettings::new(s.home.path(), &workflows));
+    for _ in 0..3 {
+        inbox.scan(&s.records, &mut queue).await;
+    }
+    assert_eq!(inbox.workflow_parses(), 2, "each file once");
+    std::fs::write(&file, yaml.replace("hi", "hello")).unwrap();
+    for _ in 0..3 {
+        inbox.scan(&s.records, &mut queue).await;
+    }
+    assert_eq!(inbox.workflow_parses(), 3, "the changed file once more");
+}
+
+#[tokio::test]
+async fn a_value_that_grows_without_end_fails_its_step_quickly() {
+    let s = Session::new().await;
+    let mut csv = String::from("番号\n");
+    for i in 1..=40 {
+        csv.push_str(&format!("{i}\n"));
+    }
+    let input = s.file("orders.csv", csv.as_bytes());
+    let yaml = "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - set: { s: ab }\n  - for_each: orders\n    steps:\n      - set: { s: \"{{ s ~ s ~ s ~ s }}\" }\n";
+    // `kobo validate` has nothing against it.
+    assert!(Workflow::parse(Path::new("grow.yaml"), yaml).is_ok());
+    let started = std::time::Instant::now();
+    let (out, _) = s.run(yaml, &input, Secrets::default()).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    assert_eq!(
+        out.error.as_deref(),
+        Some(
+            "step #2.1 set (line 9), row 12 of `orders` (row 13 in the sheet): cannot fill in `{{ s ~ s ~ s ~ s }}`: the value is larger than 10 MB, the bound for one value (does a loop add a value to itself, like `s ~ s`?)"
+        )
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // The process is fine: the next run works.
+    let (ok, _) = s
+        .run(
+            "name: t\nclient: acme\nauthor: olena\ninputs: { orders: {} }\nsteps:\n  - log: still here\n",
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(ok.status, RunStatus::Succeeded);
+}

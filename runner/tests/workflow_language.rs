@@ -379,3 +379,17 @@ fn a_column_name_in_other_letters_after_a_dot_gets_the_bracket_form() {
         ]
     );
 }
+
+#[test]
+fn only_web_pages_can_be_opened_and_only_run_files_uploaded() {
+    assert_eq!(
+        errors(&format!(
+            "{HEAD}steps:\n  - open: \"file:///etc/passwd\"\n  - open: \"view-source:https://portal.example/\"\n  - open: \"https://portal.example/{{{{ params.x }}}}\"\n  - upload: {{ label: ファイル, file: /etc/passwd }}\nparams: {{ x: a }}\n"
+        )),
+        vec![
+            "w.yaml:5:11: `open` can only go to web pages (http:// or https://), not a `file:` address\n  hint: write the portal's address, e.g. `https://portal.example/login`; files for the portal go in with `upload`",
+            "w.yaml:6:11: `open` can only go to web pages (http:// or https://), not a `view-source:` address\n  hint: write the portal's address, e.g. `https://portal.example/login`; files for the portal go in with `upload`",
+            "w.yaml:8:34: `file` is a file of this run, not a path on the machine\n  hint: upload a file of this run, such as `outputs/report.xlsx` or `input/<name>`",
+        ]
+    );
+}

@@ -159,6 +159,21 @@ impl Kobo {
         c.wait().unwrap();
     }
 
+    /// Has the process `pid` (started by this `Kobo`) ended? Reaps it if so.
+    pub fn exited(&mut self, pid: u32) -> bool {
+        let Some(i) = self.children.iter().position(|c| c.id() == pid) else {
+            return true;
+        };
+        match self.children[i].try_wait() {
+            Ok(Some(_)) => {
+                // Already reaped by `try_wait`; `wait` returns at once.
+                let _ = self.children.remove(i).wait();
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         let wf = self.workflows.path().to_str().unwrap().to_string();
         let mut args = args.to_vec();

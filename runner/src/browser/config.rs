@@ -22,6 +22,9 @@ pub struct BrowserConfig {
     pub page_load_timeout: Duration,
     /// How long chromedriver and the browser may take to start (default 20 s).
     pub launch_timeout: Duration,
+    /// Where files the portal sends are saved: the run's `downloads` folder. When `None`,
+    /// a `downloads` folder next to the private profile, removed with it.
+    pub download_dir: Option<PathBuf>,
 }
 
 impl Default for BrowserConfig {
@@ -34,6 +37,7 @@ impl Default for BrowserConfig {
             element_timeout: Duration::from_secs(10),
             page_load_timeout: Duration::from_secs(30),
             launch_timeout: Duration::from_secs(20),
+            download_dir: None,
         }
     }
 }

@@ -67,6 +67,16 @@ pub enum BrowserError {
     #[error("`{url}` is not a web address\n  hint: start it with https:// or http://")]
     BadUrl { url: String },
 
+    #[error(
+        "`{url}` is a `{scheme}:` address; a workflow can only open web pages (http:// or https://)\n  hint: check what the template filled in; write the portal's address, e.g. `https://portal.example/login`"
+    )]
+    NotAWebPage { url: String, scheme: String },
+
+    #[error(
+        "the browser went to a `{scheme}:` address after this step; a workflow can only be on web pages (http:// or https://), so kobo left that page\n  hint: check what this step clicked or pressed"
+    )]
+    LeftTheWeb { scheme: String },
+
     #[error("{}", not_found_message(what, *state, *timeout, hint))]
     NotFound {
         /// e.g. `field with the label "氏名"`.

@@ -27,6 +27,7 @@ impl Execution<'_> {
                 headless: settings.headless,
                 element_timeout: Duration::from_secs(settings.element_timeout_secs),
                 page_load_timeout: Duration::from_secs(settings.page_load_timeout_secs),
+                download_dir: Some(self.folder.downloads_dir()),
                 ..BrowserConfig::default()
             };
             let started = std::time::Instant::now();
@@ -58,9 +59,24 @@ impl Execution<'_> {
         step: &Step,
         frame: &Frame,
     ) -> Result<Flow, StepFailure> {
-        match self.browser_action(step, frame).await {
+        let done = match self.browser_action(step, frame).await {
+            Ok(()) => self.still_on_the_web(step, frame).await,
+            Err(failure) => Err(failure),
+        };
+        match done {
             Ok(()) => Ok(Flow::Next),
             Err(failure) => Err(self.after_browser_failure(step, frame, failure).await),
+        }
+    }
+
+    /// A click or key may have followed a link off the web (`file:`, `view-source:`).
+    async fn still_on_the_web(&self, step: &Step, frame: &Frame) -> Result<(), StepFailure> {
+        match &self.browser {
+            Some(b) => b
+                .ensure_on_the_web()
+                .await
+                .map_err(|e| self.browser_failure(step, frame, e)),
+            None => Ok(()),
         }
     }
 
@@ -129,6 +145,14 @@ impl Execution<'_> {
         match &step.kind {
             StepKind::Open(_) => {
                 let url = rendered.text.clone().unwrap_or_default();
+                // Refused before a browser is started for it; `goto` checks relative ones.
+                if let Err(refused) = crate::web_address::check_written(&url) {
+                    let e = BrowserError::NotAWebPage {
+                        url,
+                        scheme: refused.scheme,
+                    };
+                    return Err(fail(self, e));
+                }
                 let b = self.browser(step, frame).await?;
                 b.goto(&url).await.map_err(|e| fail(self, e))
             }
