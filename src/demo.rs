@@ -79,6 +79,7 @@ pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {
         queue: None,
         run_timeout: None,
         heartbeat_secs: 5,
+        in_process: false,
     };
     serve::serve(
         home,

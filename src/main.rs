@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// Every allocation of this process is counted, so a run can be held to its memory limit
+/// (`limits.yaml`): `kobo run-job`, the process `kobo serve` starts for each run, sets the
+/// limit on itself and stops alone when a run needs more.
+#[global_allocator]
+static MEMORY: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
+
 /// kobo runs RPA workflows on client spreadsheets and keeps a record of every run.
 #[derive(Parser)]
 #[command(name = "kobo", version, about, long_about = None)]
@@ -66,6 +72,10 @@ enum Command {
         /// Workflow files or folders (default: `workflows`).
         paths: Vec<PathBuf>,
     },
+    /// Run one queued job in this process (started by `kobo serve` and `kobo worker` for
+    /// each run; reads the job on standard input).
+    #[command(hide = true)]
+    RunJob,
     /// List recent runs.
     Runs {
         /// How many runs to list.
@@ -221,6 +231,10 @@ pub(crate) struct QueueArgs {
     /// and its runs go to another worker.
     #[arg(long, default_value_t = 5)]
     pub heartbeat_secs: u64,
+    /// Run jobs inside this process, not each in a process of its own (no memory limit per
+    /// run; a run that crashes takes the service with it). For debugging.
+    #[arg(long)]
+    pub in_process: bool,
 }
 
 #[tokio::main]
@@ -266,6 +280,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             again,
         } => run_workflow(&home, &workflow, &input, &param, secrets, quiet, again).await,
         Command::Test { paths } => bot_tests(&paths).await,
+        Command::RunJob => run_job(&home).await,
         Command::Runs { limit } => {
             let records = open_records(&home).await?;
             let runs = records.recent(limit).await?;
@@ -766,5 +781,54 @@ async fn bot_tests(paths: &[PathBuf]) -> Result<ExitCode> {
     } else {
         println!("all {passed} test cases give what they expect");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `kobo run-job`: one job from a worker, on standard input; the memory limit set first.
+async fn run_job(home: &Path) -> Result<ExitCode> {
+    use runner::child_run::{ChildJob, STEP_MARK, exit};
+    use runner::worker::{JobError, WorkerSettings, run_job_here};
+    runner::child_run::end_with_parent();
+    let mut input = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)?;
+    let job: ChildJob =
+        serde_json::from_slice(&input).context("reading the job from the worker")?;
+    let records = open_records(home).await?;
+    let mut settings = WorkerSettings::new(1);
+    settings.name = job.worker.clone();
+    settings.run_timeout = job.run_timeout_secs.map(std::time::Duration::from_secs);
+    // The step each run is in, for the worker to name if this process stops (throttled: a
+    // step seen before is told again at most every 20 ms).
+    let last = std::sync::Mutex::new((
+        std::time::Instant::now(),
+        std::collections::HashSet::<String>::new(),
+    ));
+    settings.step_trace = Some(std::sync::Arc::new(move |step: &str| {
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = last.1.insert(step.to_string());
+        if fresh || last.0.elapsed() >= std::time::Duration::from_millis(20) {
+            last.0 = std::time::Instant::now();
+            eprintln!("{STEP_MARK}{step}");
+        }
+    }));
+    let limit = job.memory_mb.saturating_mul(1024 * 1024) as usize;
+    let _ = MEMORY.set_limit(MEMORY.allocated().saturating_add(limit));
+    let mut term = signal(SignalKind::terminate())?;
+    let run = run_job_here(&job.job, home, records, settings);
+    tokio::select! {
+        ended = run => match ended {
+            Ok(_) => Ok(ExitCode::SUCCESS),
+            Err(JobError::Retry(e)) => {
+                eprintln!("{e}");
+                Ok(ExitCode::from(exit::RETRY))
+            }
+            Err(JobError::Abort(message)) => {
+                eprintln!("{message}");
+                Ok(ExitCode::from(exit::ABORT))
+            }
+        },
+        // The service is stopping: the run (its browser closed as it is dropped) stays for
+        // the next worker.
+        _ = term.recv() => Ok(ExitCode::from(exit::STOPPED)),
     }
 }

@@ -3,7 +3,7 @@
 use crate::{QueueArgs, open_records};
 use anyhow::{Context, Result};
 use runner::catalogue::Catalogue;
-use runner::record::CancelRequest;
+use runner::record::{CancelRequest, RecordsLocation};
 use runner::submit::{StallWatch, adopt_unrecorded, requeue_missing, requeue_missing_older_than};
 use runner::{
     CancelToken, Inbox, InboxSettings, JobQueue, QueueLocation, QueueSettings, Records,
@@ -58,11 +58,21 @@ async fn open_queue(
     Ok((location, queue))
 }
 
-fn worker_settings(args: &QueueArgs, workers: usize) -> WorkerSettings {
+fn worker_settings(home: &Path, args: &QueueArgs, workers: usize) -> Result<WorkerSettings> {
     let mut s = WorkerSettings::new(workers);
     s.run_timeout = args.run_timeout.map(Duration::from_secs);
     s.beat_every = Duration::from_secs(args.heartbeat_secs.max(1));
-    s
+    if !args.in_process {
+        // Each run in a process of its own: one past its memory limit stops alone.
+        s.child = Some(runner::child_run::ChildRuns {
+            program: std::env::current_exe().context("finding the kobo program")?,
+            records: match crate::records_location(home)? {
+                RecordsLocation::Sqlite(p) => format!("sqlite:{}", p.display()),
+                RecordsLocation::Postgres(url) => url,
+            },
+        });
+    }
+    Ok(s)
 }
 
 fn spawn_worker(
@@ -253,7 +263,7 @@ pub async fn serve(
             home,
             queue.clone(),
             records.clone(),
-            worker_settings(args, workers),
+            worker_settings(home, args, workers)?,
             &stop,
         ));
     }
@@ -294,7 +304,7 @@ pub async fn serve(
 pub async fn worker(home: &Path, args: &QueueArgs, workers: usize) -> Result<ExitCode> {
     let records = open_records(home).await?;
     let (location, queue) = open_queue(home, args, workers).await?;
-    let settings = worker_settings(args, workers);
+    let settings = worker_settings(home, args, workers)?;
     eprintln!(
         "kobo worker `{}`: {}; {} run(s) at a time; data in `{}`",
         settings.name,

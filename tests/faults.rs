@@ -274,6 +274,8 @@ async fn a_full_disk_fails_the_run_with_what_to_do_and_the_next_file_runs() {
     k.kill(worker);
 }
 
+/// Runs inside the service's own process (`--in-process`): a run that crashes the process
+/// each time is not started again for ever.
 #[tokio::test]
 async fn a_run_that_crashes_its_worker_every_time_ends_failed_after_the_attempt_limit() {
     use runner::fault::ABORT_AT;
@@ -281,7 +283,7 @@ async fn a_run_that_crashes_its_worker_every_time_ends_failed_after_the_attempt_
     let mut k = Kobo::new();
     let records = k.records().await;
     let crash = [(ABORT_AT, "finish-run")];
-    let mut pid = k.start_env("serve", &[], &crash);
+    let mut pid = k.start_env("serve", &["--in-process"], &crash);
     k.drop_csv("quick", "a.csv", "a.csv");
     // Started again whenever it dies, as systemd would.
     let mut starts = 1;
@@ -297,7 +299,7 @@ async fn a_run_that_crashes_its_worker_every_time_ends_failed_after_the_attempt_
                 "started {starts} times and the run still runs: {:#?}",
                 summary(&runs)
             );
-            pid = k.start_env("serve", &[], &crash);
+            pid = k.start_env("serve", &["--in-process"], &crash);
             starts += 1;
         }
         assert!(
@@ -328,6 +330,67 @@ async fn a_run_that_crashes_its_worker_every_time_ends_failed_after_the_attempt_
     assert!(!k.exited(pid), "{}", k.log("serve"));
     k.kill(pid);
     k.start("serve", &[]);
+    k.drop_csv("quick", "b.csv", "b.csv");
+    k.wait_for(30, "the next file to run", |r| {
+        count(r, RunStatus::Succeeded) == 1
+    })
+    .await;
+}
+
+/// The default: each run in a process of its own. A run whose process crashes ends failed at
+/// once, naming the step it was in; the service stays up and runs the next file.
+#[tokio::test]
+async fn a_run_whose_process_crashes_fails_alone_and_the_service_goes_on() {
+    use runner::fault::ABORT_AT;
+    let mut k = Kobo::new();
+    let pid = k.start_env("serve", &[], &[(ABORT_AT, "write-output")]);
+    k.add_workflow("two-outputs", TWO_OUTPUTS);
+    k.drop_csv("two-outputs", "a.csv", "a.csv");
+    let runs = k
+        .wait_for(30, "the crashed run to be recorded", |r| {
+            count(r, RunStatus::Failed) == 1
+        })
+        .await;
+    let error = runs[0].error.as_deref().unwrap();
+    assert!(error.contains("stopped unexpectedly"), "{error}");
+    assert!(error.contains("#1 write"), "{error}");
+    assert_eq!(runs[0].error_step.as_deref(), Some("#1 write (line 8)"));
+    assert!(!k.exited(pid), "the service stays up: {}", k.log("serve"));
+    k.drop_csv("quick", "b.csv", "b.csv");
+    k.wait_for(30, "the next file to run", |r| {
+        count(r, RunStatus::Succeeded) == 1
+    })
+    .await;
+}
+
+/// A run that needs more memory than the admin allows (`limits.yaml`) is stopped in its own
+/// process and recorded as failed with the step and the bound; the next file runs.
+#[tokio::test]
+async fn a_run_past_its_memory_limit_fails_with_the_step_and_the_bound() {
+    let mut k = Kobo::new();
+    std::fs::write(k.home().join("limits.yaml"), "run: { memory_mb: 64 }\n").unwrap();
+    // 5 MB a cell (under the 10 MB bound for one value), 40 cells: 200 MB.
+    k.add_workflow(
+        "greedy",
+        "  - compute: { table: data, column: big, value: \"{{ 'x' * 5000000 }}\" }\n",
+    );
+    let pid = k.start("serve", &[]);
+    let staging = k.home().join("staging.csv");
+    let rows: String = (0..40).map(|i| format!("{i}\n")).collect();
+    std::fs::write(&staging, format!("n\n{rows}")).unwrap();
+    std::fs::rename(&staging, k.inbox("greedy").join("big.csv")).unwrap();
+    let runs = k
+        .wait_for(60, "the greedy run to fail", |r| {
+            count(r, RunStatus::Failed) == 1
+        })
+        .await;
+    let error = runs[0].error.as_deref().unwrap();
+    assert!(
+        error.contains("more memory than its limit of 64 MB"),
+        "{error}"
+    );
+    assert!(error.contains("#1 compute"), "{error}");
+    assert!(!k.exited(pid), "the service stays up: {}", k.log("serve"));
     k.drop_csv("quick", "b.csv", "b.csv");
     k.wait_for(30, "the next file to run", |r| {
         count(r, RunStatus::Succeeded) == 1

@@ -137,7 +137,15 @@ pub struct Execution<'a> {
     stopped_row: Option<StepFailure>,
     /// The `key:` of the rows being run, by place, kept with a row marked touched.
     row_keys: BTreeMap<String, String>,
+    /// How many output files and bytes the run may write (`limits.yaml`).
+    limits: crate::limits::Limits,
+    /// Told the name of each step as it starts (a run in a process of its own reports it, so
+    /// its supervisor can say where the run was if the process stops).
+    step_trace: Option<StepTrace>,
 }
+
+/// See `Execution::trace_steps`.
+pub type StepTrace = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What was there when a row started.
 struct RowStart {
@@ -215,6 +223,8 @@ impl<'a> Execution<'a> {
             row_start: None,
             stopped_row: None,
             row_keys: BTreeMap::new(),
+            limits: crate::limits::Limits::default(),
+            step_trace: None,
         }
     }
 
@@ -222,6 +232,16 @@ impl<'a> Execution<'a> {
     /// already knows (done by an earlier attempt, or by the run a rerun repeats).
     pub fn keep_rows(&mut self, book: RowBook) {
         self.book = Some(book);
+    }
+
+    /// Hold the run to these output bounds.
+    pub fn set_limits(&mut self, limits: crate::limits::Limits) {
+        self.limits = limits;
+    }
+
+    /// Tell `trace` the name of each step as it starts.
+    pub fn trace_steps(&mut self, trace: Option<StepTrace>) {
+        self.step_trace = trace;
     }
 
     /// Write the row progress not yet kept (rows that did not use the browser are kept in
@@ -464,6 +484,9 @@ impl<'a> Execution<'a> {
         }
         // Reserve the step's timing row now, so records list steps in the order they start.
         self.timing_slot(step);
+        if let Some(trace) = &self.step_trace {
+            trace(&step_name(step));
+        }
         if step.kind.needs_browser() {
             self.used_browser = true;
         }
@@ -1354,6 +1377,17 @@ impl<'a> Execution<'a> {
     ) -> Result<(), StepFailure> {
         let name = safe_file_name(&self.render_text(&a.file, frame, step)?);
         let path = self.folder.outputs_dir().join(&name);
+        let new_file = !self.outputs.contains(&path);
+        if new_file && self.outputs.len() as u64 >= self.limits.outputs {
+            return Err(self.failure(
+                step,
+                frame,
+                format!(
+                    "the run would write more than {} output files, the bound for one run (`outputs` in the admin's limits.yaml; a workflow may ask for more with `limits: {{ outputs: … }}`); write the rows into fewer files, such as one file with several sheets",
+                    self.limits.outputs
+                ),
+            ));
+        }
         let is_csv = name.to_lowercase().ends_with(".csv");
         let mut parts: Vec<SheetPlan> = Vec::new();
         if let Some(t) = &a.table {
@@ -1413,6 +1447,27 @@ impl<'a> Execution<'a> {
             sheet::write_xlsx(&path, &sheets)
         };
         result.map_err(|e| self.failure(step, frame, e.to_string()))?;
+        let written: u64 = std::fs::read_dir(self.folder.outputs_dir())
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        let bound = self.limits.output_mb.saturating_mul(1024 * 1024);
+        if written > bound {
+            let _ = std::fs::remove_file(&path);
+            return Err(self.failure(
+                step,
+                frame,
+                format!(
+                    "the run's output files would be {:.1} MB, more than {} MB, the bound for one run (`output_mb` in the admin's limits.yaml; a workflow may ask for more with `limits: {{ output_mb: … }}`); `outputs/{name}` was not kept",
+                    written as f64 / (1024.0 * 1024.0),
+                    self.limits.output_mb
+                ),
+            ));
+        }
         let rows: usize = prepared.iter().map(|p| p.1.len()).sum();
         self.log.info(
             Some(&step_name(step)),
@@ -1420,7 +1475,9 @@ impl<'a> Execution<'a> {
             &format!("wrote `outputs/{name}` ({rows} rows)"),
         );
         self.register(&path, "output").await;
-        self.outputs.push(path);
+        if new_file {
+            self.outputs.push(path);
+        }
         crate::fault::point("write-output").await;
         Ok(())
     }

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub worker: Option<String>,
     /// Enter rows whose `key:` an earlier run entered again (`kobo run --again`).
     pub again: bool,
+    /// Told the name of each step as it starts (see `Execution::trace_steps`).
+    pub step_trace: Option<crate::engine::StepTrace>,
 }
 
 impl RunOptions {
@@ -54,6 +56,7 @@ impl RunOptions {
             timeout: None,
             worker: None,
             again: false,
+            step_trace: None,
         }
     }
 }
@@ -260,7 +263,25 @@ async fn execute_once(
     let limit = opts.timeout.map_or(w.timeout, |t| t.min(w.timeout));
     let cancel = opts.cancel.clone().unwrap_or_default();
     let mut cancelled = false;
+    // The admin's bounds for one run, and what the workflow asks for within them.
+    let limits =
+        crate::limits::LimitsFile::load(&opts.home).and_then(|f| f.for_workflow(&w.limits));
     let (failure, exec_outcome) = loop {
+        let limits = match &limits {
+            Ok(l) => *l,
+            Err(e) => {
+                let f = StepFailure {
+                    message: e.to_string(),
+                    step: "before the first step".into(),
+                    row: None,
+                    transient: false,
+                };
+                break (
+                    Some(f),
+                    (Vec::new(), (Vec::new(), RowCounts::default()), Vec::new()),
+                );
+            }
+        };
         if resumed || attempt > 1 {
             discard_outputs(records, &id, &folder, &log).await;
         }
@@ -282,6 +303,8 @@ async fn execute_once(
             .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
         let attempt_no = (earlier_attempts + attempt as i64).max(1) as u32;
         exec.keep_rows(RowBook::load(records, &this_run, attempt_no, opts.again).await?);
+        exec.set_limits(limits);
+        exec.trace_steps(opts.step_trace.clone());
         // Dropping `exec.run()` stops the steps at their next await point (between steps or
         // rows, or inside a `pause`); what they wrote so far stays in the run folder.
         // A panic in the steps is a bug in kobo; caught here, it fails the run with a

@@ -17,6 +17,7 @@
 //! - [`record`]: `Records`, the run records in SQLite (or PostgreSQL when scaled out);
 //!   [`run_files`]: a run's files carried in the records for workers on other machines.
 //! - [`progress`]: each `for_each` row's outcome kept as it ends (resume, rows in doubt, keys).
+//! - [`limits`]: how much one run may use (memory, output files), set by the admin.
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
 //! - [`cancel`]: `CancelToken`, how a running run learns it should stop.
 //! - [`fault`]: named pause points where crash tests `kill -9` kobo.
@@ -26,7 +27,8 @@
 //! - [`catalogue`]: which workflow an inbox folder starts, found in the workflows folder.
 //! - [`submit`]: put one run in the queue (folder, input, queued record, job).
 //! - [`queue`]: `JobQueue`, the jobs on apalis (SQLite `queue.db`, or Redis).
-//! - [`worker`]: takes jobs and runs them with `execute`, retrying only what is temporary.
+//! - [`worker`]: takes jobs and runs them with `execute`, retrying only what is temporary;
+//!   [`child_run`]: each run in a process of its own, so one that crashes stops alone.
 //!
 //! Browser:
 //! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`.
@@ -46,6 +48,7 @@ pub mod bot_test;
 pub mod browser;
 pub mod cancel;
 pub mod catalogue;
+pub mod child_run;
 pub mod definition_error;
 pub mod delivery;
 pub mod engine;
@@ -53,6 +56,7 @@ pub mod execute;
 pub mod expr;
 pub mod fault;
 pub mod inbox;
+pub mod limits;
 pub mod payout;
 pub mod pending_delivery;
 pub mod progress;

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How a worker process runs jobs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerSettings {
     /// The worker's name in run records and queue: `<host>-<pid>` by default.
     pub name: String,
@@ -40,6 +40,11 @@ pub struct WorkerSettings {
     pub cancel_poll: Duration,
     /// How often a running run's record is touched to show its worker is alive.
     pub beat_every: Duration,
+    /// Run each job in a process of its own (`kobo run-job`), so a run past its memory
+    /// limit, or one that crashes, stops alone. None: in this process.
+    pub child: Option<crate::child_run::ChildRuns>,
+    /// Told each step's name as it starts (a `kobo run-job` process reports them).
+    pub step_trace: Option<crate::engine::StepTrace>,
 }
 
 impl WorkerSettings {
@@ -50,6 +55,8 @@ impl WorkerSettings {
             run_timeout: None,
             cancel_poll: Duration::from_millis(500),
             beat_every: Duration::from_secs(5),
+            child: None,
+            step_trace: None,
         }
     }
 }
@@ -70,6 +77,17 @@ pub fn default_worker_name() -> String {
 pub enum WorkerError {
     #[error("the worker `{name}` stopped: {message}")]
     Stopped { name: String, message: String },
+}
+
+impl std::fmt::Debug for WorkerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSettings")
+            .field("name", &self.name)
+            .field("concurrency", &self.concurrency)
+            .field("run_timeout", &self.run_timeout)
+            .field("child", &self.child)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What every job of this worker shares.
@@ -160,11 +178,30 @@ async fn handle_job(job: RunJob, shared: Data<Arc<Shared>>) -> Result<(), BoxDyn
     }
 }
 
-enum JobError {
+/// Why a job did not end as a recorded run.
+pub enum JobError {
     /// kobo could not work (records or run folder unreachable): worth another try.
     Retry(ExecuteError),
     /// The job can never run (it names a run that does not exist): do not try again.
     Abort(String),
+}
+
+/// Run one job here, in this process (`kobo run-job`, the process a worker starts for it).
+pub async fn run_job_here(
+    job: &RunJob,
+    home: &Path,
+    records: Records,
+    settings: WorkerSettings,
+) -> Result<RunStatus, JobError> {
+    let shared = Shared {
+        home: home.to_path_buf(),
+        records,
+        settings: WorkerSettings {
+            child: None,
+            ..settings
+        },
+    };
+    run_job(job, &shared).await
 }
 
 /// Run one job to its recorded end and return the status it ended with.
@@ -204,6 +241,29 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
             return fail_before_start(shared, job, &message).await;
         }
     };
+    if let Some(child) = &shared.settings.child {
+        let limits =
+            crate::limits::LimitsFile::load(&shared.home).and_then(|f| f.for_workflow(&w.limits));
+        let memory_mb = match limits {
+            Ok(l) => l.memory_mb,
+            Err(e) => {
+                let message = format!("{e}; then `kobo rerun {}`", job.run_id);
+                return fail_before_start(shared, job, &message).await;
+            }
+        };
+        let envelope = crate::child_run::ChildJob {
+            job: job.clone(),
+            worker: shared.settings.name.clone(),
+            run_timeout_secs: shared.settings.run_timeout.map(|t| t.as_secs()),
+            memory_mb,
+        };
+        use crate::child_run::ChildEnd;
+        return match crate::child_run::run_in_child(child, records, &shared.home, envelope).await {
+            Ok(ChildEnd::Ended(status)) => Ok(status),
+            Ok(ChildEnd::Retry(e)) | Err(e) => Err(JobError::Retry(e)),
+            Ok(ChildEnd::Abort(message)) => Err(JobError::Abort(message)),
+        };
+    }
     let secrets = match Secrets::load(&w.secrets, &shared.home.join("secrets.yaml")) {
         Ok(s) => s,
         Err(e) => {
@@ -231,6 +291,7 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
     opts.secrets = secrets;
     opts.timeout = shared.settings.run_timeout;
     opts.worker = Some(shared.settings.name.clone());
+    opts.step_trace = shared.settings.step_trace.clone();
     let cancel = CancelToken::new();
     opts.cancel = Some(cancel.clone());
 

@@ -36,6 +36,8 @@ pub struct Workflow {
     /// Whole-run retry for transient errors (browser crash, network), not for bad data.
     pub retry: Retry,
     pub browser: BrowserSettings,
+    /// What the workflow asks for beyond the admin's run limits (`limits.yaml`).
+    pub limits: crate::limits::WorkflowLimits,
     pub steps: Vec<Step>,
 }
 
@@ -118,6 +120,7 @@ const TOP_KEYS: &[&str] = &[
     "timeout_minutes",
     "retry",
     "browser",
+    "limits",
     "steps",
 ];
 
@@ -399,6 +402,10 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
         Some(v) => r.parse(v, "browser", "`browser`").unwrap_or_default(),
         None => BrowserSettings::default(),
     };
+    let limits = match map.get("limits") {
+        Some(v) => r.parse(v, "limits", "`limits`").unwrap_or_default(),
+        None => Default::default(),
+    };
     let steps = match map.get("steps") {
         Some(v) if crate::step::is_empty_block(v) => {
             r.error(
@@ -435,6 +442,7 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
         timeout: Duration::from_secs(timeout_minutes.saturating_mul(60)),
         retry,
         browser,
+        limits,
         steps,
     })
 }
