@@ -43,11 +43,19 @@ pub(crate) fn bomless_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
     }
 }
 
-/// The text of `bytes`, borrowed when it is already UTF-8 without a BOM.
-pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, SheetError> {
+/// How the run log names the encodings.
+pub(crate) const UTF8: &str = "UTF-8";
+const SJIS: &str = "Shift_JIS (CP932)";
+
+/// The text of `bytes` (borrowed when it is already UTF-8 without a BOM) and the name of
+/// the encoding it was in.
+pub(crate) fn decode<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<(Cow<'a, str>, &'static str), SheetError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return std::str::from_utf8(rest)
-            .map(Cow::Borrowed)
+            .map(|t| (Cow::Borrowed(t), "UTF-8 with BOM"))
             .map_err(|e| undecodable(path, bytes, "UTF-8", 3 + e.valid_up_to()));
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
@@ -60,18 +68,18 @@ pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, S
         return decode_with(path, bytes, bytes, 0, encoding, "UTF-16");
     }
     let utf8_error = match std::str::from_utf8(bytes) {
-        Ok(text) => return Ok(Cow::Borrowed(text)),
+        Ok(text) => return Ok((Cow::Borrowed(text), UTF8)),
         Err(e) => e.valid_up_to(),
     };
     if let Some(text) = SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes) {
-        return Ok(Cow::Owned(text.into_owned()));
+        return Ok((Cow::Owned(text.into_owned()), SJIS));
     }
     // Neither fits: blame the encoding that got further, it is the likelier one.
     let sjis_error = first_error(SHIFT_JIS, bytes);
     Err(if utf8_error > sjis_error {
         undecodable(path, bytes, "UTF-8", utf8_error)
     } else {
-        undecodable(path, bytes, "Shift_JIS (CP932)", sjis_error)
+        undecodable(path, bytes, SJIS, sjis_error)
     })
 }
 
@@ -82,9 +90,9 @@ fn decode_with<'a>(
     skipped: usize,
     encoding: &'static Encoding,
     name: &'static str,
-) -> Result<Cow<'a, str>, SheetError> {
+) -> Result<(Cow<'a, str>, &'static str), SheetError> {
     match encoding.decode_without_bom_handling_and_without_replacement(rest) {
-        Some(text) => Ok(Cow::Owned(text.into_owned())),
+        Some(text) => Ok((Cow::Owned(text.into_owned()), name)),
         None => Err(undecodable(
             path,
             whole,
@@ -126,7 +134,7 @@ mod tests {
     use super::*;
 
     fn text(bytes: &[u8]) -> String {
-        decode(Path::new("t.csv"), bytes).unwrap().into_owned()
+        decode(Path::new("t.csv"), bytes).unwrap().0.into_owned()
     }
 
     #[test]
