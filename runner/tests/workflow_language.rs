@@ -260,7 +260,7 @@ fn a_mistake_inside_an_input_is_the_only_error() {
         ),
         (
             "header_row: -1",
-            "w.yaml:5:27: `header_row` must be a whole number (1 or more), but it is the number -1\n  hint: for example `header_row: 1`",
+            "w.yaml:5:27: `header_row` must be a row number (1 = the first row), or `none` when the file has no header row, but it is the number -1\n  hint: for example `header_row: 1`",
         ),
         (
             "sheet: 0",
