@@ -1281,3 +1281,87 @@ fn control_characters_in_headers_are_removed_and_reported() {
         ]
     );
 }
+
+#[test]
+fn csv_numbers_dates_and_times_reach_excel_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(
+        &csv,
+        "番号,金額,日付,時刻,所要,メモ\n\
+         00123,\"1,200\",2026/10/31,9:05,37:15:20,A-1\n\
+         00124,８００,2026/11/01 13:45:10,10:30,0:45:00.5,12\n",
+    )
+    .unwrap();
+    let table = read_table(&csv, &SheetSpec::default()).unwrap();
+    let out = dir.path().join("out.xlsx");
+    let sheet = OutputSheet {
+        name: "結果".into(),
+        table: &table,
+        formats: vec![],
+    };
+    write_xlsx(&out, &[sheet]).unwrap();
+
+    let mut book: Xlsx<_> = open_workbook(&out).unwrap();
+    let range = book.worksheet_range("結果").unwrap();
+    let at = |r: u32, c: u32| range.get_value((r, c)).unwrap().clone();
+    assert_eq!(at(1, 0), Data::String("00123".into()), "codes stay text");
+    assert_eq!(at(1, 1), Data::Float(1200.0));
+    assert_eq!(at(2, 1), Data::Float(800.0));
+    assert!(matches!(at(1, 2), Data::DateTime(_)), "{:?}", at(1, 2));
+    assert_eq!(
+        at(1, 5),
+        Data::String("A-1".into()),
+        "mixed text stays text"
+    );
+    assert_eq!(at(2, 5), Data::String("12".into()));
+    let styles = zip_entry(&out, "xl/styles.xml");
+    for code in ["#,##0", "yyyy-mm-dd hh:mm:ss", "[h]:mm:ss", "[h]:mm:ss.000"] {
+        assert!(
+            styles.contains(&format!("formatCode=\"{code}\"")),
+            "{code}: {styles}"
+        );
+    }
+    // Read back, the values are the ones that went in.
+    let back = read_table(&out, &SheetSpec::default()).unwrap();
+    assert_eq!(column(&back, "金額"), [&Cell::Int(1200), &Cell::Int(800)]);
+    assert_eq!(
+        column(&back, "日付"),
+        [
+            &Cell::Date(date(2026, 10, 31)),
+            &Cell::DateTime(date(2026, 11, 1).and_hms_opt(13, 45, 10).unwrap())
+        ]
+    );
+    assert_eq!(column(&back, "時刻"), [&text("9:05"), &text("10:30")]);
+    assert_eq!(
+        column(&back, "所要"),
+        [&text("37:15:20"), &text("0:45:00.5")]
+    );
+}
+
+#[test]
+fn ods_fractional_seconds_survive_a_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("times.ods");
+    let rows = ods_row(&["開始", "所要"])
+        + r#"<table:table-row><table:table-cell office:value-type="date" office:date-value="2026-10-31T09:30:15.25"><text:p>x</text:p></table:table-cell><table:table-cell office:value-type="time" office:time-value="PT01H02M03.5S"><text:p>x</text:p></table:table-cell></table:table-row>"#;
+    ods(&path, &[("S", rows)], None);
+    let table = read_table(&path, &SheetSpec::default()).unwrap();
+    let start = date(2026, 10, 31)
+        .and_hms_milli_opt(9, 30, 15, 250)
+        .unwrap();
+    assert_eq!(table.rows[0], [Cell::DateTime(start), text("1:02:03.5")]);
+    let out = dir.path().join("out.xlsx");
+    write_xlsx(
+        &out,
+        &[OutputSheet {
+            name: "S".into(),
+            table: &table,
+            formats: vec![],
+        }],
+    )
+    .unwrap();
+    let back = read_table(&out, &SheetSpec::default()).unwrap();
+    assert_eq!(back.rows, table.rows);
+    assert!(zip_entry(&out, "xl/styles.xml").contains("yyyy-mm-dd hh:mm:ss.000"));
+}

@@ -484,9 +484,9 @@ fn to_cell(data: Data) -> Cell {
                 Cell::Text(s)
             }
         }
-        Data::DurationIso(ref s) => match data.as_time() {
-            Some(t) => Cell::Text(format_time(t)),
-            None => Cell::Text(s.clone()),
+        Data::DurationIso(s) => match iso_duration_ms(&s) {
+            Some(ms) => Cell::Text(format_duration_ms(ms)),
+            None => Cell::Text(s),
         },
     }
 }
@@ -500,27 +500,63 @@ fn date_or_datetime(dt: NaiveDateTime) -> Cell {
 }
 
 fn format_time(t: NaiveTime) -> String {
-    if t.second() == 0 {
+    if t.second() == 0 && t.nanosecond() == 0 {
         t.format("%H:%M").to_string()
     } else {
-        t.format("%H:%M:%S").to_string()
+        t.format("%H:%M:%S%.f").to_string()
     }
 }
 
-/// `8:30`, `37:15:20`: hours may pass 24, as in Excel's `[h]:mm` format.
 fn format_duration(d: chrono::Duration) -> String {
-    let total = d.num_seconds();
-    let (sign, total) = if total < 0 {
-        ("-", -total)
-    } else {
-        ("", total)
-    };
+    format_duration_ms(d.num_milliseconds())
+}
+
+/// `8:30`, `37:15:20`, `8:30:15.5`: hours may pass 24, as in Excel's `[h]:mm` format;
+/// fractions of a second (ods keeps them) are kept.
+fn format_duration_ms(ms: i64) -> String {
+    let (sign, ms) = if ms < 0 { ("-", -ms) } else { ("", ms) };
+    let (total, frac) = (ms / 1000, ms % 1000);
     let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    if s == 0 {
+    if frac != 0 {
+        let frac = format!("{frac:03}");
+        format!("{sign}{h}:{m:02}:{s:02}.{}", frac.trim_end_matches('0'))
+    } else if s == 0 {
         format!("{sign}{h}:{m:02}")
     } else {
         format!("{sign}{h}:{m:02}:{s:02}")
     }
+}
+
+/// An ods duration (`PT37H15M20.5S`, `-PT8H`) in milliseconds.
+fn iso_duration_ms(s: &str) -> Option<i64> {
+    let (sign, rest) = match s.trim().strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, s.trim()),
+    };
+    let rest = rest.strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (rest, ""),
+    };
+    let mut ms = 0f64;
+    if !days.is_empty() {
+        ms += days.strip_suffix('D')?.parse::<f64>().ok()? * 86_400_000.0;
+    }
+    let mut number = String::new();
+    for c in time.chars() {
+        let unit = match c {
+            'H' => 3_600_000.0,
+            'M' => 60_000.0,
+            'S' => 1000.0,
+            c => {
+                number.push(c);
+                continue;
+            }
+        };
+        ms += number.parse::<f64>().ok()? * unit;
+        number.clear();
+    }
+    number.is_empty().then_some(sign * ms.round() as i64)
 }
 
 #[cfg(test)]
@@ -557,7 +593,24 @@ mod tests {
         );
         assert_eq!(
             to_cell(Data::DurationIso("PT08H30M00S".into())),
-            Cell::Text("08:30".into())
+            Cell::Text("8:30".into())
+        );
+    }
+
+    #[test]
+    fn fractions_of_a_second_are_kept() {
+        assert_eq!(
+            to_cell(Data::DurationIso("PT37H15M20.5S".into())),
+            Cell::Text("37:15:20.5".into())
+        );
+        assert_eq!(
+            to_cell(Data::DateTimeIso("09:30:15.25".into())),
+            Cell::Text("09:30:15.250".into())
+        );
+        let d = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+        assert_eq!(
+            to_cell(Data::DateTimeIso("2026-10-31T09:30:15.25".into())),
+            Cell::DateTime(d.and_hms_milli_opt(9, 30, 15, 250).unwrap())
         );
     }
 
