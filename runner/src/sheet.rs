@@ -11,11 +11,13 @@
 //!   encoding detection.
 //! - `assemble`: header row, range, column names, empty rows: shared by both readers.
 //! - [`range`]: A1 cell names and ranges (`B7`, `B2:F100`).
+//! - `calamine_log`: calamine's own warnings, caught and said in kobo's words.
 //! - `write_xlsx`, `write_csv`, `atomic`: output, always through a temporary file.
 //! - [`SheetError`]: every error, each naming the file, sheet, row or cell.
 
 mod assemble;
 mod atomic;
+mod calamine_log;
 mod cfb;
 mod csv;
 pub(crate) mod detect; // the inbox checks a file is a spreadsheet before queueing it

@@ -1365,3 +1365,32 @@ fn ods_fractional_seconds_survive_a_round_trip() {
     assert_eq!(back.rows, table.rows);
     assert!(zip_entry(&out, "xl/styles.xml").contains("yyyy-mm-dd hh:mm:ss.000"));
 }
+
+#[test]
+fn calamine_warnings_become_warnings_of_the_read() {
+    // As in `kobo`, whose tracing-subscriber installs this bridge for `log` records.
+    let _ = tracing_log::LogTracer::init();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    ws.write_string(0, 0, "name").unwrap();
+    ws.write_string(1, 0, "x").unwrap();
+    book.save(&path).unwrap();
+    patch_zip(&path, "xl/worksheets/sheet1.xml", |xml| {
+        xml.replace(
+            "<dimension ref=\"A1:A2\"/>",
+            "<dimension ref=\"A1:A2000000\"/>",
+        )
+    });
+    let r = read(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(r.table.rows, [vec![text("x")]]);
+    assert_eq!(
+        r.warnings,
+        [
+            "the file says a sheet is larger than Excel allows (xlsx has more than maximum number \
+          of rows (1999999 > 1048576)); it may be damaged or made by another program. Open it \
+          in Excel and check the last rows"
+        ]
+    );
+}

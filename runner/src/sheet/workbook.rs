@@ -24,7 +24,13 @@ pub(crate) fn read(
     format: Format,
     spec: &SheetSpec,
 ) -> Result<ReadReport, SheetError> {
-    guarded(path, format, || read_unguarded(path, bytes, format, spec))
+    let (report, caught) = super::calamine_log::catch(|| {
+        guarded(path, format, || read_unguarded(path, bytes, format, spec))
+    });
+    report.map(|mut r| {
+        r.warnings.extend(caught);
+        r
+    })
 }
 
 /// calamine panics on some damaged files (an xls cut inside its directory fails an

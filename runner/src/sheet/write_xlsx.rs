@@ -394,7 +394,7 @@ fn number_text(s: &str) -> Option<f64> {
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == '．')
         && !int.is_empty()
-        && !(int.len() > 1 && int.starts_with('0'))
+        && (int.len() == 1 || !int.starts_with('0'))
         && body.chars().filter(char::is_ascii_digit).count() <= 15;
     ok.then_some(n)
 }
