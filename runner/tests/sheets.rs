@@ -1394,3 +1394,34 @@ fn calamine_warnings_become_warnings_of_the_read() {
         ]
     );
 }
+
+#[test]
+fn euc_jp_and_iso_2022_jp_are_detected_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = "番号,氏名,住所\n001,山田　太郎,東京都新宿区西新宿二丁目\n002,髙橋 健,大阪府大阪市北区梅田\n";
+    for (encoding, name) in [
+        (encoding_rs::EUC_JP, "EUC-JP"),
+        (encoding_rs::ISO_2022_JP, "ISO-2022-JP"),
+        (SHIFT_JIS, "Shift_JIS (CP932)"),
+    ] {
+        let path = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&path, encoding.encode(sample).0).unwrap();
+        let r = read(&path, &SheetSpec::default()).unwrap();
+        assert_eq!(r.encoding, Some(name));
+        assert_eq!(r.table.columns, ["番号", "氏名", "住所"], "{name}");
+        assert_eq!(r.table.rows[1][2], text("大阪府大阪市北区梅田"), "{name}");
+    }
+    // The run log names the encoding.
+    let path = dir.path().join("EUC-JP.csv");
+    let (out, log) = run_logged(
+        "name: t\nclient: acme\nauthor: olena\ninputs: { people: {} }\nsteps:\n  - log: hi\n",
+        &path,
+    );
+    assert_eq!(out.error, None);
+    assert!(
+        log.iter()
+            .any(|l| l
+                .starts_with("read input `people` from the file `EUC-JP.csv` (EUC-JP): 2 rows")),
+        "{log:?}"
+    );
+}
