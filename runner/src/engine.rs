@@ -312,8 +312,12 @@ impl<'a> Execution<'a> {
                 None,
                 None,
                 &format!(
-                    "read input `{}` from {place}: {} rows, columns: {}",
+                    "read input `{}` from {place}{}: {} rows, columns: {}",
                     input.name,
+                    report
+                        .encoding
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default(),
                     table.len(),
                     table.columns.join(", ")
                 ),
@@ -1584,13 +1588,12 @@ fn select_columns(t: &Table, columns: &[String]) -> Result<Table, String> {
     Ok(out)
 }
 
-/// Which sheet of which file was read (`the sheet `名簿` of `roster.xlsx``), or the file and
-/// its encoding for CSV (`the file `invoices.csv` (Shift_JIS (CP932))`).
+/// Which sheet of which file was read (`the sheet `名簿` of `roster.xlsx``), or the file
+/// for CSV (`the file `invoices.csv``).
 fn read_place(path: &std::path::Path, report: &sheet::ReadReport) -> String {
-    match (&report.sheet, report.encoding) {
-        (Some(s), _) => format!("the sheet `{s}` of `{}`", file_name(path)),
-        (None, Some(e)) => format!("the file `{}` ({e})", file_name(path)),
-        (None, None) => format!("the file `{}`", file_name(path)),
+    match &report.sheet {
+        Some(s) => format!("the sheet `{s}` of `{}`", file_name(path)),
+        None => format!("the file `{}`", file_name(path)),
     }
 }
 
