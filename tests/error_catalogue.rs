@@ -640,8 +640,9 @@ async fn message(case: &Case) -> Result<String, String> {
             }
             let spec = SheetSpec {
                 sheet: sheet_ref(sheet),
-                header_row: *header_row,
+                header_row: runner::sheet::HeaderRow::Row(*header_row),
                 range: range.map(str::to_string),
+                ..SheetSpec::default()
             };
             match read_table(&path, &spec) {
                 Ok(t) => Err(format!("the file was read: {:?}", t.columns)),

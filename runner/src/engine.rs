@@ -9,7 +9,9 @@ use crate::progress::{self, RowBook, RowEffects, RowEntry, RowState};
 use crate::record::{Artifact, Records, StoreError};
 use crate::run::{RowCounts, RowResult, RowStatus, RunId, StepTiming};
 use crate::run_folder::{RunFolder, RunLog, file_sha256, safe_file_name};
-use crate::sheet::{self, ColumnFormat, CsvEncoding, OutputSheet, SheetRef, SheetSpec};
+use crate::sheet::{
+    self, ColumnFormat, CsvEncoding, HeaderRow, MergedCells, OutputSheet, SheetRef, SheetSpec,
+};
 use crate::step::{OnError, SheetName, Step, StepKind, WriteArgs, template_text};
 use crate::table::{Cell, Table};
 use crate::workflow::Workflow;
@@ -295,13 +297,16 @@ impl<'a> Execution<'a> {
                 input.spec.sheet.as_ref(),
                 input.spec.header_row,
                 input.spec.range.clone(),
+                input.spec.merged,
             );
-            let table = sheet::read_table(&path, &spec).map_err(|e| StepFailure {
+            let report = sheet::read(&path, &spec).map_err(|e| StepFailure {
                 message: e.shown_as(file_name(&path)).to_string(),
                 step: format!("reading input `{}`", input.name),
                 row: None,
                 transient: false,
             })?;
+            let place = read_place(&path, &report);
+            let table = report.table;
             let missing: Vec<&String> = input
                 .spec
                 .columns
@@ -310,13 +315,13 @@ impl<'a> Execution<'a> {
                 .collect();
             if !missing.is_empty() {
                 let names: Vec<String> = missing.iter().map(|c| format!("`{c}`")).collect();
-                let place = match sheet::sheet_name_of(&path, &spec.sheet) {
-                    Some(s) => format!("the sheet `{s}` of `{}`", file_name(&path)),
-                    None => format!("the file `{}`", file_name(&path)),
-                };
+                let hint = report
+                    .header_hint
+                    .map(|h| format!(". {h}"))
+                    .unwrap_or_default();
                 return Err(StepFailure {
                     message: format!(
-                        "{place} has no column {} (header row {}). Its columns are: {}",
+                        "{place} has no column {} (header row {}). Its columns are: {}{hint}",
                         names.join(", "),
                         spec.header_row,
                         table.columns.join(", ")
@@ -330,12 +335,23 @@ impl<'a> Execution<'a> {
                 None,
                 None,
                 &format!(
-                    "read input `{}`: {} rows, columns: {}",
+                    "read input `{}` from {place}{}: {} rows, columns: {}",
                     input.name,
+                    report
+                        .encoding
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default(),
                     table.len(),
                     table.columns.join(", ")
                 ),
             );
+            for warning in &report.warnings {
+                self.log.warn(
+                    None,
+                    None,
+                    &format!("input `{}` ({place}): {warning}", input.name),
+                );
+            }
             self.tables.insert(input.name.clone(), table);
         }
         Ok(())
@@ -674,11 +690,16 @@ impl<'a> Execution<'a> {
                         format!("no file was given for input `{}`", a.input),
                     ));
                 };
-                let spec = sheet_spec(a.sheet.as_ref(), a.header_row, a.range.clone());
-                let table = sheet::read_table(&path, &spec).map_err(|e| {
+                let spec = sheet_spec(a.sheet.as_ref(), a.header_row, a.range.clone(), a.merged);
+                let report = sheet::read(&path, &spec).map_err(|e| {
                     self.failure(step, frame, e.shown_as(file_name(&path)).to_string())
                 })?;
-                self.tables.insert(a.into.clone(), table);
+                let place = read_place(&path, &report);
+                for warning in &report.warnings {
+                    self.log
+                        .warn(Some(&step_name(step)), None, &format!("{place}: {warning}"));
+                }
+                self.tables.insert(a.into.clone(), report.table);
                 Ok(Flow::Next)
             }
             StepKind::Filter(a) => {
@@ -1606,17 +1627,19 @@ pub fn step_number(path: &str) -> String {
 
 fn sheet_spec(
     sheet: Option<&SheetName>,
-    header_row: Option<usize>,
+    header_row: Option<HeaderRow>,
     range: Option<String>,
+    merged: MergedCells,
 ) -> SheetSpec {
     SheetSpec {
         sheet: match sheet {
             Some(SheetName::Index(i)) => SheetRef::Index(*i),
             Some(SheetName::Name(n)) => SheetRef::Name(n.clone()),
-            None => SheetRef::Index(1),
+            None => SheetRef::Active,
         },
-        header_row: header_row.unwrap_or(1),
+        header_row: header_row.unwrap_or(HeaderRow::Row(1)),
         range,
+        merged,
     }
 }
 
@@ -1630,6 +1653,15 @@ fn select_columns(t: &Table, columns: &[String]) -> Result<Table, String> {
         out.push_row(idx.iter().map(|i| row[*i].clone()).collect(), *src);
     }
     Ok(out)
+}
+
+/// Which sheet of which file was read (`the sheet `名簿` of `roster.xlsx``), or the file
+/// for CSV (`the file `invoices.csv``).
+fn read_place(path: &std::path::Path, report: &sheet::ReadReport) -> String {
+    match &report.sheet {
+        Some(s) => format!("the sheet `{s}` of `{}`", file_name(path)),
+        None => format!("the file `{}`", file_name(path)),
+    }
 }
 
 /// The name of an input file as the trainee gave it (kobo reads a copy in the run folder).

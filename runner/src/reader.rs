@@ -204,7 +204,7 @@ fn describe_expected(expected: &str) -> (String, Option<&'static str>) {
         ("text".into(), Some("\"some text\""))
     } else if e.starts_with("a sequence") {
         ("a list".into(), Some("[a, b]"))
-    } else if e.starts_with("a sheet number") {
+    } else if e.starts_with("a sheet number") || e.starts_with("a row number") {
         (e.to_string(), Some("1"))
     } else if e.starts_with("a map") || e.starts_with("struct") {
         ("a group of keys".into(), None)

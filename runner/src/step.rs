@@ -7,6 +7,7 @@
 pub use crate::browser::{FillMode, Locator};
 use crate::definition_error::did_you_mean;
 use crate::reader::{Reader, describe_value, scalar_text};
+use crate::sheet::{HeaderRow, MergedCells};
 use crate::source_map::{Pos, child_index, child_key};
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -253,9 +254,12 @@ pub struct ReadArgs {
     #[serde(default)]
     pub sheet: Option<SheetName>,
     #[serde(default)]
-    pub header_row: Option<usize>,
+    pub header_row: Option<HeaderRow>,
     #[serde(default)]
     pub range: Option<String>,
+    /// Merged cells below the header: `warn` (the default) or `fill`.
+    #[serde(default)]
+    pub merged: MergedCells,
     pub into: String,
 }
 

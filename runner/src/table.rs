@@ -142,7 +142,7 @@ impl fmt::Display for Cell {
             Cell::Float(x) => write!(f, "{x}"),
             Cell::Bool(b) => write!(f, "{b}"),
             Cell::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
-            Cell::DateTime(d) => write!(f, "{}", d.format("%Y-%m-%d %H:%M:%S")),
+            Cell::DateTime(d) => write!(f, "{}", d.format("%Y-%m-%d %H:%M:%S%.f")),
             Cell::Error(e) => f.write_str(e),
         }
     }

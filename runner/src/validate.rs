@@ -35,7 +35,7 @@ pub fn check(r: &mut Reader, w: &Workflow) {
         if let Some(range) = &input.spec.range {
             check_range(r, &format!("inputs.{}.range", input.name), range);
         }
-        if input.spec.header_row == Some(0) {
+        if input.spec.header_row == Some(crate::sheet::HeaderRow::Row(0)) {
             r.error(
                 &format!("inputs.{}.header_row", input.name),
                 "`header_row` counts from 1 (the first row is 1)",

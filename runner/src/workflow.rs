@@ -6,6 +6,7 @@
 
 use crate::definition_error::{DefinitionError, DefinitionErrors};
 use crate::reader::{Reader, describe_value, scalar_text};
+use crate::sheet::{HeaderRow, MergedCells};
 use crate::source_map::{Pos, SourceMap, child_key};
 use crate::step::{Retry, SheetName, Step, parse_steps};
 use serde::Deserialize;
@@ -64,10 +65,15 @@ pub struct InputSpec {
     pub description: Option<String>,
     #[serde(default)]
     pub sheet: Option<SheetName>,
+    /// The row with the column names (`3`), or `none` when the file has no header row.
     #[serde(default)]
-    pub header_row: Option<usize>,
+    pub header_row: Option<HeaderRow>,
     #[serde(default)]
     pub range: Option<String>,
+    /// Merged cells below the header: `warn` (the default) or `fill` (copy the value into
+    /// every cell of the block).
+    #[serde(default)]
+    pub merged: MergedCells,
     /// Columns the workflow needs; checked as soon as the file is read.
     #[serde(default)]
     pub columns: Vec<String>,

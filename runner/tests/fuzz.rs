@@ -304,8 +304,9 @@ fn sheet_spec() -> impl Strategy<Value = SheetSpec> {
     )
         .prop_map(|(sheet, header_row, range)| SheetSpec {
             sheet,
-            header_row,
+            header_row: runner::sheet::HeaderRow::Row(header_row),
             range,
+            ..SheetSpec::default()
         })
 }
 

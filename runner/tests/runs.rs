@@ -374,13 +374,18 @@ async fn ukrainian_column_names_are_read_computed_and_written() {
     )
     .unwrap();
     assert_eq!(written.columns, ["Номер", "Сума", "Опис", "Сума з ПДВ"]);
-    // CSV cells stay text as the client wrote them; the computed column is a number.
+    // CSV columns of numbers reach Excel as numbers; text stays text.
     let t = Cell::text;
     assert_eq!(
         written.rows,
         vec![
-            vec![t("2"), t("250"), t("Львів — склад"), Cell::Int(300)],
-            vec![t("1"), t("100"), t("Київ"), Cell::Int(120)],
+            vec![
+                Cell::Int(2),
+                Cell::Int(250),
+                t("Львів — склад"),
+                Cell::Int(300)
+            ],
+            vec![Cell::Int(1), Cell::Int(100), t("Київ"), Cell::Int(120)],
         ]
     );
     let log = std::fs::read_to_string(out.folder.join("log.jsonl")).unwrap();

@@ -8,8 +8,8 @@ use calamine::{Data, Reader, Xlsx, open_workbook};
 use chrono::NaiveDate;
 use encoding_rs::SHIFT_JIS;
 use runner::sheet::{
-    ColumnFormat, CsvEncoding, OutputSheet, SheetRef, SheetSpec, read_table, sheet_names,
-    write_csv, write_xlsx,
+    ColumnFormat, CsvEncoding, HeaderRow, MergedCells, OutputSheet, SheetRef, SheetSpec, read,
+    read_table, sheet_names, write_csv, write_xlsx,
 };
 use runner::{Cell, Table};
 use std::path::{Path, PathBuf};
@@ -23,8 +23,9 @@ fn fixture(rel: &str) -> PathBuf {
 fn spec(sheet: SheetRef, header_row: usize, range: Option<&str>) -> SheetSpec {
     SheetSpec {
         sheet,
-        header_row,
+        header_row: HeaderRow::Row(header_row),
         range: range.map(str::to_string),
+        ..SheetSpec::default()
     }
 }
 
@@ -894,5 +895,533 @@ fn an_xls_claiming_more_than_it_holds_is_an_error() {
     assert!(
         message.contains("cannot be opened (its inner structure is broken: a stream claims more data than the file holds)"),
         "{message}"
+    );
+}
+
+// ---------------------------------------------------------------- fidelity (issue #14)
+
+/// Run `yaml` on `input` and return the run's outcome and its log messages.
+fn run_logged(yaml: &str, input: &Path) -> (runner::RunOutcome, Vec<String>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let home = tempfile::tempdir().unwrap();
+        let records = runner::record::Records::open(&home.path().join("records.db"))
+            .await
+            .unwrap();
+        let w =
+            runner::Workflow::parse(Path::new("test.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"));
+        let mut opts = runner::RunOptions::new(home.path());
+        let first = w.file_inputs().next().unwrap().name.clone();
+        opts.inputs.insert(first, input.to_path_buf());
+        let out = runner::execute(&w, &records, opts).await.unwrap();
+        let log = runner::run_folder::read_log(&out.folder.join("log.jsonl")).unwrap();
+        (out, log.into_iter().map(|l| l.message).collect())
+    })
+}
+
+/// Rewrite one part of a zip file (an xlsx or ods) with `change`.
+fn patch_zip(path: &Path, part: &str, change: impl Fn(String) -> String) {
+    use std::io::{Read, Write};
+    let bytes = std::fs::read(path).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if name == part {
+            data = change(String::from_utf8(data).unwrap()).into_bytes();
+        }
+        out.start_file(name, stored).unwrap();
+        out.write_all(&data).unwrap();
+    }
+    std::fs::write(path, out.finish().unwrap().into_inner()).unwrap();
+}
+
+/// An OpenDocument spreadsheet with the given sheets (name, rows as `table:table-row`
+/// XML), open on `active` when given.
+fn ods(path: &Path, sheets: &[(&str, String)], active: Option<&str>) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("mimetype", stored).unwrap();
+    zip.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+        .unwrap();
+    zip.start_file("META-INF/manifest.xml", stored).unwrap();
+    zip.write_all(br#"<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">
+ <manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
+</manifest:manifest>"#)
+        .unwrap();
+    let tables: String = sheets
+        .iter()
+        .map(|(name, rows)| format!(r#"<table:table table:name="{name}">{rows}</table:table>"#))
+        .collect();
+    zip.start_file("content.xml", stored).unwrap();
+    write!(
+        zip,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body></office:document-content>"#
+    )
+    .unwrap();
+    if let Some(active) = active {
+        zip.start_file("settings.xml", stored).unwrap();
+        write!(
+            zip,
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<office:document-settings xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:config="urn:oasis:names:tc:opendocument:xmlns:config:1.0"><office:settings><config:config-item-set config:name="ooo:view-settings"><config:config-item-map-indexed config:name="Views"><config:config-item-map-entry><config:config-item config:name="ActiveTable" config:type="string">{active}</config:config-item></config:config-item-map-entry></config:config-item-map-indexed></config:config-item-set></office:settings></office:document-settings>"#
+        )
+        .unwrap();
+    }
+    std::fs::write(path, zip.finish().unwrap().into_inner()).unwrap();
+}
+
+/// One ODS row of text cells.
+fn ods_row(cells: &[&str]) -> String {
+    let cells: String = cells
+        .iter()
+        .map(|v| format!(r#"<table:table-cell office:value-type="string"><text:p>{v}</text:p></table:table-cell>"#))
+        .collect();
+    format!("<table:table-row>{cells}</table:table-row>")
+}
+
+/// A workbook whose first sheet is hidden, with `active` (0-based) open when saved.
+fn workbook_with_hidden_sheet(path: &Path, active: Option<usize>) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    for (i, name) in ["Hidden", "Notes", "Data"].iter().enumerate() {
+        let ws = book.add_worksheet();
+        ws.set_name(*name).unwrap();
+        ws.write_string(0, 0, "name").unwrap();
+        ws.write_string(1, 0, format!("on {name}")).unwrap();
+        if i == 0 {
+            ws.set_hidden(true);
+        }
+        if active == Some(i) {
+            ws.set_active(true);
+        }
+    }
+    book.save(path).unwrap();
+}
+
+#[test]
+fn no_sheet_reads_the_active_sheet_never_a_hidden_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let active = dir.path().join("active.xlsx");
+    workbook_with_hidden_sheet(&active, Some(2));
+    let r = read(&active, &SheetSpec::default()).unwrap();
+    assert_eq!(r.sheet.as_deref(), Some("Data"));
+    assert_eq!(r.table.rows[0][0], text("on Data"));
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+
+    // rust_xlsxwriter will not hide the sheet a workbook opens on: hide it by hand, as Excel
+    // does when the first sheet is hidden and no other was opened since.
+    let first_visible = dir.path().join("hidden-first.xlsx");
+    workbook_with_hidden_sheet(&first_visible, None);
+    patch_zip(&first_visible, "xl/workbook.xml", |xml| {
+        xml.replacen(
+            "<sheet name=\"Hidden\"",
+            "<sheet state=\"hidden\" name=\"Hidden\"",
+            1,
+        )
+    });
+    let r = read(&first_visible, &SheetSpec::default()).unwrap();
+    assert_eq!(r.sheet.as_deref(), Some("Notes"));
+
+    // Asking for the hidden sheet by number still reads it, with a warning.
+    let r = read(&first_visible, &spec(SheetRef::Index(1), 1, None)).unwrap();
+    assert_eq!(r.sheet.as_deref(), Some("Hidden"));
+    assert!(
+        r.warnings[0].starts_with("sheet `Hidden` is hidden in Excel"),
+        "{:?}",
+        r.warnings
+    );
+
+    // OpenDocument names the sheet it opens on.
+    let path = dir.path().join("two.ods");
+    let sheet = |v: &str| ods_row(&["name"]) + &ods_row(&[v]);
+    ods(
+        &path,
+        &[("One", sheet("1")), ("Two", sheet("2"))],
+        Some("Two"),
+    );
+    let r = read(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(r.sheet.as_deref(), Some("Two"));
+    assert_eq!(r.table.rows[0][0], text("2"));
+
+    // The run log says which sheet was read.
+    let (out, log) = run_logged(
+        "name: t\nclient: acme\nauthor: olena\ninputs: { people: {} }\nsteps:\n  - log: hi\n",
+        &active,
+    );
+    assert_eq!(out.error, None);
+    assert!(
+        log.iter().any(|l| l
+            == "read input `people` from the sheet `Data` of `active.xlsx`: 1 rows, columns: name"),
+        "{log:?}"
+    );
+}
+
+/// A sheet with area names merged down column A (A2:A4 and A5:A6) and a merged note (C5:D5).
+fn workbook_with_merged_cells(path: &Path) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    let plain = rust_xlsxwriter::Format::new();
+    for (c, h) in ["地区", "店舗", "売上", "メモ"].iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.merge_range(1, 0, 3, 0, "東京", &plain).unwrap();
+    ws.merge_range(4, 0, 5, 0, "大阪", &plain).unwrap();
+    for (r, shop) in ["新宿", "渋谷", "品川", "梅田", "難波"].iter().enumerate() {
+        ws.write_string(r as u32 + 1, 1, *shop).unwrap();
+        ws.write_number(r as u32 + 1, 2, 100.0 * (r + 1) as f64)
+            .unwrap();
+    }
+    ws.merge_range(4, 2, 4, 3, "", &plain).unwrap();
+    ws.write_number(4, 2, 400.0).unwrap();
+    book.save(path).unwrap();
+}
+
+#[test]
+fn merged_cells_warn_by_default_and_fill_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shops.xlsx");
+    workbook_with_merged_cells(&path);
+
+    let r = read(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(
+        column(&r.table, "地区"),
+        [
+            &text("東京"),
+            &Cell::Empty,
+            &Cell::Empty,
+            &text("大阪"),
+            &Cell::Empty
+        ]
+    );
+    assert_eq!(
+        r.warnings,
+        [
+            "3 merged cell blocks are below the header (A2:A4, A5:A6, C5:D5): only the first cell \
+          of a block holds the value, so the other cells read as empty. Add `merged: fill` to \
+          the input to copy the value into every cell of the block"
+        ]
+    );
+
+    let fill = SheetSpec {
+        merged: MergedCells::Fill,
+        ..SheetSpec::default()
+    };
+    let r = read(&path, &fill).unwrap();
+    assert_eq!(
+        column(&r.table, "地区"),
+        [
+            &text("東京"),
+            &text("東京"),
+            &text("東京"),
+            &text("大阪"),
+            &text("大阪")
+        ]
+    );
+    assert_eq!(column(&r.table, "メモ")[3], &Cell::Int(400));
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+
+    // The option is part of the workflow language, on inputs and on `read`.
+    let (out, log) = run_logged(
+        "name: t\nclient: acme\nauthor: olena\ninputs: { shops: { merged: fill } }\nsteps:\n  - read: { input: shops, into: again, merged: warn }\n",
+        &path,
+    );
+    assert_eq!(out.error, None);
+    assert!(
+        log.iter().any(|l| l.contains("merged cell blocks")),
+        "{log:?}"
+    );
+    let bad = runner::Workflow::parse(
+        Path::new("t.yaml"),
+        "name: t\nclient: acme\nauthor: olena\ninputs: { shops: { merged: yes } }\nsteps:\n  - log: hi\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("`merged` cannot be `yes`"), "{bad}");
+}
+
+#[test]
+fn header_row_none_names_columns_by_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("export.csv");
+    std::fs::write(&path, "001,山田,1200\n002,佐藤,800\n").unwrap();
+    let none = SheetSpec {
+        header_row: HeaderRow::None,
+        ..SheetSpec::default()
+    };
+    let t = read_table(&path, &none).unwrap();
+    assert_eq!(t.columns, ["A", "B", "C"]);
+    assert_eq!(t.rows[0][0], text("001"));
+    assert_eq!(t.source_rows, [1, 2]);
+    let part = SheetSpec {
+        range: Some("B2:C".into()),
+        ..none.clone()
+    };
+    let t = read_table(&path, &part).unwrap();
+    assert_eq!(t.columns, ["B", "C"]);
+    assert_eq!(t.rows, [vec![text("佐藤"), text("800")]]);
+
+    let xlsx = dir.path().join("export.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    ws.write_number(0, 1, 7.0).unwrap();
+    ws.write_string(1, 2, "x").unwrap();
+    book.save(&xlsx).unwrap();
+    // Columns keep their letters in the sheet, even an empty column A.
+    let t = read_table(&xlsx, &none).unwrap();
+    assert_eq!(t.columns, ["A", "B", "C"]);
+    assert_eq!(
+        t.rows,
+        [
+            vec![Cell::Empty, Cell::Int(7), Cell::Empty],
+            vec![Cell::Empty, Cell::Empty, text("x")]
+        ]
+    );
+
+    let w = runner::Workflow::parse(
+        Path::new("t.yaml"),
+        "name: t\nclient: acme\nauthor: olena\ninputs: { rows: { header_row: none } }\nsteps:\n  - read: { input: rows, header_row: 2, into: more }\n",
+    )
+    .unwrap();
+    assert_eq!(w.inputs[0].spec.header_row, Some(HeaderRow::None));
+    let bad = runner::Workflow::parse(
+        Path::new("t.yaml"),
+        "name: t\nclient: acme\nauthor: olena\ninputs: { rows: { header_row: nothing } }\nsteps:\n  - log: hi\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad.contains("`header_row` must be a row number (1 = the first row), or `none` when the file has no header row, but it is the text \"nothing\""),
+        "{bad}"
+    );
+}
+
+#[test]
+fn a_header_that_looks_wrong_points_at_the_real_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.csv");
+    std::fs::write(
+        &path,
+        "売上一覧,,\n,,\n地区,店舗,売上\n東京,新宿,100\n大阪,梅田,200\n",
+    )
+    .unwrap();
+    let r = read(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(r.table.columns, ["売上一覧", "Column B", "Column C"]);
+    let hint = "Row 3 looks like the real header (`地区`, `店舗`, `売上`): set `header_row: 3`, \
+                or `header_row: none` if the file has no header";
+    assert_eq!(r.header_hint.as_deref(), Some(hint));
+    assert_eq!(
+        r.warnings,
+        [format!(
+            "the header row 1 looks wrong: 2 of its 3 columns have no name (`Column B`, `Column C`). {hint}"
+        )]
+    );
+    // The right header row gives no warning.
+    let r = read(&path, &spec(SheetRef::Active, 3, None)).unwrap();
+    assert!(
+        r.warnings.is_empty() && r.header_hint.is_none(),
+        "{:?}",
+        r.warnings
+    );
+
+    // A header of numbers (the file has none) is pointed out too.
+    let numbers = dir.path().join("numbers.csv");
+    std::fs::write(&numbers, "1,2,3\n4,5,6\n").unwrap();
+    let r = read(&numbers, &SheetSpec::default()).unwrap();
+    assert!(
+        r.warnings[0].starts_with(
+            "the header row 1 looks wrong: only 0 of its 3 cells look like column names"
+        ),
+        "{:?}",
+        r.warnings
+    );
+
+    // The "no column" error of a run carries the hint.
+    let (out, _) = run_logged(
+        "name: t\nclient: acme\nauthor: olena\ninputs: { sales: { columns: [店舗] } }\nsteps:\n  - log: hi\n",
+        &path,
+    );
+    let error = out.error.unwrap();
+    assert!(
+        error.ends_with(&format!(
+            "Its columns are: 売上一覧, Column B, Column C. {hint}"
+        )),
+        "{error}"
+    );
+}
+
+#[test]
+fn control_characters_in_headers_are_removed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("legacy.csv");
+    std::fs::write(
+        &path,
+        "名前\0,金額\x1b\n山田\x07,100\n佐藤,200\n鈴木,300\n高橋,400\n",
+    )
+    .unwrap();
+    let r = read(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(r.table.columns, ["名前", "金額"]);
+    assert_eq!(
+        r.warnings,
+        [
+            "the column name in cell A1 holds control characters (NUL), which were removed: the column is named `名前`",
+            "the column name in cell B1 holds control characters (U+001B), which were removed: the column is named `金額`",
+            "1 cell holds control characters (U+0007) that Excel cannot show, the first in cell A2; check the file with the client before using those cells",
+        ]
+    );
+}
+
+#[test]
+fn csv_numbers_dates_and_times_reach_excel_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    std::fs::write(
+        &csv,
+        "番号,金額,日付,時刻,所要,メモ\n\
+         00123,\"1,200\",2026/10/31,9:05,37:15:20,A-1\n\
+         00124,８００,2026/11/01 13:45:10,10:30,0:45:00.5,12\n",
+    )
+    .unwrap();
+    let table = read_table(&csv, &SheetSpec::default()).unwrap();
+    let out = dir.path().join("out.xlsx");
+    let sheet = OutputSheet {
+        name: "結果".into(),
+        table: &table,
+        formats: vec![],
+    };
+    write_xlsx(&out, &[sheet]).unwrap();
+
+    let mut book: Xlsx<_> = open_workbook(&out).unwrap();
+    let range = book.worksheet_range("結果").unwrap();
+    let at = |r: u32, c: u32| range.get_value((r, c)).unwrap().clone();
+    assert_eq!(at(1, 0), Data::String("00123".into()), "codes stay text");
+    assert_eq!(at(1, 1), Data::Float(1200.0));
+    assert_eq!(at(2, 1), Data::Float(800.0));
+    assert!(matches!(at(1, 2), Data::DateTime(_)), "{:?}", at(1, 2));
+    assert_eq!(
+        at(1, 5),
+        Data::String("A-1".into()),
+        "mixed text stays text"
+    );
+    assert_eq!(at(2, 5), Data::String("12".into()));
+    let styles = zip_entry(&out, "xl/styles.xml");
+    for code in ["#,##0", "yyyy-mm-dd hh:mm:ss", "[h]:mm:ss", "[h]:mm:ss.000"] {
+        assert!(
+            styles.contains(&format!("formatCode=\"{code}\"")),
+            "{code}: {styles}"
+        );
+    }
+    // Read back, the values are the ones that went in.
+    let back = read_table(&out, &SheetSpec::default()).unwrap();
+    assert_eq!(column(&back, "金額"), [&Cell::Int(1200), &Cell::Int(800)]);
+    assert_eq!(
+        column(&back, "日付"),
+        [
+            &Cell::Date(date(2026, 10, 31)),
+            &Cell::DateTime(date(2026, 11, 1).and_hms_opt(13, 45, 10).unwrap())
+        ]
+    );
+    assert_eq!(column(&back, "時刻"), [&text("9:05"), &text("10:30")]);
+    assert_eq!(
+        column(&back, "所要"),
+        [&text("37:15:20"), &text("0:45:00.5")]
+    );
+}
+
+#[test]
+fn ods_fractional_seconds_survive_a_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("times.ods");
+    let rows = ods_row(&["開始", "所要"])
+        + r#"<table:table-row><table:table-cell office:value-type="date" office:date-value="2026-10-31T09:30:15.25"><text:p>x</text:p></table:table-cell><table:table-cell office:value-type="time" office:time-value="PT01H02M03.5S"><text:p>x</text:p></table:table-cell></table:table-row>"#;
+    ods(&path, &[("S", rows)], None);
+    let table = read_table(&path, &SheetSpec::default()).unwrap();
+    let start = date(2026, 10, 31)
+        .and_hms_milli_opt(9, 30, 15, 250)
+        .unwrap();
+    assert_eq!(table.rows[0], [Cell::DateTime(start), text("1:02:03.5")]);
+    let out = dir.path().join("out.xlsx");
+    write_xlsx(
+        &out,
+        &[OutputSheet {
+            name: "S".into(),
+            table: &table,
+            formats: vec![],
+        }],
+    )
+    .unwrap();
+    let back = read_table(&out, &SheetSpec::default()).unwrap();
+    assert_eq!(back.rows, table.rows);
+    assert!(zip_entry(&out, "xl/styles.xml").contains("yyyy-mm-dd hh:mm:ss.000"));
+}
+
+#[test]
+fn calamine_warnings_become_warnings_of_the_read() {
+    // As in `kobo`, whose tracing-subscriber installs this bridge for `log` records.
+    let _ = tracing_log::LogTracer::init();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let ws = book.add_worksheet();
+    ws.write_string(0, 0, "name").unwrap();
+    ws.write_string(1, 0, "x").unwrap();
+    book.save(&path).unwrap();
+    patch_zip(&path, "xl/worksheets/sheet1.xml", |xml| {
+        xml.replace(
+            "<dimension ref=\"A1:A2\"/>",
+            "<dimension ref=\"A1:A2000000\"/>",
+        )
+    });
+    let r = read(&path, &SheetSpec::default()).unwrap();
+    assert_eq!(r.table.rows, [vec![text("x")]]);
+    assert_eq!(
+        r.warnings,
+        [
+            "the file says a sheet is larger than Excel allows (xlsx has more than maximum number \
+          of rows (1999999 > 1048576)); it may be damaged or made by another program. Open it \
+          in Excel and check the last rows"
+        ]
+    );
+}
+
+#[test]
+fn euc_jp_and_iso_2022_jp_are_detected_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = "番号,氏名,住所\n001,山田　太郎,東京都新宿区西新宿二丁目\n002,髙橋 健,大阪府大阪市北区梅田\n";
+    for (encoding, name) in [
+        (encoding_rs::EUC_JP, "EUC-JP"),
+        (encoding_rs::ISO_2022_JP, "ISO-2022-JP"),
+        (SHIFT_JIS, "Shift_JIS (CP932)"),
+    ] {
+        let path = dir.path().join(format!("{name}.csv"));
+        std::fs::write(&path, encoding.encode(sample).0).unwrap();
+        let r = read(&path, &SheetSpec::default()).unwrap();
+        assert_eq!(r.encoding, Some(name));
+        assert_eq!(r.table.columns, ["番号", "氏名", "住所"], "{name}");
+        assert_eq!(r.table.rows[1][2], text("大阪府大阪市北区梅田"), "{name}");
+    }
+    // The run log names the encoding.
+    let path = dir.path().join("EUC-JP.csv");
+    let (out, log) = run_logged(
+        "name: t\nclient: acme\nauthor: olena\ninputs: { people: {} }\nsteps:\n  - log: hi\n",
+        &path,
+    );
+    assert_eq!(out.error, None);
+    assert!(
+        log.iter()
+            .any(|l| l
+                .starts_with("read input `people` from the file `EUC-JP.csv` (EUC-JP): 2 rows")),
+        "{log:?}"
     );
 }

@@ -62,7 +62,10 @@ steps:
     assert_eq!(w.steps[3].kind.keyword(), "for_each");
     assert_eq!(w.steps[3].on_error, runner::step::OnError::MarkRowFailed);
     assert_eq!(w.steps[1].pos.unwrap().line, 12);
-    assert_eq!(w.inputs[0].spec.header_row, Some(2));
+    assert_eq!(
+        w.inputs[0].spec.header_row,
+        Some(runner::sheet::HeaderRow::Row(2))
+    );
 }
 
 #[test]
@@ -82,7 +85,7 @@ fn unknown_keys_get_a_suggestion() {
             "{HEAD}inputs:\n  invoices: {{ headerrow: 2 }}\nsteps:\n  - log: hi\n"
         )),
         vec![
-            "w.yaml:5:15: unknown key `headerrow` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, columns, same_file_as"
+            "w.yaml:5:15: unknown key `headerrow` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, merged, columns, same_file_as"
         ]
     );
     assert_eq!(
@@ -253,11 +256,11 @@ fn a_mistake_inside_an_input_is_the_only_error() {
     for (spec, expected) in [
         (
             "headr_row: 1",
-            "w.yaml:5:15: unknown key `headr_row` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, columns, same_file_as",
+            "w.yaml:5:15: unknown key `headr_row` in input `invoices`\n  hint: did you mean `header_row`? Allowed keys here: description, sheet, header_row, range, merged, columns, same_file_as",
         ),
         (
             "header_row: -1",
-            "w.yaml:5:27: `header_row` must be a whole number (1 or more), but it is the number -1\n  hint: for example `header_row: 1`",
+            "w.yaml:5:27: `header_row` must be a row number (1 = the first row), or `none` when the file has no header row, but it is the number -1\n  hint: for example `header_row: 1`",
         ),
         (
             "sheet: 0",

@@ -4,27 +4,31 @@
 
 use super::assemble::{Assembler, Selection};
 use super::detect::is_tsv_name;
-use super::{SheetError, SheetRef, SheetSpec, text};
-use crate::table::{Cell, Table};
+use super::{ReadReport, SheetError, SheetRef, SheetSpec, text};
+use crate::table::Cell;
 use std::path::Path;
 
 /// Read the table from a CSV file's bytes.
-pub(crate) fn read(path: &Path, bytes: &[u8], spec: &SheetSpec) -> Result<Table, SheetError> {
+pub(crate) fn read(path: &Path, bytes: &[u8], spec: &SheetSpec) -> Result<ReadReport, SheetError> {
     let selection = Selection::new(path, spec)?;
     let sheet = sheet_name(path);
     check_sheet(path, &sheet, &spec.sheet)?;
     // Most files are UTF-8 without a BOM: parse the bytes as they are, checking each
     // record, and only decode the whole file when a record turns out not to be UTF-8.
     if text::is_plain(bytes)
-        && let Some(table) = parse(path, &sheet, selection, bytes)?
+        && let Some(mut report) = parse(path, &sheet, selection, bytes)?
     {
-        return Ok(table);
+        report.encoding = Some(text::UTF8);
+        return Ok(report);
     }
-    let text = text::decode(path, bytes)?;
-    parse(path, &sheet, selection, text.as_bytes())?.ok_or_else(|| SheetError::Io {
-        path: path.into(),
-        message: "decoded text is not UTF-8 (a bug in kobo; please report it)".into(),
-    })
+    let (text, encoding) = text::decode(path, bytes)?;
+    let mut report =
+        parse(path, &sheet, selection, text.as_bytes())?.ok_or_else(|| SheetError::Io {
+            path: path.into(),
+            message: "decoded text is not UTF-8 (a bug in kobo; please report it)".into(),
+        })?;
+    report.encoding = Some(encoding);
+    Ok(report)
 }
 
 /// Parse UTF-8 CSV bytes; `None` at the first record that is not UTF-8.
@@ -33,7 +37,7 @@ fn parse(
     sheet: &str,
     selection: Selection,
     bytes: &[u8],
-) -> Result<Option<Table>, SheetError> {
+) -> Result<Option<ReadReport>, SheetError> {
     let delimiter = if is_tsv_name(path) {
         b'\t'
     } else {
@@ -123,7 +127,7 @@ pub(crate) fn sheet_name(path: &Path) -> String {
 
 fn check_sheet(path: &Path, sheet: &str, want: &SheetRef) -> Result<(), SheetError> {
     match want {
-        SheetRef::Index(1) => Ok(()),
+        SheetRef::Active | SheetRef::Index(1) => Ok(()),
         SheetRef::Name(name) if name.trim() == sheet => Ok(()),
         SheetRef::Index(index) => Err(SheetError::SheetIndexOutOfRange {
             path: path.into(),

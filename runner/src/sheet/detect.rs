@@ -82,7 +82,7 @@ pub(crate) fn detect(path: &Path, bytes: &[u8]) -> Result<Format, SheetError> {
         || bytes.starts_with(&[0xFE, 0xFF])
         || super::text::bomless_utf16(bytes).is_some();
     let head = &bytes[..bytes.len().min(8192)];
-    if !utf16 && head.contains(&0) {
+    if !utf16 && head.contains(&0) && looks_binary(head) {
         return Err(not_sheet("a binary file of an unknown kind", ASK_CLIENT));
     }
     if !utf16 {
@@ -165,6 +165,16 @@ fn detect_zip(path: &Path, bytes: &[u8], ext: &str) -> Result<Format, SheetError
             "a ZIP archive; unzip it and read the spreadsheet inside",
         ))
     }
+}
+
+/// Many control bytes (one in ten): a binary file. An old system's export may leave a
+/// few NUL bytes in a text file; the reader reports those cells instead.
+fn looks_binary(head: &[u8]) -> bool {
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x1B))
+        .count();
+    control * 10 > head.len()
 }
 
 fn extension(path: &Path) -> String {

@@ -1,9 +1,11 @@
 //! Decoding CSV bytes to text without being told the encoding: a UTF-8 or UTF-16 byte
-//! order mark, else UTF-16 told by its NUL bytes, else valid UTF-8, else Shift_JIS (CP932). Undecodable bytes are reported
-//! with their line and byte offset instead of being replaced silently.
+//! order mark, else UTF-16 told by its NUL bytes, else ISO-2022-JP told by its escapes,
+//! else valid UTF-8, else the Japanese encoding chardetng finds likeliest (Shift_JIS/CP932
+//! or EUC-JP, which often both decode without error). Undecodable bytes are reported with
+//! their line and byte offset instead of being replaced silently.
 
 use super::SheetError;
-use encoding_rs::{DecoderResult, Encoding, SHIFT_JIS, UTF_16BE, UTF_16LE};
+use encoding_rs::{DecoderResult, EUC_JP, Encoding, ISO_2022_JP, SHIFT_JIS, UTF_16BE, UTF_16LE};
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -13,7 +15,23 @@ pub(crate) fn is_plain(bytes: &[u8]) -> bool {
     !(bytes.starts_with(b"\xEF\xBB\xBF")
         || bytes.starts_with(b"\xFF\xFE")
         || bytes.starts_with(b"\xFE\xFF")
-        || bomless_utf16(bytes).is_some())
+        || bomless_utf16(bytes).is_some()
+        || is_iso_2022_jp(bytes))
+}
+
+/// ISO-2022-JP (JIS, used by old mail systems) is 7-bit, so it is also valid UTF-8: it is
+/// told by the escapes that switch to JIS X 0208 (`ESC $ B`, `ESC $ @`).
+fn is_iso_2022_jp(bytes: &[u8]) -> bool {
+    bytes.contains(&0x1B) && bytes.windows(3).any(|w| w == b"\x1b$B" || w == b"\x1b$@")
+}
+
+/// What the run log calls an encoding.
+fn name_of(encoding: &'static Encoding) -> &'static str {
+    if encoding == SHIFT_JIS {
+        SJIS
+    } else {
+        encoding.name()
+    }
 }
 
 /// UTF-16 saved without a byte order mark (some export tools do): in a CSV most characters
@@ -43,11 +61,19 @@ pub(crate) fn bomless_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
     }
 }
 
-/// The text of `bytes`, borrowed when it is already UTF-8 without a BOM.
-pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, SheetError> {
+/// How the run log names the encodings.
+pub(crate) const UTF8: &str = "UTF-8";
+const SJIS: &str = "Shift_JIS (CP932)";
+
+/// The text of `bytes` (borrowed when it is already UTF-8 without a BOM) and the name of
+/// the encoding it was in.
+pub(crate) fn decode<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+) -> Result<(Cow<'a, str>, &'static str), SheetError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return std::str::from_utf8(rest)
-            .map(Cow::Borrowed)
+            .map(|t| (Cow::Borrowed(t), "UTF-8 with BOM"))
             .map_err(|e| undecodable(path, bytes, "UTF-8", 3 + e.valid_up_to()));
     }
     if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
@@ -59,19 +85,32 @@ pub(crate) fn decode<'a>(path: &Path, bytes: &'a [u8]) -> Result<Cow<'a, str>, S
     if let Some(encoding) = bomless_utf16(bytes) {
         return decode_with(path, bytes, bytes, 0, encoding, "UTF-16");
     }
+    if is_iso_2022_jp(bytes) {
+        return decode_with(path, bytes, bytes, 0, ISO_2022_JP, "ISO-2022-JP");
+    }
     let utf8_error = match std::str::from_utf8(bytes) {
-        Ok(text) => return Ok(Cow::Borrowed(text)),
+        Ok(text) => return Ok((Cow::Borrowed(text), UTF8)),
         Err(e) => e.valid_up_to(),
     };
-    if let Some(text) = SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes) {
-        return Ok(Cow::Owned(text.into_owned()));
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(bytes, true);
+    let guess = detector.guess(Some(b"jp"), true);
+    let japanese = [SHIFT_JIS, EUC_JP];
+    let order = japanese
+        .iter()
+        .filter(|e| **e == guess)
+        .chain(japanese.iter().filter(|e| **e != guess));
+    for &encoding in order {
+        if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
+            return Ok((Cow::Owned(text.into_owned()), name_of(encoding)));
+        }
     }
     // Neither fits: blame the encoding that got further, it is the likelier one.
     let sjis_error = first_error(SHIFT_JIS, bytes);
     Err(if utf8_error > sjis_error {
         undecodable(path, bytes, "UTF-8", utf8_error)
     } else {
-        undecodable(path, bytes, "Shift_JIS (CP932)", sjis_error)
+        undecodable(path, bytes, SJIS, sjis_error)
     })
 }
 
@@ -82,9 +121,9 @@ fn decode_with<'a>(
     skipped: usize,
     encoding: &'static Encoding,
     name: &'static str,
-) -> Result<Cow<'a, str>, SheetError> {
+) -> Result<(Cow<'a, str>, &'static str), SheetError> {
     match encoding.decode_without_bom_handling_and_without_replacement(rest) {
-        Some(text) => Ok(Cow::Owned(text.into_owned())),
+        Some(text) => Ok((Cow::Owned(text.into_owned()), name)),
         None => Err(undecodable(
             path,
             whole,
@@ -126,7 +165,7 @@ mod tests {
     use super::*;
 
     fn text(bytes: &[u8]) -> String {
-        decode(Path::new("t.csv"), bytes).unwrap().into_owned()
+        decode(Path::new("t.csv"), bytes).unwrap().0.into_owned()
     }
 
     #[test]
@@ -147,6 +186,18 @@ mod tests {
             .chain("名前".encode_utf16().flat_map(u16::to_be_bytes))
             .collect();
         assert_eq!(text(&be), "名前");
+    }
+
+    #[test]
+    fn japanese_encodings_are_told_apart() {
+        let sample = "請求書番号,取引先,金額\n001,株式会社サクラ,1200\n002,山田商店,800\n";
+        for encoding in [SHIFT_JIS, EUC_JP, ISO_2022_JP] {
+            let bytes = encoding.encode(sample).0;
+            let (decoded, name) = decode(Path::new("t.csv"), &bytes).unwrap();
+            assert_eq!(decoded, sample, "{}", encoding.name());
+            assert_eq!(name, name_of(encoding));
+            assert_eq!(is_plain(&bytes), encoding != ISO_2022_JP);
+        }
     }
 
     #[test]

@@ -4,11 +4,12 @@
 
 use super::assemble::{Assembler, Selection};
 use super::detect::Format;
-use super::{SheetError, SheetRef, SheetSpec};
-use crate::table::{Cell, Table};
+use super::range::cell_name;
+use super::{MergedCells, ReadReport, SheetError, SheetRef, SheetSpec};
+use crate::table::Cell;
 use calamine::{
-    Data, DataType, Dimensions, Ods, OdsError, Range, Reader, Sheets, Xls, XlsError, Xlsb,
-    XlsbError, Xlsx, XlsxError,
+    Data, DataType, Dimensions, Ods, OdsError, Range, Reader, Sheet, SheetType, SheetVisible,
+    Sheets, Xls, XlsError, Xlsb, XlsbError, Xlsx, XlsxError,
 };
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use std::io::Cursor;
@@ -22,8 +23,14 @@ pub(crate) fn read(
     bytes: Vec<u8>,
     format: Format,
     spec: &SheetSpec,
-) -> Result<Table, SheetError> {
-    guarded(path, format, || read_unguarded(path, bytes, format, spec))
+) -> Result<ReadReport, SheetError> {
+    let (report, caught) = super::calamine_log::catch(|| {
+        guarded(path, format, || read_unguarded(path, bytes, format, spec))
+    });
+    report.map(|mut r| {
+        r.warnings.extend(caught);
+        r
+    })
 }
 
 /// calamine panics on some damaged files (an xls cut inside its directory fails an
@@ -47,22 +54,202 @@ fn read_unguarded(
     bytes: Vec<u8>,
     format: Format,
     spec: &SheetSpec,
-) -> Result<Table, SheetError> {
+) -> Result<ReadReport, SheetError> {
     let selection = Selection::new(path, spec)?;
+    let active = active_sheet(&bytes, format);
     let mut book = open(path, bytes, format)?;
-    let names = book.sheet_names();
-    let sheet = resolve_sheet(path, &names, &spec.sheet)?;
+    let mut warnings = Vec::new();
+    let sheet = match &spec.sheet {
+        SheetRef::Active => default_of(&book, active, &mut warnings),
+        want => {
+            let sheet = resolve_sheet(path, &book.sheet_names(), want)?;
+            if let Some(meta) = book.sheets_metadata().iter().find(|m| m.name == sheet)
+                && meta.visible != SheetVisible::Visible
+            {
+                warnings.push(format!(
+                    "sheet `{sheet}` is hidden in Excel: the client may not see what the bot \
+                     reads. Check that this is the sheet you mean"
+                ));
+            }
+            sheet
+        }
+    };
     let mut range = book
         .worksheet_range(&sheet)
         .map_err(|e| calamine_error(path, format, e))?;
+    let regions: Vec<Dimensions> = match &mut book {
+        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(&sheet).unwrap_or_default(),
+        Sheets::Xls(x) => x.merge_cells_by_sheet_name(&sheet).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let data_regions = data_regions(&regions, &selection, &range);
+    match spec.merged {
+        MergedCells::Fill => fill_merged(&mut range, &data_regions),
+        MergedCells::Warn => {
+            if let Some(w) = merged_warning(&data_regions) {
+                warnings.push(w);
+            }
+        }
+    }
     let mut assembler = Assembler::new(path, &sheet, selection);
     push_rows(&mut assembler, &selection, &mut range);
     let merged = if assembler.has_blank_header() {
-        merged_header_names(&mut book, &sheet, &range, &selection)
+        merged_header_names(&regions, &range, &selection)
     } else {
         Vec::new()
     };
-    assembler.finish(&merged)
+    let mut report = assembler.finish(&merged)?;
+    warnings.append(&mut report.warnings);
+    report.warnings = warnings;
+    report.sheet = Some(sheet);
+    Ok(report)
+}
+
+/// The sheet read when the workflow names none: the one that was active when the file
+/// was saved, if it is a visible worksheet; else the first visible worksheet.
+fn default_of(book: &Book, active: Option<Active>, warnings: &mut Vec<String>) -> String {
+    let sheets = book.sheets_metadata();
+    let shown = |s: &&Sheet| s.visible == SheetVisible::Visible && s.typ == SheetType::WorkSheet;
+    let active = match active {
+        Some(Active::Index(i)) => sheets.get(i),
+        Some(Active::Name(n)) => sheets.iter().find(|s| s.name == n),
+        None => None,
+    };
+    if let Some(found) = active.filter(shown).or_else(|| sheets.iter().find(shown)) {
+        return found.name.clone();
+    }
+    let first = sheets.first().map(|s| s.name.clone()).unwrap_or_default();
+    warnings.push(format!(
+        "every sheet of the file is hidden; the first one, `{first}`, was read. Name the sheet \
+         with `sheet:` to be sure"
+    ));
+    first
+}
+
+/// The sheet a workbook opens on, as its file says: by position (xlsx, `activeTab`) or by
+/// name (ods, `ActiveTable`). calamine 0.38 does not read it. Not known for xls and xlsb.
+enum Active {
+    Index(usize),
+    Name(String),
+}
+
+fn active_sheet(bytes: &[u8], format: Format) -> Option<Active> {
+    let (part, read): (&str, fn(&str) -> Option<Active>) = match format {
+        Format::Xlsx => ("xl/workbook.xml", |xml| {
+            let view = &xml[xml.find("workbookView")?..];
+            let view = &view[..view.find('>')?];
+            let value = attribute(view, "activeTab")?;
+            value.parse().ok().map(Active::Index)
+        }),
+        Format::Ods => ("settings.xml", |xml| {
+            let at = xml.find("config:name=\"ActiveTable\"")?;
+            let item = &xml[at..];
+            let value = &item[item.find('>')? + 1..];
+            let value = &value[..value.find('<')?];
+            Some(Active::Name(unescape_xml(value)))
+        }),
+        _ => return None,
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+    let mut file = zip.by_name(part).ok()?;
+    // Both parts are small; a huge one is not worth reading for this.
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(&mut file, 4 << 20), &mut text).ok()?;
+    read(&text)
+}
+
+/// The value of `name="…"` inside one XML tag's text.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let rest = &tag[at..];
+    Some(&rest[..rest.find('"')?])
+}
+
+fn unescape_xml(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Merged regions that lie below the header (and inside the range): the ones whose other
+/// cells read as empty data. Regions that touch the header row name columns instead.
+fn data_regions(
+    regions: &[Dimensions],
+    selection: &Selection,
+    range: &Range<Data>,
+) -> Vec<Dimensions> {
+    let first = selection.first_data_row() as u32;
+    let (first_col, last_col) = selection.columns();
+    let last_row = selection.range.last_row.map_or(u32::MAX, |r| r as u32);
+    let last_col = last_col.map_or(u32::MAX, |c| c as u32);
+    let Some(end) = range.end() else {
+        return Vec::new();
+    };
+    let mut out: Vec<Dimensions> = regions
+        .iter()
+        .filter(|d| d.start.0 >= first && d.start.0 <= last_row.min(end.0))
+        .filter(|d| d.end.1 >= first_col as u32 && d.start.1 <= last_col.min(end.1))
+        .filter(|d| d.start != d.end)
+        .copied()
+        .collect();
+    out.sort_by_key(|d| d.start);
+    out
+}
+
+/// `merged: fill`: every cell of a region takes the region's value.
+fn fill_merged(range: &mut Range<Data>, regions: &[Dimensions]) {
+    for region in regions {
+        let Some(value) = range.get_value(region.start).cloned() else {
+            continue;
+        };
+        for row in region.start.0..=region.end.0 {
+            for col in region.start.1..=region.end.1 {
+                if (row, col) != region.start && range.get_value((row, col)).is_some() {
+                    range.set_value((row, col), value.clone());
+                }
+            }
+        }
+    }
+}
+
+fn merged_warning(regions: &[Dimensions]) -> Option<String> {
+    let name = |d: &Dimensions| {
+        format!(
+            "{}:{}",
+            cell_name(d.start.0 as usize, d.start.1 as usize),
+            cell_name(d.end.0 as usize, d.end.1 as usize)
+        )
+    };
+    let mut names: Vec<String> = regions.iter().take(5).map(name).collect();
+    if regions.len() > 5 {
+        names.push(format!("and {} more", regions.len() - 5));
+    }
+    match regions.len() {
+        0 => None,
+        n => Some(format!(
+            "{} merged cell block{} below the header ({}): only the first cell of a block holds \
+             the value, so the other cells read as empty. Add `merged: fill` to the input to \
+             copy the value into every cell of the block",
+            n,
+            if n == 1 { " is" } else { "s are" },
+            names.join(", ")
+        )),
+    }
+}
+
+/// The sheet read when the workflow names none (see [`SheetRef::Active`]).
+pub(crate) fn default_sheet(
+    path: &Path,
+    bytes: Vec<u8>,
+    format: Format,
+) -> Result<String, SheetError> {
+    guarded(path, format, || {
+        let active = active_sheet(&bytes, format);
+        let book = open(path, bytes, format)?;
+        Ok(default_of(&book, active, &mut Vec::new()))
+    })
 }
 
 /// Names of the sheets, in workbook order.
@@ -138,6 +325,7 @@ fn inner_message(error: &calamine::Error) -> String {
 /// spaces when that picks exactly one sheet.
 fn resolve_sheet(path: &Path, names: &[String], want: &SheetRef) -> Result<String, SheetError> {
     match want {
+        SheetRef::Active => Ok(names.first().cloned().unwrap_or_default()),
         SheetRef::Index(i) => {
             names
                 .get(i.wrapping_sub(1))
@@ -178,17 +366,14 @@ fn resolve_sheet(path: &Path, names: &[String], want: &SheetRef) -> Result<Strin
 /// other readers do not report merges). The name is the region's top-left value, which
 /// may sit above the header row when the region spans rows.
 fn merged_header_names(
-    book: &mut Book,
-    sheet: &str,
+    regions: &[Dimensions],
     range: &Range<Data>,
     selection: &Selection,
 ) -> Vec<(usize, String)> {
-    let regions: Vec<Dimensions> = match book {
-        Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
-        Sheets::Xls(x) => x.merge_cells_by_sheet_name(sheet).unwrap_or_default(),
-        _ => Vec::new(),
+    let Some(row) = selection.header_row else {
+        return Vec::new();
     };
-    let row = selection.header_row as u32;
+    let row = row as u32;
     let mut names = Vec::new();
     for region in regions
         .iter()
@@ -234,7 +419,8 @@ fn push_rows(assembler: &mut Assembler<'_>, selection: &Selection, range: &mut R
             continue;
         }
         let source = &mut range[i][lo - col0..=hi - col0];
-        if row < assembler.header_row() {
+        let header = assembler.header_row();
+        if header.is_some_and(|h| row < h) && !assembler.wants_above() {
             if source.iter().any(|d| !is_blank(d)) {
                 assembler.note_filled(row);
             }
@@ -242,7 +428,8 @@ fn push_rows(assembler: &mut Assembler<'_>, selection: &Selection, range: &mut R
         }
         let mut cells = Vec::with_capacity(capacity);
         cells.resize(lo - first_col, Cell::Empty);
-        if row == assembler.header_row() {
+        // The header row and the rows above it stay in the range, for merged header names.
+        if header.is_some_and(|h| row <= h) {
             cells.extend(source.iter().map(to_cell_ref));
         } else {
             cells.extend(source.iter_mut().map(|d| to_cell(std::mem::take(d))));
@@ -303,9 +490,9 @@ fn to_cell(data: Data) -> Cell {
                 Cell::Text(s)
             }
         }
-        Data::DurationIso(ref s) => match data.as_time() {
-            Some(t) => Cell::Text(format_time(t)),
-            None => Cell::Text(s.clone()),
+        Data::DurationIso(s) => match iso_duration_ms(&s) {
+            Some(ms) => Cell::Text(format_duration_ms(ms)),
+            None => Cell::Text(s),
         },
     }
 }
@@ -319,27 +506,63 @@ fn date_or_datetime(dt: NaiveDateTime) -> Cell {
 }
 
 fn format_time(t: NaiveTime) -> String {
-    if t.second() == 0 {
+    if t.second() == 0 && t.nanosecond() == 0 {
         t.format("%H:%M").to_string()
     } else {
-        t.format("%H:%M:%S").to_string()
+        t.format("%H:%M:%S%.f").to_string()
     }
 }
 
-/// `8:30`, `37:15:20`: hours may pass 24, as in Excel's `[h]:mm` format.
 fn format_duration(d: chrono::Duration) -> String {
-    let total = d.num_seconds();
-    let (sign, total) = if total < 0 {
-        ("-", -total)
-    } else {
-        ("", total)
-    };
+    format_duration_ms(d.num_milliseconds())
+}
+
+/// `8:30`, `37:15:20`, `8:30:15.5`: hours may pass 24, as in Excel's `[h]:mm` format;
+/// fractions of a second (ods keeps them) are kept.
+fn format_duration_ms(ms: i64) -> String {
+    let (sign, ms) = if ms < 0 { ("-", -ms) } else { ("", ms) };
+    let (total, frac) = (ms / 1000, ms % 1000);
     let (h, m, s) = (total / 3600, total / 60 % 60, total % 60);
-    if s == 0 {
+    if frac != 0 {
+        let frac = format!("{frac:03}");
+        format!("{sign}{h}:{m:02}:{s:02}.{}", frac.trim_end_matches('0'))
+    } else if s == 0 {
         format!("{sign}{h}:{m:02}")
     } else {
         format!("{sign}{h}:{m:02}:{s:02}")
     }
+}
+
+/// An ods duration (`PT37H15M20.5S`, `-PT8H`) in milliseconds.
+fn iso_duration_ms(s: &str) -> Option<i64> {
+    let (sign, rest) = match s.trim().strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, s.trim()),
+    };
+    let rest = rest.strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (rest, ""),
+    };
+    let mut ms = 0f64;
+    if !days.is_empty() {
+        ms += days.strip_suffix('D')?.parse::<f64>().ok()? * 86_400_000.0;
+    }
+    let mut number = String::new();
+    for c in time.chars() {
+        let unit = match c {
+            'H' => 3_600_000.0,
+            'M' => 60_000.0,
+            'S' => 1000.0,
+            c => {
+                number.push(c);
+                continue;
+            }
+        };
+        ms += number.parse::<f64>().ok()? * unit;
+        number.clear();
+    }
+    number.is_empty().then_some(sign * ms.round() as i64)
 }
 
 #[cfg(test)]
@@ -376,7 +599,24 @@ mod tests {
         );
         assert_eq!(
             to_cell(Data::DurationIso("PT08H30M00S".into())),
-            Cell::Text("08:30".into())
+            Cell::Text("8:30".into())
+        );
+    }
+
+    #[test]
+    fn fractions_of_a_second_are_kept() {
+        assert_eq!(
+            to_cell(Data::DurationIso("PT37H15M20.5S".into())),
+            Cell::Text("37:15:20.5".into())
+        );
+        assert_eq!(
+            to_cell(Data::DateTimeIso("09:30:15.25".into())),
+            Cell::Text("09:30:15.250".into())
+        );
+        let d = NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+        assert_eq!(
+            to_cell(Data::DateTimeIso("2026-10-31T09:30:15.25".into())),
+            Cell::DateTime(d.and_hms_milli_opt(9, 30, 15, 250).unwrap())
         );
     }
 

@@ -13,7 +13,11 @@ use std::collections::HashSet;
 use std::path::Path;
 
 const DATE_FORMAT: &str = "yyyy-mm-dd";
-const DATETIME_FORMAT: &str = "yyyy-mm-dd hh:mm";
+const DATETIME_FORMAT: &str = "yyyy-mm-dd hh:mm:ss";
+const DATETIME_MS_FORMAT: &str = "yyyy-mm-dd hh:mm:ss.000";
+/// Times of day and durations: hours may pass 24 (`37:15:00`), as in Excel's `[h]` format.
+const TIME_FORMAT: &str = "[h]:mm:ss";
+const TIME_MS_FORMAT: &str = "[h]:mm:ss.000";
 /// Excel's limits.
 const MAX_DATA_ROWS: usize = 1_048_575;
 const MAX_COLUMNS: usize = 16_384;
@@ -100,15 +104,34 @@ struct ColumnPlan {
     dates: bool,
     /// The column format shows numbers, so number-like text becomes a number.
     numbers: bool,
+    /// Without a format: what every text cell of the column reads as (CSV values are text).
+    inferred: Option<Inferred>,
+}
+
+/// What all the text of a column reads as, so that a CSV's numbers, dates and times reach
+/// Excel as numbers, dates and times, not as text Excel flags with a green triangle.
+#[derive(Clone, Copy, PartialEq)]
+enum Inferred {
+    /// `thousands`: some cell was written `1,200`, so the column shows `#,##0`.
+    Number {
+        thousands: bool,
+    },
+    Date,
+    /// `[h]:mm:ss`; `ms` when some cell has fractions of a second.
+    Time {
+        ms: bool,
+    },
 }
 
 fn plan_columns(path: &Path, sheet: &OutputSheet<'_>) -> Result<Vec<ColumnPlan>, SheetError> {
     let table = sheet.table;
     let mut plans: Vec<ColumnPlan> = (0..table.columns.len())
-        .map(|_| ColumnPlan {
+        .enumerate()
+        .map(|(c, _)| ColumnPlan {
             format: None,
             dates: false,
             numbers: false,
+            inferred: infer_column(table, c),
         })
         .collect();
     for ColumnFormat { column, format } in &sheet.formats {
@@ -125,6 +148,7 @@ fn plan_columns(path: &Path, sheet: &OutputSheet<'_>) -> Result<Vec<ColumnPlan>,
             format: Some(Format::new().set_num_format(format)),
             dates,
             numbers: !dates && format.contains(['0', '#', '?']),
+            inferred: None,
         };
     }
     Ok(plans)
@@ -154,6 +178,17 @@ fn write_sheet(path: &Path, ws: &mut Worksheet, sheet: &OutputSheet<'_>) -> Resu
     let bold = Format::new().set_bold();
     let date = Format::new().set_num_format(DATE_FORMAT);
     let datetime = Format::new().set_num_format(DATETIME_FORMAT);
+    let datetime_ms = Format::new().set_num_format(DATETIME_MS_FORMAT);
+    let time = Format::new().set_num_format(TIME_FORMAT);
+    let time_ms = Format::new().set_num_format(TIME_MS_FORMAT);
+    let thousands = Format::new().set_num_format("#,##0");
+    let datetime_for = |d: &NaiveDateTime| {
+        if d.and_utc().timestamp_subsec_nanos() == 0 {
+            &datetime
+        } else {
+            &datetime_ms
+        }
+    };
 
     let mut widths: Vec<usize> = Vec::with_capacity(table.columns.len());
     for (c, name) in table.columns.iter().enumerate() {
@@ -193,9 +228,36 @@ fn write_sheet(path: &Path, ws: &mut Worksheet, sheet: &OutputSheet<'_>) -> Resu
                             Some(n) => write_number(ws, xr, xc, n, custom),
                             None => ws.write_string(xr, xc, s),
                         },
-                        _ => match custom {
-                            Some(f) => ws.write_string_with_format(xr, xc, s, f),
-                            None => ws.write_string(xr, xc, s),
+                        _ => match (custom, plan.inferred) {
+                            (Some(f), _) => ws.write_string_with_format(xr, xc, s, f),
+                            (None, Some(Inferred::Number { thousands: t })) => {
+                                match number_text(s) {
+                                    Some(n) if t => {
+                                        ws.write_number_with_format(xr, xc, n, &thousands)
+                                    }
+                                    Some(n) => ws.write_number(xr, xc, n),
+                                    None => ws.write_string(xr, xc, s),
+                                }
+                            }
+                            (None, Some(Inferred::Date)) => match parse_date_text(s) {
+                                Some(DateText::Date(d)) => {
+                                    ws.write_datetime_with_format(xr, xc, d, &date)
+                                }
+                                Some(DateText::DateTime(d)) => {
+                                    ws.write_datetime_with_format(xr, xc, d, datetime_for(&d))
+                                }
+                                None => ws.write_string(xr, xc, s),
+                            },
+                            (None, Some(Inferred::Time { ms })) => match time_text(s) {
+                                Some(days) => ws.write_number_with_format(
+                                    xr,
+                                    xc,
+                                    days,
+                                    if ms { &time_ms } else { &time },
+                                ),
+                                None => ws.write_string(xr, xc, s),
+                            },
+                            (None, None) => ws.write_string(xr, xc, s),
                         },
                     }
                 }
@@ -215,9 +277,9 @@ fn write_sheet(path: &Path, ws: &mut Worksheet, sheet: &OutputSheet<'_>) -> Resu
                 }
                 Cell::DateTime(d) => {
                     let f = if plan.dates {
-                        custom.unwrap_or(&datetime)
+                        custom.unwrap_or(datetime_for(d))
                     } else {
-                        &datetime
+                        datetime_for(d)
                     };
                     ws.write_datetime_with_format(xr, xc, d, f)
                 }
@@ -275,6 +337,104 @@ fn is_date_format(code: &str) -> bool {
     false
 }
 
+/// What every text cell of column `c` reads as, if they all read as one kind; `None` when
+/// the column has no text or some text is only text (`00123`, `INV-1`, `12:00頃`).
+fn infer_column(table: &crate::table::Table, c: usize) -> Option<Inferred> {
+    let mut kind: Option<Inferred> = None;
+    for row in &table.rows {
+        let Some(Cell::Text(s)) = row.get(c) else {
+            continue;
+        };
+        let this = if number_text(s).is_some() {
+            Inferred::Number {
+                thousands: s.contains([',', '，']),
+            }
+        } else if parse_date_text(s).is_some() {
+            Inferred::Date
+        } else if time_text(s).is_some() {
+            Inferred::Time {
+                ms: s.contains('.'),
+            }
+        } else {
+            return None;
+        };
+        kind = Some(match (kind, this) {
+            (None, k) => k,
+            (Some(Inferred::Number { thousands: a }), Inferred::Number { thousands: b }) => {
+                Inferred::Number { thousands: a || b }
+            }
+            (Some(Inferred::Date), Inferred::Date) => Inferred::Date,
+            (Some(Inferred::Time { ms: a }), Inferred::Time { ms: b }) => {
+                Inferred::Time { ms: a || b }
+            }
+            _ => return None,
+        });
+    }
+    kind
+}
+
+/// A number as a CSV writes one: `1200`, `-5.5`, `1,200`, `¥1,200`, `１２００`. Not a code
+/// with a leading zero (`00123`), not more digits than Excel keeps (15), no exponents.
+fn number_text(s: &str) -> Option<f64> {
+    let n = parse_number(s)?;
+    let digits: String = s
+        .trim()
+        .chars()
+        .filter_map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32),
+            '0'..='9' | '.' | '．' | '-' | '－' | '−' => Some(c),
+            ',' | '，' | '¥' | '￥' | '\\' | '円' => None,
+            _ => Some('x'),
+        })
+        .collect();
+    let body = digits.trim_start_matches(['-', '－', '−']);
+    let int = body.split(['.', '．']).next().unwrap_or("");
+    let ok = !body.is_empty()
+        && body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '．')
+        && !int.is_empty()
+        && (int.len() == 1 || !int.starts_with('0'))
+        && body.chars().filter(char::is_ascii_digit).count() <= 15;
+    ok.then_some(n)
+}
+
+/// `9:05`, `37:15:20`, `08:30:15.5` as a fraction of a day (Excel's time value).
+fn time_text(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (sign, s) = match s.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, s),
+    };
+    let mut parts = s.split(':');
+    let h = parts.next()?;
+    let m = parts.next()?;
+    let sec = parts.next();
+    if parts.next().is_some()
+        || h.is_empty()
+        || h.len() > 5
+        || m.len() != 2
+        || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let (h, m): (f64, f64) = (h.parse().ok()?, m.parse().ok()?);
+    let sec: f64 = match sec {
+        None => 0.0,
+        Some(x) => {
+            let whole = x.split('.').next()?;
+            if whole.len() != 2 || !x.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                return None;
+            }
+            x.parse().ok()?
+        }
+    };
+    if m >= 60.0 || sec >= 60.0 {
+        return None;
+    }
+    Some(sign * (h * 3600.0 + m * 60.0 + sec) / 86_400.0)
+}
+
 enum DateText {
     Date(NaiveDate),
     DateTime(NaiveDateTime),
@@ -291,7 +451,7 @@ fn parse_date_text(text: &str) -> Option<DateText> {
     if let Ok(d) = NaiveDate::parse_from_str(&normalized, "%Y-%m-%d") {
         return Some(DateText::Date(d));
     }
-    ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(&normalized, f).ok())
         .map(DateText::DateTime)
