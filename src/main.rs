@@ -786,6 +786,18 @@ async fn bot_tests(paths: &[PathBuf]) -> Result<ExitCode> {
 
 /// `kobo run-job`: one job from a worker, on standard input; the memory limit set first.
 async fn run_job(home: &Path) -> Result<ExitCode> {
+    match run_job_inner(home).await {
+        Ok(code) => Ok(code),
+        // kobo could not start the run (records out of reach, a broken job): not the run's
+        // fault, so the worker puts the job back rather than failing the run.
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(runner::child_run::exit::RETRY))
+        }
+    }
+}
+
+async fn run_job_inner(home: &Path) -> Result<ExitCode> {
     use runner::child_run::{ChildJob, STEP_MARK, exit};
     use runner::worker::{JobError, WorkerSettings, run_job_here};
     runner::child_run::end_with_parent();
@@ -797,17 +809,13 @@ async fn run_job(home: &Path) -> Result<ExitCode> {
     let mut settings = WorkerSettings::new(1);
     settings.name = job.worker.clone();
     settings.run_timeout = job.run_timeout_secs.map(std::time::Duration::from_secs);
-    // The step each run is in, for the worker to name if this process stops (throttled: a
-    // step seen before is told again at most every 20 ms).
-    let last = std::sync::Mutex::new((
-        std::time::Instant::now(),
-        std::collections::HashSet::<String>::new(),
-    ));
+    // The step the run is in, for the worker to name if this process stops: told whenever
+    // it changes.
+    let last = std::sync::Mutex::new(String::new());
     settings.step_trace = Some(std::sync::Arc::new(move |step: &str| {
         let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = last.1.insert(step.to_string());
-        if fresh || last.0.elapsed() >= std::time::Duration::from_millis(20) {
-            last.0 = std::time::Instant::now();
+        if *last != step {
+            step.clone_into(&mut last);
             eprintln!("{STEP_MARK}{step}");
         }
     }));

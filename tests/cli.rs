@@ -1201,3 +1201,41 @@ fn a_machine_without_a_japanese_font_is_told_what_to_install() {
         out.stderr()
     );
 }
+
+/// A click that makes the portal send a file (an export) saves it in the run's own
+/// `downloads/` folder, never in the account's home folder or anywhere else.
+#[test]
+fn a_downloaded_file_stays_in_the_run_folder() {
+    let (_rt, portal) = portal();
+    let fake_home = tempfile::tempdir().unwrap();
+    let kobo = browser_kobo().env("HOME", fake_home.path().to_str().unwrap());
+    let url = format!("portal_url={}", portal.url());
+    let wf = portal_workflow(
+        &kobo,
+        "export",
+        "  - open: \"{{ params.portal_url }}/escape\"\n  - click: CSVをダウンロード\n  - pause: 2\n",
+    );
+    let out = kobo.run(&portal_run(&wf, &url)).success();
+    let folder = PathBuf::from(out.field("run folder"));
+    let saved = std::fs::read_to_string(folder.join("downloads/export.csv"))
+        .unwrap_or_else(|e| panic!("no export in the run's downloads/: {e}\n{}", out.stderr()));
+    assert!(saved.contains("番号,金額"), "{saved}");
+    let strays: Vec<_> = walk(fake_home.path())
+        .into_iter()
+        .filter(|p| p.ends_with("export.csv"))
+        .collect();
+    assert!(strays.is_empty(), "downloaded outside the run: {strays:?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

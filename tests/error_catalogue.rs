@@ -495,6 +495,18 @@ fn cases() -> Vec<Case> {
             Bytes(ORDERS.as_bytes()),
         ),
         run(
+            "More output files than a run may write (`limits.yaml`, or the workflow's `limits:`)",
+            "limits: { outputs: 1 }\ninputs: { orders: {} }\nsteps:\n  - write: { file: a.csv, table: orders }\n  - write: { file: b.csv, table: orders }\n",
+            "orders.csv",
+            Bytes(ORDERS.as_bytes()),
+        ),
+        run(
+            "A workflow asking for more than the admin allows",
+            "limits: { memory_mb: 100000 }\ninputs: { orders: {} }\nsteps:\n  - log: hi\n",
+            "orders.csv",
+            Bytes(ORDERS.as_bytes()),
+        ),
+        run(
             "A `for_each` key that is empty in a row (every row needs one)",
             "inputs: { orders: {} }\nsteps:\n  - for_each: orders\n    key: \"{{ row['金額'] }}\"\n    steps:\n      - log: \"{{ row['品名'] }}\"\n",
             "orders.csv",

@@ -485,6 +485,10 @@ async fn a_rerun_of_failed_rows_with_a_fixed_workflow_enters_only_those() {
     assert!(page.contains("id=\"rerun-failed\""), "{page}");
     let answer = olena.post(&format!("/runs/{first}/rerun"), "rows=failed");
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    // A second click (or a second reviewer) makes no second rerun of the same run.
+    let again = olena.post(&format!("/runs/{first}/rerun"), "rows=failed");
+    assert!(again.starts_with("HTTP/1.1 409"), "{again}");
+    assert!(again.contains("already run again"), "{again}");
     let runs = k
         .wait_for(90, "the rerun", |r| count(r, RunStatus::Succeeded) == 2)
         .await;
@@ -573,4 +577,52 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A row whose click went through and then failed (the portal did not say what the bot
+/// expected) may be in the portal: it is in doubt, not failed, and a step `retry` around the
+/// click does not click twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_row_that_fails_after_its_click_is_in_doubt_and_not_entered_again() {
+    const N: usize = 3;
+    let portal = portal().await;
+    let k = Kobo::new();
+    let wf = k.workflows.path().join("enter.yaml");
+    let yaml = entry_workflow("enter", portal.url(), "").replace(
+        "      - click: 登録\n",
+        "      - try:\n          - click: 登録\n          - assert_text: { text: 別の文言, timeout_secs: 1 }\n        retry: { attempts: 3, backoff_secs: 0 }\n",
+    );
+    std::fs::write(&wf, yaml).unwrap();
+    let input = k.home().join("contacts.csv");
+    std::fs::write(&input, contacts(N)).unwrap();
+    let out = k
+        .command(&[
+            "run",
+            wf.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .envs(SECRETS)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains(&format!(
+            "rows: 0 ok, 0 failed, 0 skipped, {N} in doubt (of {N})"
+        )),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries = portal.entries_per("email");
+    assert_eq!(entries.len(), N, "{entries:?}");
+    assert!(
+        entries.values().all(|n| *n == 1),
+        "clicked once each: {entries:?}"
+    );
+    let records = k.records().await;
+    let run = records.recent(1).await.unwrap().remove(0);
+    let d = records.detail(&run.id.0).await.unwrap();
+    let why = d.rows[0].message.as_deref().unwrap();
+    assert!(why.contains("had gone through"), "{why}");
+    assert!(why.contains("It was entered"), "{why}");
 }

@@ -210,6 +210,9 @@ impl From<ReviewError> for AppError {
                 AppError::Forbidden(Msg::key("err_own_run").with("name", name))
             }
             ReviewError::CommentRequired => AppError::BadRequest(Msg::key("err_comment_required")),
+            ReviewError::Superseded { rerun, .. } => {
+                AppError::Conflict(Msg::key("err_superseded").with("rerun", rerun))
+            }
             ReviewError::NotReviewable { status, .. } => AppError::Conflict(
                 Msg::key("err_not_reviewable").with_key("status", format!("status_{status}")),
             ),

@@ -465,6 +465,7 @@ mod tests {
             step: None,
             carried_from: None,
             key: None,
+            place: None,
         }
     }
 

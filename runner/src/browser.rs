@@ -15,7 +15,7 @@ mod locator;
 mod table;
 
 pub use config::BrowserConfig;
-pub use driver::processes_mentioning;
+pub use driver::{processes_mentioning, sweep_orphans};
 pub use error::{BrowserError, ElementState};
 pub use fonts::japanese_font_warning;
 pub use locator::{FillMode, Locator, WaitTarget};

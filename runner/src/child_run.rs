@@ -71,7 +71,10 @@ pub(crate) async fn run_in_child(
         .env("KOBO_RECORDS", &child.records)
         .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null());
+        .stdout(std::process::Stdio::null())
+        // Its own process group: Ctrl-C in the terminal, or a service manager's signal to
+        // the worker's group, reaches the worker, which stops its runs in order.
+        .process_group(0);
     let mut process = cmd.spawn().map_err(|e| ExecuteError::Folder {
         path: child.program.display().to_string(),
         message: format!("cannot start the run's process: {e}"),
@@ -120,11 +123,32 @@ pub(crate) async fn run_in_child(
             }));
         }
         Some(c) if c == exit::ABORT as i32 => return Ok(ChildEnd::Abort(last_line)),
+        // Stopped on purpose (the service is stopping): the run stays for the next worker.
+        Some(c) if c == exit::STOPPED as i32 => {
+            return Ok(ChildEnd::Retry(ExecuteError::Folder {
+                path: home.display().to_string(),
+                message: "the run's process was stopped".into(),
+            }));
+        }
         _ => {}
     }
+    use std::os::unix::process::ExitStatusExt;
+    if matches!(status.signal(), Some(2 | 15)) {
+        return Ok(ChildEnd::Retry(ExecuteError::Folder {
+            path: home.display().to_string(),
+            message: "the run's process was stopped".into(),
+        }));
+    }
+    // Its browser may still be up (an abort skips the clean-up): end what it left.
+    let _ = tokio::task::spawn_blocking(crate::browser::sweep_orphans).await;
     // The process stopped without recording the run's end.
     let step = last_step.unwrap_or_else(|| "before the first step".into());
-    let message = if out_of_memory {
+    let message = if status.signal() == Some(9) && !out_of_memory {
+        format!(
+            "the run's process was killed (signal 9) in step {step}, often because the machine ran out of memory; the run is not started again by itself: check the machine, then `kobo rerun {}`",
+            job.job.run_id
+        )
+    } else if out_of_memory {
         format!(
             "the run needed more memory than its limit of {} MB and was stopped in step {step}; a step that keeps a growing value or table is the usual cause (the admin sets the limit as `memory_mb` in limits.yaml; a workflow may ask for more with `limits: {{ memory_mb: … }}`)",
             job.memory_mb

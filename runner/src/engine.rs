@@ -85,6 +85,7 @@ struct RowOutcome {
     step: Option<String>,
     carried_from: Option<String>,
     key: Option<String>,
+    place: Option<String>,
 }
 
 impl RowOutcome {
@@ -95,6 +96,7 @@ impl RowOutcome {
             step,
             carried_from: None,
             key: None,
+            place: None,
         }
     }
 }
@@ -133,8 +135,13 @@ pub struct Execution<'a> {
     touched: std::collections::BTreeSet<String>,
     /// A browser step ran since the last row ended: that row's progress is kept at once.
     used_browser: bool,
-    /// Variables and table lengths when the current row started, to see what it changed.
-    row_start: Option<RowStart>,
+    /// Rows (by place) in which a step that changes the outside world went through, and
+    /// which step: such a row that then fails is in doubt, and is not tried again.
+    sent: BTreeMap<String, String>,
+    /// How many such steps went through in this attempt.
+    sent_count: u64,
+    /// Rows marked touched in this attempt, by place: (table, position).
+    touched_rows: BTreeMap<String, (String, usize)>,
     /// The failure that stopped a `for_each` (`on_error: stop`, a lost browser).
     stopped_row: Option<StepFailure>,
     /// The `key:` of the rows being run, by place, kept with a row marked touched.
@@ -222,7 +229,9 @@ impl<'a> Execution<'a> {
             loop_number: loop_numbers(&w.steps),
             touched: Default::default(),
             used_browser: false,
-            row_start: None,
+            sent: BTreeMap::new(),
+            sent_count: 0,
+            touched_rows: BTreeMap::new(),
             stopped_row: None,
             row_keys: BTreeMap::new(),
             limits: crate::limits::Limits::default(),
@@ -234,6 +243,33 @@ impl<'a> Execution<'a> {
     /// already knows (done by an earlier attempt, or by the run a rerun repeats).
     pub fn keep_rows(&mut self, book: RowBook) {
         self.book = Some(book);
+    }
+
+    /// Rows this attempt marked touched and did not finish (the run was cancelled, timed out,
+    /// or lost its browser in them) are shown in doubt, not as not reached.
+    pub fn mark_interrupted_rows(&mut self) {
+        let Some(book) = &self.book else { return };
+        let open: Vec<(String, usize)> = self
+            .touched_rows
+            .iter()
+            .filter(|(p, _)| {
+                book.kept
+                    .get(*p)
+                    .is_none_or(|e| e.state == RowState::Touched)
+            })
+            .map(|(_, r)| r.clone())
+            .collect();
+        for (table, i) in open {
+            let message = format!(
+                "in doubt: the run stopped in this row after a click or key press went through; check the portal, then run it again with `kobo rerun {} --rows in-doubt` if it is not there",
+                self.run_id
+            );
+            self.set_outcome(
+                &table,
+                i,
+                RowOutcome::new(RowStatus::InDoubt, Some(message), None),
+            );
+        }
     }
 
     /// Hold the run to these output bounds.
@@ -390,6 +426,7 @@ impl<'a> Execution<'a> {
                     step: o.step.clone(),
                     carried_from: o.carried_from.clone(),
                     key: o.key.clone(),
+                    place: o.place.clone(),
                 });
             }
         }
@@ -513,6 +550,7 @@ impl<'a> Execution<'a> {
         let mut attempt = 1;
         let failure = loop {
             let started = Instant::now();
+            let sent_before = self.sent_count;
             let result = match step.timeout_secs {
                 // A browser step waits for its element for `secs` itself and then fails naming
                 // it; this limit, a little later, is for a page or browser that hangs.
@@ -539,11 +577,25 @@ impl<'a> Execution<'a> {
             };
             self.time(step, started.elapsed(), result.is_err());
             if result.is_ok() && changes_outside(&step.kind) && !frame.places.is_empty() {
+                self.sent_count += 1;
+                for place in &frame.places {
+                    self.sent.insert(place.clone(), step_name(step));
+                }
                 crate::fault::point("row-clicked").await;
+            }
+            // A try that already sent something to the portal is not tried again: the portal
+            // may have it, and a second try would enter it twice.
+            let sent_in_try = self.sent_count > sent_before;
+            if result.is_err() && sent_in_try && attempt < attempts {
+                self.log.warn(
+                    Some(&step_name(step)),
+                    frame.row.as_ref().map(|r| r.1 + 1),
+                    "not tried again (`retry`): a click or key press inside it already went through, so the portal may have the row",
+                );
             }
             match result {
                 Ok(flow) => return Ok(flow),
-                Err(f) if attempt < attempts && !self.browser_lost => {
+                Err(f) if attempt < attempts && !self.browser_lost && !sent_in_try => {
                     let delay = step.retry.map(|r| r.delay(attempt + 1)).unwrap_or_default();
                     let row = f.row.as_ref().map(|r| r.1);
                     self.log.warn(
@@ -990,11 +1042,11 @@ impl<'a> Execution<'a> {
                 Some(known) => known,
                 None => match self.row_key(key, step, &inner).await {
                     Ok((row_key, Some(already))) => {
-                        let o = RowOutcome {
+                        let mut o = RowOutcome {
                             key: row_key,
                             ..RowOutcome::new(RowStatus::Skipped, Some(already), None)
                         };
-                        self.keep_row(&inner, &place, table, i, &o, RowEffects::default())
+                        self.keep_row(&inner, &place, table, i, &mut o, RowEffects::default())
                             .await?;
                         o
                     }
@@ -1002,12 +1054,21 @@ impl<'a> Execution<'a> {
                         if let Some(k) = &row_key {
                             self.row_keys.insert(place.clone(), k.clone());
                         }
+                        let start = RowStart {
+                            vars: self.vars.clone(),
+                            lengths: self
+                                .tables
+                                .iter()
+                                .map(|(k, t)| (k.clone(), t.len()))
+                                .collect(),
+                        };
                         let Some(mut o) = self.run_row(step, steps, &inner, table, i).await? else {
                             return Err(self.stopped_row.take().expect("set by run_row"));
                         };
                         o.key = row_key;
-                        let effects = self.row_effects(table, i);
-                        self.keep_row(&inner, &place, table, i, &o, effects).await?;
+                        let effects = self.row_effects(table, i, start);
+                        self.keep_row(&inner, &place, table, i, &mut o, effects)
+                            .await?;
                         o
                     }
                     Err(f) => match self.row_error(step, f, table, i)? {
@@ -1016,6 +1077,8 @@ impl<'a> Execution<'a> {
                     },
                 },
             };
+            let mut outcome = outcome;
+            outcome.place = Some(place.clone());
             if outcome.status == RowStatus::Failed && outcome.carried_from.is_none() {
                 let source = source_rows.get(i).copied().unwrap_or(i + 1);
                 self.log.warn(
@@ -1053,14 +1116,6 @@ impl<'a> Execution<'a> {
         table: &str,
         i: usize,
     ) -> Result<Option<RowOutcome>, StepFailure> {
-        self.row_start = Some(RowStart {
-            vars: self.vars.clone(),
-            lengths: self
-                .tables
-                .iter()
-                .map(|(k, t)| (k.clone(), t.len()))
-                .collect(),
-        });
         match self.steps(steps, inner).await {
             Ok(Flow::Next) => Ok(Some(RowOutcome::new(RowStatus::Ok, None, None))),
             Ok(Flow::SkipRow(reason)) => Ok(Some(RowOutcome::new(
@@ -1134,9 +1189,9 @@ impl<'a> Execution<'a> {
         let before = progress::entered(self.records, &self.w.client, &self.w.name, &key)
             .await
             .map_err(|e| self.progress_failure(step, frame, e))?;
-        let why = before.filter(|b| b.run_id != self.run_id.0).map(|b| {
+        let why = before.map(|b| {
             format!(
-                "already entered by run {} on {} (key `{key}`); start the run with `--again` to enter it again",
+                "already entered by run {} on {} (key `{key}`); to enter it again on purpose, start the run with `kobo run … --again` (or rerun it with every row)",
                 b.run_id,
                 b.entered_at.with_timezone(&crate::payout::jst()).format("%Y-%m-%d %H:%M")
             )
@@ -1170,7 +1225,9 @@ impl<'a> Execution<'a> {
             let at = entry.step.clone().unwrap_or_else(|| "a step".into());
             entry.state = RowState::Done(RowStatus::InDoubt);
             entry.message = Some(format!(
-                "in doubt: the run stopped in this row after step {at}, which may already have entered it; check the portal, then mark the row done, or run it again with `kobo rerun {} --rows in-doubt`",
+                "in doubt: the run stopped in this row after step {at}, which may already have entered it; check the portal, then press \"It was entered\" on the run page (or `kobo mark-done {} {} --table {table}`), or run it again with `kobo rerun {} --rows in-doubt`",
+                self.run_id,
+                i + 1,
                 self.run_id
             ));
             entry.effects = RowEffects::default();
@@ -1186,6 +1243,7 @@ impl<'a> Execution<'a> {
             step: entry.step.clone(),
             carried_from: Some(origin.clone()),
             key: entry.key.clone(),
+            place: Some(place.to_string()),
         };
         let book = self.book.as_mut().expect("checked above");
         let kept_as = book.kept.get(place).map(|e| e.state);
@@ -1216,15 +1274,31 @@ impl<'a> Execution<'a> {
         place: &str,
         table: &str,
         i: usize,
-        o: &RowOutcome,
+        o: &mut RowOutcome,
         effects: RowEffects,
     ) -> Result<(), StepFailure> {
+        // Failed (or skipped by an error) after a click went through: the portal may have it.
+        let by_error =
+            o.status == RowStatus::Failed || (o.status == RowStatus::Skipped && o.step.is_some());
+        if by_error && let Some(sent) = self.sent.get(place) {
+            o.status = RowStatus::InDoubt;
+            o.message = Some(format!(
+                "in doubt: the row failed after step {sent} had gone through, so the portal may have it ({}); check the portal, then press \"It was entered\" on the run page (or `kobo mark-done {} {} --table {table}`), or run it again with `kobo rerun {} --rows in-doubt`",
+                o.message.clone().unwrap_or_default(),
+                self.run_id,
+                i + 1,
+                self.run_id
+            ));
+        }
         let source_row = self
             .tables
             .get(table)
             .and_then(|t| t.source_rows.get(i).copied())
             .unwrap_or(i + 1);
-        let urgent = std::mem::take(&mut self.used_browser) || self.touched.contains(place);
+        // A row with a key is kept at once, so the next row with the same key sees it.
+        let urgent = std::mem::take(&mut self.used_browser)
+            || self.touched.contains(place)
+            || o.key.is_some();
         let Some(book) = &mut self.book else {
             return Ok(());
         };
@@ -1301,6 +1375,11 @@ impl<'a> Execution<'a> {
             book.kept.insert(place.clone(), entry.clone());
             book.push(entry);
         }
+        if let Some((t, i)) = &frame.row
+            && let Some(own) = fresh.last()
+        {
+            self.touched_rows.insert(own.clone(), (t.clone(), *i));
+        }
         let flushed = book.flush(self.records).await;
         flushed.map_err(|e| self.progress_failure(step, frame, e))?;
         self.touched.extend(fresh);
@@ -1311,16 +1390,13 @@ impl<'a> Execution<'a> {
         self.failure(
             step,
             frame,
-            format!("cannot keep the row's progress in the records ({e}); the row was not started, so nothing is entered twice"),
+            format!("cannot keep the row's progress in the records ({e}); rows just done may be done again when the run is: check the portal before running it again"),
         )
     }
 
     /// What the row that just ended left behind: its cells, the variables it set, the rows
     /// it appended to other tables.
-    fn row_effects(&mut self, table: &str, i: usize) -> RowEffects {
-        let Some(start) = self.row_start.take() else {
-            return RowEffects::default();
-        };
+    fn row_effects(&mut self, table: &str, i: usize, start: RowStart) -> RowEffects {
         let mut effects = RowEffects::default();
         if let Some(t) = self.tables.get(table)
             && let Some(row) = t.rows.get(i)

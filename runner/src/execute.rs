@@ -272,7 +272,7 @@ async fn execute_once(
             Err(e) => {
                 let f = StepFailure {
                     message: e.to_string(),
-                    step: "before the first step".into(),
+                    step: "checking the run's limits".into(),
                     row: None,
                     transient: false,
                 };
@@ -327,6 +327,7 @@ async fn execute_once(
             }
         };
         exec.close_browser().await;
+        exec.mark_interrupted_rows();
         if let Err(e) = exec.flush_rows().await {
             log.warn(None, None, &format!("cannot keep the progress of the last rows: {e}; they will be done again if the run is"));
         }

@@ -195,6 +195,9 @@ impl RowBook {
         let e = rows.get(place)?;
         let status = match e.state {
             RowState::Touched => RowStatus::InDoubt,
+            // Skipped by an error (`on_error: skip_row`), not by the workflow's choice: a
+            // fixed workflow should do it, like a failed row.
+            RowState::Done(RowStatus::Skipped) if e.step.is_some() => RowStatus::Failed,
             RowState::Done(s) => s,
         };
         if mode.redoes(status) {
@@ -420,7 +423,7 @@ pub async fn mark_done(
         return Err(MarkError::Reviewed(run.0.clone()));
     }
     let found = sqlx::query(
-        "SELECT r.status, r.source_row, r.row_key, u.client, u.workflow FROM run_rows r JOIN runs u ON u.id = r.run_id
+        "SELECT r.status, r.place, r.row_key, u.client, u.workflow FROM run_rows r JOIN runs u ON u.id = r.run_id
          WHERE r.run_id = $1 AND r.tbl = $2 AND r.row_no = $3",
     )
     .bind(&run.0)
@@ -444,7 +447,7 @@ pub async fn mark_done(
         });
     }
     let note = format!("in doubt, then marked done by {who} after checking");
-    let source_row: i64 = found.get("source_row");
+    let place: Option<String> = found.get("place");
     let key: Option<String> = found.get("row_key");
     let now = Utc::now().to_rfc3339();
     sqlx::query("UPDATE run_rows SET status = 'ok', message = $1 WHERE run_id = $2 AND tbl = $3 AND row_no = $4")
@@ -462,16 +465,15 @@ pub async fn mark_done(
     .execute(&mut *tx)
     .await
     .map_err(StoreError::from)?;
-    // The progress entry of that row (same table and sheet row, not inside another loop).
+    // The progress entry of that row: now this run's work (paid with it), kept as done.
     sqlx::query(
-        "UPDATE run_row_progress SET state = 'ok', message = $1, updated_at = $2
-         WHERE run_id = $3 AND tbl = $4 AND source_row = $5 AND state IN ('in_doubt', 'touched')",
+        "UPDATE run_row_progress SET state = 'ok', message = $1, updated_at = $2, from_run = NULL
+         WHERE run_id = $3 AND place = $4",
     )
     .bind(&note)
     .bind(&now)
     .bind(&run.0)
-    .bind(table)
-    .bind(source_row)
+    .bind(place)
     .execute(&mut *tx)
     .await
     .map_err(StoreError::from)?;

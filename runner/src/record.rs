@@ -515,6 +515,17 @@ impl Records {
         Ok(from)
     }
 
+    /// The newest run that repeats `id` with row progress (`kobo rerun`), if any.
+    pub async fn rerun_of(&self, id: &RunId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM runs WHERE rerun_of = $1 AND rerun_rows IS NOT NULL ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(&id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get("id")))
+    }
+
     /// Record how a run ended, with its step timings and row results, in one transaction.
     #[allow(clippy::too_many_arguments)]
     pub async fn finish(
@@ -594,8 +605,8 @@ impl Records {
         }
         for r in rows {
             sqlx::query(
-                "INSERT INTO run_rows (run_id, tbl, row_no, source_row, status, message, step, carried_from, row_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO run_rows (run_id, tbl, row_no, source_row, status, message, step, carried_from, row_key, place)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&id.0)
             .bind(&r.table)
@@ -606,6 +617,7 @@ impl Records {
             .bind(&r.step)
             .bind(&r.carried_from)
             .bind(&r.key)
+            .bind(&r.place)
             .execute(&mut *tx)
             .await?;
         }
@@ -718,6 +730,7 @@ impl Records {
                 step: r.get("step"),
                 carried_from: r.get("carried_from"),
                 key: r.get("row_key"),
+                place: r.get("place"),
             })
             .collect();
         let artifacts =

@@ -85,6 +85,10 @@ pub enum ReviewError {
     #[error("a rejection needs a comment that tells the trainee what to fix")]
     CommentRequired,
     #[error(
+        "run `{id}` was run again as run `{rerun}`, which was approved with the same rows; approving this one too would deliver and pay them twice"
+    )]
+    Superseded { id: String, rerun: String },
+    #[error(
         "no rate is set for client `{client}`, workflow `{workflow}`; the admin adds one to rates.yaml"
     )]
     NoRate { client: String, workflow: String },
@@ -310,6 +314,19 @@ async fn approve_to_end(
     comment: Option<&str>,
 ) -> Result<Approval, ReviewError> {
     let run = check(records, run_id, by).await?;
+    // Its rerun, approved already, delivered and paid the rows they share.
+    let approved_rerun = sqlx::query(
+        "SELECT u.id FROM runs u JOIN reviews r ON r.run_id = u.id WHERE u.rerun_of = $1 AND r.decision = 'approved'",
+    )
+    .bind(&run.id.0)
+    .fetch_optional(records.pool())
+    .await?;
+    if let Some(r) = approved_rerun {
+        return Err(ReviewError::Superseded {
+            id: run.id.0.clone(),
+            rerun: r.get("id"),
+        });
+    }
     let rates = Rates::load(home)?;
     let rate = rates
         .for_run(&run.client, &run.workflow)

@@ -147,6 +147,9 @@ pub struct RowResult {
     /// The row's `key:` (`for_each … key:`), when the workflow gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// Where the row's progress is kept (`contacts#1@7`, see `progress::place`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
 }
 
 /// How long one step took, added up over all rows.

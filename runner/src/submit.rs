@@ -58,9 +58,13 @@ pub enum SubmitError {
     #[error("the workflow run `{run}` kept has problems:\n{message}")]
     KeptWorkflow { run: String, message: String },
     #[error(
-        "run `{0}` is running; wait for it to end, or `kobo cancel` it, before running it again"
+        "run `{0}` has not ended; wait for it to end, or `kobo cancel` it, before running it again"
     )]
     NotEnded(String),
+    #[error(
+        "run `{run}` was already run again as run `{rerun}`; to go on, rerun `{rerun}` (`kobo rerun {rerun}`), so no row is entered twice"
+    )]
+    AlreadyRerun { run: String, rerun: String },
 }
 
 /// What was queued.
@@ -186,9 +190,16 @@ pub async fn rerun(
     old: &RunRecord,
     rows: crate::progress::RerunRows,
 ) -> Result<Rerun, SubmitError> {
-    // Its rows are still being done: carrying them over now would miss the ones in progress.
-    if old.status == RunStatus::Running {
+    // Its rows are still being done (or not started): both runs would enter them.
+    if !old.status.is_finished() {
         return Err(SubmitError::NotEnded(old.id.0.clone()));
+    }
+    // One rerun per run: two reruns of one run would both enter its failed rows.
+    if let Some(newer) = records.rerun_of(&old.id).await? {
+        return Err(SubmitError::AlreadyRerun {
+            run: old.id.0.clone(),
+            rerun: newer,
+        });
     }
     crate::run_files::fetch(records, home, &old.id, &old.folder).await?;
     let folder = home.join(&old.folder);

@@ -265,6 +265,22 @@ async fn rows_carried_from_an_approved_run_are_not_paid_again(home: Home) {
         paid.credit.amount_yen, 100,
         "only the run itself, not the rows again"
     );
+
+    // The other order: a rerun approved first; its original can then not be approved too.
+    let third = home.run(true).await;
+    let rerun = home
+        .run_queued(|r| {
+            r.rerun_of = Some(third.0.clone());
+            r.rerun_rows = Some("failed".into());
+        })
+        .await;
+    runner::review::approve(&home.records, home.dir.path(), &rerun, &kenji, None)
+        .await
+        .unwrap();
+    let err = runner::review::approve(&home.records, home.dir.path(), &third, &kenji, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
 }
 
 /// Each test above on SQLite records and on PostgreSQL records.

@@ -52,7 +52,16 @@ impl Driver {
         let out = std::fs::File::create(&output).map_err(spawn_error)?;
         let err = out.try_clone().map_err(spawn_error)?;
         let log = profile.path().join("chromedriver.log");
-        let child = Command::new(chromedriver)
+        let mut command = Command::new(chromedriver);
+        // The browser renders pages nobody here wrote: it gets no records address (with its
+        // password) and no secret from kobo's environment.
+        command.env_remove("KOBO_RECORDS");
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("KOBO_SECRET_") {
+                command.env_remove(name);
+            }
+        }
+        let child = command
             .arg(format!("--port={port}"))
             .arg(format!("--log-path={}", log.display()))
             // A log path alone raises the level to INFO, which writes every command with
