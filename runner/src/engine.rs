@@ -1038,9 +1038,27 @@ impl<'a> Execution<'a> {
                 error: frame.error.clone(),
                 places,
             };
-            let outcome = match self.known_row(step, &inner, &place, table, i).await? {
+            // The row's key first: a row is known by it when it has one.
+            let rendered_key = match key {
+                Some(t) => match self.render_key(t, step, &inner) {
+                    Ok(k) => Some(k),
+                    Err(f) => {
+                        let o = match self.row_error(step, f, table, i)? {
+                            Some(o) => o,
+                            None => return Err(self.stopped_row.take().expect("set by row_error")),
+                        };
+                        self.set_outcome(table, i, o);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let known = self
+                .known_row(step, &inner, &place, table, i, rendered_key.as_deref())
+                .await?;
+            let outcome = match known {
                 Some(known) => known,
-                None => match self.row_key(key, step, &inner).await {
+                None => match self.row_key(rendered_key, step, &inner).await {
                     Ok((row_key, Some(already))) => {
                         let mut o = RowOutcome {
                             key: row_key,
@@ -1163,15 +1181,12 @@ impl<'a> Execution<'a> {
     }
 
     /// The row's `key:`, and why it is skipped when an earlier run entered that key.
-    async fn row_key(
+    fn render_key(
         &self,
-        key: Option<&str>,
+        template: &str,
         step: &Step,
         frame: &Frame,
-    ) -> Result<(Option<String>, Option<String>), StepFailure> {
-        let Some(template) = key else {
-            return Ok((None, None));
-        };
+    ) -> Result<String, StepFailure> {
         let key = self.render_text(template, frame, step)?.trim().to_string();
         if key.is_empty() {
             return Err(self.failure(
@@ -1180,6 +1195,18 @@ impl<'a> Execution<'a> {
                 format!("the row's `key: {template}` is empty, and every row needs a key to be entered only once; fill it in the file, or make the key from a column that always has a value (such as the invoice number)"),
             ));
         }
+        Ok(key)
+    }
+
+    async fn row_key(
+        &self,
+        key: Option<String>,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<(Option<String>, Option<String>), StepFailure> {
+        let Some(key) = key else {
+            return Ok((None, None));
+        };
         let Some(book) = &self.book else {
             return Ok((Some(key), None));
         };
@@ -1209,13 +1236,14 @@ impl<'a> Execution<'a> {
         place: &str,
         table: &str,
         i: usize,
+        key: Option<&str>,
     ) -> Result<Option<RowOutcome>, StepFailure> {
         let Some(book) = &self.book else {
             return Ok(None);
         };
-        let (entry, carried) = match book.kept.get(place) {
+        let (entry, carried) = match progress::find(&book.kept, place, key) {
             Some(e) => (e.clone(), false),
-            None => match book.carried(place) {
+            None => match book.carried(place, key) {
                 Some(e) => (e, true),
                 None => return Ok(None),
             },
@@ -1245,9 +1273,12 @@ impl<'a> Execution<'a> {
             key: entry.key.clone(),
             place: Some(place.to_string()),
         };
+        // Found by its key at another place (the table's order changed): kept here now.
+        let moved = entry.place != place;
+        entry.place = place.to_string();
         let book = self.book.as_mut().expect("checked above");
         let kept_as = book.kept.get(place).map(|e| e.state);
-        if carried || kept_as != Some(entry.state) {
+        if carried || moved || kept_as != Some(entry.state) {
             book.push(entry.clone());
             book.kept.insert(place.to_string(), entry);
             book.flush(self.records)
@@ -1348,6 +1379,22 @@ impl<'a> Execution<'a> {
         let Some((table, i)) = &frame.row else {
             return Ok(());
         };
+        // A worker taken for dead (its heartbeat stood still) may have lost the run to another
+        // one, which goes on with the rows: this one must not enter them too.
+        if let Some(worker) = self.book.as_ref().and_then(|b| b.worker.clone()) {
+            let mine = self
+                .records
+                .still_held_by(self.run_id, &worker)
+                .await
+                .map_err(|e| self.progress_failure(step, frame, e))?;
+            if !mine {
+                return Err(self.failure(
+                    step,
+                    frame,
+                    format!("another worker took this run over (`{worker}` was taken for dead); this one stops before the click, so no row is entered twice"),
+                ));
+            }
+        }
         let source_row = self
             .tables
             .get(table)

@@ -302,7 +302,9 @@ async fn execute_once(
             .await?
             .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
         let attempt_no = (earlier_attempts + attempt as i64).max(1) as u32;
-        exec.keep_rows(RowBook::load(records, &this_run, attempt_no, opts.again).await?);
+        let mut book = RowBook::load(records, &this_run, attempt_no, opts.again).await?;
+        book.worker = opts.worker.clone();
+        exec.keep_rows(book);
         exec.set_limits(limits);
         exec.trace_steps(opts.step_trace.clone());
         // Dropping `exec.run()` stops the steps at their next await point (between steps or

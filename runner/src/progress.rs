@@ -140,6 +140,9 @@ pub struct RowBook {
     pub attempt: u32,
     /// Rows whose key was entered before are entered again (`--again`).
     pub again: bool,
+    /// The queue worker running the run: before a row clicks, kobo checks the run is still
+    /// its own (a worker taken for dead must not go on entering rows).
+    pub worker: Option<String>,
     /// This run's rows, by place.
     pub kept: BTreeMap<String, RowEntry>,
     /// The run a rerun repeats: its id, which rows it does again, and its rows.
@@ -178,6 +181,7 @@ impl RowBook {
         Ok(RowBook {
             attempt,
             again: again || run.again,
+            worker: None,
             kept,
             carry,
             pending: Vec::new(),
@@ -190,9 +194,9 @@ impl RowBook {
 
     /// The row at `place` as the repeated run left it, when the rerun does not do it again
     /// (ready to keep as this run's, with where it came from).
-    pub fn carried(&self, place: &str) -> Option<RowEntry> {
+    pub fn carried(&self, place: &str, key: Option<&str>) -> Option<RowEntry> {
         let (of, mode, rows) = self.carry.as_ref()?;
-        let e = rows.get(place)?;
+        let e = find(rows, place, key)?;
         let status = match e.state {
             RowState::Touched => RowStatus::InDoubt,
             // Skipped by an error (`on_error: skip_row`), not by the workflow's choice: a
@@ -233,6 +237,32 @@ impl RowBook {
         self.last_flush = std::time::Instant::now();
         Ok(())
     }
+}
+
+/// The row at `place`, or, when the row has a key, the row of the same loop with that key
+/// wherever it is: a table read from a portal may list its items in another order on the
+/// next attempt, and a row is the same row by its key, not by its position. A row kept at
+/// this place with another key is another row.
+pub fn find<'a>(
+    rows: &'a BTreeMap<String, RowEntry>,
+    place: &str,
+    key: Option<&str>,
+) -> Option<&'a RowEntry> {
+    let here = rows.get(place);
+    let Some(key) = key else { return here };
+    if let Some(e) = here
+        && e.key.as_deref().is_none_or(|k| k == key)
+    {
+        return Some(e);
+    }
+    let this_loop = loop_of(place);
+    rows.values()
+        .find(|e| e.key.as_deref() == Some(key) && loop_of(&e.place) == this_loop)
+}
+
+/// `orders#1@3/items#1` for `orders#1@3/items#1@2`: the loop a place is in.
+fn loop_of(place: &str) -> &str {
+    place.rsplit_once('@').map_or(place, |(l, _)| l)
 }
 
 /// `contacts#1@7`: sheet row 7 of the first `for_each` over `contacts` in the run; inside
