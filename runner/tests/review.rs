@@ -653,6 +653,88 @@ async fn recovery_removes_half_written_deliveries(home: Home) {
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
 }
 
+/// Failed logins are counted in the records: five for a name or twenty from an address
+/// lock it for fifteen minutes, even when the attempts come all at once; a login clears the
+/// name's count.
+async fn failed_logins_lock_a_name_and_an_address(home: Home) {
+    use runner::login_limit::{self, Locked};
+    let pool = home.records.pool();
+    let now = chrono::Utc::now();
+    // A burst: every attempt is counted before any password is checked, so only five go on.
+    let tries = (0..12).map(|_| {
+        let pool = pool.clone();
+        async move { login_limit::begin(&pool, "Olena", Some("203.0.113.7"), now).await }
+    });
+    let went_on = futures_join(tries)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    assert_eq!(went_on, login_limit::USER_LIMIT);
+    let refused = login_limit::begin(pool, "olena", None, now).await.unwrap();
+    let lockout = refused.unwrap_err();
+    assert_eq!(lockout.locked, Locked::User("olena".into()));
+    assert_eq!(lockout.minutes_left(now), 15);
+    // Other names from the address still try, until it has twenty failures.
+    for i in 0..15 {
+        let name = format!("guess{i}");
+        login_limit::begin(pool, &name, Some("203.0.113.7"), now)
+            .await
+            .unwrap()
+            .unwrap();
+        login_limit::failed(pool, &name, Some("203.0.113.7"), now)
+            .await
+            .unwrap();
+    }
+    let refused = login_limit::begin(pool, "taras", Some("203.0.113.7"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.unwrap_err().locked,
+        Locked::Address("203.0.113.7".into())
+    );
+    login_limit::begin(pool, "taras", Some("198.51.100.2"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    let audited: Vec<String> = audit::recent(pool, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "login.lockout")
+        .map(|e| e.target)
+        .collect();
+    assert_eq!(audited, ["203.0.113.7"]);
+    // Fifteen minutes later the name may try again; a login forgets its failures.
+    let later = now + chrono::Duration::minutes(15);
+    login_limit::begin(pool, "olena", None, later)
+        .await
+        .unwrap()
+        .unwrap();
+    login_limit::succeeded(pool, "olena").await.unwrap();
+    for _ in 0..login_limit::USER_LIMIT {
+        login_limit::begin(pool, "olena", None, later)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// All the futures, run at once.
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 /// Each test above on SQLite records and on PostgreSQL records.
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -681,4 +763,5 @@ on_both_stores!(
     a_reviewed_runs_outputs_do_not_change,
     an_approval_whose_caller_goes_away_still_finishes,
     recovery_removes_half_written_deliveries,
+    failed_logins_lock_a_name_and_an_address,
 );
