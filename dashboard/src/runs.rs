@@ -94,7 +94,9 @@ pub async fn list(
         limit: Some(300),
     };
     let runs = review::list(&state.records, &filter).await?;
-    let (clients, workflows, trainees) = review::filter_values(state.records.pool()).await?;
+    // A trainee's filters list only what her own runs have.
+    let own = trainee_view.then(|| cur.user().name.as_str());
+    let (clients, workflows, trainees) = review::filter_values(state.records.pool(), own).await?;
     let html = render(
         "runs.html",
         cur.lang,

@@ -1814,3 +1814,32 @@ async fn behind_a_proxy_the_address_is_the_forwarded_one_only_when_trusted() {
         r.body
     );
 }
+
+#[tokio::test]
+async fn a_trainees_filters_list_only_her_own_workflows() {
+    let h = TestHome::new().await;
+    h.run_as("taras", "taras-roster").await;
+    let olena = h.login("olena").await;
+    for path in ["/runs", "/runs?view=all", "/runs?workflow=taras-roster"] {
+        let page = h.get(path, Some(&olena)).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("<option>invoice-report</option>"),
+            "{}",
+            page.body
+        );
+        for other in ["taras-roster", "taras"] {
+            assert!(
+                !page.body.contains(other),
+                "{path} shows {other}: {}",
+                page.body
+            );
+        }
+    }
+    // A reviewer's filters list every workflow and trainee.
+    let kenji = h.login("kenji").await;
+    let page = h.get("/runs?view=all", Some(&kenji)).await;
+    for v in ["invoice-report", "taras-roster", "taras", "olena"] {
+        assert!(page.body.contains(&format!("<option>{v}</option>")), "{v}");
+    }
+}

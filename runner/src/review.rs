@@ -183,30 +183,35 @@ pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, s
         .collect())
 }
 
-/// The distinct clients, workflows and trainees that have runs (for the list's filters).
+/// The distinct clients, workflows and trainees that have runs (for the list's filters);
+/// with `trainee`, only those of her own runs (a trainee learns nothing of others' work).
 pub async fn filter_values(
     pool: &AnyPool,
+    trainee: Option<&str>,
 ) -> Result<(Vec<String>, Vec<String>, Vec<String>), sqlx::Error> {
-    let values = |rows: Vec<sqlx::any::AnyRow>| {
-        rows.iter()
-            .map(|r| r.get::<String, _>("v"))
-            .collect::<Vec<_>>()
-    };
-    let clients = values(
-        sqlx::query("SELECT DISTINCT client AS v FROM runs ORDER BY v")
+    // Literal statements rather than formatted ones: only the column differs.
+    const CLIENTS: &str =
+        "SELECT DISTINCT client AS v FROM runs WHERE ($1 IS NULL OR trainee = $2) ORDER BY v";
+    const WORKFLOWS: &str =
+        "SELECT DISTINCT workflow AS v FROM runs WHERE ($1 IS NULL OR trainee = $2) ORDER BY v";
+    const TRAINEES: &str =
+        "SELECT DISTINCT trainee AS v FROM runs WHERE ($1 IS NULL OR trainee = $2) ORDER BY v";
+    let mut lists = Vec::with_capacity(3);
+    for sql in [CLIENTS, WORKFLOWS, TRAINEES] {
+        let rows = sqlx::query(sql)
+            .bind(trainee)
+            .bind(trainee)
             .fetch_all(pool)
-            .await?,
-    );
-    let workflows = values(
-        sqlx::query("SELECT DISTINCT workflow AS v FROM runs ORDER BY v")
-            .fetch_all(pool)
-            .await?,
-    );
-    let trainees = values(
-        sqlx::query("SELECT DISTINCT trainee AS v FROM runs ORDER BY v")
-            .fetch_all(pool)
-            .await?,
-    );
+            .await?;
+        lists.push(
+            rows.iter()
+                .map(|r| r.get::<String, _>("v"))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let trainees = lists.pop().unwrap_or_default();
+    let workflows = lists.pop().unwrap_or_default();
+    let clients = lists.pop().unwrap_or_default();
     Ok((clients, workflows, trainees))
 }
 

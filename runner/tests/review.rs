@@ -735,6 +735,24 @@ where
     out
 }
 
+/// A trainee's filter values are those of her own runs only.
+async fn filter_values_of_one_trainee_are_her_own(home: Home) {
+    home.run_invoices().await;
+    let pool = home.records.pool();
+    let every = review::filter_values(pool, None).await.unwrap();
+    assert_eq!(every.1, ["invoice-report"]);
+    assert_eq!(every.2, ["olena"]);
+    assert_eq!(
+        review::filter_values(pool, Some("olena")).await.unwrap(),
+        every
+    );
+    let none = review::filter_values(pool, Some("taras")).await.unwrap();
+    assert!(
+        none.0.is_empty() && none.1.is_empty() && none.2.is_empty(),
+        "{none:?}"
+    );
+}
+
 /// Each test above on SQLite records and on PostgreSQL records.
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -764,4 +782,5 @@ on_both_stores!(
     an_approval_whose_caller_goes_away_still_finishes,
     recovery_removes_half_written_deliveries,
     failed_logins_lock_a_name_and_an_address,
+    filter_values_of_one_trainee_are_her_own,
 );

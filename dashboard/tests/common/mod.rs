@@ -98,6 +98,28 @@ impl TestHome {
         }
     }
 
+    /// Run Acme's invoice report as a workflow named `name` whose `author:` is `author`;
+    /// the run's id.
+    pub async fn run_as(&self, author: &str, name: &str) -> String {
+        let text = std::fs::read_to_string(repo("workflows/invoice-report.yaml"))
+            .unwrap()
+            .replace("name: invoice-report", &format!("name: {name}"))
+            .replace("author: olena", &format!("author: {author}"));
+        let file = self.home().join(format!("{name}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        let w = Workflow::load(&file).unwrap();
+        let mut opts = RunOptions::new(self.home());
+        opts.inputs.insert(
+            "invoices".into(),
+            repo("fixtures/clients/acme/invoices.csv"),
+        );
+        runner::execute(&w, &self.state.records, opts)
+            .await
+            .unwrap()
+            .id
+            .0
+    }
+
     pub fn home(&self) -> &Path {
         self.dir.path()
     }
