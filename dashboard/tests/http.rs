@@ -1205,13 +1205,27 @@ async fn a_trainee_promoted_to_reviewer_cannot_approve_her_own_runs() {
     assert_eq!(h.count("ledger").await, 0, "a credit was recorded");
     assert_eq!(h.count("deliveries").await, 0, "a delivery was recorded");
     assert!(h.outbox("acme").is_empty(), "a file was delivered");
-    // Another reviewer may.
+    // Another reviewer may reject it; approving waits until the credit has a trainee to go
+    // to (she is a reviewer now: the admin decides).
     let kenji = h.login("kenji").await;
     let r = h
         .post(
             &approve(&h.runs[1]),
             Some(&kenji),
             &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("“Olena” is a reviewer, not a trainee"),
+        "{}",
+        r.body
+    );
+    let r = h
+        .post(
+            &reject(&h.runs[1]),
+            Some(&kenji),
+            &format!("csrf={}&comment=redo", kenji.csrf),
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
@@ -1842,4 +1856,64 @@ async fn a_trainees_filters_list_only_her_own_workflows() {
     for v in ["invoice-report", "taras-roster", "taras", "olena"] {
         assert!(page.body.contains(&format!("<option>{v}</option>")), "{v}");
     }
+}
+
+#[tokio::test]
+async fn a_run_whose_author_is_no_known_trainee_is_held_for_the_admin() {
+    let h = TestHome::new().await;
+    let ghost = h.run_as("ghost", "invoice-report").await;
+    let by_client = h.run_as("sato", "invoice-report").await;
+    let kenji = h.login("kenji").await;
+    let form = format!("csrf={}", kenji.csrf);
+    let r = h.post(&approve(&ghost), Some(&kenji), &form).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("The workflow&#39;s author “ghost” is not a known trainee")
+            && r.body
+                .contains("held for the admin: add ghost as a trainee")
+            && r.body.contains("or fix author: in the workflow"),
+        "{}",
+        r.body
+    );
+    let r = h.post(&approve(&by_client), Some(&kenji), &form).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("“sato” is a client, not a trainee"),
+        "{}",
+        r.body
+    );
+    h.assert_nothing_changed().await;
+
+    // The list marks them; their page says why instead of offering to approve.
+    let list = h.get("/runs", Some(&kenji)).await;
+    assert_eq!(
+        list.body.matches("held for the admin").count(),
+        2,
+        "{}",
+        list.body
+    );
+    let page = h.get(&format!("/runs/{ghost}"), Some(&kenji)).await;
+    assert!(page.body.contains("id=\"held\""), "{}", page.body);
+    assert!(!page.body.contains("id=\"approve\""));
+    let page = h.get(&format!("/runs/{}", h.runs[0]), Some(&kenji)).await;
+    assert!(page.body.contains("id=\"approve\"") && !page.body.contains("id=\"held\""));
+
+    // Once the admin adds her, the run is approved and she is credited.
+    runner::user::add(
+        h.state.records.pool(),
+        "ghost",
+        Role::Trainee,
+        None,
+        "ghost-password",
+    )
+    .await
+    .unwrap();
+    let r = h.post(&approve(&ghost), Some(&kenji), &form).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let credited: Vec<String> = sqlx::query_scalar("SELECT trainee FROM ledger")
+        .fetch_all(h.state.records.pool())
+        .await
+        .unwrap();
+    assert_eq!(credited, ["ghost"]);
 }

@@ -57,8 +57,21 @@ impl Home {
         self.dir.path()
     }
 
-    /// Run the invoice report on Acme's sample: 10 rows ok, 1 failed, 1 skipped.
+    /// Run the invoice report on Acme's sample: 10 rows ok, 1 failed, 1 skipped. Its author
+    /// `olena` is a trainee (added with the first run), so it can be approved.
     async fn run_invoices(&self) -> RunId {
+        match user::add(
+            self.records.pool(),
+            "olena",
+            Role::Trainee,
+            None,
+            "olena password 1",
+        )
+        .await
+        {
+            Ok(_) | Err(user::UserError::Exists(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
         let w = Workflow::load(&repo("workflows/invoice-report.yaml")).unwrap();
         let mut opts = RunOptions::new(self.path());
         opts.inputs.insert(
@@ -753,6 +766,86 @@ async fn filter_values_of_one_trainee_are_her_own(home: Home) {
     );
 }
 
+/// Give a recorded run another author (as a workflow with that `author:` would have).
+async fn set_author(home: &Home, id: RunId, author: &str) -> RunId {
+    sqlx::query("UPDATE runs SET trainee = $1 WHERE id = $2")
+        .bind(author)
+        .bind(&id.0)
+        .execute(home.records.pool())
+        .await
+        .unwrap();
+    id
+}
+
+/// An approval credits a known trainee, found without case; a run whose author is no
+/// trainee is refused, credits nothing, stays awaiting review and is marked in the list.
+async fn only_runs_of_known_trainees_are_approved(home: Home) {
+    let kenji = person("kenji", Role::Reviewer);
+    let pool = home.records.pool();
+    let ghost = set_author(&home, home.run_invoices().await, "ghost").await;
+    let reviewer = set_author(&home, home.run_invoices().await, "kenji").await;
+    let old_style = set_author(&home, home.run_invoices().await, "Olena").await;
+    user::add(pool, "kenji", Role::Reviewer, None, "kenji password 1")
+        .await
+        .unwrap();
+    let err = review::approve(
+        &home.records,
+        home.path(),
+        &ghost,
+        &person("boss", Role::Admin),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ReviewError::UnknownAuthor { author } if author == "ghost"),
+        "{err}"
+    );
+    let said = err.to_string();
+    assert!(
+        said.contains("stays awaiting review, held for the admin")
+            && said.contains("kobo user add --name ghost --role trainee")
+            && said.contains("fixes `author:` in the workflow"),
+        "{said}"
+    );
+    let err = review::approve(
+        &home.records,
+        home.path(),
+        &reviewer,
+        &person("boss", Role::Admin),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ReviewError::AuthorNotATrainee { author, role: Role::Reviewer } if author == "kenji"),
+        "{err}"
+    );
+    assert!(home.outbox().is_empty());
+    assert!(payout::ledger(pool, None, None).await.unwrap().is_empty());
+    let listed = review::list(
+        &home.records,
+        &RunFilter {
+            awaiting_only: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let held: Vec<&str> = listed
+        .iter()
+        .filter(|s| !s.author_known)
+        .map(|s| s.run.trainee.as_str())
+        .collect();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(held, ["ghost", "kenji"]);
+    // `Olena` is the user `olena`: approved, and credited to her ledger.
+    let approval = review::approve(&home.records, home.path(), &old_style, &kenji, None)
+        .await
+        .unwrap();
+    assert_eq!(approval.credit.trainee, "olena");
+}
+
 /// Each test above on SQLite records and on PostgreSQL records.
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -783,4 +876,5 @@ on_both_stores!(
     recovery_removes_half_written_deliveries,
     failed_logins_lock_a_name_and_an_address,
     filter_values_of_one_trainee_are_her_own,
+    only_runs_of_known_trainees_are_approved,
 );
