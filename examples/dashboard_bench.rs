@@ -81,6 +81,7 @@ async fn main() {
         home: home.path().to_path_buf(),
         records: records.clone(),
         secure_cookies: false,
+        trust_forwarded_for: false,
         max_upload_bytes: dashboard::DEFAULT_UPLOAD_LIMIT,
         reruns: None,
     };

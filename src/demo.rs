@@ -93,6 +93,7 @@ pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {
         Some(serve::DashboardArgs {
             listen: dashboard,
             secure_cookies: false,
+            trust_forwarded_for: false,
         }),
     )
     .await

@@ -110,6 +110,10 @@ enum Command {
         /// Mark the dashboard's cookies Secure (when an https proxy serves it).
         #[arg(long)]
         secure_cookies: bool,
+        /// The dashboard's proxy writes the browser's address in `X-Forwarded-For`: count
+        /// failed logins per that address (otherwise, behind a proxy, only per user name).
+        #[arg(long)]
+        trust_forwarded_for: bool,
     },
     /// Try kobo: demo accounts and rates, a sample client file in the inbox, then `serve`
     /// with the dashboard, where the sample run waits for review.
@@ -192,6 +196,10 @@ enum Command {
         /// Mark cookies Secure (when an https proxy serves the dashboard).
         #[arg(long)]
         secure_cookies: bool,
+        /// The proxy writes the browser's address in `X-Forwarded-For`: count failed logins
+        /// per that address (otherwise, behind a proxy, only per user name).
+        #[arg(long)]
+        trust_forwarded_for: bool,
         /// Refuse uploaded files larger than this many megabytes (as `kobo serve --max-file-mb`).
         #[arg(long, default_value_t = 50)]
         max_file_mb: u64,
@@ -296,10 +304,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             dashboard,
             no_dashboard,
             secure_cookies,
+            trust_forwarded_for,
         } => {
             let dashboard = (!no_dashboard).then_some(serve::DashboardArgs {
                 listen: dashboard,
                 secure_cookies,
+                trust_forwarded_for,
             });
             serve::serve(
                 &home,
@@ -355,6 +365,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dashboard {
             listen,
             secure_cookies,
+            trust_forwarded_for,
             max_file_mb,
         } => {
             let records = open_records(&home).await?;
@@ -368,10 +379,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 listener.local_addr()?,
                 home.display()
             );
+            dashboard::warn_about_proxy(secure_cookies, trust_forwarded_for);
             let state = dashboard::AppState {
                 home: home.clone(),
                 records,
                 secure_cookies,
+                trust_forwarded_for,
                 max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
                 reruns: None,
             };

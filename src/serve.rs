@@ -134,6 +134,8 @@ pub struct DashboardArgs {
     pub listen: std::net::SocketAddr,
     /// Mark cookies `Secure` (the dashboard is reached through an https proxy).
     pub secure_cookies: bool,
+    /// The proxy's `X-Forwarded-For` tells the browser's address (for the login limit).
+    pub trust_forwarded_for: bool,
 }
 
 pub async fn serve(
@@ -270,16 +272,19 @@ pub async fn serve(
     if let Some(DashboardArgs {
         listen,
         secure_cookies,
+        trust_forwarded_for,
     }) = dashboard
     {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen} for the dashboard"))?;
         eprintln!("            dashboard on http://{}", listener.local_addr()?);
+        dashboard::warn_about_proxy(secure_cookies, trust_forwarded_for);
         let state = dashboard::AppState {
             home: home.to_path_buf(),
             records: records.clone(),
             secure_cookies,
+            trust_forwarded_for,
             max_upload_bytes: max_file_mb.saturating_mul(1024 * 1024),
             reruns: Some(dashboard::Reruns {
                 queue: location.clone(),

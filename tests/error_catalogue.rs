@@ -877,6 +877,21 @@ const HTTP: &[(&str, u16, &str)] = &[
         409,
         "This run was already reviewed (approved); a reviewed run does not change.",
     ),
+    (
+        "approving a run whose workflow's `author:` (`ghost`) is no user",
+        409,
+        "The workflow's author “ghost” is not a known trainee, so this run cannot be approved and paid. It stays awaiting review, held for the admin: add ghost as a trainee on the Admin page, or fix author: in the workflow and run it again.",
+    ),
+    (
+        "approving a run whose workflow's `author:` (`kenji`) is a user but not a trainee",
+        409,
+        "The workflow's author “kenji” is a reviewer, not a trainee, so this run cannot be approved and paid. It stays awaiting review, held for the admin: fix author: in the workflow and run it again, or make kenji a trainee on the Admin page.",
+    ),
+    (
+        "logging in after 5 failed attempts for the name (known or not), or 20 from the address, within 15 minutes (on the login page)",
+        429,
+        "Too many attempts; try again in 15 minutes.",
+    ),
 ];
 
 fn anchor(heading: &str) -> String {

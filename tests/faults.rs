@@ -149,6 +149,8 @@ async fn killed_while_approving_nothing_is_delivered_until_the_approval_is_done_
     )
     .unwrap();
     k.add_user("kenji", "reviewer", "kenji-password");
+    // The workflows' author: an approval credits a known trainee only.
+    k.add_user("olena", "trainee", "olena-password");
 
     let pid = k.start_env("serve", &[], &[(PAUSE_AT, "approve")]);
     k.drop_csv("two-outputs", "a.csv", "a.csv");

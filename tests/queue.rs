@@ -466,6 +466,8 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
     // A reviewer opens a run on the server's dashboard: the page lists the worker's output,
     // and the file downloads byte for byte.
     k.add_user("kenji", "reviewer", "kenji-password");
+    // The workflows' author: an approval credits a known trainee only.
+    k.add_user("olena", "trainee", "olena-password");
     let kenji = Session::login(&k, 0, "kenji", "kenji-password");
     let first = &runs[0];
     let page = kenji.get(&format!("/runs/{}", first.id));

@@ -86,7 +86,7 @@ async fn known_clients(state: &AppState) -> Result<Vec<String>, AppError> {
             known.insert(name.to_string());
         }
     }
-    let (from_runs, _, _) = runner::review::filter_values(state.records.pool()).await?;
+    let (from_runs, _, _) = runner::review::filter_values(state.records.pool(), None).await?;
     known.extend(from_runs);
     Ok(known.into_iter().collect())
 }

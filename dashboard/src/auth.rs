@@ -3,20 +3,25 @@
 //! The session cookie is HttpOnly and SameSite=Lax (plus Secure when served over https);
 //! every form that changes something carries the session's CSRF token in a hidden field.
 //! The login form, which has no session yet, uses a one-off token in its own cookie.
+//! Logins are refused for a while after too many failed attempts per name or per address
+//! (`runner::login_limit`); [`client_address`] says which address counts behind a proxy.
 
 use crate::AppState;
 use crate::error::{AppError, Msg};
 use crate::i18n::Lang;
 use crate::page::render;
 use axum::Form;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
 use minijinja::context;
+use runner::login_limit::{self, Lockout};
 use runner::session::{self, Session, same_secret};
 use runner::{Role, audit, user};
 use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
 
 pub const SESSION_COOKIE: &str = "kobo_session";
 const LOGIN_COOKIE: &str = "kobo_login";
@@ -117,32 +122,55 @@ pub async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    login_form(&state, browser_lang(&headers), None, false)
+    login_form(&state, browser_lang(&headers), None, Refusal::None)
 }
 
-/// The login form; after a failed attempt, with the name tried and why (wrong password, or
-/// a disabled account: said only to someone who knows the password).
+/// Why the login form is shown again.
+enum Refusal {
+    None,
+    /// Wrong name or password (the page does not say which).
+    Failed,
+    /// The right password for a disabled account: said only to someone who knows it.
+    Disabled,
+    /// Too many failed attempts: refused before the password was checked.
+    Locked(Lockout),
+}
+
+/// The login form; after a refused attempt, with the name tried and why.
 fn login_form(
     state: &AppState,
     lang: Lang,
-    failed: Option<&str>,
-    disabled: bool,
+    name: Option<&str>,
+    refusal: Refusal,
 ) -> Result<Response, AppError> {
     let token = session::random_token();
+    let locked = match &refusal {
+        Refusal::Locked(l) => Some(
+            Msg::key("login_locked")
+                .with("minutes", l.minutes_left(Utc::now()).to_string())
+                .text(lang),
+        ),
+        _ => None,
+    };
     let html = render(
         "login.html",
         lang,
         None,
-        context! { login_csrf => &token, failed => failed.is_some(), disabled => disabled, name => failed },
+        context! {
+            login_csrf => &token,
+            failed => matches!(refusal, Refusal::Failed),
+            disabled => matches!(refusal, Refusal::Disabled),
+            locked => locked,
+            name => name,
+        },
     )?;
-    let status = if disabled {
-        axum::http::StatusCode::FORBIDDEN
-    } else if failed.is_some() {
-        axum::http::StatusCode::UNAUTHORIZED
-    } else {
-        axum::http::StatusCode::OK
+    let status = match refusal {
+        Refusal::None => StatusCode::OK,
+        Refusal::Failed => StatusCode::UNAUTHORIZED,
+        Refusal::Disabled => StatusCode::FORBIDDEN,
+        Refusal::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
     };
-    Ok((
+    let mut r = (
         status,
         [(
             header::SET_COOKIE,
@@ -150,7 +178,13 @@ fn login_form(
         )],
         html,
     )
-        .into_response())
+        .into_response();
+    if let Refusal::Locked(l) = &refusal {
+        let secs = (l.until - Utc::now()).num_seconds().max(1);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    Ok(r)
 }
 
 #[derive(Deserialize)]
@@ -160,8 +194,57 @@ pub struct LoginForm {
     csrf: Option<String>,
 }
 
+/// The address a request came from, as the login limit counts it; see [`client_address`].
+pub struct ClientAddress(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(ClientAddress(
+            client_address(state, peer, &parts.headers).map(login_limit::address_key),
+        ))
+    }
+}
+
+/// Where a request came from:
+/// - with `--trust-forwarded-for` (a proxy that sets `X-Forwarded-For` in front of the
+///   dashboard), the last address in that header, the one the proxy added (earlier ones were
+///   sent by the browser and prove nothing); the connection's address if there is none;
+/// - behind an https proxy (`--secure-cookies`) whose header is not trusted, unknown: the
+///   connection comes from the proxy, and counting it would lock everybody out at once;
+/// - otherwise the connection's address (`X-Forwarded-For` is ignored: anyone can send it).
+pub fn client_address(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    if state.trust_forwarded_for {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|a| a.trim().parse::<IpAddr>().ok());
+        return forwarded.or(peer);
+    }
+    if state.secure_cookies {
+        return None;
+    }
+    peer
+}
+
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -170,15 +253,30 @@ pub async fn login(
         return Err(AppError::Forbidden(Msg::key("err_form_expired")));
     }
     let name = f.name.trim().to_lowercase();
+    let lang = browser_lang(&headers);
     let pool = state.records.pool();
+    let address = address.as_deref();
+    // Counted before the password is checked (and refused without checking it), for a known
+    // name and an unknown one alike.
+    if let Err(lockout) = login_limit::begin(pool, &name, address, Utc::now()).await? {
+        tracing::warn!(name = %name, address = address.unwrap_or("unknown"), "login refused: too many failed attempts");
+        return login_form(&state, lang, Some(&name), Refusal::Locked(lockout));
+    }
     let user = match user::verify(pool, &name, &f.password).await {
         Ok(Some(user)) => user,
-        Ok(None) => return login_form(&state, browser_lang(&headers), Some(&name), false),
+        Ok(None) => {
+            if let Some(lockout) = login_limit::failed(pool, &name, address, Utc::now()).await? {
+                tracing::warn!(locked = ?lockout.locked, until = %lockout.until, "logins locked after failed attempts");
+            }
+            return login_form(&state, lang, Some(&name), Refusal::Failed);
+        }
         Err(user::UserError::Disabled(_)) => {
-            return login_form(&state, browser_lang(&headers), Some(&name), true);
+            login_limit::succeeded(pool, &name).await?;
+            return login_form(&state, lang, Some(&name), Refusal::Disabled);
         }
         Err(e) => return Err(AppError::Internal(e.to_string())),
     };
+    login_limit::succeeded(pool, &name).await?;
     let (token, _) = session::create(pool, &user).await?;
     audit::append(pool, &user.name, "login", &user.name, None).await?;
     let cookie = set_cookie(

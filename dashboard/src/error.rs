@@ -201,8 +201,26 @@ pub fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// Why a run cannot be approved yet because of its author, for the run page and errors.
+pub fn author_problem(e: &ReviewError) -> Option<Msg> {
+    match e {
+        ReviewError::UnknownAuthor { author } => {
+            Some(Msg::key("err_unknown_author").with("author", author.clone()))
+        }
+        ReviewError::AuthorNotATrainee { author, role } => Some(
+            Msg::key("err_author_not_trainee")
+                .with("author", author.clone())
+                .with_key("role", format!("role_{role}")),
+        ),
+        _ => None,
+    }
+}
+
 impl From<ReviewError> for AppError {
     fn from(e: ReviewError) -> Self {
+        if let Some(msg) = author_problem(&e) {
+            return AppError::Conflict(msg);
+        }
         match e {
             ReviewError::NoSuchRun(_) => AppError::NotFound,
             ReviewError::NotAReviewer => AppError::forbidden(),

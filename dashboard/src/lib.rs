@@ -43,6 +43,9 @@ pub struct AppState {
     pub records: Records,
     /// Mark cookies `Secure` (set when the dashboard is served over https by a proxy).
     pub secure_cookies: bool,
+    /// Take the client's address from the last `X-Forwarded-For` entry (set when a proxy
+    /// that writes it serves the dashboard); see [`auth::client_address`].
+    pub trust_forwarded_for: bool,
     /// Largest file a client may upload, in bytes: the inbox's limit (`--max-file-mb`), so
     /// that nothing the dashboard takes is then rejected by the inbox for its size.
     pub max_upload_bytes: u64,
@@ -104,13 +107,29 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Say at start when failed logins cannot be counted per address: behind an https proxy
+/// (`--secure-cookies`) every connection comes from the proxy, so only a trusted
+/// `X-Forwarded-For` tells browsers apart.
+pub fn warn_about_proxy(secure_cookies: bool, trust_forwarded_for: bool) {
+    if secure_cookies && !trust_forwarded_for {
+        eprintln!(
+            "note: failed logins are limited per user name only: behind a proxy every connection comes from the proxy. \
+             If the proxy sets X-Forwarded-For to the browser's address, add --trust-forwarded-for to limit them per address too."
+        );
+    }
+}
+
 /// Serve the dashboard on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The connection's address: the login limit counts failed attempts per address.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

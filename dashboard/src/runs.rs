@@ -94,7 +94,9 @@ pub async fn list(
         limit: Some(300),
     };
     let runs = review::list(&state.records, &filter).await?;
-    let (clients, workflows, trainees) = review::filter_values(state.records.pool()).await?;
+    // A trainee's filters list only what her own runs have.
+    let own = trainee_view.then(|| cur.user().name.as_str());
+    let (clients, workflows, trainees) = review::filter_values(state.records.pool(), own).await?;
     let html = render(
         "runs.html",
         cur.lang,
@@ -261,6 +263,18 @@ pub async fn show(
     let own_run = d.run.trainee.eq_ignore_ascii_case(&cur.user().name);
     let can_decide =
         cur.user().can_review() && review_state == runner::ReviewState::Awaiting && !own_run;
+    // A run whose author is no known trainee is held for the admin: nothing to credit yet.
+    let held = if can_decide {
+        match review::author_check(state.records.pool(), &d.run).await {
+            Ok(_) => None,
+            Err(e) => match crate::error::author_problem(&e) {
+                Some(msg) => Some(msg.text(cur.lang)),
+                None => return Err(e.into()),
+            },
+        }
+    } else {
+        None
+    };
     let html = render(
         "run.html",
         cur.lang,
@@ -284,6 +298,7 @@ pub async fn show(
             log => Value::from_serialize(&log[log_start..]),
             deliveries => Value::from_serialize(&deliveries),
             can_decide => can_decide,
+            held => held,
             own_run => cur.user().can_review() && own_run,
             preview_rows => PREVIEW_ROWS,
         },

@@ -1205,13 +1205,27 @@ async fn a_trainee_promoted_to_reviewer_cannot_approve_her_own_runs() {
     assert_eq!(h.count("ledger").await, 0, "a credit was recorded");
     assert_eq!(h.count("deliveries").await, 0, "a delivery was recorded");
     assert!(h.outbox("acme").is_empty(), "a file was delivered");
-    // Another reviewer may.
+    // Another reviewer may reject it; approving waits until the credit has a trainee to go
+    // to (she is a reviewer now: the admin decides).
     let kenji = h.login("kenji").await;
     let r = h
         .post(
             &approve(&h.runs[1]),
             Some(&kenji),
             &format!("csrf={}", kenji.csrf),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("“Olena” is a reviewer, not a trainee"),
+        "{}",
+        r.body
+    );
+    let r = h
+        .post(
+            &reject(&h.runs[1]),
+            Some(&kenji),
+            &format!("csrf={}&comment=redo", kenji.csrf),
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
@@ -1646,4 +1660,260 @@ async fn a_symbolic_link_in_a_run_folder_is_never_followed_out_of_it() {
         .get(&format!("/runs/{b}/files/input/invoices.csv"), Some(&kenji))
         .await;
     assert_eq!(r.status, 200);
+}
+
+/// The page of a refused login with the parts that differ per attempt (the one-off form
+/// token, the name typed) taken out.
+fn login_page_shape(body: &str, name: &str) -> String {
+    let token = common::hidden(body, "csrf");
+    body.replace(&token, "TOKEN")
+        .replace(&format!("value=\"{name}\""), "value=\"NAME\"")
+}
+
+#[tokio::test]
+async fn logins_are_refused_after_five_failures_for_a_name_known_or_not() {
+    let h = TestHome::new().await;
+    let mut locked = Vec::new();
+    for name in ["olena", "nobody"] {
+        for _ in 0..5 {
+            let r = h.try_login(name, "wrong-password").await;
+            assert_eq!(r.status, 401, "{name}: {}", r.body);
+        }
+        // Refused before the password is looked at: the right one does not help.
+        let r = h.try_login(name, &common::password(name)).await;
+        assert_eq!(r.status, 429, "{name}: {}", r.body);
+        assert!(
+            r.body
+                .contains("Too many attempts; try again in 15 minutes."),
+            "{}",
+            r.body
+        );
+        assert!(!r.set_cookie.iter().any(|c| c.starts_with("kobo_session=")));
+        locked.push(login_page_shape(&r.body, name));
+    }
+    // A known name and an unknown one get the same answer.
+    assert_eq!(locked[0], locked[1]);
+    for (lang, text) in [
+        (
+            "ja",
+            "ログインの試行が多すぎます。15 分後にもう一度お試しください。",
+        ),
+        ("uk", "Забагато спроб; спробуйте знову через 15 хв."),
+    ] {
+        let r = h
+            .try_login_from(None, &[("accept-language", lang)], "olena", "x")
+            .await;
+        assert_eq!(r.status, 429);
+        assert!(r.body.contains(text), "{lang}: {}", r.body);
+    }
+    // Other users are not locked out.
+    h.login("taras").await;
+    let lockouts: Vec<String> = h
+        .audited("login.lockout")
+        .await
+        .into_iter()
+        .map(|(_, target, _)| target)
+        .collect();
+    assert_eq!(lockouts, ["olena", "nobody"]);
+    // A restarted dashboard (or a second one on the same records) still refuses.
+    let again = TestHome {
+        app: dashboard::app(h.state.clone()),
+        ..h
+    };
+    assert_eq!(again.try_login("olena", "olena-password").await.status, 429);
+    // Fifteen minutes later she logs in.
+    sqlx::query("UPDATE login_attempts SET at_ms = at_ms - 15 * 60 * 1000")
+        .execute(again.state.records.pool())
+        .await
+        .unwrap();
+    again.login("olena").await;
+}
+
+#[tokio::test]
+async fn a_successful_login_forgets_the_failures_before_it() {
+    let h = TestHome::new().await;
+    for _ in 0..2 {
+        for _ in 0..4 {
+            assert_eq!(h.try_login("olena", "typo-password").await.status, 401);
+        }
+        h.login("olena").await;
+    }
+}
+
+#[tokio::test]
+async fn logins_from_one_address_are_refused_after_twenty_failures() {
+    // A real server: the address is the connection's, and X-Forwarded-For (which any
+    // browser can send) is ignored.
+    let h = TestHome::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dashboard::serve(listener, h.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    for i in 0..20 {
+        let forged = format!("198.51.100.{i}");
+        let (status, answer) = common::http_login(
+            addr,
+            &[("X-Forwarded-For", &forged)],
+            &format!("guess{i}"),
+            "wrong-password",
+        )
+        .await;
+        assert_eq!(status, 401, "{answer}");
+    }
+    let (status, answer) = common::http_login(addr, &[], "olena", "olena-password").await;
+    assert_eq!(status, 429, "{answer}");
+    assert!(answer.contains("Too many attempts"), "{answer}");
+    assert!(answer.contains("retry-after: "), "{answer}");
+    let lockouts = h.audited("login.lockout").await;
+    assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+    assert_eq!(lockouts[0].1, "127.0.0.1");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_address_is_the_forwarded_one_only_when_trusted() {
+    let proxy: std::net::SocketAddr = "10.0.0.1:40000".parse().unwrap();
+    // An https proxy whose header is not trusted: every connection is the proxy's, so failed
+    // logins are counted per name only, and one guesser does not lock everybody out.
+    let mut h = TestHome::new().await;
+    h.state.secure_cookies = true;
+    h.app = dashboard::app(h.state.clone());
+    for i in 0..25 {
+        let r = h
+            .try_login_from(Some(proxy), &[], &format!("guess{i}"), "wrong")
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = h
+        .try_login_from(Some(proxy), &[], "olena", "olena-password")
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+
+    // A trusted proxy: the address it added (the last one) counts, not what the browser sent.
+    let mut h = TestHome::new().await;
+    h.state.secure_cookies = true;
+    h.state.trust_forwarded_for = true;
+    h.app = dashboard::app(h.state.clone());
+    for i in 0..20 {
+        let forged = format!("192.0.2.{i}, 203.0.113.7");
+        let r = h
+            .try_login_from(
+                Some(proxy),
+                &[("x-forwarded-for", &forged)],
+                &format!("guess{i}"),
+                "wrong",
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let from = |a: &'static str| [("x-forwarded-for", a)];
+    let r = h
+        .try_login_from(Some(proxy), &from("203.0.113.7"), "olena", "olena-password")
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let r = h
+        .try_login_from(
+            Some(proxy),
+            &from("198.51.100.2"),
+            "olena",
+            "olena-password",
+        )
+        .await;
+    assert_eq!(
+        r.status, 303,
+        "another browser behind the proxy: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn a_trainees_filters_list_only_her_own_workflows() {
+    let h = TestHome::new().await;
+    h.run_as("taras", "taras-roster").await;
+    let olena = h.login("olena").await;
+    for path in ["/runs", "/runs?view=all", "/runs?workflow=taras-roster"] {
+        let page = h.get(path, Some(&olena)).await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body.contains("<option>invoice-report</option>"),
+            "{}",
+            page.body
+        );
+        for other in ["taras-roster", "taras"] {
+            assert!(
+                !page.body.contains(other),
+                "{path} shows {other}: {}",
+                page.body
+            );
+        }
+    }
+    // A reviewer's filters list every workflow and trainee.
+    let kenji = h.login("kenji").await;
+    let page = h.get("/runs?view=all", Some(&kenji)).await;
+    for v in ["invoice-report", "taras-roster", "taras", "olena"] {
+        assert!(page.body.contains(&format!("<option>{v}</option>")), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn a_run_whose_author_is_no_known_trainee_is_held_for_the_admin() {
+    let h = TestHome::new().await;
+    let ghost = h.run_as("ghost", "invoice-report").await;
+    let by_client = h.run_as("sato", "invoice-report").await;
+    let kenji = h.login("kenji").await;
+    let form = format!("csrf={}", kenji.csrf);
+    let r = h.post(&approve(&ghost), Some(&kenji), &form).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body
+            .contains("The workflow&#39;s author “ghost” is not a known trainee")
+            && r.body
+                .contains("held for the admin: add ghost as a trainee")
+            && r.body.contains("or fix author: in the workflow"),
+        "{}",
+        r.body
+    );
+    let r = h.post(&approve(&by_client), Some(&kenji), &form).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("“sato” is a client, not a trainee"),
+        "{}",
+        r.body
+    );
+    h.assert_nothing_changed().await;
+
+    // The list marks them; their page says why instead of offering to approve.
+    let list = h.get("/runs", Some(&kenji)).await;
+    assert_eq!(
+        list.body.matches("held for the admin").count(),
+        2,
+        "{}",
+        list.body
+    );
+    let page = h.get(&format!("/runs/{ghost}"), Some(&kenji)).await;
+    assert!(page.body.contains("id=\"held\""), "{}", page.body);
+    assert!(!page.body.contains("id=\"approve\""));
+    let page = h.get(&format!("/runs/{}", h.runs[0]), Some(&kenji)).await;
+    assert!(page.body.contains("id=\"approve\"") && !page.body.contains("id=\"held\""));
+
+    // Once the admin adds her, the run is approved and she is credited.
+    runner::user::add(
+        h.state.records.pool(),
+        "ghost",
+        Role::Trainee,
+        None,
+        "ghost-password",
+    )
+    .await
+    .unwrap();
+    let r = h.post(&approve(&ghost), Some(&kenji), &form).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let credited: Vec<String> = sqlx::query_scalar("SELECT trainee FROM ledger")
+        .fetch_all(h.state.records.pool())
+        .await
+        .unwrap();
+    assert_eq!(credited, ["ghost"]);
 }

@@ -41,6 +41,7 @@
 //! - [`pending_delivery`]: `PendingDelivery`, so that copies of an approval cut short are taken back.
 //! - [`payout`]: rates set by the admin (`rates.yaml`) and the trainees' ledger, in yen.
 //! - [`user`]: `User` and `Role`, password hashes; [`session`]: dashboard logins and CSRF tokens.
+//! - [`login_limit`]: `Lockout`, logins refused after too many failed attempts (per name, per address).
 //! - [`audit`]: the append-only log of who did what.
 
 pub mod audit;
@@ -57,6 +58,7 @@ pub mod expr;
 pub mod fault;
 pub mod inbox;
 pub mod limits;
+pub mod login_limit;
 pub mod payout;
 pub mod pending_delivery;
 pub mod progress;

@@ -8,6 +8,10 @@
 //!   the outputs and credits the trainee in **one transaction** that starts by inserting the
 //!   decision; a second approval (double click, two reviewers at once) finds the decision there
 //!   and is refused, so delivery and credit happen exactly once.
+//! - Only runs whose workflow's `author:` is a known trainee (a user with the trainee role,
+//!   names compared without case) can be approved: the credit must go to someone. Any other
+//!   run is held for the admin, still awaiting review, until the user is added or the
+//!   workflow's `author:` fixed (and the run run again).
 //! - Rejecting needs a comment (the trainee must know what to fix); it delivers and credits nothing.
 
 use crate::audit;
@@ -16,7 +20,7 @@ use crate::payout::{self, LedgerEntry, RateError, Rates};
 use crate::pending_delivery::PendingDelivery;
 use crate::record::{Records, RunRecord, StoreError, run_from_row};
 use crate::run::{RunId, RunStatus};
-use crate::user::User;
+use crate::user::{Role, User};
 use chrono::Utc;
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
@@ -82,6 +86,14 @@ pub enum ReviewError {
     NotReviewable { id: String, status: RunStatus },
     #[error("run `{id}` was already {state}; a reviewed run does not change")]
     AlreadyReviewed { id: String, state: ReviewState },
+    #[error(
+        "the workflow's author `{author}` is not a known trainee, so this run cannot be approved and credited; it stays awaiting review, held for the admin, who adds `{author}` as a trainee (`kobo user add --name {author} --role trainee`) or fixes `author:` in the workflow (then the run is run again)"
+    )]
+    UnknownAuthor { author: String },
+    #[error(
+        "the workflow's author `{author}` is a {role}, not a trainee, so this run cannot be approved and credited; it stays awaiting review, held for the admin, who fixes `author:` in the workflow (then the run is run again) or makes `{author}` a trainee"
+    )]
+    AuthorNotATrainee { author: String, role: Role },
     #[error("a rejection needs a comment that tells the trainee what to fix")]
     CommentRequired,
     #[error(
@@ -125,6 +137,8 @@ pub struct RunSummary {
     pub run: RunRecord,
     pub state: ReviewState,
     pub review: Option<Review>,
+    /// The run's author is a known trainee: it can be credited (see [`author_check`]).
+    pub author_known: bool,
 }
 
 /// The review state of a run given its recorded decision.
@@ -148,12 +162,14 @@ pub async fn get(pool: &AnyPool, run_id: &str) -> Result<Option<Review>, sqlx::E
 /// Runs with their review state, filtered.
 pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, sqlx::Error> {
     // Two literal statements rather than one formatted: only the order differs.
-    const AWAITING: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at
+    const AWAITING: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at,
+           (SELECT COUNT(*) FROM users WHERE LOWER(users.name) = LOWER(runs.trainee) AND users.role = 'trainee') AS author_known
          FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
          WHERE ($1 IS NULL OR runs.client = $2) AND ($3 IS NULL OR runs.workflow = $4) AND ($5 IS NULL OR runs.trainee = $6)
            AND runs.status = 'succeeded' AND reviews.run_id IS NULL
          ORDER BY runs.created_at ASC, runs.id ASC LIMIT $7";
-    const ALL: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at
+    const ALL: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at,
+           (SELECT COUNT(*) FROM users WHERE LOWER(users.name) = LOWER(runs.trainee) AND users.role = 'trainee') AS author_known
          FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
          WHERE ($1 IS NULL OR runs.client = $2) AND ($3 IS NULL OR runs.workflow = $4) AND ($5 IS NULL OR runs.trainee = $6)
          ORDER BY runs.created_at DESC, runs.id DESC LIMIT $7";
@@ -182,36 +198,65 @@ pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, s
                 state: state_of(&run, review.as_ref()),
                 run,
                 review,
+                author_known: r.get::<i64, _>("author_known") > 0,
             }
         })
         .collect())
 }
 
-/// The distinct clients, workflows and trainees that have runs (for the list's filters).
+/// The distinct clients, workflows and trainees that have runs (for the list's filters);
+/// with `trainee`, only those of her own runs (a trainee learns nothing of others' work).
 pub async fn filter_values(
     pool: &AnyPool,
+    trainee: Option<&str>,
 ) -> Result<(Vec<String>, Vec<String>, Vec<String>), sqlx::Error> {
-    let values = |rows: Vec<sqlx::any::AnyRow>| {
-        rows.iter()
-            .map(|r| r.get::<String, _>("v"))
-            .collect::<Vec<_>>()
-    };
-    let clients = values(
-        sqlx::query("SELECT DISTINCT client AS v FROM runs ORDER BY v")
+    // Literal statements rather than formatted ones: only the column differs.
+    const CLIENTS: &str =
+        "SELECT DISTINCT client AS v FROM runs WHERE ($1 IS NULL OR trainee = $2) ORDER BY v";
+    const WORKFLOWS: &str =
+        "SELECT DISTINCT workflow AS v FROM runs WHERE ($1 IS NULL OR trainee = $2) ORDER BY v";
+    const TRAINEES: &str =
+        "SELECT DISTINCT trainee AS v FROM runs WHERE ($1 IS NULL OR trainee = $2) ORDER BY v";
+    let mut lists = Vec::with_capacity(3);
+    for sql in [CLIENTS, WORKFLOWS, TRAINEES] {
+        let rows = sqlx::query(sql)
+            .bind(trainee)
+            .bind(trainee)
             .fetch_all(pool)
-            .await?,
-    );
-    let workflows = values(
-        sqlx::query("SELECT DISTINCT workflow AS v FROM runs ORDER BY v")
-            .fetch_all(pool)
-            .await?,
-    );
-    let trainees = values(
-        sqlx::query("SELECT DISTINCT trainee AS v FROM runs ORDER BY v")
-            .fetch_all(pool)
-            .await?,
-    );
+            .await?;
+        lists.push(
+            rows.iter()
+                .map(|r| r.get::<String, _>("v"))
+                .collect::<Vec<_>>(),
+        );
+    }
+    let trainees = lists.pop().unwrap_or_default();
+    let workflows = lists.pop().unwrap_or_default();
+    let clients = lists.pop().unwrap_or_default();
     Ok((clients, workflows, trainees))
+}
+
+/// The run's author (its workflow's `author:`) as a trainee who can be credited: refused
+/// with [`ReviewError::UnknownAuthor`] or [`ReviewError::AuthorNotATrainee`] otherwise.
+/// Names are compared without case, as for a reviewer's own run.
+pub async fn author_check(pool: &AnyPool, run: &RunRecord) -> Result<User, ReviewError> {
+    let rows = sqlx::query("SELECT * FROM users WHERE LOWER(name) = LOWER($1) ORDER BY name")
+        .bind(&run.trainee)
+        .fetch_all(pool)
+        .await?;
+    let users: Vec<User> = rows.iter().map(crate::user::user_from_row).collect();
+    if let Some(trainee) = users.iter().find(|u| u.role == Role::Trainee) {
+        return Ok(trainee.clone());
+    }
+    match users.first() {
+        Some(u) => Err(ReviewError::AuthorNotATrainee {
+            author: run.trainee.clone(),
+            role: u.role,
+        }),
+        None => Err(ReviewError::UnknownAuthor {
+            author: run.trainee.clone(),
+        }),
+    }
 }
 
 /// Check who may review this run and that it can still be reviewed.
@@ -327,6 +372,8 @@ async fn approve_to_end(
             rerun: r.get("id"),
         });
     }
+    // Held for the admin until the credit has someone to go to.
+    let author = author_check(records.pool(), &run).await?;
     let rates = Rates::load(home)?;
     let rate = rates
         .for_run(&run.client, &run.workflow)
@@ -340,6 +387,8 @@ async fn approve_to_end(
     let run = {
         let mut r = run;
         r.rows.ok = r.rows.ok.saturating_sub(paid_before);
+        // Credited to the user's own name (`author: Olena` is the user `olena`).
+        r.trainee = author.name;
         r
     };
     let amount = rate.amount(run.rows.ok).ok_or(ReviewError::Overflow)?;

@@ -245,6 +245,16 @@ async fn rows_carried_from_an_approved_run_are_not_paid_again(home: Home) {
         lang: None,
         disabled: false,
     };
+    // The workflow's author: an approval credits a known trainee only.
+    runner::user::add(
+        home.records.pool(),
+        "olena",
+        runner::Role::Trainee,
+        None,
+        "olena-password",
+    )
+    .await
+    .unwrap();
     let first = home.run(false).await;
     let paid = runner::review::approve(&home.records, home.dir.path(), &first, &kenji, None)
         .await

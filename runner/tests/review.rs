@@ -57,8 +57,21 @@ impl Home {
         self.dir.path()
     }
 
-    /// Run the invoice report on Acme's sample: 10 rows ok, 1 failed, 1 skipped.
+    /// Run the invoice report on Acme's sample: 10 rows ok, 1 failed, 1 skipped. Its author
+    /// `olena` is a trainee (added with the first run), so it can be approved.
     async fn run_invoices(&self) -> RunId {
+        match user::add(
+            self.records.pool(),
+            "olena",
+            Role::Trainee,
+            None,
+            "olena password 1",
+        )
+        .await
+        {
+            Ok(_) | Err(user::UserError::Exists(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
         let w = Workflow::load(&repo("workflows/invoice-report.yaml")).unwrap();
         let mut opts = RunOptions::new(self.path());
         opts.inputs.insert(
@@ -653,6 +666,186 @@ async fn recovery_removes_half_written_deliveries(home: Home) {
     assert_eq!(std::fs::read_dir(&other).unwrap().count(), 0);
 }
 
+/// Failed logins are counted in the records: five for a name or twenty from an address
+/// lock it for fifteen minutes, even when the attempts come all at once; a login clears the
+/// name's count.
+async fn failed_logins_lock_a_name_and_an_address(home: Home) {
+    use runner::login_limit::{self, Locked};
+    let pool = home.records.pool();
+    let now = chrono::Utc::now();
+    // A burst: every attempt is counted before any password is checked, so only five go on.
+    let tries = (0..12).map(|_| {
+        let pool = pool.clone();
+        async move { login_limit::begin(&pool, "Olena", Some("203.0.113.7"), now).await }
+    });
+    let went_on = futures_join(tries)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().unwrap().is_ok())
+        .count();
+    assert_eq!(went_on, login_limit::USER_LIMIT);
+    let refused = login_limit::begin(pool, "olena", None, now).await.unwrap();
+    let lockout = refused.unwrap_err();
+    assert_eq!(lockout.locked, Locked::User("olena".into()));
+    assert_eq!(lockout.minutes_left(now), 15);
+    // Other names from the address still try, until it has twenty failures.
+    for i in 0..15 {
+        let name = format!("guess{i}");
+        login_limit::begin(pool, &name, Some("203.0.113.7"), now)
+            .await
+            .unwrap()
+            .unwrap();
+        login_limit::failed(pool, &name, Some("203.0.113.7"), now)
+            .await
+            .unwrap();
+    }
+    let refused = login_limit::begin(pool, "taras", Some("203.0.113.7"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.unwrap_err().locked,
+        Locked::Address("203.0.113.7".into())
+    );
+    login_limit::begin(pool, "taras", Some("198.51.100.2"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    let audited: Vec<String> = audit::recent(pool, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "login.lockout")
+        .map(|e| e.target)
+        .collect();
+    assert_eq!(audited, ["203.0.113.7"]);
+    // Fifteen minutes later the name may try again; a login forgets its failures.
+    let later = now + chrono::Duration::minutes(15);
+    login_limit::begin(pool, "olena", None, later)
+        .await
+        .unwrap()
+        .unwrap();
+    login_limit::succeeded(pool, "olena").await.unwrap();
+    for _ in 0..login_limit::USER_LIMIT {
+        login_limit::begin(pool, "olena", None, later)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// All the futures, run at once.
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    fs: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let tasks: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// A trainee's filter values are those of her own runs only.
+async fn filter_values_of_one_trainee_are_her_own(home: Home) {
+    home.run_invoices().await;
+    let pool = home.records.pool();
+    let every = review::filter_values(pool, None).await.unwrap();
+    assert_eq!(every.1, ["invoice-report"]);
+    assert_eq!(every.2, ["olena"]);
+    assert_eq!(
+        review::filter_values(pool, Some("olena")).await.unwrap(),
+        every
+    );
+    let none = review::filter_values(pool, Some("taras")).await.unwrap();
+    assert!(
+        none.0.is_empty() && none.1.is_empty() && none.2.is_empty(),
+        "{none:?}"
+    );
+}
+
+/// Give a recorded run another author (as a workflow with that `author:` would have).
+async fn set_author(home: &Home, id: RunId, author: &str) -> RunId {
+    sqlx::query("UPDATE runs SET trainee = $1 WHERE id = $2")
+        .bind(author)
+        .bind(&id.0)
+        .execute(home.records.pool())
+        .await
+        .unwrap();
+    id
+}
+
+/// An approval credits a known trainee, found without case; a run whose author is no
+/// trainee is refused, credits nothing, stays awaiting review and is marked in the list.
+async fn only_runs_of_known_trainees_are_approved(home: Home) {
+    let kenji = person("kenji", Role::Reviewer);
+    let pool = home.records.pool();
+    let ghost = set_author(&home, home.run_invoices().await, "ghost").await;
+    let reviewer = set_author(&home, home.run_invoices().await, "kenji").await;
+    let old_style = set_author(&home, home.run_invoices().await, "Olena").await;
+    user::add(pool, "kenji", Role::Reviewer, None, "kenji password 1")
+        .await
+        .unwrap();
+    let err = review::approve(
+        &home.records,
+        home.path(),
+        &ghost,
+        &person("boss", Role::Admin),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ReviewError::UnknownAuthor { author } if author == "ghost"),
+        "{err}"
+    );
+    let said = err.to_string();
+    assert!(
+        said.contains("stays awaiting review, held for the admin")
+            && said.contains("kobo user add --name ghost --role trainee")
+            && said.contains("fixes `author:` in the workflow"),
+        "{said}"
+    );
+    let err = review::approve(
+        &home.records,
+        home.path(),
+        &reviewer,
+        &person("boss", Role::Admin),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ReviewError::AuthorNotATrainee { author, role: Role::Reviewer } if author == "kenji"),
+        "{err}"
+    );
+    assert!(home.outbox().is_empty());
+    assert!(payout::ledger(pool, None, None).await.unwrap().is_empty());
+    let listed = review::list(
+        &home.records,
+        &RunFilter {
+            awaiting_only: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let held: Vec<&str> = listed
+        .iter()
+        .filter(|s| !s.author_known)
+        .map(|s| s.run.trainee.as_str())
+        .collect();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(held, ["ghost", "kenji"]);
+    // `Olena` is the user `olena`: approved, and credited to her ledger.
+    let approval = review::approve(&home.records, home.path(), &old_style, &kenji, None)
+        .await
+        .unwrap();
+    assert_eq!(approval.credit.trainee, "olena");
+}
+
 /// Each test above on SQLite records and on PostgreSQL records.
 macro_rules! on_both_stores {
     ($($test:ident),* $(,)?) => {
@@ -681,4 +874,7 @@ on_both_stores!(
     a_reviewed_runs_outputs_do_not_change,
     an_approval_whose_caller_goes_away_still_finishes,
     recovery_removes_half_written_deliveries,
+    failed_logins_lock_a_name_and_an_address,
+    filter_values_of_one_trainee_are_her_own,
+    only_runs_of_known_trainees_are_approved,
 );

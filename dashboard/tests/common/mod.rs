@@ -4,10 +4,12 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
 use dashboard::{AppState, app};
 use http_body_util::BodyExt;
 use runner::{Records, Role, RunOptions, Workflow, delivery, user};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tower::ServiceExt;
 
@@ -84,6 +86,7 @@ impl TestHome {
             home,
             records,
             secure_cookies: false,
+            trust_forwarded_for: false,
             max_upload_bytes: UPLOAD_LIMIT,
             reruns: None,
         };
@@ -93,6 +96,28 @@ impl TestHome {
             state,
             runs,
         }
+    }
+
+    /// Run Acme's invoice report as a workflow named `name` whose `author:` is `author`;
+    /// the run's id.
+    pub async fn run_as(&self, author: &str, name: &str) -> String {
+        let text = std::fs::read_to_string(repo("workflows/invoice-report.yaml"))
+            .unwrap()
+            .replace("name: invoice-report", &format!("name: {name}"))
+            .replace("author: olena", &format!("author: {author}"));
+        let file = self.home().join(format!("{name}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        let w = Workflow::load(&file).unwrap();
+        let mut opts = RunOptions::new(self.home());
+        opts.inputs.insert(
+            "invoices".into(),
+            repo("fixtures/clients/acme/invoices.csv"),
+        );
+        runner::execute(&w, &self.state.records, opts)
+            .await
+            .unwrap()
+            .id
+            .0
     }
 
     pub fn home(&self) -> &Path {
@@ -160,16 +185,35 @@ impl TestHome {
 
     /// Try to log in through the login form, as a browser does.
     pub async fn try_login(&self, name: &str, password: &str) -> Reply {
+        self.try_login_from(None, &[], name, password).await
+    }
+
+    /// Try to log in over a connection from `peer`, with these extra request headers.
+    pub async fn try_login_from(
+        &self,
+        peer: Option<SocketAddr>,
+        headers: &[(&str, &str)],
+        name: &str,
+        password: &str,
+    ) -> Reply {
         let page = self.get("/login", None).await;
         let pre = cookie_pair(&page.set_cookie, "kobo_login");
         let token = hidden(&page.body, "csrf");
-        let req = Request::post("/login")
+        let mut req = Request::post("/login")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::COOKIE, &pre)
+            .header(header::COOKIE, &pre);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut req = req
             .body(Body::from(format!(
                 "csrf={token}&name={name}&password={password}"
             )))
             .unwrap();
+        if let Some(peer) = peer {
+            // What `dashboard::serve` puts on every request it takes from a connection.
+            req.extensions_mut().insert(ConnectInfo(peer));
+        }
         self.send(req).await
     }
 
@@ -292,4 +336,58 @@ pub fn hidden(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no hidden {name} in page"))
         + marker.len();
     html[start..].split('"').next().unwrap().to_string()
+}
+
+/// One request to a real dashboard at `addr` over its own connection: the status and the
+/// whole answer (head and body).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!(
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).await.unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+/// Try to log in on a real dashboard at `addr`, as a browser does (login page, then form).
+pub async fn http_login(
+    addr: SocketAddr,
+    headers: &[(&str, &str)],
+    name: &str,
+    password: &str,
+) -> (u16, String) {
+    let (_, page) = http(addr, "GET", "/login", &[], "").await;
+    let pre = page
+        .lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(h, _)| h.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, c)| c.split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("kobo_login="))
+        .expect("a login cookie");
+    let mut all = headers.to_vec();
+    all.push(("Cookie", &pre));
+    let form = format!(
+        "csrf={}&name={name}&password={password}",
+        hidden(&page, "csrf")
+    );
+    http(addr, "POST", "/login", &all, &form).await
 }
