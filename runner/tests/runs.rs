@@ -130,7 +130,7 @@ async fn row_results_are_kept_in_the_run_folder() {
         rows[1],
         serde_json::json!({
             "table": "orders", "row": 2, "source_row": 3, "status": "failed",
-            "message": "no amount", "step": "#1.1.1 fail (line 10)"
+            "message": "no amount", "step": "#1.1.1 fail (line 10)", "place": "orders#1@3"
         })
     );
     assert_eq!(rows[0]["status"], "ok");
