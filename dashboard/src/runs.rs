@@ -118,7 +118,8 @@ async fn visible_run(state: &AppState, cur: &Current, id: &str) -> Result<RunDet
     let id = RunId::parse(id).ok_or(AppError::NotFound)?;
     let detail = state.records.detail(&id.0).await?;
     if detail.run.id != id
-        || (cur.user().role == Role::Trainee && !detail.run.trainee.eq_ignore_ascii_case(&cur.user().name))
+        || (cur.user().role == Role::Trainee
+            && !detail.run.trainee.eq_ignore_ascii_case(&cur.user().name))
     {
         return Err(AppError::NotFound);
     }
