@@ -11,7 +11,7 @@
 
 use crate::execute::ExecuteError;
 use crate::queue::RunJob;
-use crate::record::Records;
+use crate::record::{Records, RunEnd};
 use crate::run::RunStatus;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -171,13 +171,7 @@ pub(crate) async fn run_in_child(
     records
         .finish(
             id,
-            RunStatus::Failed,
-            record.rows,
-            Some(&message),
-            Some(&step),
-            &[],
-            &[],
-            record.attempt.max(1),
+            &RunEnd::failed(&message, &step, record.rows, record.attempt.max(1)),
         )
         .await?;
     tracing::error!(run = %id, "{message}");

@@ -7,7 +7,7 @@
 use crate::cancel::CancelToken;
 use crate::engine::{Execution, ProgressFn, StepFailure};
 use crate::progress::RowBook;
-use crate::record::{Records, RunRecord, Start, StoreError};
+use crate::record::{Records, RunEnd, RunRecord, Start, StoreError};
 use crate::run::{RowCounts, RunId, RunStatus};
 use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::secrets::Secrets;
@@ -120,13 +120,7 @@ pub async fn execute(
         && let Err(e) = records
             .finish(
                 &id,
-                RunStatus::Failed,
-                r.rows,
-                Some(&message),
-                Some(&panic.step),
-                &[],
-                &[],
-                r.attempt.max(1),
+                &RunEnd::failed(&message, &panic.step, r.rows, r.attempt.max(1)),
             )
             .await
     {
@@ -413,13 +407,15 @@ async fn execute_once(
     records
         .finish(
             &id,
-            status,
-            counts,
-            error.as_deref(),
-            error_step.as_deref(),
-            &timings,
-            &rows,
-            earlier_attempts + attempt as i64,
+            &RunEnd {
+                status,
+                rows: counts,
+                error: error.as_deref(),
+                error_step: error_step.as_deref(),
+                steps: &timings,
+                row_results: &rows,
+                attempt: earlier_attempts + attempt as i64,
+            },
         )
         .await?;
     Ok(RunOutcome {

@@ -9,7 +9,8 @@
 //!
 //! Data:
 //! - [`table`]: `Table` and `Cell`, the rows of a sheet in memory.
-//! - [`sheet`]: read xlsx/xls/ods/CSV (any Japanese encoding) into tables; write xlsx and CSV.
+//! - [`sheet`]: read xlsx/xls/ods/CSV (UTF-8/16, Shift_JIS/CP932, EUC-JP, ISO-2022-JP) into
+//!   tables; write xlsx and CSV.
 //!
 //! Running:
 //! - [`mod@execute`]: one whole run, recorded; [`engine`]: the steps themselves.

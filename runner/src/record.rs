@@ -1,9 +1,10 @@
-//! `Records`: the run records in SQLite (one file, `records.db` in the data directory).
+//! `Records`: the run records, in SQLite (one file, `records.db` in the data directory, the
+//! embedded default) or in PostgreSQL (`--records postgres://…`, workers on several machines).
 //!
 //! A run record holds what ran (workflow, version, content hash), on what (input name
 //! and hash), for whom (client, trainee), how it went (status, timings per step, results
-//! per row) and which files it made. Records are written with durable settings
-//! (WAL, synchronous=FULL): a record must survive a power cut.
+//! per row) and which files it made. SQLite records are written with durable settings
+//! (WAL, synchronous=FULL): a record must survive a power cut. [`RunEnd`] is how a run ended.
 
 use crate::run::{RowCounts, RowResult, RowStatus, RunId, RunStatus, StepTiming};
 use chrono::{DateTime, Utc};
@@ -144,6 +145,35 @@ impl RunRecord {
             rerun_of: None,
             rerun_rows: None,
             again: false,
+        }
+    }
+}
+
+/// How a run ended, for [`Records::finish`].
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd<'a> {
+    pub status: RunStatus,
+    pub rows: RowCounts,
+    pub error: Option<&'a str>,
+    /// The step the error is about (`#2.1 fill (line 9)`, `the whole run`).
+    pub error_step: Option<&'a str>,
+    pub steps: &'a [StepTiming],
+    pub row_results: &'a [RowResult],
+    /// Attempts made, counting those of workers that died before.
+    pub attempt: i64,
+}
+
+impl<'a> RunEnd<'a> {
+    /// Failed before or outside the steps, with `message` about `step`: no timings, no rows.
+    pub fn failed(message: &'a str, step: &'a str, rows: RowCounts, attempt: i64) -> RunEnd<'a> {
+        RunEnd {
+            status: RunStatus::Failed,
+            rows,
+            error: Some(message),
+            error_step: Some(step),
+            steps: &[],
+            row_results: &[],
+            attempt,
         }
     }
 }
@@ -527,18 +557,16 @@ impl Records {
     }
 
     /// Record how a run ended, with its step timings and row results, in one transaction.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn finish(
-        &self,
-        id: &RunId,
-        status: RunStatus,
-        counts: RowCounts,
-        error: Option<&str>,
-        error_step: Option<&str>,
-        steps: &[StepTiming],
-        rows: &[RowResult],
-        attempt: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn finish(&self, id: &RunId, end: &RunEnd<'_>) -> Result<(), StoreError> {
+        let RunEnd {
+            status,
+            rows: counts,
+            error,
+            error_step,
+            steps,
+            row_results: rows,
+            attempt,
+        } = *end;
         let mut tx = self.write_transaction().await?;
         let current = sqlx::query("SELECT status, started_at FROM runs WHERE id = $1")
             .bind(&id.0)

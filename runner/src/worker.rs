@@ -14,7 +14,7 @@
 use crate::cancel::CancelToken;
 use crate::execute::{ExecuteError, RunOptions, execute};
 use crate::queue::{JobQueue, MAX_ATTEMPTS, RunJob};
-use crate::record::{Records, Start};
+use crate::record::{Records, RunEnd, Start};
 use crate::run::{RowCounts, RunStatus};
 use crate::secrets::Secrets;
 use crate::workflow::Workflow;
@@ -123,7 +123,8 @@ pub async fn run_worker(
         name: name.clone(),
         message: e.to_string(),
     };
-    // Layer order as apalis expects it: concurrency, then retry (see DEPENDENCIES.md).
+    // Layer order as apalis expects it: concurrency, then retry (another order logs warnings
+    // and breaks the backoff).
     let result = match queue {
         JobQueue::Sqlite(storage) => {
             WorkerBuilder::new(name.as_str())
@@ -349,13 +350,7 @@ async fn fail_poison(shared: &Shared, job: &RunJob, attempts: i64) -> Result<Run
         .records
         .finish(
             &job.run_id,
-            RunStatus::Failed,
-            RowCounts::default(),
-            Some(&message),
-            Some("the whole run"),
-            &[],
-            &[],
-            attempts,
+            &RunEnd::failed(&message, "the whole run", RowCounts::default(), attempts),
         )
         .await
         .map_err(retry)?;
@@ -381,13 +376,7 @@ async fn fail_before_start(
     records
         .finish(
             &job.run_id,
-            RunStatus::Failed,
-            RowCounts::default(),
-            Some(message),
-            Some("before the first step"),
-            &[],
-            &[],
-            1,
+            &RunEnd::failed(message, "before the first step", RowCounts::default(), 1),
         )
         .await
         .map_err(retry)?;
