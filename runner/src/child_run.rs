@@ -178,17 +178,33 @@ pub(crate) async fn run_in_child(
     Ok(ChildEnd::Ended(RunStatus::Failed))
 }
 
-/// Sends SIGTERM to the run's process when dropped.
+/// When dropped (the worker stops, or drops the job), stops the run's process with SIGTERM
+/// and waits for it, up to 10 s: it closes its browser first, and a service that stops must
+/// leave no browser behind.
 struct StopOnDrop(Option<u32>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
+        let Some(pid) = self.0 else { return };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while running(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+}
+
+/// Whether process `pid` still runs (an exited process waiting to be reaped does not).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in brackets: `123 (kobo) S …`; `Z` has exited.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
     }
 }
 
