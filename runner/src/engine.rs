@@ -245,6 +245,15 @@ impl<'a> Execution<'a> {
         self.book = Some(book);
     }
 
+    /// What a person can do with row `i` of `table` in doubt, as every such message ends.
+    fn in_doubt_choices(&self, table: &str, i: usize) -> String {
+        let run = self.run_id;
+        format!(
+            "check the portal, then press \"It was entered\" on the run page (or `kobo mark-done {run} {} --table {table}`), or run it again with `kobo rerun {run} --rows in-doubt`",
+            i + 1
+        )
+    }
+
     /// Rows this attempt marked touched and did not finish (the run was cancelled, timed out,
     /// or lost its browser in them) are shown in doubt, not as not reached.
     pub fn mark_interrupted_rows(&mut self) {
@@ -1253,10 +1262,8 @@ impl<'a> Execution<'a> {
             let at = entry.step.clone().unwrap_or_else(|| "a step".into());
             entry.state = RowState::Done(RowStatus::InDoubt);
             entry.message = Some(format!(
-                "in doubt: the run stopped in this row after step {at}, which may already have entered it; check the portal, then press \"It was entered\" on the run page (or `kobo mark-done {} {} --table {table}`), or run it again with `kobo rerun {} --rows in-doubt`",
-                self.run_id,
-                i + 1,
-                self.run_id
+                "in doubt: the run stopped in this row after step {at}, which may already have entered it; {}",
+                self.in_doubt_choices(table, i)
             ));
             entry.effects = RowEffects::default();
         }
@@ -1314,11 +1321,9 @@ impl<'a> Execution<'a> {
         if by_error && let Some(sent) = self.sent.get(place) {
             o.status = RowStatus::InDoubt;
             o.message = Some(format!(
-                "in doubt: the row failed after step {sent} had gone through, so the portal may have it ({}); check the portal, then press \"It was entered\" on the run page (or `kobo mark-done {} {} --table {table}`), or run it again with `kobo rerun {} --rows in-doubt`",
+                "in doubt: the row failed after step {sent} had gone through, so the portal may have it ({}); {}",
                 o.message.clone().unwrap_or_default(),
-                self.run_id,
-                i + 1,
-                self.run_id
+                self.in_doubt_choices(table, i)
             ));
         }
         let source_row = self

@@ -347,20 +347,35 @@ pub async fn save(
         if e.state == RowState::Done(RowStatus::Ok)
             && let Some(key) = &e.key
         {
-            sqlx::query(
-                "INSERT INTO entered_keys (client, workflow, row_key, run_id, entered_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (client, workflow, row_key) DO NOTHING",
-            )
-            .bind(client)
-            .bind(workflow)
-            .bind(key)
-            .bind(e.from_run.as_deref().unwrap_or(&run.0))
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+            let by = e.from_run.as_deref().unwrap_or(&run.0);
+            keep_key(&mut tx, client, workflow, key, by, &now).await?;
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Keep `key` as entered by run `by` for `client` and `workflow` (the first run to enter a
+/// key keeps it).
+async fn keep_key(
+    tx: &mut sqlx::AnyConnection,
+    client: &str,
+    workflow: &str,
+    key: &str,
+    by: &str,
+    at: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO entered_keys (client, workflow, row_key, run_id, entered_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (client, workflow, row_key) DO NOTHING",
+    )
+    .bind(client)
+    .bind(workflow)
+    .bind(key)
+    .bind(by)
+    .bind(at)
+    .execute(tx)
+    .await?;
     Ok(())
 }
 
@@ -510,18 +525,9 @@ pub async fn mark_done(
     if let Some(key) = key {
         let client: String = found.get("client");
         let workflow: String = found.get("workflow");
-        sqlx::query(
-            "INSERT INTO entered_keys (client, workflow, row_key, run_id, entered_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (client, workflow, row_key) DO NOTHING",
-        )
-        .bind(client)
-        .bind(workflow)
-        .bind(key)
-        .bind(&run.0)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from)?;
+        keep_key(&mut tx, &client, &workflow, &key, &run.0, &now)
+            .await
+            .map_err(StoreError::from)?;
     }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(())
