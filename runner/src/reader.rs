@@ -9,16 +9,17 @@ use crate::source_map::{SourceMap, child_key};
 use serde::de::DeserializeOwned;
 use serde_yaml::Value;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Collects problems while a workflow file is read.
 pub struct Reader {
     pub file: PathBuf,
-    pub map: SourceMap,
+    pub map: Arc<SourceMap>,
     pub errors: Vec<DefinitionError>,
 }
 
 impl Reader {
-    pub fn new(file: PathBuf, map: SourceMap) -> Reader {
+    pub fn new(file: PathBuf, map: Arc<SourceMap>) -> Reader {
         Reader {
             file,
             map,

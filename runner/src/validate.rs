@@ -9,7 +9,7 @@ use crate::definition_error::{DefinitionError, did_you_mean};
 use crate::expr::Expressions;
 use crate::reader::Reader;
 use crate::source_map::child_key;
-use crate::step::{OnError, Step, StepKind, template_text};
+use crate::steps::{OnError, Step, StepKind};
 use crate::workflow::Workflow;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -95,17 +95,14 @@ pub fn check_columns(
     let mut walker = Walker::new(w, tables);
     walker.only_columns = true;
     walker.steps(&w.steps, &Scope::default());
-    let mut r = Reader::new(
-        w.file.clone(),
-        crate::source_map::SourceMap::parse(&w.source),
-    );
+    let mut r = Reader::new(w.file.clone(), w.positions.clone());
     for (path, message, hint) in walker.problems {
         r.error(&path, message, hint);
     }
     r.errors
 }
 
-fn is_identifier(s: &str) -> bool {
+pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -113,7 +110,7 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn hint_for(wrong: &str, known: &[&str], what: &str) -> String {
+pub(crate) fn hint_for(wrong: &str, known: &[&str], what: &str) -> String {
     match did_you_mean(wrong, known.iter().copied()) {
         Some(best) => format!("did you mean `{best}`?"),
         None if known.is_empty() => format!("there are no {what} yet."),
@@ -121,19 +118,22 @@ fn hint_for(wrong: &str, known: &[&str], what: &str) -> String {
     }
 }
 
+/// Where a step is, as checking sees it.
 #[derive(Default, Clone)]
-struct Scope {
+pub(crate) struct Scope {
     /// The table being looped over by the nearest `for_each`.
-    row_of: Option<String>,
-    in_catch: bool,
+    pub(crate) row_of: Option<String>,
+    pub(crate) in_catch: bool,
 }
 
-struct Walker<'w> {
+/// Walks the steps in order, knowing which tables, columns and variables exist at each; each
+/// step family checks its own kinds with it (see `crate::steps`).
+pub(crate) struct Walker<'w> {
     w: &'w Workflow,
     x: Expressions,
     /// Table name → its columns when known.
-    tables: BTreeMap<String, Option<Vec<String>>>,
-    vars: BTreeSet<String>,
+    pub(crate) tables: BTreeMap<String, Option<Vec<String>>>,
+    pub(crate) vars: BTreeSet<String>,
     only_columns: bool,
     problems: Vec<(String, String, Option<String>)>,
 }
@@ -152,19 +152,19 @@ impl<'w> Walker<'w> {
         }
     }
 
-    fn problem(&mut self, path: &str, message: impl Into<String>, hint: Option<String>) {
+    pub(crate) fn problem(&mut self, path: &str, message: impl Into<String>, hint: Option<String>) {
         if !self.only_columns {
             self.problems.push((path.to_string(), message.into(), hint));
         }
     }
 
-    fn steps(&mut self, steps: &[Step], scope: &Scope) {
+    pub(crate) fn steps(&mut self, steps: &[Step], scope: &Scope) {
         for step in steps {
             self.step(step, scope);
         }
     }
 
-    fn table(&mut self, name: &str, path: &str) {
+    pub(crate) fn table(&mut self, name: &str, path: &str) {
         if !self.tables.contains_key(name) {
             let known: Vec<String> = self.tables.keys().cloned().collect();
             let known: Vec<&str> = known.iter().map(String::as_str).collect();
@@ -179,11 +179,11 @@ impl<'w> Walker<'w> {
         }
     }
 
-    fn columns_of(&self, table: &str) -> Option<&Vec<String>> {
+    pub(crate) fn columns_of(&self, table: &str) -> Option<&Vec<String>> {
         self.tables.get(table).and_then(|c| c.as_ref())
     }
 
-    fn column(&mut self, table: &str, column: &str, path: &str) {
+    pub(crate) fn column(&mut self, table: &str, column: &str, path: &str) {
         let Some(cols) = self.columns_of(table) else {
             return;
         };
@@ -217,7 +217,7 @@ impl<'w> Walker<'w> {
         ));
     }
 
-    fn add_column(&mut self, table: &str, column: &str) {
+    pub(crate) fn add_column(&mut self, table: &str, column: &str) {
         if let Some(Some(cols)) = self.tables.get_mut(table)
             && !cols.iter().any(|c| c == column)
         {
@@ -226,7 +226,7 @@ impl<'w> Walker<'w> {
     }
 
     /// Check a template or expression: syntax, names, and `row['…']` columns.
-    fn text(&mut self, src: &str, path: &str, scope: &Scope, expression: bool) {
+    pub(crate) fn text(&mut self, src: &str, path: &str, scope: &Scope, expression: bool) {
         let checked = if expression {
             self.x.check_expression(src)
         } else {
@@ -332,13 +332,12 @@ impl<'w> Walker<'w> {
 
     fn step(&mut self, step: &Step, scope: &Scope) {
         let p = step.path.clone();
-        let kp = |k: &str| child_key(&child_key(&p, step.kind.keyword()), k);
         if let Some(when) = &step.when {
             self.text(when, &child_key(&p, "when"), scope, true);
         }
         if matches!(step.on_error, OnError::MarkRowFailed | OnError::SkipRow)
             && scope.row_of.is_none()
-            && !matches!(step.kind, StepKind::ForEach { .. })
+            && step.kind.as_loop().is_none()
         {
             self.problem(
                 &child_key(&p, "on_error"),
@@ -365,322 +364,25 @@ impl<'w> Walker<'w> {
             );
         }
         match &step.kind {
-            StepKind::Read(a) => {
-                if let Some(range) = &a.range
-                    && let Err(reason) = crate::sheet::range::CellRange::parse(range)
-                {
-                    self.problem(
-                        &kp("range"),
-                        format!("`{range}` is not a valid cell range: {reason}"),
-                        Some(
-                            "write it like `B2:F100`, or `B2:F` to read down to the last row"
-                                .into(),
-                        ),
-                    );
-                }
-                if !self.w.inputs.iter().any(|i| i.name == a.input) {
-                    let known: Vec<&str> = self.w.inputs.iter().map(|i| i.name.as_str()).collect();
-                    self.problem(
-                        &kp("input"),
-                        format!("there is no input named `{}`", a.input),
-                        Some(hint_for(&a.input, &known, "inputs")),
-                    );
-                }
-                self.tables.insert(a.into.clone(), None);
-            }
-            StepKind::Filter(a) => {
-                self.table(&a.table, &kp("table"));
-                let inner = Scope {
-                    row_of: Some(a.table.clone()),
-                    ..scope.clone()
-                };
-                self.text(&a.condition, &kp("where"), &inner, true);
-                if let Some(into) = &a.into {
-                    let cols = self.tables.get(&a.table).cloned().flatten();
-                    self.tables.insert(into.clone(), cols);
-                }
-            }
-            StepKind::Compute(a) => {
-                self.table(&a.table, &kp("table"));
-                let inner = Scope {
-                    row_of: Some(a.table.clone()),
-                    ..scope.clone()
-                };
-                self.text(&template_text(&a.value), &kp("value"), &inner, false);
-                self.add_column(&a.table, &a.column);
-            }
-            StepKind::Sort(a) => {
-                self.table(&a.table, &kp("table"));
-                self.column(&a.table, &a.by, &kp("by"));
-            }
-            StepKind::Dedupe(a) => {
-                self.table(&a.table, &kp("table"));
-                for c in &a.by {
-                    self.column(&a.table, c, &kp("by"));
-                }
-            }
-            StepKind::Join(a) => {
-                self.table(&a.table, &kp("table"));
-                self.table(&a.with, &kp("with"));
-                self.column(&a.table, &a.on, &kp("on"));
-                self.column(&a.with, a.with_on.as_deref().unwrap_or(&a.on), &kp("on"));
-                for c in &a.columns {
-                    self.column(&a.with, c, &kp("columns"));
-                }
-                // Without `columns`, join copies every column of `with` but its key.
-                let with_on = a.with_on.as_deref().unwrap_or(&a.on);
-                let copied = if a.columns.is_empty() {
-                    self.columns_of(&a.with)
-                        .map(|cols| cols.iter().filter(|c| *c != with_on).cloned().collect())
-                } else {
-                    Some(a.columns.clone())
-                };
-                match copied {
-                    Some(cols) => {
-                        for c in &cols {
-                            self.add_column(&a.table, c);
-                        }
-                    }
-                    // The columns of `with` are not known before a run, so neither are these.
-                    None => {
-                        if let Some(known) = self.tables.get_mut(&a.table) {
-                            *known = None;
-                        }
-                    }
-                }
-            }
-            StepKind::NewTable(a) => {
-                self.tables.insert(a.name.clone(), Some(a.columns.clone()));
-            }
-            StepKind::Append(a) => {
-                self.table(&a.table, &kp("table"));
-                for (col, v) in &a.values {
-                    self.text(&template_text(v), &kp("values"), scope, false);
-                    self.add_column(&a.table, col);
-                }
-            }
-            StepKind::Write(a) => self.write(a, &p, scope),
-            StepKind::ForEach { table, key, steps } => {
-                self.table(table, &child_key(&p, "for_each"));
-                let inner = Scope {
-                    row_of: Some(table.clone()),
-                    ..scope.clone()
-                };
-                if let Some(key) = key {
-                    self.text(key, &child_key(&p, "key"), &inner, false);
-                }
-                self.steps(steps, &inner);
-            }
-            StepKind::If {
-                condition,
-                then,
-                otherwise,
-            } => {
-                self.text(condition, &child_key(&p, "if"), scope, true);
-                self.steps(then, scope);
-                self.steps(otherwise, scope);
-            }
-            StepKind::Try { steps, catch } => {
-                self.steps(steps, scope);
-                let inner = Scope {
-                    in_catch: true,
-                    ..scope.clone()
-                };
-                self.steps(catch, &inner);
-            }
-            StepKind::Set(vars) => {
-                for (name, v) in vars {
-                    if !is_identifier(name) {
-                        self.problem(&kp(name), format!("the variable name `{name}` can only use letters a-z, digits and `_`, and must start with a letter"), None);
-                    }
-                    self.text(&template_text(v), &kp(name), scope, false);
-                }
-            }
-            StepKind::Open(t) => {
-                self.text(t, &child_key(&p, "open"), scope, false);
-                if let Err(refused) = crate::web_address::check_written(t) {
-                    self.problem(
-                        &child_key(&p, "open"),
-                        format!(
-                            "`open` can only go to web pages (http:// or https://), not a `{}:` address",
-                            refused.scheme
-                        ),
-                        Some("write the portal's address, e.g. `https://portal.example/login`; files for the portal go in with `upload`".into()),
-                    );
-                }
-            }
-            StepKind::Log(t) | StepKind::Fail(t) | StepKind::Press(t) | StepKind::Screenshot(t) => {
-                self.text(t, &child_key(&p, step.kind.keyword()), scope, false);
-            }
-            StepKind::SkipRow(t) => {
-                if scope.row_of.is_none() {
-                    self.problem(
-                        &p,
-                        "`skip_row` only works inside `for_each`",
-                        Some("move this step into the `steps` of a `for_each`".into()),
-                    );
-                }
-                self.text(t, &child_key(&p, "skip_row"), scope, false);
-            }
-            StepKind::Pause(secs) => {
-                if !(0.0..=300.0).contains(secs) {
-                    self.problem(
-                        &child_key(&p, "pause"),
-                        format!("`pause: {secs}` is out of range"),
-                        Some(
-                            "pause between 0 and 300 seconds; to wait for a page, use `wait_for`"
-                                .into(),
-                        ),
-                    );
-                }
-            }
-            StepKind::Fill { value, .. } => self.text(value, &kp("value"), scope, false),
-            StepKind::FillForm { fields, .. } => {
-                if fields.is_empty() {
-                    self.problem(
-                        &kp("fields"),
-                        "`fill_form` has no fields",
-                        Some("list `label: value` pairs under `fields:`".into()),
-                    );
-                }
-                for (label, value) in fields {
-                    self.text(value, &child_key(&kp("fields"), label), scope, false);
-                }
-            }
-            StepKind::Select { option, .. } => self.text(option, &kp("option"), scope, false),
-            StepKind::Upload { file, .. } => {
-                self.text(file, &kp("file"), scope, false);
-                if file.starts_with('/') || file.starts_with('\\') || file.contains(':') {
-                    self.problem(
-                        &kp("file"),
-                        "`file` is a file of this run, not a path on the machine",
-                        Some("upload a file of this run, such as `outputs/report.xlsx` or `input/<name>`".into()),
-                    );
-                } else if file.contains("..") {
-                    self.problem(
-                        &kp("file"),
-                        "`file` cannot go up with `..`",
-                        Some("upload a file of this run, such as `outputs/report.xlsx`".into()),
-                    );
-                }
-            }
-            StepKind::WaitFor(a) => {
-                if let Some(t) = a.timeout_secs
-                    && !(1..=600).contains(&t)
-                {
-                    self.problem(
-                        &kp("timeout_secs"),
-                        format!("`timeout_secs: {t}` is out of range"),
-                        Some("use between 1 and 600 seconds".into()),
-                    );
-                }
-            }
-            StepKind::Extract(a) => match &scope.row_of {
-                Some(table) => {
-                    let table = table.clone();
-                    self.add_column(&table, &a.into);
-                }
-                None => {
-                    self.vars.insert(a.into.clone());
-                }
-            },
-            StepKind::ExtractTable(a) => {
-                if !(1..=1000).contains(&a.max_pages) {
-                    self.problem(
-                        &kp("max_pages"),
-                        format!("`max_pages: {}` is out of range", a.max_pages),
-                        Some("use between 1 and 1000".into()),
-                    );
-                }
-                self.tables.insert(a.into.clone(), None);
-            }
-            StepKind::AssertText { text, .. } => self.text(text, &kp("text"), scope, false),
-            StepKind::Click(_)
-            | StepKind::Check(_)
-            | StepKind::Uncheck(_)
-            | StepKind::EnterFrame(_)
-            | StepKind::LeaveFrame
-            | StepKind::Dialog(_) => {}
+            StepKind::Table(s) => s.check(self, step, scope),
+            StepKind::Control(s) => s.check(self, step, scope),
+            StepKind::Browser(s) => s.check(self, step, scope),
         }
     }
 
-    fn write(&mut self, a: &crate::step::WriteArgs, p: &str, scope: &Scope) {
-        let kp = |k: &str| child_key(&child_key(p, "write"), k);
-        self.text(&a.file, &kp("file"), scope, false);
-        let lower = a.file.to_lowercase();
-        let is_csv = lower.ends_with(".csv");
-        if !(lower.ends_with(".xlsx") || is_csv) {
+    /// The workflow being checked.
+    pub(crate) fn workflow(&self) -> &Workflow {
+        self.w
+    }
+
+    /// A cell range (`B2:F100`) written in a step.
+    pub(crate) fn range(&mut self, range: &str, path: &str) {
+        if let Err(reason) = crate::sheet::range::CellRange::parse(range) {
             self.problem(
-                &kp("file"),
-                format!(
-                    "kobo writes `.xlsx` or `.csv` files, but this file is \"{}\"",
-                    a.file
-                ),
-                Some("end the file name with `.xlsx` or `.csv`".into()),
+                path,
+                format!("`{range}` is not a valid cell range: {reason}"),
+                Some("write it like `B2:F100`, or `B2:F` to read down to the last row".into()),
             );
-        }
-        if a.file.contains('/') || a.file.contains('\\') || a.file.contains("..") {
-            self.problem(
-                &kp("file"),
-                "`file` is a plain file name; outputs always go into the run's `outputs` folder",
-                Some("remove the folder part, e.g. `file: report.xlsx`".into()),
-            );
-        }
-        match (&a.table, a.sheets.is_empty()) {
-            (Some(_), false) => self.problem(
-                &child_key(p, "write"),
-                "`write` takes either `table` or `sheets`, not both",
-                None,
-            ),
-            (None, true) => self.problem(
-                &child_key(p, "write"),
-                "`write` needs `table` (one sheet) or `sheets` (several)",
-                Some("for example `write: { file: report.xlsx, table: invoices }`".into()),
-            ),
-            _ => {}
-        }
-        if is_csv && a.sheets.len() > 1 {
-            self.problem(
-                &kp("sheets"),
-                "a CSV file has only one sheet",
-                Some("write `.xlsx` for several sheets".into()),
-            );
-        }
-        if let Some(enc) = &a.encoding
-            && !matches!(enc.as_str(), "utf8_bom" | "utf8" | "shift_jis")
-        {
-            self.problem(
-                &kp("encoding"),
-                format!("unknown encoding `{enc}`"),
-                Some("use `utf8_bom` (Excel-friendly, the default), `utf8` or `shift_jis`".into()),
-            );
-        }
-        if a.with_results {
-            // `with_results` adds these two columns to what it writes.
-            let tables: Vec<String> = a
-                .table
-                .iter()
-                .chain(a.sheets.iter().map(|s| &s.table))
-                .cloned()
-                .collect();
-            for t in tables {
-                self.add_column(&t, "result");
-                self.add_column(&t, "error");
-            }
-        }
-        if let Some(t) = &a.table {
-            self.table(t, &kp("table"));
-            let cols: Vec<String> = a.formats.keys().cloned().collect();
-            for c in cols {
-                self.column(t, &c, &kp("formats"));
-            }
-        }
-        for (i, s) in a.sheets.iter().enumerate() {
-            let sp = format!("{}[{i}]", kp("sheets"));
-            self.table(&s.table, &child_key(&sp, "table"));
-            for c in s.columns.iter().chain(s.formats.keys()) {
-                self.column(&s.table, c, &child_key(&sp, "columns"));
-            }
         }
     }
 }
@@ -688,17 +390,10 @@ impl<'w> Walker<'w> {
 /// Variables made by `set` (anywhere) and by `extract` outside `for_each`.
 fn collect_vars(steps: &[Step], in_loop: bool, out: &mut BTreeSet<String>) {
     for s in steps {
-        match &s.kind {
-            StepKind::Set(vars) => out.extend(vars.keys().cloned()),
-            StepKind::Extract(a) if !in_loop => {
-                out.insert(a.into.clone());
-            }
-            StepKind::ForEach { steps, .. } => collect_vars(steps, true, out),
-            _ => {
-                for child in s.kind.children() {
-                    collect_vars(child, in_loop, out);
-                }
-            }
+        out.extend(s.kind.variables_made(in_loop));
+        let in_loop = in_loop || s.kind.as_loop().is_some();
+        for child in s.kind.children() {
+            collect_vars(child, in_loop, out);
         }
     }
 }

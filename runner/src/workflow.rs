@@ -7,13 +7,14 @@
 use crate::definition_error::{DefinitionError, DefinitionErrors};
 use crate::reader::{Reader, describe_value, scalar_text};
 use crate::sheet::{HeaderRow, MergedCells};
-use crate::source_map::{Pos, SourceMap, child_key};
-use crate::step::{Retry, SheetName, Step, parse_steps};
+use crate::source_map::{Pos, SourceMap, YamlError, child_key};
+use crate::steps::{Retry, SheetName, Step, parse_steps};
 use serde::Deserialize;
 use serde_yaml::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A checked workflow, ready to run.
@@ -40,6 +41,9 @@ pub struct Workflow {
     /// What the workflow asks for beyond the admin's run limits (`limits.yaml`).
     pub limits: crate::limits::WorkflowLimits,
     pub steps: Vec<Step>,
+    /// Where each value is written in `source` (for messages at run time, such as a column
+    /// the real file does not have).
+    pub positions: Arc<SourceMap>,
 }
 
 /// A table the workflow reads from its input file(s).
@@ -157,11 +161,12 @@ impl Workflow {
         if text.len() > MAX_WORKFLOW_BYTES {
             return Err(DefinitionErrors(vec![too_big(file, text.len() as u64)]));
         }
-        let root: Value = match serde_yaml::from_str(text) {
-            Ok(v) => v,
-            Err(e) => return Err(DefinitionErrors(vec![syntax_error(file, &e, text)])),
+        // One parse: the values, and where each is for messages.
+        let (root, positions) = match crate::source_map::load(text) {
+            Ok(parsed) => parsed,
+            Err(e) => return Err(DefinitionErrors(vec![syntax_error(file, e)])),
         };
-        let mut r = Reader::new(file.to_path_buf(), SourceMap::parse(text));
+        let mut r = Reader::new(file.to_path_buf(), Arc::new(positions));
         let workflow = read_top(&mut r, &root, file, text);
         if let Some(w) = &workflow {
             crate::validate::check(&mut r, w);
@@ -241,57 +246,54 @@ fn not_utf8(file: &Path, bytes: &[u8], e: std::str::Utf8Error) -> DefinitionErro
     }
 }
 
-fn syntax_error(file: &Path, e: &serde_yaml::Error, text: &str) -> DefinitionError {
-    let mut pos = e.location().map(|l| Pos {
-        line: l.line(),
-        col: l.column(),
-    });
-    // serde_yaml appends " at line X column Y"; we show the position in front instead.
-    let msg = e.to_string();
-    let raw = msg.split(" at line ").next().unwrap_or(&msg);
-    if let Some(key) = raw
-        .strip_prefix("duplicate entry with key \"")
-        .and_then(|k| k.strip_suffix('"'))
-    {
-        // serde_yaml points at the start of the mapping; point at the second `key:` instead.
-        let mut hint = format!("delete one of the two `{key}:` lines");
-        if let Some((first, again)) = SourceMap::parse(text).duplicate(key) {
-            pos = Some(again);
-            hint = format!(
+fn syntax_error(file: &Path, e: YamlError) -> DefinitionError {
+    let (pos, message, hint) = match e {
+        YamlError::DuplicateKey { key, first, again } => (
+            again,
+            format!("`{key}` is written twice"),
+            format!(
                 "delete this line or line {} (the first `{key}:`); a key can be written only once in the same group",
                 first.line
-            );
-        }
-        return DefinitionError {
-            file: file.to_path_buf(),
+            ),
+        ),
+        YamlError::ManyDocuments { pos } => (
             pos,
-            message: format!("`{key}` is written twice"),
-            hint: Some(hint),
-        };
-    }
+            "a workflow file holds one workflow, but a `---` line starts a second one here".into(),
+            "remove the `---` line, or put the second workflow in a file of its own".into(),
+        ),
+        YamlError::Syntax { message, pos } => (
+            pos,
+            format!("this is not valid YAML: {}", plain_yaml_message(&message)),
+            "check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes".into(),
+        ),
+    };
     DefinitionError {
         file: file.to_path_buf(),
-        pos,
-        message: format!("this is not valid YAML: {}", plain_yaml_message(raw)),
-        hint: Some(
-            "check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
-                .into(),
-        ),
+        pos: Some(pos),
+        message,
+        hint: Some(hint),
     }
 }
 
 /// The YAML parser's words for the common mistakes, with what they usually mean.
 fn plain_yaml_message(msg: &str) -> String {
-    let meaning = match msg {
-        "found unexpected end of stream" => "the file ends inside a quote or a bracket; close it",
-        "found character that cannot start any token" => {
-            "a character that cannot start a value here (often a tab used for indentation)"
-        }
-        "mapping values are not allowed in this context" => {
-            "a second `: ` on one line (text with `: ` in it needs quotes)"
-        }
-        "did not find expected key" => "this line is not indented like the lines above it",
-        _ => return msg.to_string(),
+    let has = |part: &str| msg.contains(part);
+    let meaning = if has("quoted scalar") {
+        "a quote opened here is not closed; close it on the same line, or write the text without quotes"
+    } else if has("end of stream") {
+        "the file ends inside a quote or a bracket; close it"
+    } else if has("tab") {
+        "a tab where only spaces can be (indent with spaces)"
+    } else if has("cannot start any token") {
+        "a character that cannot start a value here (often a tab used for indentation)"
+    } else if has("mapping values are not allowed in this context") {
+        "a second `: ` on one line (text with `: ` in it needs quotes)"
+    } else if has("did not find expected key") {
+        "this line is not indented like the lines above it"
+    } else if has("comments must be separated") {
+        "a `#` right after other text; put a space before a comment, or quote text with `#` in it"
+    } else {
+        return msg.to_string();
     };
     format!("{meaning} ({msg})")
 }
@@ -413,7 +415,7 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
         None => Default::default(),
     };
     let steps = match map.get("steps") {
-        Some(v) if crate::step::is_empty_block(v) => {
+        Some(v) if crate::steps::is_empty_block(v) => {
             r.error(
                 "steps",
                 "the workflow has no steps",
@@ -435,6 +437,7 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
     Some(Workflow {
         file: file.to_path_buf(),
         source: text.to_string(),
+        positions: r.map.clone(),
         hash: hex::encode(Sha256::digest(text.as_bytes())),
         // A missing name is already reported; keep going so the steps are checked too.
         name: name.unwrap_or_default(),

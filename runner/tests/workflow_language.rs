@@ -60,7 +60,7 @@ steps:
     assert_eq!(w.steps.len(), 5);
     assert!(w.needs_browser());
     assert_eq!(w.steps[3].kind.keyword(), "for_each");
-    assert_eq!(w.steps[3].on_error, runner::step::OnError::MarkRowFailed);
+    assert_eq!(w.steps[3].on_error, runner::steps::OnError::MarkRowFailed);
     assert_eq!(w.steps[1].pos.unwrap().line, 12);
     assert_eq!(
         w.inputs[0].spec.header_row,
@@ -73,7 +73,7 @@ fn yaml_syntax_errors_point_at_the_line() {
     assert_eq!(
         errors(&format!("{HEAD}steps:\n  - log: \"unclosed\n")),
         vec![
-            "w.yaml:6:1: this is not valid YAML: the file ends inside a quote or a bracket; close it (found unexpected end of stream)\n  hint: check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
+            "w.yaml:5:10: this is not valid YAML: a quote opened here is not closed; close it on the same line, or write the text without quotes (while scanning a quoted scalar, found unexpected end of stream)\n  hint: check the indentation (spaces, not tabs) and that every `key: value` has a space after the colon; text with `: ` or `#` in it needs quotes"
         ]
     );
 }

@@ -1,0 +1,922 @@
+//! Browser steps: drive the client's portal (`open`, `click`, `fill`, `select`, `upload`,
+//! `wait_for`, `extract`, `extract_table`, `dialog`, frames, screenshots).
+//!
+//! A run has one [`Browser`], started by its first browser step and shared by all rows.
+//! When a browser step fails, the page as it was (a screenshot and its HTML) is saved in the
+//! run's `screenshots/` folder, named after the step and row, so a reviewer can see what the
+//! portal showed.
+
+use super::{Step, Written, step_kinds, template_text};
+use crate::browser::{Browser, BrowserConfig, BrowserError, FillMode, Locator, WaitTarget};
+use crate::engine::{Execution, Flow, Frame, StepFailure, step_name};
+use crate::expr;
+use crate::reader::{Reader, describe_value};
+use crate::source_map::child_key;
+use crate::table::Cell;
+use crate::validate::{Scope, Walker};
+use serde::Deserialize;
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+step_kinds! {
+    #[derive(Debug, Clone)]
+    pub enum BrowserStep {
+        "open" => Open(String),
+        "click" => Click(Locator),
+        "fill" => Fill {
+            target: Locator,
+            value: String,
+            mode: FillMode,
+        },
+        /// Several fields at once, by label: with `mode: set`, in one script call.
+        "fill_form" => FillForm {
+            fields: BTreeMap<String, String>,
+            mode: FillMode,
+        },
+        "select" => Select {
+            target: Locator,
+            option: String,
+        },
+        "check" => Check(Locator),
+        "uncheck" => Uncheck(Locator),
+        "upload" => Upload {
+            target: Locator,
+            file: String,
+        },
+        "press" => Press(String),
+        "wait_for" => WaitFor(WaitArgs),
+        "extract" => Extract(ExtractArgs),
+        "extract_table" => ExtractTable(ExtractTableArgs),
+        "assert_text" => AssertText {
+            text: String,
+            timeout_secs: Option<u64>,
+        },
+        "screenshot" => Screenshot(String),
+        "enter_frame" => EnterFrame(Locator),
+        "leave_frame" => LeaveFrame,
+        "dialog" => Dialog(DialogAction),
+    }
+}
+
+/// `wait_for: { css: ".done", timeout_secs: 20 }`, or `{ url_contains: "/menu" }`, or `{ text: "完了" }`.
+#[derive(Debug, Clone)]
+pub struct WaitArgs {
+    pub target: Option<Locator>,
+    pub url_contains: Option<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+/// `extract: { css: ".receipt-no", into: 受付番号 }` — into a row's column inside `for_each`,
+/// else into a variable. `attribute: href` reads an attribute; `value: true` an input's value.
+#[derive(Debug, Clone)]
+pub struct ExtractArgs {
+    pub target: Locator,
+    pub into: String,
+    pub attribute: Option<String>,
+    pub value: bool,
+}
+
+/// `extract_table: { css: "table.orders", next: { text: "次へ" }, max_pages: 20, into: orders }`
+#[derive(Debug, Clone)]
+pub struct ExtractTableArgs {
+    pub target: Locator,
+    pub into: String,
+    pub next: Option<Locator>,
+    pub max_pages: u32,
+}
+
+/// `fill_form: { fields: { 氏名: "{{ row['氏名'] }}", 会社名: ... }, mode: set }` — keys are labels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FillFormArgs {
+    fields: BTreeMap<String, Value>,
+    #[serde(default)]
+    mode: Option<FillMode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialogAction {
+    Accept,
+    Dismiss,
+}
+
+/// Arguments of the browser steps, as written: locator keys side by side with the step's own keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrowserArgs {
+    css: Option<String>,
+    xpath: Option<String>,
+    label: Option<String>,
+    placeholder: Option<String>,
+    name: Option<String>,
+    text: Option<String>,
+    /// An element's `title` (the tooltip), e.g. an iframe's `title="入力フォーム"`.
+    title: Option<String>,
+    value: Option<Value>,
+    mode: Option<FillMode>,
+    option: Option<String>,
+    file: Option<String>,
+    into: Option<String>,
+    attribute: Option<String>,
+    url_contains: Option<String>,
+    timeout_secs: Option<u64>,
+    next: Option<BTreeMap<String, String>>,
+    max_pages: Option<u32>,
+}
+
+const LOCATOR_KEYS: &[&str] = &[
+    "css",
+    "xpath",
+    "label",
+    "placeholder",
+    "name",
+    "text",
+    "title",
+];
+
+impl BrowserStep {
+    /// Steps that may change the outside world: a row interrupted after one of them is in
+    /// doubt. (`open` only loads a page; `fill`, `select` and `check` change a form not yet sent.)
+    pub fn changes_outside(&self) -> bool {
+        matches!(
+            self,
+            BrowserStep::Click(_)
+                | BrowserStep::Press(_)
+                | BrowserStep::Dialog(_)
+                | BrowserStep::Upload { .. }
+        )
+    }
+
+    /// `extract … into` outside `for_each` makes a variable.
+    pub fn variables_made(&self) -> Vec<String> {
+        match self {
+            BrowserStep::Extract(a) => vec![a.into.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    // ---- reading ----
+
+    pub fn parse(r: &mut Reader, s: &Written) -> Option<BrowserStep> {
+        Some(match s.kind {
+            "open" => BrowserStep::Open(s.args(r)?),
+            "press" => BrowserStep::Press(s.args(r)?),
+            "screenshot" => BrowserStep::Screenshot(
+                s.args::<Option<String>>(r)?
+                    .unwrap_or_else(|| "screenshot".into()),
+            ),
+            "leave_frame" => BrowserStep::LeaveFrame,
+            "dialog" => BrowserStep::Dialog(s.args(r)?),
+            "fill_form" => {
+                let a: FillFormArgs = s.args(r)?;
+                let fields = a
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), template_text(v)))
+                    .collect();
+                BrowserStep::FillForm {
+                    fields,
+                    mode: a.mode.unwrap_or(FillMode::Set),
+                }
+            }
+            located => parse_located(r, located, &s.value, &s.value_path)?,
+        })
+    }
+
+    // ---- checking ----
+
+    pub(crate) fn check(&self, w: &mut Walker, step: &Step, scope: &Scope) {
+        let own = child_key(&step.path, self.keyword());
+        let kp = |k: &str| child_key(&own, k);
+        match self {
+            BrowserStep::Open(t) => {
+                w.text(t, &own, scope, false);
+                if let Err(refused) = crate::web_address::check_written(t) {
+                    w.problem(
+                        &own,
+                        format!(
+                            "`open` can only go to web pages (http:// or https://), not a `{}:` address",
+                            refused.scheme
+                        ),
+                        Some("write the portal's address, e.g. `https://portal.example/login`; files for the portal go in with `upload`".into()),
+                    );
+                }
+            }
+            BrowserStep::Press(t) | BrowserStep::Screenshot(t) => w.text(t, &own, scope, false),
+            BrowserStep::Fill { value, .. } => w.text(value, &kp("value"), scope, false),
+            BrowserStep::FillForm { fields, .. } => {
+                if fields.is_empty() {
+                    w.problem(
+                        &kp("fields"),
+                        "`fill_form` has no fields",
+                        Some("list `label: value` pairs under `fields:`".into()),
+                    );
+                }
+                for (label, value) in fields {
+                    w.text(value, &child_key(&kp("fields"), label), scope, false);
+                }
+            }
+            BrowserStep::Select { option, .. } => w.text(option, &kp("option"), scope, false),
+            BrowserStep::Upload { file, .. } => {
+                w.text(file, &kp("file"), scope, false);
+                if file.starts_with('/') || file.starts_with('\\') || file.contains(':') {
+                    w.problem(
+                        &kp("file"),
+                        "`file` is a file of this run, not a path on the machine",
+                        Some("upload a file of this run, such as `outputs/report.xlsx` or `input/<name>`".into()),
+                    );
+                } else if file.contains("..") {
+                    w.problem(
+                        &kp("file"),
+                        "`file` cannot go up with `..`",
+                        Some("upload a file of this run, such as `outputs/report.xlsx`".into()),
+                    );
+                }
+            }
+            BrowserStep::WaitFor(a) => {
+                if let Some(t) = a.timeout_secs
+                    && !(1..=600).contains(&t)
+                {
+                    w.problem(
+                        &kp("timeout_secs"),
+                        format!("`timeout_secs: {t}` is out of range"),
+                        Some("use between 1 and 600 seconds".into()),
+                    );
+                }
+            }
+            BrowserStep::Extract(a) => match &scope.row_of {
+                Some(table) => w.add_column(table, &a.into),
+                None => {
+                    w.vars.insert(a.into.clone());
+                }
+            },
+            BrowserStep::ExtractTable(a) => {
+                if !(1..=1000).contains(&a.max_pages) {
+                    w.problem(
+                        &kp("max_pages"),
+                        format!("`max_pages: {}` is out of range", a.max_pages),
+                        Some("use between 1 and 1000".into()),
+                    );
+                }
+                w.tables.insert(a.into.clone(), None);
+            }
+            BrowserStep::AssertText { text, .. } => w.text(text, &kp("text"), scope, false),
+            BrowserStep::Click(_)
+            | BrowserStep::Check(_)
+            | BrowserStep::Uncheck(_)
+            | BrowserStep::EnterFrame(_)
+            | BrowserStep::LeaveFrame
+            | BrowserStep::Dialog(_) => {}
+        }
+    }
+
+    // ---- running ----
+
+    pub(crate) async fn run(
+        &self,
+        x: &mut Execution<'_>,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<Flow, StepFailure> {
+        x.browser_step(self, step, frame).await
+    }
+}
+
+/// Browser steps share one set of keys; each kind says which it needs and allows.
+fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Option<BrowserStep> {
+    // Short forms: `click: ログイン` (visible text), `assert_text: 完了`, `check: { label: 同意 }`.
+    let value = match (kind, value) {
+        ("click" | "assert_text", Value::String(s)) => {
+            let mut m = serde_yaml::Mapping::new();
+            m.insert("text".into(), Value::String(s.clone()));
+            Value::Mapping(m)
+        }
+        _ => value.clone(),
+    };
+    let what = format!("`{kind}`");
+    let extra: &[&str] = match kind {
+        "click" | "check" | "uncheck" | "enter_frame" => &[],
+        "fill" => &["value", "mode"],
+        "select" => &["option"],
+        "upload" => &["file"],
+        "wait_for" => &["url_contains", "timeout_secs"],
+        "extract" => &["into", "attribute", "value"],
+        "extract_table" => &["into", "next", "max_pages"],
+        "assert_text" => &["timeout_secs"],
+        _ => &[],
+    };
+    let Value::Mapping(map) = &value else {
+        r.error(
+            path,
+            format!("{what} needs a group of keys, such as `{{ label: 氏名 }}`"),
+            None,
+        );
+        return None;
+    };
+    let locators: &[&str] = if kind == "assert_text" {
+        &["text"]
+    } else {
+        LOCATOR_KEYS
+    };
+    let mut allowed: Vec<&str> = locators.to_vec();
+    allowed.extend_from_slice(extra);
+    let before = r.errors.len();
+    r.check_keys(map, path, &allowed, &what);
+    if r.errors.len() > before {
+        return None;
+    }
+    let args: BrowserArgs = r.parse(&value, path, &what)?;
+
+    let target = locator(&args);
+    let needs_target = !matches!(kind, "wait_for" | "assert_text");
+    if needs_target && target.is_none() {
+        r.error(
+            path,
+            format!("{what} needs to know which element: give one of `label`, `text`, `placeholder`, `name`, `title`, `css` or `xpath`"),
+            Some("for a form field, `label: <the text next to the field>` keeps working when the page changes".into()),
+        );
+        return None;
+    }
+    let given: Vec<&str> = LOCATOR_KEYS
+        .iter()
+        .copied()
+        .filter(|k| map.contains_key(*k))
+        .collect();
+    if given.len() > 1 && kind != "assert_text" {
+        r.error(
+            path,
+            format!(
+                "{what} has {} ways to find the element; keep only one",
+                given.join(" and ")
+            ),
+            None,
+        );
+        return None;
+    }
+    let require = |r: &mut Reader, key: &str, v: Option<String>| -> Option<String> {
+        if v.is_none() {
+            r.error(
+                path,
+                format!("{what} needs `{key}`"),
+                Some(format!("add `{key}: ...` to {what}")),
+            );
+        }
+        v
+    };
+    let target_or_css = || target.clone().unwrap_or(Locator::Css("html".into()));
+    Some(match kind {
+        "click" => BrowserStep::Click(target_or_css()),
+        "check" => BrowserStep::Check(target_or_css()),
+        "uncheck" => BrowserStep::Uncheck(target_or_css()),
+        "enter_frame" => BrowserStep::EnterFrame(target_or_css()),
+        "fill" => {
+            let value = match &args.value {
+                Some(v) => template_text(v),
+                None => require(r, "value", None)?,
+            };
+            BrowserStep::Fill {
+                target: target_or_css(),
+                value,
+                mode: args.mode.unwrap_or_default(),
+            }
+        }
+        "select" => BrowserStep::Select {
+            target: target_or_css(),
+            option: require(r, "option", args.option)?,
+        },
+        "upload" => BrowserStep::Upload {
+            target: target_or_css(),
+            file: require(r, "file", args.file)?,
+        },
+        "wait_for" => {
+            if target.is_none() && args.url_contains.is_none() {
+                r.error(path, "`wait_for` needs something to wait for: an element (`label`, `css` …), `text`, or `url_contains`", None);
+                return None;
+            }
+            BrowserStep::WaitFor(WaitArgs {
+                target,
+                url_contains: args.url_contains,
+                timeout_secs: args.timeout_secs,
+            })
+        }
+        "extract" => {
+            let value = match &args.value {
+                None => false,
+                Some(Value::Bool(b)) => *b,
+                Some(other) => {
+                    r.error(
+                        &child_key(path, "value"),
+                        format!(
+                            "`value` must be true or false, but it is {}",
+                            describe_value(other)
+                        ),
+                        None,
+                    );
+                    return None;
+                }
+            };
+            BrowserStep::Extract(ExtractArgs {
+                target: target_or_css(),
+                into: require(r, "into", args.into)?,
+                attribute: args.attribute,
+                value,
+            })
+        }
+        "extract_table" => {
+            let next = match &args.next {
+                None => None,
+                Some(m) => {
+                    let next_args = BrowserArgs {
+                        css: m.get("css").cloned(),
+                        xpath: m.get("xpath").cloned(),
+                        label: m.get("label").cloned(),
+                        placeholder: m.get("placeholder").cloned(),
+                        name: m.get("name").cloned(),
+                        text: m.get("text").cloned(),
+                        ..Default::default()
+                    };
+                    let t = locator(&next_args);
+                    if t.is_none() || m.len() != 1 {
+                        r.error(&child_key(path, "next"), "`next` must say how to find the next-page button, e.g. `next: { text: 次へ }`", None);
+                        return None;
+                    }
+                    t
+                }
+            };
+            BrowserStep::ExtractTable(ExtractTableArgs {
+                target: target_or_css(),
+                into: require(r, "into", args.into)?,
+                next,
+                max_pages: args.max_pages.unwrap_or(50),
+            })
+        }
+        "assert_text" => BrowserStep::AssertText {
+            text: require(r, "text", args.text)?,
+            timeout_secs: args.timeout_secs,
+        },
+        other => unreachable!("browser step kind {other} is listed in KINDS but not parsed"),
+    })
+}
+
+fn locator(a: &BrowserArgs) -> Option<Locator> {
+    a.css
+        .clone()
+        .map(Locator::Css)
+        .or_else(|| a.xpath.clone().map(Locator::XPath))
+        .or_else(|| a.label.clone().map(Locator::Label))
+        .or_else(|| a.placeholder.clone().map(Locator::Placeholder))
+        .or_else(|| a.name.clone().map(Locator::Name))
+        .or_else(|| a.text.clone().map(Locator::Text))
+        .or_else(|| a.title.clone().map(Locator::Title))
+}
+
+impl Execution<'_> {
+    /// Close the run's browser, if one was started. Dropping it would also end its
+    /// processes; closing ends the WebDriver session politely first.
+    pub async fn close_browser(&mut self) {
+        if let Some(b) = self.browser.take() {
+            b.close().await;
+        }
+    }
+
+    async fn browser(&mut self, step: &Step, frame: &Frame) -> Result<&Browser, StepFailure> {
+        if self.browser.is_none() {
+            let settings = &self.w.browser;
+            let config = BrowserConfig {
+                headless: settings.headless,
+                element_timeout: Duration::from_secs(settings.element_timeout_secs),
+                page_load_timeout: Duration::from_secs(settings.page_load_timeout_secs),
+                download_dir: Some(self.folder.downloads_dir()),
+                ..BrowserConfig::default()
+            };
+            let started = std::time::Instant::now();
+            let browser = Browser::launch(&config)
+                .await
+                .map_err(|e| self.browser_failure(step, frame, e))?;
+            self.log.info(
+                Some(&step_name(step)),
+                None,
+                &format!("browser started in {} ms", started.elapsed().as_millis()),
+            );
+            if let Some(warning) = crate::browser::japanese_font_warning() {
+                self.log.warn(Some(&step_name(step)), None, warning);
+            }
+            self.browser = Some(browser);
+        }
+        Ok(self.browser.as_ref().expect("started above"))
+    }
+
+    fn browser_failure(&self, step: &Step, frame: &Frame, e: BrowserError) -> StepFailure {
+        let transient = e.is_transient();
+        let mut f = self.failure(step, frame, e.to_string());
+        f.transient = transient;
+        f
+    }
+
+    async fn browser_step(
+        &mut self,
+        kind: &BrowserStep,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<Flow, StepFailure> {
+        let done = match self.browser_action(kind, step, frame).await {
+            Ok(()) => self.still_on_the_web(step, frame).await,
+            Err(failure) => Err(failure),
+        };
+        match done {
+            Ok(()) => Ok(Flow::Next),
+            Err(failure) => Err(self.after_browser_failure(step, frame, failure).await),
+        }
+    }
+
+    /// A click or key may have followed a link off the web (`file:`, `view-source:`).
+    async fn still_on_the_web(&self, step: &Step, frame: &Frame) -> Result<(), StepFailure> {
+        match &self.browser {
+            Some(b) => b
+                .ensure_on_the_web()
+                .await
+                .map_err(|e| self.browser_failure(step, frame, e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Keep the page of a failed browser step (also for a temporary problem such as a site
+    /// that did not answer: it may be the last attempt). When the browser itself is gone,
+    /// close what is left of it and mark the failure as one that ends this attempt.
+    async fn after_browser_failure(
+        &mut self,
+        step: &Step,
+        frame: &Frame,
+        mut failure: StepFailure,
+    ) -> StepFailure {
+        let lost = match &self.browser {
+            Some(b) => !b.is_alive().await,
+            // It could not start this time (a later attempt may): no row can be done without it.
+            None => failure.transient,
+        };
+        if !lost {
+            self.save_page(step, frame, "error").await;
+            return failure;
+        }
+        if self.browser.is_some() {
+            failure.transient = true;
+            self.close_browser().await;
+        }
+        self.browser_lost = true;
+        self.log.warn(
+            Some(&failure.step),
+            frame.row.as_ref().map(|r| r.1 + 1),
+            "the browser is gone; this attempt of the run stops here (`on_error` and `catch` do not apply to it)",
+        );
+        failure
+    }
+
+    /// The step's `timeout_secs` ran out before its own waiting did (a page that never
+    /// finished loading): name what the step was working on and try to keep the page. The
+    /// browser may only be busy, so this stays a failure of the step (`on_error` applies).
+    pub(crate) async fn browser_step_timed_out(
+        &mut self,
+        kind: &BrowserStep,
+        step: &Step,
+        frame: &Frame,
+        secs: u64,
+    ) -> StepFailure {
+        let on = match self.render_locator_and_values(kind, step, frame) {
+            Ok(Rendered {
+                target: Some(l), ..
+            }) => format!(" (working on the {})", l.describe()),
+            Ok(Rendered { text: Some(t), .. }) if matches!(kind, BrowserStep::Open(_)) => {
+                format!(" (opening {t})")
+            }
+            _ => String::new(),
+        };
+        self.save_page(step, frame, "error").await;
+        self.failure(
+            step,
+            frame,
+            format!("the step did not finish within {secs} s (`timeout_secs`){on}"),
+        )
+    }
+
+    async fn browser_action(
+        &mut self,
+        kind: &BrowserStep,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<(), StepFailure> {
+        let timeout = step.timeout_secs.map(Duration::from_secs);
+        // Render every template first: rendering needs `&self`, the browser `&mut self`.
+        let rendered = self.render_locator_and_values(kind, step, frame)?;
+        let fail = |me: &Self, e: BrowserError| me.browser_failure(step, frame, e);
+        match kind {
+            BrowserStep::Open(_) => {
+                let url = rendered.text.clone().unwrap_or_default();
+                // Refused before a browser is started for it; `goto` checks relative ones.
+                if let Err(refused) = crate::web_address::check_written(&url) {
+                    let e = BrowserError::NotAWebPage {
+                        url,
+                        scheme: refused.scheme,
+                    };
+                    return Err(fail(self, e));
+                }
+                let b = self.browser(step, frame).await?;
+                b.goto(&url).await.map_err(|e| fail(self, e))
+            }
+            BrowserStep::Click(_) => {
+                let b = self.browser(step, frame).await?;
+                b.click(&rendered.locator(), timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::Fill { mode, .. } => {
+                let value = rendered.text.clone().unwrap_or_default();
+                let b = self.browser(step, frame).await?;
+                b.fill(&rendered.locator(), &value, *mode, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::FillForm { mode, .. } => {
+                let fields = rendered.fields.clone();
+                let b = self.browser(step, frame).await?;
+                b.fill_many(&fields, *mode, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::Select { .. } => {
+                let option = rendered.text.clone().unwrap_or_default();
+                let b = self.browser(step, frame).await?;
+                b.select(&rendered.locator(), &option, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::Check(_) | BrowserStep::Uncheck(_) => {
+                let on = matches!(kind, BrowserStep::Check(_));
+                let b = self.browser(step, frame).await?;
+                b.set_checked(&rendered.locator(), on, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::Upload { .. } => {
+                let rel = rendered.text.clone().unwrap_or_default();
+                let Some(path) = self.folder.resolve(&rel) else {
+                    return Err(self.failure(step, frame, format!("`file: {rel}` must be a file of this run, such as `outputs/report.xlsx` or `input/<name>`")));
+                };
+                let b = self.browser(step, frame).await?;
+                b.upload(&rendered.locator(), &path, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::Press(_) => {
+                let key = rendered.text.clone().unwrap_or_default();
+                let b = self.browser(step, frame).await?;
+                b.press(&key).await.map_err(|e| fail(self, e))
+            }
+            BrowserStep::WaitFor(a) => {
+                let target = match (&rendered.target, &a.url_contains) {
+                    (Some(Locator::Text(t)), _) => WaitTarget::Text(t.clone()),
+                    (Some(l), _) => WaitTarget::Element(l.clone()),
+                    (None, Some(_)) => WaitTarget::Url(rendered.text.clone().unwrap_or_default()),
+                    (None, None) => unreachable!("validated: wait_for has a target"),
+                };
+                let t = shortest(a.timeout_secs.map(Duration::from_secs), timeout);
+                let b = self.browser(step, frame).await?;
+                b.wait_for(&target, t).await.map_err(|e| fail(self, e))
+            }
+            BrowserStep::AssertText { timeout_secs, .. } => {
+                let text = rendered.text.clone().unwrap_or_default();
+                let t = shortest(timeout_secs.map(Duration::from_secs), timeout);
+                let b = self.browser(step, frame).await?;
+                b.assert_text(&text, t).await.map_err(|e| fail(self, e))
+            }
+            BrowserStep::Extract(a) => {
+                let locator = rendered.locator();
+                let b = self.browser(step, frame).await?;
+                let text = if let Some(attr) = &a.attribute {
+                    b.attribute(&locator, attr, timeout)
+                        .await
+                        .map(Option::unwrap_or_default)
+                } else if a.value {
+                    b.value(&locator, timeout).await
+                } else {
+                    b.text(&locator, timeout).await
+                }
+                .map_err(|e| fail(self, e))?;
+                self.store_extracted(&a.into, text, frame);
+                Ok(())
+            }
+            BrowserStep::ExtractTable(a) => {
+                let locator = rendered.locator();
+                let b = self.browser(step, frame).await?;
+                let scraped = match &a.next {
+                    Some(next) => {
+                        b.table_paginated(&locator, next, a.max_pages as usize, timeout)
+                            .await
+                    }
+                    None => b.table(&locator, timeout).await,
+                }
+                .map_err(|e| fail(self, e))?;
+                let table = scraped.into_table();
+                self.log.info(
+                    Some(&step_name(step)),
+                    None,
+                    &format!("read {} rows into `{}`", table.len(), a.into),
+                );
+                self.replace_table(a.into.clone(), table);
+                Ok(())
+            }
+            BrowserStep::Screenshot(_) => {
+                let name = rendered.text.clone().unwrap_or_else(|| "screenshot".into());
+                self.browser(step, frame).await?;
+                self.save_page(step, frame, &name).await;
+                Ok(())
+            }
+            BrowserStep::EnterFrame(_) => {
+                let b = self.browser(step, frame).await?;
+                b.enter_frame(&rendered.locator(), timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::LeaveFrame => {
+                let b = self.browser(step, frame).await?;
+                b.leave_frame().await.map_err(|e| fail(self, e))
+            }
+            BrowserStep::Dialog(action) => {
+                let b = self.browser(step, frame).await?;
+                let text = match action {
+                    DialogAction::Accept => b.accept_dialog(timeout).await,
+                    DialogAction::Dismiss => b.dismiss_dialog(timeout).await,
+                }
+                .map_err(|e| fail(self, e))?;
+                self.log.info(
+                    Some(&step_name(step)),
+                    frame.row.as_ref().map(|r| r.1 + 1),
+                    &format!("dialog said \"{text}\""),
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// `extract … into`: a column of the current row inside `for_each`, else a variable.
+    fn store_extracted(&mut self, into: &str, text: String, frame: &Frame) {
+        match &frame.row {
+            Some((table, i)) => {
+                if let Some(t) = self.tables.get_mut(table) {
+                    let col = t.ensure_column(into);
+                    if let Some(row) = t.rows.get_mut(*i) {
+                        row[col] = Cell::text(text);
+                    }
+                }
+            }
+            None => {
+                self.vars
+                    .insert(into.to_string(), minijinja::Value::from(text));
+            }
+        }
+    }
+
+    /// Save a screenshot and the page's HTML as `screenshots/<n>-step<…>[-row<r>]-<what>.png/.html`.
+    async fn save_page(&mut self, step: &Step, frame: &Frame, what: &str) {
+        let Some(browser) = &self.browser else { return };
+        self.screenshots += 1;
+        let row = frame
+            .row
+            .as_ref()
+            .map(|(_, i)| format!("-row{}", i + 1))
+            .unwrap_or_default();
+        let number: String = step_name(step)
+            .split(' ')
+            .next()
+            .unwrap_or("#")
+            .trim_start_matches('#')
+            .replace('.', "-");
+        let what = crate::run_folder::safe_file_name(what).replace(' ', "_");
+        let base = format!("{:03}-step{number}{row}-{what}", self.screenshots);
+        let dir = self.folder.screenshots_dir();
+        let mut saved = Vec::new();
+        // Bounded: a browser busy with a page that never loads must not hold the run up.
+        let Ok((png, html)) = tokio::time::timeout(SAVE_PAGE_LIMIT, capture(browser)).await else {
+            return;
+        };
+        if let Ok(png) = png {
+            let path = dir.join(format!("{base}.png"));
+            if std::fs::write(&path, png).is_ok() {
+                saved.push((path, "screenshot"));
+            }
+        }
+        if let Ok(html) = html {
+            let path = dir.join(format!("{base}.html"));
+            if std::fs::write(&path, self.log.secrets().mask(&html)).is_ok() {
+                saved.push((path, "page"));
+            }
+        }
+        for (path, kind) in saved {
+            self.register(&path, kind).await;
+        }
+    }
+
+    fn render_locator_and_values(
+        &self,
+        kind: &BrowserStep,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<Rendered, StepFailure> {
+        let loc = |l: &Locator| -> Result<Locator, StepFailure> {
+            let text = |s: &str| self.render_text(s, frame, step);
+            Ok(match l {
+                Locator::Css(s) => Locator::Css(text(s)?),
+                Locator::XPath(s) => Locator::XPath(text(s)?),
+                Locator::Label(s) => Locator::Label(text(s)?),
+                Locator::Placeholder(s) => Locator::Placeholder(text(s)?),
+                Locator::Name(s) => Locator::Name(text(s)?),
+                Locator::Text(s) => Locator::Text(text(s)?),
+                Locator::Title(s) => Locator::Title(text(s)?),
+            })
+        };
+        let mut r = Rendered::default();
+        let target = match kind {
+            BrowserStep::Click(t)
+            | BrowserStep::Check(t)
+            | BrowserStep::Uncheck(t)
+            | BrowserStep::EnterFrame(t) => Some(t),
+            BrowserStep::Fill { target, .. }
+            | BrowserStep::Select { target, .. }
+            | BrowserStep::Upload { target, .. } => Some(target),
+            BrowserStep::Extract(a) => Some(&a.target),
+            BrowserStep::ExtractTable(a) => Some(&a.target),
+            BrowserStep::WaitFor(a) => a.target.as_ref(),
+            _ => None,
+        };
+        if let Some(t) = target {
+            r.target = Some(loc(t)?);
+        }
+        r.text = match kind {
+            BrowserStep::Open(s) | BrowserStep::Press(s) | BrowserStep::Screenshot(s) => {
+                Some(self.render_text(s, frame, step)?)
+            }
+            BrowserStep::Fill { value, .. } => Some(self.render_text(value, frame, step)?),
+            BrowserStep::Select { option, .. } => Some(self.render_text(option, frame, step)?),
+            BrowserStep::Upload { file, .. } => Some(self.render_text(file, frame, step)?),
+            BrowserStep::AssertText { text, .. } => Some(self.render_text(text, frame, step)?),
+            BrowserStep::WaitFor(a) => match &a.url_contains {
+                Some(u) => Some(self.render_text(u, frame, step)?),
+                None => None,
+            },
+            _ => None,
+        };
+        if let BrowserStep::FillForm { fields, .. } = kind {
+            for (label, value) in fields {
+                let v = self.render(value, frame, step)?;
+                r.fields
+                    .push((Locator::Label(label.clone()), expr::display(&v)));
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// How long saving a failed step's page may take.
+const SAVE_PAGE_LIMIT: Duration = Duration::from_secs(10);
+
+/// A screenshot and the HTML of the current page.
+async fn capture(
+    browser: &Browser,
+) -> (Result<Vec<u8>, BrowserError>, Result<String, BrowserError>) {
+    let mut png = browser.screenshot().await;
+    if png.is_err() {
+        // A dialog nobody expected blocks the page; its text is in the error already.
+        // Close it so the page behind it can be kept.
+        if browser
+            .dismiss_dialog(Some(Duration::from_millis(500)))
+            .await
+            .is_ok()
+        {
+            png = browser.screenshot().await;
+        }
+    }
+    (png, browser.page_html().await)
+}
+
+/// The shorter of a step's own wait and its `timeout_secs`.
+fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A browser step's locator and values with templates filled in.
+#[derive(Default)]
+struct Rendered {
+    target: Option<Locator>,
+    text: Option<String>,
+    fields: Vec<(Locator, String)>,
+}
+
+impl Rendered {
+    fn locator(&self) -> Locator {
+        self.target.clone().unwrap_or(Locator::Css("html".into()))
+    }
+}
