@@ -3,7 +3,9 @@
 //!
 //! The rules (who may review, delivering and crediting once) live in `runner`'s `review`,
 //! `delivery`, `payout`, `user`, `session` and `audit` modules; this crate is only the web:
-//! - [`auth`]: logging in and out, `Current` (the request's user), roles, CSRF checks.
+//! - [`auth`]: logging in and out, `Current` (the request's user), roles.
+//! - [`csrf_form`]: `CsrfForm`, how a handler takes a form that changes something: only with
+//!   the session's CSRF token.
 //! - [`runs`]: the review list, one run in full, approve/reject, a run's files.
 //! - [`ledger`]: a trainee's approved work and monthly statements (xlsx).
 //! - [`client`]: a client's jobs, deliveries and uploads.
@@ -18,6 +20,7 @@
 pub mod admin;
 pub mod auth;
 pub mod client;
+pub mod csrf_form;
 pub mod error;
 pub mod files;
 pub mod i18n;
