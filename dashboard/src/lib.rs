@@ -12,8 +12,8 @@
 //! - [`admin`]: users and roles (add, change role, disable, reset password), clients and
 //!   their rates, the audit log.
 //! - [`page`]: embedded templates and security headers; [`i18n`]: English, Japanese, Ukrainian.
-//! - [`error`]: `AppError`, the status and message a user sees (in their language);
-//!   [`files`]: sending files.
+//! - [`error`]: `AppError`, the status and message a user sees, on a page like the others
+//!   (in their language, with their menu); [`files`]: sending files.
 //!
 //! Pages are rendered on the server; there is no JavaScript and no build step.
 
@@ -102,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/users/{name}/enable", post(admin::enable))
         .route("/admin/users/{name}/password", post(admin::reset_password))
         .route("/static/style.css", get(page::stylesheet))
+        .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             error::localize,

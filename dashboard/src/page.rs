@@ -17,6 +17,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("ledger.html", include_str!("../templates/ledger.html")),
     ("client.html", include_str!("../templates/client.html")),
     ("admin.html", include_str!("../templates/admin.html")),
+    ("error.html", include_str!("../templates/error.html")),
 ];
 
 const STYLE: &str = include_str!("../static/style.css");
