@@ -800,10 +800,11 @@ fn render(cases: &[Case], messages: &[String]) -> String {
     let _ = writeln!(
         out,
         "## {HTTP_HEADING}\n\n\
-         The dashboard answers a bad request with a page that has the status code as its \
-         title and one sentence below it. This table is kept by hand from `dashboard/src/` \
-         (`client.rs`, `auth.rs`, `error.rs`); `dashboard/tests/http.rs` checks the statuses \
-         of the CSRF, upload and file-name cases.\n\n\
+         The dashboard answers a bad request with a page like its others (the menu, in the \
+         user's language) that has the status code as its title and one sentence below it. \
+         This table is kept by hand from `dashboard/src/` (`client.rs`, `auth.rs`, \
+         `csrf_form.rs`, `error.rs`); `dashboard/tests/http.rs` checks the statuses of the \
+         CSRF, upload and file-name cases.\n\n\
          | # | what happened | status | the page says |\n| --- | --- | --- | --- |"
     );
     for (what, status, says) in HTTP {
@@ -815,10 +816,10 @@ fn render(cases: &[Case], messages: &[String]) -> String {
 
 const HTTP_HEADING: &str = "The dashboard (web pages)";
 
-/// What the dashboard answers (see `dashboard/src/client.rs`, `auth.rs`, `error.rs`).
+/// What the dashboard answers (see `dashboard/src/client.rs`, `auth.rs`, `csrf_form.rs`, `error.rs`).
 const HTTP: &[(&str, u16, &str)] = &[
     (
-        "a form sent without its hidden CSRF token, or with another session's (approve, reject, upload, log out, change language)",
+        "a form sent without its hidden CSRF token, or with another session's (approve, reject, run again, mark a row entered, upload, log out, change language, the admin's changes to users)",
         403,
         "The form has expired; reload the page and try again.",
     ),

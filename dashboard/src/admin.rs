@@ -8,9 +8,9 @@
 use crate::AppState;
 use crate::auth::Current;
 use crate::client::inbox_workflows;
+use crate::csrf_form::{CsrfForm, NoFields};
 use crate::error::{AppError, Msg};
 use crate::page::render;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
@@ -193,7 +193,6 @@ fn target(name: &str) -> Result<&str, AppError> {
 
 #[derive(Deserialize)]
 pub struct NewUser {
-    csrf: Option<String>,
     name: String,
     role: String,
     client: Option<String>,
@@ -202,10 +201,8 @@ pub struct NewUser {
 
 pub async fn add_user(
     State(state): State<AppState>,
-    cur: Current,
-    Form(f): Form<NewUser>,
+    CsrfForm(cur, f): CsrfForm<NewUser>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin])?;
     let role = parse_role(&f.role)?;
     let client = client_field(&f.client);
@@ -227,7 +224,6 @@ pub async fn add_user(
 
 #[derive(Deserialize)]
 pub struct RoleForm {
-    csrf: Option<String>,
     role: String,
     client: Option<String>,
 }
@@ -235,11 +231,9 @@ pub struct RoleForm {
 /// `POST /admin/users/{name}/role`: another role (and client, for a client user).
 pub async fn set_role(
     State(state): State<AppState>,
-    cur: Current,
     Path(name): Path<String>,
-    Form(f): Form<RoleForm>,
+    CsrfForm(cur, f): CsrfForm<RoleForm>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin])?;
     let role = parse_role(&f.role)?;
     // A client field left filled in from before does not stop a client user becoming staff.
@@ -257,39 +251,30 @@ pub async fn set_role(
     Ok(Redirect::to("/admin").into_response())
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: Option<String>,
-}
-
 /// `POST /admin/users/{name}/disable`: no more logging in; their sessions end now.
 pub async fn disable(
     State(state): State<AppState>,
-    cur: Current,
     Path(name): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(cur, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    set_disabled(state, cur, name, f, true).await
+    set_disabled(state, cur, name, true).await
 }
 
 /// `POST /admin/users/{name}/enable`: may log in again.
 pub async fn enable(
     State(state): State<AppState>,
-    cur: Current,
     Path(name): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(cur, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    set_disabled(state, cur, name, f, false).await
+    set_disabled(state, cur, name, false).await
 }
 
 async fn set_disabled(
     state: AppState,
     cur: Current,
     name: String,
-    f: CsrfOnly,
     disabled: bool,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin])?;
     user::set_disabled(
         state.records.pool(),
@@ -304,7 +289,6 @@ async fn set_disabled(
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf: Option<String>,
     password: String,
 }
 
@@ -312,11 +296,9 @@ pub struct PasswordForm {
 /// user's sessions end.
 pub async fn reset_password(
     State(state): State<AppState>,
-    cur: Current,
     Path(name): Path<String>,
-    Form(f): Form<PasswordForm>,
+    CsrfForm(cur, f): CsrfForm<PasswordForm>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin])?;
     user::set_password(
         state.records.pool(),

@@ -1,12 +1,14 @@
-//! Logging in and out, `Current` (the logged-in user of a request), roles and CSRF checks.
+//! Logging in and out, `Current` (the logged-in user of a request) and roles.
 //!
 //! The session cookie is HttpOnly and SameSite=Lax (plus Secure when served over https);
-//! every form that changes something carries the session's CSRF token in a hidden field.
+//! every form that changes something carries the session's CSRF token in a hidden field,
+//! checked by [`CsrfForm`].
 //! The login form, which has no session yet, uses a one-off token in its own cookie.
 //! Logins are refused for a while after too many failed attempts per name or per address
 //! (`runner::login_limit`); [`client_address`] says which address counts behind a proxy.
 
 use crate::AppState;
+use crate::csrf_form::{CsrfForm, NoFields};
 use crate::error::{AppError, Msg};
 use crate::i18n::Lang;
 use crate::page::render;
@@ -47,12 +49,27 @@ impl Current {
         }
     }
 
-    /// Refuse (403) a state-changing request without this session's CSRF token.
-    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), AppError> {
-        match sent {
-            Some(s) if same_secret(s, &self.session.csrf) => Ok(()),
-            _ => Err(AppError::Forbidden(Msg::key("err_form_expired"))),
-        }
+    /// The user of the session `token`, if it is a live session; their language is the one
+    /// they chose, else `browser`'s.
+    pub async fn from_token(
+        state: &AppState,
+        token: String,
+        browser: Lang,
+    ) -> Result<Option<Current>, AppError> {
+        let Some(session) = session::lookup(state.records.pool(), &token).await? else {
+            return Ok(None);
+        };
+        let lang = session
+            .user
+            .lang
+            .as_deref()
+            .and_then(Lang::from_code)
+            .unwrap_or(browser);
+        Ok(Some(Current {
+            session,
+            lang,
+            token,
+        }))
     }
 }
 
@@ -66,20 +83,9 @@ impl FromRequestParts<AppState> for Current {
         let page = parts.method == Method::GET || parts.method == Method::HEAD;
         let token =
             cookie(&parts.headers, SESSION_COOKIE).ok_or(AppError::LoginRequired { page })?;
-        let session = session::lookup(state.records.pool(), &token)
+        Current::from_token(state, token, browser_lang(&parts.headers))
             .await?
-            .ok_or(AppError::LoginRequired { page })?;
-        let lang = session
-            .user
-            .lang
-            .as_deref()
-            .and_then(Lang::from_code)
-            .unwrap_or_else(|| browser_lang(&parts.headers));
-        Ok(Current {
-            session,
-            lang,
-            token,
-        })
+            .ok_or(AppError::LoginRequired { page })
     }
 }
 
@@ -289,17 +295,10 @@ pub async fn login(
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: Option<String>,
-}
-
 pub async fn logout(
     State(state): State<AppState>,
-    cur: Current,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(cur, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     session::end(state.records.pool(), &cur.token).await?;
     let cookie = set_cookie(&state, SESSION_COOKIE, "", "/", Some(0));
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
@@ -307,7 +306,6 @@ pub async fn logout(
 
 #[derive(Deserialize)]
 pub struct LangForm {
-    csrf: Option<String>,
     lang: String,
     back: Option<String>,
 }
@@ -315,10 +313,8 @@ pub struct LangForm {
 /// Choose the interface language (empty: follow the browser).
 pub async fn set_lang(
     State(state): State<AppState>,
-    cur: Current,
-    Form(f): Form<LangForm>,
+    CsrfForm(cur, f): CsrfForm<LangForm>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     let lang = match f.lang.as_str() {
         "" => None,
         code => Some(

@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::auth::Current;
+use crate::csrf_form::check_csrf;
 use crate::error::{AppError, Msg};
 use crate::files::send_file;
 use crate::page::render;
@@ -186,7 +187,8 @@ pub async fn upload(
             _ => {}
         }
     }
-    cur.check_csrf(csrf.as_deref())?;
+    // Multipart, so not a `CsrfForm`: the token is checked here, once the fields are read.
+    check_csrf(&cur, csrf.as_deref())?;
     let (name, bytes) = file
         .filter(|(_, b)| !b.is_empty())
         .ok_or_else(|| AppError::BadRequest(Msg::key("err_no_file")))?;

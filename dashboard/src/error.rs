@@ -2,17 +2,20 @@
 //! logged, shown as a generic message). Pages never show SQL or debug output.
 //!
 //! Messages are catalog keys with their values ([`Msg`]), so error pages are written in the
-//! user's language: [`localize`] re-renders an error page for the logged-in user's language
-//! (or the browser's). Text that comes from elsewhere (a form parser) is shown as given.
+//! user's language: [`localize`] renders the page (`error.html`, on the same layout as every
+//! page) in the logged-in user's language, else the browser's, with the user's menu. Text
+//! that comes from elsewhere (a form parser) is shown as given.
 
 use crate::AppState;
-use crate::auth::{SESSION_COOKIE, browser_lang, cookie};
+use crate::auth::{Current, SESSION_COOKIE, browser_lang, cookie};
 use crate::i18n::Lang;
+use crate::page::render;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::context;
 use runner::review::ReviewError;
 
 /// A message for the user: a catalog key and the values for its `{placeholders}`, or text as is.
@@ -128,12 +131,33 @@ struct ErrorPage {
     msg: Msg,
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+impl ErrorPage {
+    /// The page in `lang`, with the menu of `cur` when someone is logged in.
+    fn html(&self, lang: Lang, cur: Option<&Current>) -> Html<String> {
+        let code = self.status.as_u16();
+        let message = self.msg.text(lang);
+        render(
+            "error.html",
+            lang,
+            cur,
+            context! { status => code, message => &message },
+        )
+        .unwrap_or_else(|e| {
+            // Not `AppError::Internal`: that would be an error page again.
+            tracing::error!(error = %format!("{e:?}"), "the error page cannot be rendered");
+            Html(format!(
+                "<!doctype html><title>{code} · kobo</title><p>{}</p>",
+                escape(&message)
+            ))
+        })
+    }
+}
+
+impl AppError {
+    /// The status and message a user sees; `None` for a redirect to the login page.
+    fn page(self) -> Option<ErrorPage> {
         let (status, msg) = match self {
-            AppError::LoginRequired { page: true } => {
-                return Redirect::to("/login").into_response();
-            }
+            AppError::LoginRequired { page: true } => return None,
             AppError::LoginRequired { page: false } => {
                 (StatusCode::UNAUTHORIZED, Msg::key("err_login_required"))
             }
@@ -147,30 +171,26 @@ impl IntoResponse for AppError {
                 (StatusCode::INTERNAL_SERVER_ERROR, Msg::key("err_internal"))
             }
         };
-        let mut r = (status, error_page(status, &msg, Lang::En)).into_response();
+        Some(ErrorPage { status, msg })
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let Some(page) = self.page() else {
+            return Redirect::to("/login").into_response();
+        };
+        // In English for nobody until `localize` knows who asked.
+        let mut r = (page.status, page.html(Lang::En, None)).into_response();
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        r.extensions_mut().insert(ErrorPage { status, msg });
+        r.extensions_mut().insert(page);
         r
     }
 }
 
-/// An error page in `lang`.
-fn error_page(status: StatusCode, msg: &Msg, lang: Lang) -> Html<String> {
-    let code = status.as_u16();
-    let title = lang.t(&format!("err_title_{code}")).to_string();
-    Html(format!(
-        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{code} · kobo</title><link rel=\"stylesheet\" href=\"/static/style.css\"></head>\
-         <body><main><h1>{title}</h1><p class=\"error\">{msg}</p><p><a href=\"/\">{back}</a></p><p><small>{code}</small></p></main></body></html>",
-        lang = lang.code(),
-        title = escape(&title),
-        msg = escape(&msg.text(lang)),
-        back = escape(lang.t("err_back")),
-    ))
-}
-
-/// Middleware: write error pages in the language of the user who asked (their chosen
-/// language, else their browser's).
+/// Middleware: write error pages for the user who asked: in their chosen language (else
+/// their browser's), with their menu.
 pub async fn localize(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let token = cookie(req.headers(), SESSION_COOKIE);
     let browser = browser_lang(req.headers());
@@ -178,22 +198,30 @@ pub async fn localize(State(state): State<AppState>, req: Request, next: Next) -
     let Some(page) = r.extensions_mut().remove::<ErrorPage>() else {
         return r;
     };
-    let mut lang = browser;
-    if let Some(token) = token
-        && let Ok(Some(s)) = runner::session::lookup(state.records.pool(), &token).await
-        && let Some(chosen) = s.user.lang.as_deref().and_then(Lang::from_code)
-    {
-        lang = chosen;
-    }
-    if lang != Lang::En {
-        let Html(body) = error_page(page.status, &page.msg, lang);
+    // Looked up after the request: a page for a session just ended (or a language just
+    // chosen) shows what is true now.
+    let cur = match token {
+        Some(token) => Current::from_token(&state, token, browser)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let lang = cur.as_ref().map_or(browser, |c| c.lang);
+    if cur.is_some() || lang != Lang::En {
+        let Html(body) = page.html(lang, cur.as_ref());
         r.headers_mut().remove(header::CONTENT_LENGTH);
         *r.body_mut() = Body::from(body);
     }
     r
 }
 
-pub fn escape(s: &str) -> String {
+/// Any address the dashboard has no page for.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -285,9 +313,68 @@ impl From<std::io::Error> for AppError {
     }
 }
 
+/// One error of each kind, for tests.
+#[cfg(test)]
+pub(crate) fn one_of_each() -> Vec<AppError> {
+    let all = vec![
+        AppError::LoginRequired { page: false },
+        AppError::BadRequest(Msg::key("err_no_file")),
+        AppError::Forbidden(Msg::key("err_forbidden")),
+        AppError::NotFound,
+        AppError::Conflict(Msg::Text("<b>as is</b>".into())),
+        AppError::TooLarge(Msg::key("err_upload_too_large").with("mb", "50")),
+        AppError::Internal("the cause, never shown".into()),
+    ];
+    for e in &all {
+        // No `_ =>`: a new kind of error does not compile here until it is listed above.
+        match e {
+            AppError::LoginRequired { .. }
+            | AppError::BadRequest(_)
+            | AppError::Forbidden(_)
+            | AppError::NotFound
+            | AppError::Conflict(_)
+            | AppError::TooLarge(_)
+            | AppError::Internal(_) => {}
+        }
+    }
+    all
+}
+
+/// Every status an error page can have: each has a title (`err_title_<status>`).
+#[cfg(test)]
+pub(crate) fn every_status() -> Vec<u16> {
+    one_of_each()
+        .into_iter()
+        .filter_map(|e| e.page())
+        .map(|p| p.status.as_u16())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_page_is_a_page_of_the_site_in_every_language() {
+        for e in one_of_each() {
+            let page = e.page().unwrap();
+            for lang in Lang::ALL {
+                let Html(html) = page.html(lang, None);
+                let code = page.status.as_u16();
+                assert!(
+                    html.contains(&format!("<html lang=\"{}\">", lang.code()))
+                        && html.contains("<header class=\"top\">")
+                        && html.contains(&format!("<title>{code} · kobo</title>"))
+                        && html.contains(&format!("<small>{code}</small>")),
+                    "{html}"
+                );
+                assert!(
+                    !html.contains("<b>") && !html.contains("never shown"),
+                    "{html}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn messages_fill_their_values_once_and_in_the_users_language() {
@@ -305,32 +392,5 @@ mod tests {
             m.text(Lang::Uk)
         );
         assert_eq!(Msg::Text("as is {x}".into()).text(Lang::Ja), "as is {x}");
-    }
-
-    /// Every message key the code uses is in the catalogs (they all have the same keys).
-    #[test]
-    fn every_message_key_exists() {
-        let sources = [
-            include_str!("admin.rs"),
-            include_str!("auth.rs"),
-            include_str!("client.rs"),
-            include_str!("error.rs"),
-            include_str!("runs.rs"),
-            include_str!("ledger.rs"),
-        ];
-        let catalog = Lang::En.catalog();
-        let mut keys: Vec<String> = [400, 401, 403, 404, 409, 413, 500]
-            .iter()
-            .map(|c| format!("err_title_{c}"))
-            .collect();
-        keys.push("err_back".into());
-        for src in sources {
-            for part in src.split("Msg::key(\"").skip(1) {
-                keys.push(part.split('"').next().unwrap().to_string());
-            }
-        }
-        assert!(keys.len() > 20, "{keys:?}");
-        let missing: Vec<&String> = keys.iter().filter(|k| !catalog.contains_key(*k)).collect();
-        assert!(missing.is_empty(), "no message for {missing:?}");
     }
 }

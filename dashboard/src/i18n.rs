@@ -2,7 +2,8 @@
 //! and how dates and yen amounts are written in each.
 //!
 //! Catalogs are plain `key = text` files in `dashboard/i18n/`, embedded at compile time.
-//! A key missing from a catalog falls back to English (a test checks none is missing).
+//! A key missing from a catalog falls back to English; a test checks that every key the
+//! templates and the code use is in all three.
 //! Times are shown in Japan time, where the co-op, its trainees and its clients work.
 
 use chrono::{DateTime, Datelike};
@@ -158,14 +159,219 @@ fn parse(text: &str) -> BTreeMap<String, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_catalog_has_every_key() {
-        let en = parse(EN);
-        for (lang, text) in [(Lang::Ja, JA), (Lang::Uk, UK)] {
-            let other = parse(text);
-            let missing: Vec<&String> = en.keys().filter(|k| !other.contains_key(*k)).collect();
-            assert!(missing.is_empty(), "{} lacks {missing:?}", lang.code());
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// The values a key built from a value can take: `t["role_" ~ user.role]` in a template,
+    /// `format!("role_{role}")` in the code, or `t[r.status]` (a key that is the value itself).
+    fn values_of(built_from: &str) -> Option<Vec<String>> {
+        use runner::run::RowStatus;
+        use runner::{ReviewState, Role, RunStatus};
+        // No `_ =>` in these matches: a new variant does not compile here until it is listed.
+        let run_statuses = {
+            use RunStatus::*;
+            let all = [Queued, Running, Succeeded, Failed, Cancelled];
+            all.map(|s| match s {
+                Queued | Running | Succeeded | Failed | Cancelled => s.as_str(),
+            })
+        };
+        let review_states = {
+            use ReviewState::*;
+            let all = [NotReviewable, Awaiting, Approved, Rejected];
+            all.map(|s| match s {
+                NotReviewable | Awaiting | Approved | Rejected => s.as_str(),
+            })
+        };
+        let row_statuses = {
+            use RowStatus::*;
+            let all = [Pending, Ok, Failed, Skipped, InDoubt];
+            all.map(|s| match s {
+                Pending | Ok | Failed | Skipped | InDoubt => s.as_str(),
+            })
+        };
+        let values: Vec<String> = match built_from {
+            "role_" => Role::ALL.iter().map(|r| r.as_str().into()).collect(),
+            "status_" => run_statuses.iter().map(|s| s.to_string()).collect(),
+            "state_" => review_states.iter().map(|s| s.to_string()).collect(),
+            "err_title_" => crate::error::every_status()
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            "r.status" => return Some(row_statuses.iter().map(|s| s.to_string()).collect()),
+            _ => return None,
+        };
+        Some(values.iter().map(|v| format!("{built_from}{v}")).collect())
+    }
+
+    /// The text up to the first `end`.
+    fn until(text: &str, end: char) -> &str {
+        text.split(end).next().unwrap_or("")
+    }
+
+    fn is_ident(c: char) -> bool {
+        c.is_ascii_alphanumeric() || c == '_'
+    }
+
+    /// The places in `text` right after `pattern` where `pattern` starts a word.
+    fn after<'a>(text: &'a str, pattern: &str) -> Vec<&'a str> {
+        text.match_indices(pattern)
+            .filter(|(i, _)| !text[..*i].ends_with(is_ident))
+            .map(|(i, _)| &text[i + pattern.len()..])
+            .collect()
+    }
+
+    /// Message keys used in a template: `t.key`, `t["key"]`, `t["prefix_" ~ value]`, `t[value]`.
+    /// Keys built from a value go into `built` as their prefix (or the value's expression).
+    fn template_keys(text: &str, keys: &mut Vec<String>, built: &mut Vec<String>) {
+        for rest in after(text, "t.") {
+            let key: String = rest.chars().take_while(|c| is_ident(*c)).collect();
+            keys.push(key);
         }
+        for rest in after(text, "t[") {
+            let inside = until(rest, ']').trim();
+            match inside.strip_prefix('"') {
+                Some(quoted) => {
+                    let literal = until(quoted, '"');
+                    if quoted[literal.len() + 1..].trim().is_empty() {
+                        keys.push(literal.to_string());
+                    } else {
+                        built.push(literal.to_string());
+                    }
+                }
+                None => built.push(inside.to_string()),
+            }
+        }
+    }
+
+    /// Message keys used in Rust code (tests left out): `Msg::key("key")`, `lang.t("key")`,
+    /// and keys built with `format!("prefix_{value}")`.
+    fn code_keys(text: &str, keys: &mut Vec<String>, built: &mut Vec<String>) {
+        let code = text.split("#[cfg(test)]").next().unwrap_or(text);
+        for pattern in ["Msg::key(\"", ".t(\""] {
+            for rest in code.split(pattern).skip(1) {
+                keys.push(until(rest, '"').to_string());
+            }
+        }
+        for rest in code.split("format!(\"").skip(1) {
+            let head = until(rest, '"');
+            if let Some((prefix, _)) = head.split_once('{')
+                && prefix.ends_with('_')
+                && prefix.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            {
+                built.push(prefix.to_string());
+            }
+        }
+    }
+
+    fn files(dir: &str, ext: &str) -> Vec<(String, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).unwrap())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Every message the templates and the code use is in English, Japanese and Ukrainian,
+    /// and the three catalogs have the same keys, each once, and none that nothing uses.
+    #[test]
+    fn every_key_used_is_in_every_language() {
+        // Where each key is used.
+        let mut used: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut unknown_built = Vec::new();
+        let mut scan = |name: &str, keys: Vec<String>, built: Vec<String>| {
+            let mut keys = keys;
+            for b in built {
+                match values_of(&b) {
+                    Some(values) => keys.extend(values),
+                    None => unknown_built.push(format!("{b} ({name})")),
+                }
+            }
+            for k in keys {
+                used.entry(k).or_default().insert(name.to_string());
+            }
+        };
+        for (name, text) in files("templates", "html") {
+            let (mut keys, mut built) = (Vec::new(), Vec::new());
+            template_keys(&text, &mut keys, &mut built);
+            scan(&name, keys, built);
+        }
+        for (name, text) in files("src", "rs") {
+            let (mut keys, mut built) = (Vec::new(), Vec::new());
+            code_keys(&text, &mut keys, &mut built);
+            scan(&name, keys, built);
+        }
+        assert!(
+            unknown_built.is_empty(),
+            "keys built from a value this test does not know: {unknown_built:?}; list its values in `values_of`"
+        );
+        assert!(
+            used.contains_key("err_title_404")
+                && used.contains_key("role_admin")
+                && used.len() > 100,
+            "the scan missed keys: {used:?}"
+        );
+
+        let catalogs = [(Lang::En, EN), (Lang::Ja, JA), (Lang::Uk, UK)]
+            .map(|(l, text)| (l, parse(text), text));
+        let defined: BTreeSet<&String> = catalogs.iter().flat_map(|(_, c, _)| c.keys()).collect();
+        let mut problems = Vec::new();
+        for (lang, catalog, text) in &catalogs {
+            let missing: Vec<String> = used
+                .iter()
+                .filter(|(k, _)| !catalog.contains_key(*k))
+                .map(|(k, files)| {
+                    format!(
+                        "{k} (used in {})",
+                        files.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })
+                .collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "{}.txt lacks keys used: {}",
+                    lang.code(),
+                    missing.join("; ")
+                ));
+            }
+            let others: Vec<&String> = defined
+                .iter()
+                .filter(|k| !catalog.contains_key(**k))
+                .copied()
+                .collect();
+            if !others.is_empty() {
+                problems.push(format!(
+                    "{}.txt lacks keys another catalog has: {others:?}",
+                    lang.code()
+                ));
+            }
+            let unused: Vec<&String> = catalog.keys().filter(|k| !used.contains_key(*k)).collect();
+            if !unused.is_empty() {
+                problems.push(format!("{}.txt has keys nothing uses (remove them, or teach this test the use it misses): {unused:?}", lang.code()));
+            }
+            let lines = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .filter_map(|l| l.split_once(" = "));
+            let mut seen = BTreeSet::new();
+            let twice: Vec<&str> = lines
+                .map(|(k, _)| k.trim())
+                .filter(|k| !seen.insert(*k))
+                .collect();
+            if !twice.is_empty() {
+                problems.push(format!(
+                    "{}.txt has keys twice (the last one wins): {twice:?}",
+                    lang.code()
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
     }
 
     #[test]

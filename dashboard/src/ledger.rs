@@ -71,19 +71,19 @@ pub async fn statement(
         return Err(AppError::NotFound);
     }
     let entries = payout::ledger(state.records.pool(), trainee.as_deref(), Some(month)).await?;
-    let l = |key| cur.lang.t(key);
+    let lang = cur.lang;
     let words = payout::StatementWords {
         columns: [
-            l("st_credited"),
-            l("st_run"),
-            l("st_client"),
-            l("st_workflow"),
-            l("st_ok_rows"),
-            l("st_per_run"),
-            l("st_per_ok_row"),
-            l("st_amount"),
+            lang.t("st_credited"),
+            lang.t("st_run"),
+            lang.t("st_client"),
+            lang.t("st_workflow"),
+            lang.t("st_ok_rows"),
+            lang.t("st_per_run"),
+            lang.t("st_per_ok_row"),
+            lang.t("st_amount"),
         ],
-        total: l("st_total"),
+        total: lang.t("st_total"),
     };
     let table = payout::statement_table(&entries, &words);
     let dir = tempfile::tempdir()?;

@@ -3,21 +3,24 @@
 //!
 //! The rules (who may review, delivering and crediting once) live in `runner`'s `review`,
 //! `delivery`, `payout`, `user`, `session` and `audit` modules; this crate is only the web:
-//! - [`auth`]: logging in and out, `Current` (the request's user), roles, CSRF checks.
+//! - [`auth`]: logging in and out, `Current` (the request's user), roles.
+//! - [`csrf_form`]: `CsrfForm`, how a handler takes a form that changes something: only with
+//!   the session's CSRF token.
 //! - [`runs`]: the review list, one run in full, approve/reject, a run's files.
 //! - [`ledger`]: a trainee's approved work and monthly statements (xlsx).
 //! - [`client`]: a client's jobs, deliveries and uploads.
 //! - [`admin`]: users and roles (add, change role, disable, reset password), clients and
 //!   their rates, the audit log.
 //! - [`page`]: embedded templates and security headers; [`i18n`]: English, Japanese, Ukrainian.
-//! - [`error`]: `AppError`, the status and message a user sees (in their language);
-//!   [`files`]: sending files.
+//! - [`error`]: `AppError`, the status and message a user sees, on a page like the others
+//!   (in their language, with their menu); [`files`]: sending files.
 //!
 //! Pages are rendered on the server; there is no JavaScript and no build step.
 
 pub mod admin;
 pub mod auth;
 pub mod client;
+pub mod csrf_form;
 pub mod error;
 pub mod files;
 pub mod i18n;
@@ -99,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/users/{name}/enable", post(admin::enable))
         .route("/admin/users/{name}/password", post(admin::reset_password))
         .route("/static/style.css", get(page::stylesheet))
+        .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             error::localize,

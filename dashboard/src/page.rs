@@ -1,12 +1,13 @@
-//! Rendering pages: the embedded minijinja templates, their filters (dates, yen, months in the
-//! user's language), the stylesheet, and the security headers every response carries.
+//! Rendering pages: the embedded minijinja templates (strict: an undefined value is an error),
+//! their filters (dates, yen, months in the user's language), the stylesheet, and the
+//! security headers every response carries.
 
 use crate::auth::Current;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use minijinja::{Environment, State, Value, context};
+use minijinja::{Environment, State, UndefinedBehavior, Value, context};
 use std::sync::OnceLock;
 
 const TEMPLATES: &[(&str, &str)] = &[
@@ -17,6 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("ledger.html", include_str!("../templates/ledger.html")),
     ("client.html", include_str!("../templates/client.html")),
     ("admin.html", include_str!("../templates/admin.html")),
+    ("error.html", include_str!("../templates/error.html")),
 ];
 
 const STYLE: &str = include_str!("../static/style.css");
@@ -25,6 +27,9 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // A misspelt variable or a missing message fails the page (and the tests) instead of
+        // showing nothing; a value that may be missing is tested with `is defined`.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .expect("the dashboard's templates are valid");
@@ -123,4 +128,19 @@ pub async fn security_headers(mut r: Response) -> Response {
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_undefined_value_fails_the_page() {
+        for source in ["{{ nope }}", "{% if nope %}{% endif %}", "{{ t.nope }}"] {
+            let r = env().render_str(source, context! { t => context! {} });
+            assert!(r.is_err(), "{source} rendered as {r:?}");
+        }
+        let optional = "{% if step is defined %}{{ step }}{% endif %}{{ key|default('') }}";
+        assert_eq!(env().render_str(optional, context! {}).unwrap(), "");
+    }
 }

@@ -4,10 +4,10 @@
 
 use crate::AppState;
 use crate::auth::Current;
+use crate::csrf_form::CsrfForm;
 use crate::error::{AppError, Msg};
 use crate::files::send_file;
 use crate::page::render;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
@@ -309,17 +309,14 @@ pub async fn show(
 
 #[derive(Deserialize)]
 pub struct DecideForm {
-    csrf: Option<String>,
     comment: Option<String>,
 }
 
 pub async fn approve(
     State(state): State<AppState>,
-    cur: Current,
     Path(id): Path<String>,
-    Form(f): Form<DecideForm>,
+    CsrfForm(cur, f): CsrfForm<DecideForm>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin, Role::Reviewer])?;
     let id = RunId::parse(&id).ok_or(AppError::NotFound)?;
     // The approval runs to its end as a task of its own even if the browser goes away and
@@ -337,11 +334,9 @@ pub async fn approve(
 
 pub async fn reject(
     State(state): State<AppState>,
-    cur: Current,
     Path(id): Path<String>,
-    Form(f): Form<DecideForm>,
+    CsrfForm(cur, f): CsrfForm<DecideForm>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     cur.require(&[Role::Admin, Role::Reviewer])?;
     let id = RunId::parse(&id).ok_or(AppError::NotFound)?;
     review::reject(
@@ -357,7 +352,6 @@ pub async fn reject(
 
 #[derive(Deserialize)]
 pub struct RerunForm {
-    csrf: Option<String>,
     rows: String,
 }
 
@@ -366,11 +360,9 @@ pub struct RerunForm {
 /// whose run it is.
 pub async fn rerun(
     State(state): State<AppState>,
-    cur: Current,
     Path(id): Path<String>,
-    Form(f): Form<RerunForm>,
+    CsrfForm(cur, f): CsrfForm<RerunForm>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     let d = visible_run(&state, &cur, &id).await?;
     let rows: RerunRows = f
         .rows
@@ -408,7 +400,6 @@ pub async fn rerun(
 
 #[derive(Deserialize)]
 pub struct MarkDoneForm {
-    csrf: Option<String>,
     table: String,
     row: usize,
 }
@@ -417,11 +408,9 @@ pub struct MarkDoneForm {
 /// trainee whose run it is; not once the run is reviewed.
 pub async fn mark_done(
     State(state): State<AppState>,
-    cur: Current,
     Path(id): Path<String>,
-    Form(f): Form<MarkDoneForm>,
+    CsrfForm(cur, f): CsrfForm<MarkDoneForm>,
 ) -> Result<Response, AppError> {
-    cur.check_csrf(f.csrf.as_deref())?;
     let d = visible_run(&state, &cur, &id).await?;
     runner::progress::mark_done(&state.records, &d.run.id, &f.table, f.row, &cur.user().name)
         .await
