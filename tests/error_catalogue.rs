@@ -50,7 +50,7 @@ impl Group {
             Group::Workflow => {
                 "kobo reads the whole workflow before it does anything, and lists every problem \
                  at once. Each message starts with `file:line:column`, shows the line with a `^` \
-                 under the place, and ends with a `hint:` that says what to change. `kobo check \
+                 under the place, and ends with a `hint:` that says what to change. `kobo validate \
                  invoice-entry.yaml` shows the same messages without running anything."
             }
             Group::Sheet => {
@@ -627,7 +627,7 @@ async fn message(case: &Case) -> Result<String, String> {
             let text = workflow_text(&case.input);
             match Workflow::parse(Path::new(WORKFLOW_FILE), &text) {
                 Ok(_) => Err(format!("the workflow was accepted:\n{text}")),
-                // As `kobo check` and `kobo run` print them.
+                // As `kobo validate` and `kobo run` print them.
                 Err(errors) => Ok(errors
                     .0
                     .iter()

@@ -422,6 +422,7 @@ impl<'a> Execution<'a> {
         {
             ctx.insert("row", expr::row_value(&t.columns, cells));
             ctx.insert("index", Value::from(i + 1));
+            ctx.insert("row_status", Value::from(self.row_statuses(table)(*i)));
         }
         if let Some(e) = &frame.error {
             ctx.insert("error", Value::from(e.as_str()));
@@ -502,6 +503,36 @@ impl<'a> Execution<'a> {
     pub(crate) fn replace_table(&mut self, name: String, table: Table) {
         self.results.remove(&name);
         self.tables.insert(name, table);
+    }
+
+    /// Take a table out to work on it shared (see [`expr::row_scope`]); give it back with
+    /// [`Execution::put_table`].
+    pub(crate) fn take_table(
+        &mut self,
+        name: &str,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<Arc<Table>, StepFailure> {
+        match self.tables.remove(name) {
+            Some(t) => Ok(Arc::new(t)),
+            None => Err(self.failure(step, frame, format!("there is no table named `{name}`"))),
+        }
+    }
+
+    /// Give back a table taken with [`Execution::take_table`].
+    pub(crate) fn put_table(&mut self, name: &str, table: Arc<Table>) {
+        let table = Arc::try_unwrap(table).unwrap_or_else(|shared| (*shared).clone());
+        self.tables.insert(name.to_string(), table);
+    }
+
+    /// Each row's result in the last `for_each` over `table` (`ok`, `failed` …; empty when
+    /// the row was not run), for `row_status` in templates.
+    pub(crate) fn row_statuses(&self, table: &str) -> impl Fn(usize) -> &'static str + '_ {
+        let results = self.results.get(table);
+        move |i| match results.and_then(|r| r.get(i)).map(|o| o.status) {
+            None | Some(RowStatus::Pending) => "",
+            Some(s) => s.as_str(),
+        }
     }
 
     /// The table's rows moved (`sort`): the row results of a loop over it no longer apply.
@@ -669,27 +700,6 @@ impl<'a> Execution<'a> {
             StepKind::Control(s) => s.run(self, step, frame).await,
             StepKind::Browser(s) => s.run(self, step, frame).await,
         }
-    }
-
-    pub(crate) fn row_context(
-        &self,
-        frame: &Frame,
-        columns: &[String],
-        row: &[Cell],
-        i: usize,
-    ) -> Value {
-        let base = self.context(frame);
-        let mut map: BTreeMap<String, Value> = BTreeMap::new();
-        if let Ok(iter) = base.try_iter() {
-            for k in iter {
-                if let Ok(v) = base.get_item(&k) {
-                    map.insert(k.to_string(), v);
-                }
-            }
-        }
-        map.insert("row".into(), expr::row_value(columns, row));
-        map.insert("index".into(), Value::from(i + 1));
-        Value::from(map)
     }
 
     pub(crate) fn row_failure(

@@ -6,11 +6,12 @@
 //!
 //! Extra filters for client data: `number`, `yen`, `halfwidth`, `date`.
 
-use crate::table::{Cell, parse_number};
+use crate::table::{Cell, Table, parse_number};
 use chrono::{NaiveDate, NaiveDateTime};
-use minijinja::value::{Value, ValueKind};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// Work allowed for one template (a guard against endless loops in user templates).
 const FUEL: u64 = 200_000;
@@ -126,6 +127,130 @@ impl Expressions {
     /// Evaluate a condition.
     pub fn eval_bool(&self, src: &str, ctx: &Value) -> Result<bool, ExprError> {
         Ok(self.eval(src, ctx)?.is_true())
+    }
+
+    /// Compile a template once, to render it for many rows (`filter`, `compute`).
+    pub fn compile<'a>(&'a self, src: &'a str) -> Result<Compiled<'a>, ExprError> {
+        let form = if !src.contains("{{") && !src.contains("{%") {
+            Form::Text(Value::from(src))
+        } else if let Some(expr) = single_expression(src) {
+            Form::Expression(self.env.compile_expression(expr).map_err(describe)?)
+        } else {
+            Form::Template(self.env.template_from_str(src).map_err(describe)?)
+        };
+        Ok(Compiled { x: self, src, form })
+    }
+
+    /// Compile a condition (`where`, `if`) once.
+    pub fn compile_condition<'a>(&'a self, src: &'a str) -> Result<Compiled<'a>, ExprError> {
+        let expr = self
+            .env
+            .compile_expression(strip_braces(src))
+            .map_err(describe)?;
+        Ok(Compiled {
+            x: self,
+            src,
+            form: Form::Expression(expr),
+        })
+    }
+}
+
+/// A template or expression compiled once; see [`Expressions::compile`].
+pub struct Compiled<'a> {
+    x: &'a Expressions,
+    src: &'a str,
+    form: Form<'a>,
+}
+
+enum Form<'a> {
+    Text(Value),
+    Expression(minijinja::Expression<'a, 'a>),
+    Template(minijinja::Template<'a, 'a>),
+}
+
+impl Compiled<'_> {
+    /// The value for one context, as [`Expressions::render`] gives it.
+    pub fn eval(&self, ctx: &Value) -> Result<Value, ExprError> {
+        let value = match &self.form {
+            Form::Text(v) => return Ok(v.clone()),
+            Form::Expression(e) => e.eval(ctx),
+            Form::Template(t) => t.render(ctx).map(Value::from),
+        };
+        value
+            .map_err(|e| with_cell_note(describe(e), self.src, ctx))
+            .and_then(|v| self.x.bounded(v))
+    }
+
+    pub fn eval_bool(&self, ctx: &Value) -> Result<bool, ExprError> {
+        Ok(self.eval(ctx)?.is_true())
+    }
+}
+
+/// What a template about one row of a table sees: `row`, `index` (1-based), `row_status` (the
+/// row's result in the last `for_each` over the table: `ok`, `failed`, `skipped`, `in_doubt`,
+/// or empty), and every other name of `base`. Cells become values only when a template reads
+/// them, so a `filter` over 200,000 rows does not build 200,000 maps.
+pub fn row_scope(base: &Value, table: &Arc<Table>, i: usize, status: &'static str) -> Value {
+    Value::from_object(RowScope {
+        base: base.clone(),
+        row: Value::from_object(LazyRow {
+            table: table.clone(),
+            i,
+        }),
+        index: i + 1,
+        status,
+    })
+}
+
+#[derive(Debug)]
+struct RowScope {
+    base: Value,
+    row: Value,
+    index: usize,
+    status: &'static str,
+}
+
+impl Object for RowScope {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "row" => Some(self.row.clone()),
+            "index" => Some(Value::from(self.index)),
+            "row_status" => Some(Value::from(self.status)),
+            _ => self
+                .base
+                .get_attr(key.as_str()?)
+                .ok()
+                .filter(|v| !v.is_undefined()),
+        }
+    }
+}
+
+/// Row `i` of a shared table, as a map from column name to cell value.
+#[derive(Debug)]
+struct LazyRow {
+    table: Arc<Table>,
+    i: usize,
+}
+
+impl Object for LazyRow {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let col = self.table.columns.iter().rposition(|c| c == name)?;
+        self.table.rows[self.i].get(col).map(cell_value)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let names: Vec<Value> = self
+            .table
+            .columns
+            .iter()
+            .map(|c| Value::from(c.as_str()))
+            .collect();
+        Enumerator::Values(names)
     }
 }
 
@@ -272,6 +397,20 @@ fn with_cell_note(e: ExprError, src: &str, ctx: &Value) -> ExprError {
                 return ExprError(format!(
                     "{}; column `{column}` is empty in this row. Ask the client to fill it in, or \
                      give the step `when: \"row['{column}'] != ''\"`",
+                    e.0
+                ));
+            }
+        }
+        // Text where a number was meant (`未定`, `TBD`): name the column and the text.
+        for column in crate::validate::row_columns(src) {
+            if let Ok(v) = row.get_item(&Value::from(column.as_str()))
+                && let Some(text) = v.as_str()
+            {
+                return ExprError(format!(
+                    "`{column}` in this row is the text `{text}`, not a number ({}). Check with \
+                     `row['{column}'] is number`: in `compute`, `where: \"row['{column}'] is number\"` \
+                     computes only the rows with a number; inside `for_each`, \
+                     `if: \"row['{column}'] is not number\"` can fail such a row with a message of yours",
                     e.0
                 ));
             }

@@ -243,6 +243,9 @@ impl<'w> Walker<'w> {
                     Some(c) => format!(
                         "write `row['{c}']`: after `row.` only names made of letters a-z, digits and `_` work"
                     ),
+                    None if has_lone_equals(src) => {
+                        "to compare two values write `==` (two equals signs), e.g. `row['区分'] == '請求'`; one `=` is not a comparison".into()
+                    }
                     None if expression => "an expression looks like `row['金額'] > 1000`".into(),
                     None => "a template looks like `Hello {{ row['氏名'] }}`".into(),
                 };
@@ -273,8 +276,8 @@ impl<'w> Walker<'w> {
             let root = parts.next().unwrap_or_default();
             let sub = parts.next().map(|s| s.split('.').next().unwrap_or(s));
             match root {
-                "row" | "index" if scope.row_of.is_some() => {}
-                "row" | "index" => self.problem(
+                "row" | "index" | "row_status" if scope.row_of.is_some() => {}
+                "row" | "index" | "row_status" => self.problem(
                     path,
                     format!("`{root}` is only known inside `for_each`"),
                     Some("move this step into the `steps` of a `for_each`".into()),
@@ -398,6 +401,30 @@ fn collect_vars(steps: &[Step], in_loop: bool, out: &mut BTreeSet<String>) {
     }
 }
 
+/// An `=` that is not part of `==`, `!=`, `<=` or `>=` (and not inside quotes): a comparison
+/// written with one equals sign.
+fn has_lone_equals(src: &str) -> bool {
+    let chars: Vec<char> = src.chars().collect();
+    let mut quote: Option<char> = None;
+    for (i, c) in chars.iter().enumerate() {
+        match (quote, c) {
+            (Some(q), c) if *c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(*c),
+            (None, '=') => {
+                let before = i.checked_sub(1).map(|j| chars[j]);
+                let after = chars.get(i + 1).copied();
+                let paired = after == Some('=') || matches!(before, Some('=' | '!' | '<' | '>'));
+                if !paired {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Column names used as `row['…']`, `row["…"]` or `row.name` in a template.
 pub fn row_columns(src: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -476,6 +503,15 @@ fn check_run_limits(r: &mut Reader, w: &Workflow) {
 #[cfg(test)]
 mod tests {
     use super::row_columns;
+
+    #[test]
+    fn finds_a_comparison_with_one_equals_sign() {
+        assert!(super::has_lone_equals("row['金額'] = 3"));
+        assert!(!super::has_lone_equals(
+            "row['金額'] == 3 and row['x'] != 'a=b'"
+        ));
+        assert!(!super::has_lone_equals("row['n'] >= 1 or row['n'] <= 0"));
+    }
 
     #[test]
     fn finds_row_columns() {

@@ -433,6 +433,113 @@ steps:
     );
 }
 
+/// A trainee's `row['金額'] * 1.1` on a row whose amount is `未定` is told which column holds
+/// which text, and how to leave such rows alone; `where:` on `compute` does that.
+#[tokio::test]
+async fn text_where_a_number_was_meant_is_named_and_compute_where_leaves_it() {
+    let s = Session::new().await;
+    let input = s.file(
+        "invoices.csv",
+        "請求書番号,金額\nA1,1000\nA2,未定\nA3,2000\n".as_bytes(),
+    );
+    let tax = |extra: &str| {
+        format!(
+            r#"name: t
+client: acme
+author: olena
+inputs: {{ invoices: {{}} }}
+steps:
+  - compute: {{ table: invoices, column: 税込, value: "{{{{ row['金額'] * 1.1 }}}}"{extra} }}
+  - write: {{ file: out.xlsx, table: invoices }}
+"#
+        )
+    };
+    let (out, _) = s.run(&tax(""), &input, Secrets::default()).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let error = out.error.unwrap();
+    assert!(
+        error.contains("row 2 of `invoices` (row 3 in the sheet)")
+            && error.contains("`金額` in this row is the text `未定`, not a number")
+            && error.contains("`row['金額'] is number`"),
+        "{error}"
+    );
+
+    let (out, _) = s
+        .run(
+            &tax(r#", where: "row['金額'] is number""#),
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let t = runner::sheet::read_table(&out.outputs[0], &Default::default()).unwrap();
+    let taxed: Vec<String> = t.rows.iter().map(|r| r[2].to_string()).collect();
+    assert_eq!(
+        taxed,
+        ["1100", "", "2200"],
+        "the row left out keeps its empty cell"
+    );
+}
+
+/// After a `for_each`, `row_status` tells `filter` and `compute` how each row ended: the
+/// failed rows can go to a table of their own for the client.
+#[tokio::test]
+async fn row_status_picks_the_rows_a_loop_failed() {
+    let s = Session::new().await;
+    let input = s.file("orders.csv", ORDERS.as_bytes());
+    let (out, _) = s
+        .run(
+            r#"name: t
+client: acme
+author: olena
+inputs: { orders: {} }
+steps:
+  - for_each: orders
+    on_error: mark_row_failed
+    steps:
+      - if: "row['金額'] == ''"
+        then: [ { fail: "no amount" } ]
+  - filter: { table: orders, where: "row_status == 'failed'", into: to_ask }
+  - compute: { table: orders, column: 状態, value: "{{ row_status }}", where: "row_status != 'failed'" }
+  - write: { file: out.xlsx, sheets: [ { table: to_ask }, { table: orders } ] }
+"#,
+            &input,
+            Secrets::default(),
+        )
+        .await;
+    assert_eq!(out.status, RunStatus::Succeeded, "{:?}", out.error);
+    let sheet = |name: &str| {
+        let spec = runner::SheetSpec {
+            sheet: runner::sheet::SheetRef::Name(name.into()),
+            ..Default::default()
+        };
+        runner::sheet::read_table(&out.outputs[0], &spec).unwrap()
+    };
+    let to_ask = sheet("to_ask");
+    let numbers: Vec<String> = to_ask.rows.iter().map(|r| r[0].to_string()).collect();
+    assert_eq!(numbers, ["2"]);
+    let orders = sheet("orders");
+    let states: Vec<String> = orders.rows.iter().map(|r| r[3].to_string()).collect();
+    assert_eq!(states, ["ok", "", "ok", "ok"]);
+}
+
+#[test]
+fn a_comparison_with_one_equals_sign_gets_its_own_hint() {
+    let e = Workflow::parse(
+        Path::new("w.yaml"),
+        r#"name: t
+client: acme
+author: olena
+inputs: { orders: {} }
+steps:
+  - filter: { table: orders, where: "row['区分'] = '請求'" }
+"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("to compare two values write `==`"), "{e}");
+}
+
 #[tokio::test]
 async fn with_results_keeps_its_columns_when_columns_are_chosen() {
     let s = Session::new().await;

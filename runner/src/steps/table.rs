@@ -6,7 +6,7 @@
 
 use super::{Step, Written, step_kinds, template_text};
 use crate::engine::{Execution, Flow, Frame, StepFailure, step_name};
-use crate::expr::value_cell;
+use crate::expr::{self, value_cell};
 use crate::reader::{Reader, describe_value};
 use crate::sheet::{
     self, ColumnFormat, CsvEncoding, HeaderRow, MergedCells, OutputSheet, SheetRef, SheetSpec,
@@ -17,6 +17,7 @@ use crate::validate::{Scope, Walker, hint_for};
 use serde::Deserialize;
 use serde_yaml::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 step_kinds! {
     #[derive(Debug, Clone)]
@@ -83,13 +84,16 @@ pub struct FilterArgs {
     pub into: Option<String>,
 }
 
-/// `compute: { table: invoices, column: 税込, value: "{{ row['金額'] * 1.1 }}" }`
+/// `compute: { table: invoices, column: 税込, value: "{{ row['金額'] * 1.1 }}" }`; with
+/// `where:`, only the rows where it is true are computed (the others keep their cell).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ComputeArgs {
     pub table: String,
     pub column: String,
     pub value: Value,
+    #[serde(default, rename = "where")]
+    pub condition: Option<String>,
 }
 
 /// `sort: { table: invoices, by: 金額, descending: true }`
@@ -229,6 +233,9 @@ impl TableStep {
             }
             TableStep::Compute(a) => {
                 w.table(&a.table, &kp("table"));
+                if let Some(c) = &a.condition {
+                    w.text(c, &kp("where"), &rows_of(&a.table), true);
+                }
                 w.text(
                     &template_text(&a.value),
                     &kp("value"),
@@ -321,48 +328,22 @@ impl TableStep {
                 x.tables.insert(a.into.clone(), report.table);
             }
             TableStep::Filter(a) => {
-                let source = x.table(&a.table, step, frame)?;
-                let kept = source.filter(|i, row| {
-                    let ctx = x.row_context(frame, &source.columns, row, i);
-                    x.x.eval_bool(&a.condition, &ctx).map_err(|e| {
-                        x.row_failure(
-                            step,
-                            &a.table,
-                            i,
-                            source.source_rows[i],
-                            format!("cannot work out `where: {}`: {e}", a.condition),
-                        )
-                    })
-                })?;
-                let message = format!(
-                    "kept {} of {} rows of `{}`",
-                    kept.len(),
-                    source.len(),
-                    a.table
-                );
+                let source = x.take_table(&a.table, step, frame)?;
+                let kept = filter(x, step, frame, a, &source);
+                let total = source.len();
+                x.put_table(&a.table, source);
+                let kept = kept?;
+                let message = format!("kept {} of {total} rows of `{}`", kept.len(), a.table);
                 x.log.info(Some(&step_name(step)), None, &message);
                 let into = a.into.clone().unwrap_or_else(|| a.table.clone());
                 x.replace_table(into, kept);
             }
             TableStep::Compute(a) => {
-                let source = x.table(&a.table, step, frame)?;
-                let src = template_text(&a.value);
-                let mut values = Vec::with_capacity(source.len());
-                for (i, row) in source.rows.iter().enumerate() {
-                    let ctx = x.row_context(frame, &source.columns, row, i);
-                    let v = x.x.render(&src, &ctx).map_err(|e| {
-                        x.row_failure(
-                            step,
-                            &a.table,
-                            i,
-                            source.source_rows[i],
-                            format!("cannot work out `{}`: {e}", a.column),
-                        )
-                    })?;
-                    values.push(value_cell(&v));
-                }
+                let source = x.take_table(&a.table, step, frame)?;
+                let values = compute(x, step, frame, a, &source);
+                x.put_table(&a.table, source);
                 x.table_mut(&a.table, step, frame)?
-                    .set_column(&a.column, values);
+                    .set_column(&a.column, values?);
             }
             TableStep::Sort(a) => {
                 let t = x.table_mut(&a.table, step, frame)?;
@@ -433,6 +414,90 @@ impl TableStep {
         }
         Ok(Flow::Next)
     }
+}
+
+/// The rows of `source` where `where:` is true. The condition is compiled once; each row's
+/// names are looked up only when the condition reads them.
+fn filter(
+    x: &Execution<'_>,
+    step: &Step,
+    frame: &Frame,
+    a: &FilterArgs,
+    source: &Arc<Table>,
+) -> Result<Table, StepFailure> {
+    let condition = x.x.compile_condition(&a.condition).map_err(|e| {
+        x.failure(
+            step,
+            frame,
+            format!("cannot read `where: {}`: {e}", a.condition),
+        )
+    })?;
+    let base = x.context(frame);
+    let statuses = x.row_statuses(&a.table);
+    source.filter(|i, _| {
+        let ctx = expr::row_scope(&base, source, i, statuses(i));
+        condition.eval_bool(&ctx).map_err(|e| {
+            x.row_failure(
+                step,
+                &a.table,
+                i,
+                source.source_rows[i],
+                format!("cannot work out `where: {}`: {e}", a.condition),
+            )
+        })
+    })
+}
+
+/// The new cell of each row of `source`: `value` where `where:` is true (or always), the
+/// row's own cell elsewhere.
+fn compute(
+    x: &Execution<'_>,
+    step: &Step,
+    frame: &Frame,
+    a: &ComputeArgs,
+    source: &Arc<Table>,
+) -> Result<Vec<crate::table::Cell>, StepFailure> {
+    let src = template_text(&a.value);
+    let value =
+        x.x.compile(&src)
+            .map_err(|e| x.failure(step, frame, format!("cannot read `{}`: {e}", a.column)))?;
+    let only = match &a.condition {
+        Some(c) => Some(
+            x.x.compile_condition(c)
+                .map_err(|e| x.failure(step, frame, format!("cannot read `where: {c}`: {e}")))?,
+        ),
+        None => None,
+    };
+    let base = x.context(frame);
+    let statuses = x.row_statuses(&a.table);
+    let col = source.column_index(&a.column);
+    let mut values = Vec::with_capacity(source.len());
+    for i in 0..source.len() {
+        let ctx = expr::row_scope(&base, source, i, statuses(i));
+        let fail = |what: &str, e: expr::ExprError| {
+            x.row_failure(
+                step,
+                &a.table,
+                i,
+                source.source_rows[i],
+                format!("cannot work out `{what}`: {e}"),
+            )
+        };
+        let wanted = match &only {
+            Some(c) => c.eval_bool(&ctx).map_err(|e| fail("where", e))?,
+            None => true,
+        };
+        values.push(if wanted {
+            value
+                .eval(&ctx)
+                .map(|v| value_cell(&v))
+                .map_err(|e| fail(&a.column, e))?
+        } else {
+            // A row left out keeps what it has.
+            col.map(|c| source.rows[i][c].clone()).unwrap_or_default()
+        });
+    }
+    Ok(values)
 }
 
 fn check_write(w: &mut Walker, a: &WriteArgs, own: &str, scope: &Scope) {
