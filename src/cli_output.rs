@@ -119,12 +119,16 @@ fn row_counts(c: &runner::run::RowCounts) -> String {
 }
 
 fn duration(ms: Option<i64>) -> String {
-    match ms {
-        None => "-".into(),
-        Some(ms) if ms < 1000 => format!("{ms} ms"),
-        Some(ms) if ms < 60_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        Some(ms) => format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000),
-    }
+    ms.map(runner::run::human_duration)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// A time as the dashboard shows it: in Japan time, where the co-op and its clients are,
+/// whatever the machine's own time zone.
+fn japan_time(t: chrono::DateTime<chrono::Utc>, format: &str) -> String {
+    t.with_timezone(&runner::payout::jst())
+        .format(format)
+        .to_string()
 }
 
 pub fn runs_table(runs: &[RunRecord]) -> String {
@@ -134,13 +138,13 @@ pub fn runs_table(runs: &[RunRecord]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>8}  started",
+        "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>10}  started (Japan time)",
         "id", "workflow", "status", "ok", "failed", "skip", "time"
     );
     for r in runs {
         let _ = writeln!(
             s,
-            "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>8}  {}",
+            "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>10}  {}",
             r.id.0,
             truncate(&r.workflow, 22),
             r.status.as_str(),
@@ -148,9 +152,7 @@ pub fn runs_table(runs: &[RunRecord]) -> String {
             r.rows.failed,
             r.rows.skipped,
             duration(r.duration_ms),
-            r.created_at
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M")
+            japan_time(r.created_at, "%Y-%m-%d %H:%M")
         );
     }
     s
@@ -191,10 +193,7 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
         s,
         "started    {}   took {}",
         r.started_at
-            .map(|t| t
-                .with_timezone(&chrono::Local)
-                .format("%Y-%m-%d %H:%M:%S")
-                .to_string())
+            .map(|t| japan_time(t, "%Y-%m-%d %H:%M:%S (Japan time)"))
             .unwrap_or_default(),
         duration(r.duration_ms)
     );
@@ -280,7 +279,7 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
         }
     }
     if !log.is_empty() {
-        let _ = writeln!(s, "\nlog (last 20 lines)");
+        let _ = writeln!(s, "\nlog (last 20 lines, Japan time)");
         for l in log
             .iter()
             .rev()
@@ -292,7 +291,9 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
             let _ = writeln!(
                 s,
                 "  {} {:5} {}{}",
-                &l.time[11..19.min(l.time.len())],
+                chrono::DateTime::parse_from_rfc3339(&l.time)
+                    .map(|t| japan_time(t.to_utc(), "%H:%M:%S"))
+                    .unwrap_or_else(|_| l.time.clone()),
                 l.level,
                 l.step
                     .as_deref()

@@ -365,6 +365,43 @@ async fn a_run_whose_process_crashes_fails_alone_and_the_service_goes_on() {
     .await;
 }
 
+/// A run whose process is stopped in the middle of a loop (here by its memory limit, in row
+/// 4) shows the rows it finished, and never counts the row it was in as ok.
+#[tokio::test]
+async fn a_run_stopped_inside_a_loop_keeps_its_finished_rows_and_not_the_one_it_was_in() {
+    let mut k = Kobo::new();
+    std::fs::write(k.home().join("limits.yaml"), "run: { memory_mb: 64 }\n").unwrap();
+    k.add_workflow(
+        "greedy-row",
+        "  - filter: { table: data, where: \"true\", into: copy }\n  - for_each: data\n    key: \"{{ row['n'] }}\"\n    steps:\n      - if: \"row['n'] == 4\"\n        then:\n          - compute: { table: copy, column: big, value: \"{{ 'x' * 5000000 }}\" }\n",
+    );
+    k.start("serve", &[]);
+    let staging = k.home().join("staging.csv");
+    let rows: String = (1..=40).map(|i| format!("{i}\n")).collect();
+    std::fs::write(&staging, format!("n\n{rows}")).unwrap();
+    std::fs::rename(&staging, k.inbox("greedy-row").join("big.csv")).unwrap();
+    let runs = k
+        .wait_for(60, "the run to be stopped", |r| {
+            count(r, RunStatus::Failed) == 1
+        })
+        .await;
+    let run = &runs[0];
+    assert!(
+        run.error
+            .as_deref()
+            .unwrap()
+            .contains("more memory than its limit"),
+        "{:?}",
+        run.error
+    );
+    assert_eq!(
+        (run.rows.ok, run.rows.total),
+        (3, 3),
+        "rows 1-3 ended ok; row 4, where it stopped, is not ok: {:?}",
+        run.rows
+    );
+}
+
 /// A run that needs more memory than the admin allows (`limits.yaml`) is stopped in its own
 /// process and recorded as failed with the step and the bound; the next file runs.
 #[tokio::test]

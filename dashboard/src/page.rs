@@ -61,13 +61,7 @@ fn env() -> &'static Environment<'static> {
         });
         env.add_filter("yen", |state: &State, v: i64| lang_of(state).yen(v));
         env.add_filter("month", |state: &State, v: String| lang_of(state).month(&v));
-        env.add_filter("ms", |v: f64| {
-            if v >= 1000.0 {
-                format!("{:.1} s", v / 1000.0)
-            } else {
-                format!("{v:.0} ms")
-            }
-        });
+        env.add_filter("ms", |v: f64| runner::run::human_duration(v.round() as i64));
         env
     })
 }

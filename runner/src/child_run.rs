@@ -168,12 +168,11 @@ pub(crate) async fn run_in_child(
             "run `{id}` was taken over by another worker"
         )));
     }
-    records
-        .finish(
-            id,
-            &RunEnd::failed(&message, &step, record.rows, record.attempt.max(1)),
-        )
-        .await?;
+    // The rows it kept before it stopped; the row it was in is not counted as ok.
+    let (row_results, rows) = crate::progress::rows_so_far(records, id).await?;
+    let mut end = RunEnd::failed(&message, &step, rows, record.attempt.max(1));
+    end.row_results = &row_results;
+    records.finish(id, &end).await?;
     tracing::error!(run = %id, "{message}");
     Ok(ChildEnd::Ended(RunStatus::Failed))
 }

@@ -14,7 +14,7 @@
 //!   as [`RowEffects`] and replayed when the row is carried over instead of run again.
 
 use crate::record::{Records, StoreError};
-use crate::run::{RowStatus, RunId};
+use crate::run::{RowCounts, RowResult, RowStatus, RunId};
 use crate::table::Cell;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -305,6 +305,57 @@ pub async fn load(
             (entry.place.clone(), entry)
         })
         .collect())
+}
+
+/// The rows a run kept before its process stopped (a crash, a memory limit), as its row
+/// results: rows that ended keep their status; a row stopped after a click went through is in
+/// doubt. A row that was running when the process stopped is never counted as ok: it is not
+/// among them, or it is in doubt.
+pub async fn rows_so_far(
+    records: &Records,
+    run: &RunId,
+) -> Result<(Vec<RowResult>, RowCounts), StoreError> {
+    let mut entries: Vec<RowEntry> = load(records, run).await?.into_values().collect();
+    entries.sort_by(|a, b| (&a.table, a.source_row).cmp(&(&b.table, b.source_row)));
+    let mut counts = RowCounts::default();
+    let mut position: BTreeMap<String, usize> = BTreeMap::new();
+    let results = entries
+        .into_iter()
+        .map(|e| {
+            let (status, message) = match e.state {
+                RowState::Done(status) => (status, e.message.clone()),
+                RowState::Touched => (
+                    RowStatus::InDoubt,
+                    Some(format!(
+                        "in doubt: the run's process stopped in this row after step {} went through; check the portal, then run it again with `kobo rerun {run} --rows in-doubt` if it is not there",
+                        e.step.as_deref().unwrap_or("a step")
+                    )),
+                ),
+            };
+            counts.total += 1;
+            match status {
+                RowStatus::Ok => counts.ok += 1,
+                RowStatus::Failed => counts.failed += 1,
+                RowStatus::Skipped => counts.skipped += 1,
+                RowStatus::InDoubt => counts.in_doubt += 1,
+                RowStatus::Pending => {}
+            }
+            let n = position.entry(e.table.clone()).or_insert(0);
+            *n += 1;
+            RowResult {
+                row: *n,
+                table: e.table,
+                source_row: e.source_row,
+                status,
+                message,
+                step: e.step,
+                carried_from: None,
+                key: e.key,
+                place: Some(e.place),
+            }
+        })
+        .collect();
+    Ok((results, counts))
 }
 
 /// Keep these rows' progress for `run` in one transaction (replacing what was kept for the

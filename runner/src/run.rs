@@ -182,6 +182,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human_duration(850), "850 ms");
+        assert_eq!(human_duration(28_700), "28.7 s");
+        assert_eq!(human_duration(245_000), "4 min 05 s");
+    }
+
+    #[test]
     fn finished_runs_never_change() {
         use RunStatus::*;
         let all = [Queued, Running, Succeeded, Failed, Cancelled];
@@ -203,5 +210,15 @@ mod tests {
         assert_eq!(RunId::parse(&id.0), Some(id));
         assert_eq!(RunId::parse("../../etc/passwd"), None);
         assert_eq!(RunId::parse("01jabc"), None);
+    }
+}
+
+/// How long something took, as people read it, the same in the terminal and on the
+/// dashboard: `850 ms`, `28.7 s`, `4 min 05 s`.
+pub fn human_duration(ms: i64) -> String {
+    match ms {
+        ..1000 => format!("{ms} ms"),
+        ..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
