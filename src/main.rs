@@ -49,7 +49,8 @@ enum Command {
     Run {
         /// The workflow file.
         workflow: PathBuf,
-        /// The input file. With several inputs: `--input name=path` for each.
+        /// The input file. With several inputs: `--input name=path` for each. `run:<id>` reads
+        /// the output of an earlier run (`run:<id>/<file>` when it wrote several).
         #[arg(long, short)]
         input: Vec<String>,
         /// A param value: `--param tax_rate=0.1` (repeatable).
@@ -580,8 +581,9 @@ async fn run_workflow(
             return Ok(ExitCode::FAILURE);
         }
     };
+    let records = open_records(home).await?;
     let mut opts = RunOptions::new(home);
-    opts.inputs = input_map(&w, inputs)?;
+    opts.inputs = input_map(&w, &run_outputs(&records, home, inputs).await?)?;
     opts.params = pairs(params, "--param")?;
     opts.again = again;
     for name in opts.params.keys() {
@@ -594,7 +596,6 @@ async fn run_workflow(
     }
     let secrets_file = secrets_file.unwrap_or_else(|| home.join("secrets.yaml"));
     opts.secrets = runner::secrets::Secrets::load(&w.secrets, &secrets_file)?;
-    let records = open_records(home).await?;
     let ui = cli_output::RunDisplay::new(quiet);
     opts.progress = Some(ui.progress_fn());
     opts.echo = Some(ui.echo_fn());
@@ -623,6 +624,64 @@ async fn run_workflow(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `--input run:<id>` (or `name=run:<id>`): the output file of an earlier run, so that one
+/// workflow's result feeds another without copying it by hand. `run:<id>/<file>` picks one of
+/// several outputs. The id may be shortened, as for `kobo show`.
+async fn run_outputs(records: &Records, home: &Path, inputs: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for arg in inputs {
+        let (name, value) = match arg.split_once('=') {
+            Some((n, v)) if v.starts_with("run:") => (Some(n), v),
+            _ => (None, arg.as_str()),
+        };
+        let Some(wanted) = value.strip_prefix("run:") else {
+            out.push(arg.clone());
+            continue;
+        };
+        let (id, file) = match wanted.split_once('/') {
+            Some((id, file)) => (id, Some(file)),
+            None => (wanted, None),
+        };
+        let run = records.find(id).await?;
+        let outputs = records.outputs(&run.id).await?;
+        let names: Vec<&str> = outputs.iter().map(|a| a.name.as_str()).collect();
+        let chosen = match (file, outputs.as_slice()) {
+            (Some(f), _) => outputs.iter().find(|a| a.name == f).with_context(|| {
+                format!(
+                    "run {} has no output `{f}`; its outputs are: {}",
+                    run.id,
+                    if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    }
+                )
+            })?,
+            (None, [one]) => one,
+            (None, []) => bail!(
+                "run {} wrote no output file, so there is nothing to read from it (`kobo show {}` tells what happened)",
+                run.id,
+                run.id
+            ),
+            (None, _) => bail!(
+                "run {} wrote {} files ({}); say which: `--input run:{}/{}`",
+                run.id,
+                names.len(),
+                names.join(", "),
+                run.id,
+                names[0]
+            ),
+        };
+        let path = home.join(&run.folder).join(&chosen.path);
+        let path = path.to_string_lossy().to_string();
+        out.push(match name {
+            Some(n) => format!("{n}={path}"),
+            None => path,
+        });
+    }
+    Ok(out)
 }
 
 /// `--input path` for the only file input, or `--input name=path` for each.

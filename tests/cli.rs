@@ -137,6 +137,53 @@ fn validate_reports_every_problem_with_its_line() {
     assert!(err.contains("2 problem(s) in 1 file(s)"), "{err}");
 }
 
+/// One workflow's result feeds another without copying: `--input run:<id>` reads the output
+/// an earlier run wrote (`run:<id>/<file>` names one of several); a run with no output, or
+/// an output that does not exist, is refused with what to write instead.
+#[test]
+fn a_runs_output_is_the_input_of_the_next_workflow() {
+    let kobo = Kobo::new();
+    let report = kobo
+        .run(&[
+            "run",
+            "workflows/invoice-report.yaml",
+            "--input",
+            "fixtures/clients/acme/invoices.csv",
+        ])
+        .success();
+    let id = report.run_id();
+    let next = kobo.file(
+        "failed-invoices.yaml",
+        "name: failed-invoices\nclient: acme\nauthor: olena\ninputs:\n  report: { sheet: 請求書一覧 }\nsteps:\n  - filter: { table: report, where: \"row['result'] == 'failed'\" }\n  - write: { file: to-ask.csv, table: report }\n".as_bytes(),
+    );
+    let next = next.to_str().unwrap();
+    let out = kobo
+        .run(&["run", next, "--input", &format!("run:{}", &id[..10])])
+        .success();
+    let written = std::fs::read_to_string(out.field("output")).unwrap();
+    assert!(written.contains("INV-2026-1003"), "{written}");
+    assert_eq!(
+        written.lines().count(),
+        2,
+        "header + the failed invoice: {written}"
+    );
+
+    let named = kobo.run(&[
+        "run",
+        next,
+        "--input",
+        &format!("report=run:{id}/nothing.xlsx"),
+    ]);
+    assert_ne!(named.code(), 0);
+    assert!(
+        named
+            .stderr()
+            .contains("has no output `nothing.xlsx`; its outputs are: "),
+        "{}",
+        named.stderr()
+    );
+}
+
 #[test]
 fn invoice_report_from_a_shift_jis_csv() {
     let kobo = Kobo::new();
