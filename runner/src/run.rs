@@ -218,7 +218,7 @@ mod tests {
 pub fn human_duration(ms: i64) -> String {
     match ms {
         ..1000 => format!("{ms} ms"),
-        ..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
         _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
