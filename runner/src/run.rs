@@ -177,6 +177,16 @@ pub struct RowCounts {
     pub in_doubt: u64,
 }
 
+/// How long something took, as people read it, the same in the terminal and on the
+/// dashboard: `850 ms`, `28.7 s`, `4 min 05 s`.
+pub fn human_duration(ms: i64) -> String {
+    match ms {
+        ..1000 => format!("{ms} ms"),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,15 +220,5 @@ mod tests {
         assert_eq!(RunId::parse(&id.0), Some(id));
         assert_eq!(RunId::parse("../../etc/passwd"), None);
         assert_eq!(RunId::parse("01jabc"), None);
-    }
-}
-
-/// How long something took, as people read it, the same in the terminal and on the
-/// dashboard: `850 ms`, `28.7 s`, `4 min 05 s`.
-pub fn human_duration(ms: i64) -> String {
-    match ms {
-        ..1000 => format!("{ms} ms"),
-        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
