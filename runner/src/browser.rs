@@ -7,12 +7,14 @@
 //! whether a retry could help ([`BrowserError::is_transient`]).
 
 mod config;
+mod download;
 mod driver;
 mod error;
 mod fonts;
 mod keys;
 mod locator;
 mod table;
+mod tabs;
 
 pub use config::BrowserConfig;
 pub use driver::{processes_mentioning, sweep_orphans};
@@ -75,23 +77,8 @@ const NAV_STATUS: &str = "const e = performance.getEntriesByType('navigation')[0
 const NET_ERROR_PAGE: &str = "return document.body && document.body.classList.contains('neterror') ? (document.body.innerText || '').slice(0, 2000) : null;";
 const CHROME_ERROR_CODE: &str =
     "return ((document.body && document.body.innerText || '').match(/ERR_[A-Z_]+/) || [''])[0];";
-const TABLE: &str = r#"let el = arguments[0];
-if (el.tagName !== 'TABLE') el = el.querySelector('table') || el.closest('table');
-if (!el) return null;
-const text = (c) => (c.innerText || c.textContent || '').trim();
-const rows = [...el.rows];
-let headers = [];
-let body = rows;
-const head = el.tHead && el.tHead.rows.length ? el.tHead.rows[el.tHead.rows.length - 1] : null;
-if (head) {
-  headers = [...head.cells].map(text);
-  body = rows.filter((r) => !el.tHead.contains(r));
-} else if (rows.length && [...rows[0].cells].every((c) => c.tagName === 'TH')) {
-  headers = [...rows[0].cells].map(text);
-  body = rows.slice(1);
-}
-const data = body.map((r) => [...r.cells].map(text)).filter((r) => r.length && r.some((c) => c));
-return { headers, rows: data };"#;
+/// Reads a `<table>` or an ARIA table (`role=table`, `grid`, `treegrid`); see the script.
+const TABLE: &str = include_str!("browser/table.js");
 
 /// How often a waiting step looks again.
 const POLL: Duration = Duration::from_millis(100);
@@ -152,6 +139,8 @@ pub struct Browser {
     // Declared after `client`: the processes outlive the connection to them.
     driver: Driver,
     config: BrowserConfig,
+    /// The tabs the steps have worked in (`switch_to`).
+    tabs: tabs::Tabs,
 }
 
 impl Browser {
@@ -185,6 +174,7 @@ impl Browser {
             client,
             driver,
             config: config.clone(),
+            tabs: tabs::Tabs::default(),
         })
     }
 
@@ -757,7 +747,8 @@ impl Browser {
         Ok(v.as_str().map(str::to_string))
     }
 
-    /// The headers and rows of a table (the element, or the table inside it).
+    /// The headers and rows of a table (the element, or the table inside or around it):
+    /// a `<table>`, or one drawn with ARIA roles (`role=table`, `grid`, `treegrid`).
     pub async fn table(
         &self,
         locator: &Locator,
@@ -772,7 +763,7 @@ impl Browser {
                 locator,
                 &found,
                 "read as a table",
-                "point the step at a <table>, e.g. `css: table` or `css: #orders`",
+                "point the step at a <table> or an element with role=table, grid or treegrid, e.g. `css: table` or `css: \"#orders\"`",
             ));
         }
         Ok(ScrapedTable {
@@ -890,6 +881,43 @@ impl Browser {
                 return Err(BrowserError::NoDialog { timeout });
             }
             pause_until(deadline).await;
+        }
+    }
+
+    /// Wait for a dialog; type `text` into it (a `prompt()`), if given; then press OK
+    /// (`accept`) or Cancel. Returns the dialog's message.
+    pub async fn answer_dialog(
+        &self,
+        accept: bool,
+        text: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<String, BrowserError> {
+        let message = self.dialog_text(timeout).await?;
+        if let Some(text) = text {
+            match self.client.send_alert_text(text).await {
+                Ok(()) => {}
+                // chromedriver: an alert or confirm has no box to type in.
+                Err(CmdError::Standard(w))
+                    if matches!(
+                        w.error,
+                        ErrorStatus::ElementNotInteractable | ErrorStatus::UnsupportedOperation
+                    ) =>
+                {
+                    return Err(BrowserError::NotAPrompt { message });
+                }
+                Err(e) => return Err(self.fail(e, "type into the dialog").await),
+            }
+        }
+        if accept {
+            match self.client.accept_alert().await {
+                Ok(()) => Ok(message),
+                Err(e) => Err(self.fail(e, "press OK in the dialog").await),
+            }
+        } else {
+            match self.client.dismiss_alert().await {
+                Ok(()) => Ok(message),
+                Err(e) => Err(self.fail(e, "press Cancel in the dialog").await),
+            }
         }
     }
 
