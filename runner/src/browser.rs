@@ -301,6 +301,8 @@ impl Browser {
             Ok(url) => url.to_string(),
             // A dialog the step opened (the next step answers it) holds the page where it is.
             Err(e) if is_status(&e, ErrorStatus::UnexpectedAlertOpen) => return Ok(()),
+            // The step closed its own tab (a 閉じる button); `close_tab` or `switch_to` is next.
+            Err(e) if self.tab_closed(&e).await => return Ok(()),
             Err(_) => self.current_url().await?,
         };
         match crate::web_address::check_current(&current) {
@@ -319,7 +321,7 @@ impl Browser {
     pub async fn is_alive(&self) -> bool {
         match tokio::time::timeout(Duration::from_secs(5), self.client.current_url()).await {
             Ok(Ok(_)) => true,
-            Ok(Err(e)) => !session_lost(&e),
+            Ok(Err(e)) => !session_lost(&e) || self.tab_closed(&e).await,
             Err(_) => false,
         }
     }
@@ -1117,6 +1119,9 @@ impl Browser {
                 Err(_) => alert_text_from(&err),
             };
             return BrowserError::UnexpectedDialog { text };
+        }
+        if self.tab_closed(&err).await {
+            return BrowserError::TabClosed;
         }
         if session_lost(&err) {
             return BrowserError::SessionLost {

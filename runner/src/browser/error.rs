@@ -133,6 +133,11 @@ pub enum BrowserError {
     NoNewTab { timeout: Duration, open: usize },
 
     #[error(
+        "the tab the steps work in is closed (the page may have closed it itself)\n  hint: after a click that closes the tab, add `switch_to: first` (or `close_tab: true`)"
+    )]
+    TabClosed,
+
+    #[error(
         "the first tab is closed, so kobo cannot go back to it\n  hint: do not close the first tab (a `閉じる` button on it may close it)"
     )]
     FirstTabClosed,

@@ -35,6 +35,12 @@ fn no_such_window(e: &CmdError) -> bool {
 }
 
 impl Browser {
+    /// Was `err` about the tab the steps work in being closed, while the browser still has
+    /// others? (Then the browser is fine; only that tab is gone.)
+    pub(super) async fn tab_closed(&self, err: &CmdError) -> bool {
+        no_such_window(err) && self.client.windows().await.is_ok_and(|w| !w.is_empty())
+    }
+
     /// The first tab, remembered at the first tab step (until then the browser has only
     /// ever worked in the tab it started with).
     async fn first_tab(&self) -> Result<WindowHandle, BrowserError> {

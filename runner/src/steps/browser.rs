@@ -12,9 +12,9 @@ use crate::browser::{Browser, BrowserConfig, BrowserError, FillMode, Locator, Wa
 use crate::engine::{Execution, Flow, Frame, StepFailure, step_name};
 use crate::expr;
 use crate::reader::{Reader, describe_value};
+use crate::sheet::HeaderRow;
 use crate::source_map::child_key;
 use crate::table::Cell;
-use crate::sheet::HeaderRow;
 use crate::validate::{Scope, Walker};
 use serde::Deserialize;
 use serde_yaml::Value;
@@ -1050,7 +1050,10 @@ impl Execution<'_> {
         self.log.info(
             Some(&step_name(step)),
             None,
-            &format!("read {} rows into `{into}` from {place}", report.table.len()),
+            &format!(
+                "read {} rows into `{into}` from {place}",
+                report.table.len()
+            ),
         );
         self.replace_table(into.clone(), report.table);
         Ok(())
