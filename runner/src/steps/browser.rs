@@ -569,14 +569,27 @@ fn parse_dialog(r: &mut Reader, value: &Value, path: &str) -> Option<DialogArgs>
             })
         }
         Value::Mapping(map) => {
-            let before = r.errors.len();
-            r.check_keys(
-                map,
-                path,
-                &["accept", "text", "into", "timeout_secs"],
-                "`dialog`",
-            );
-            if r.errors.len() > before {
+            const KEYS: [&str; 4] = ["accept", "text", "into", "timeout_secs"];
+            let mut unknown = false;
+            for key in map.keys() {
+                let name = crate::reader::scalar_text(key);
+                if KEYS.contains(&name.as_str()) {
+                    continue;
+                }
+                unknown = true;
+                let close = crate::definition_error::did_you_mean(&name, KEYS.into_iter())
+                    .map(|best| format!("did you mean `{best}`? "))
+                    .unwrap_or_default();
+                r.key_error(
+                    &child_key(path, &name),
+                    format!("unknown key `{name}` in `dialog`"),
+                    Some(format!(
+                        "{close}allowed keys here: {}; or {FORMS}",
+                        KEYS.join(", ")
+                    )),
+                );
+            }
+            if unknown {
                 return None;
             }
             if !map.contains_key("accept") {
