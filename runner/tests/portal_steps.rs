@@ -256,6 +256,11 @@ async fn a_downloaded_csv_and_workbook_are_read_as_tables() {
 
     // Kept in the run's downloads/, named in the log, recorded as files of the run.
     let folder = &ran.outcome.folder;
+    let raw = std::fs::read(folder.join("downloads/orders.csv")).unwrap();
+    assert!(
+        std::str::from_utf8(&raw).is_err(),
+        "the portal sends Shift_JIS"
+    );
     for name in ["orders.csv", "orders.xlsx", "orders (1).csv"] {
         assert!(folder.join("downloads").join(name).is_file(), "{name}");
     }

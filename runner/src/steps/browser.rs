@@ -551,13 +551,11 @@ fn parse_dialog(r: &mut Reader, value: &Value, path: &str) -> Option<DialogArgs>
                 "accept" => DialogAction::Accept,
                 "dismiss" => DialogAction::Dismiss,
                 other => {
-                    let hint = match crate::definition_error::did_you_mean(
-                        other,
-                        ["accept", "dismiss"].into_iter(),
-                    ) {
-                        Some(best) => format!("did you mean `{best}`? {FORMS}"),
-                        None => FORMS.to_string(),
-                    };
+                    let hint =
+                        match crate::definition_error::did_you_mean(other, ["accept", "dismiss"]) {
+                            Some(best) => format!("did you mean `{best}`? {FORMS}"),
+                            None => FORMS.to_string(),
+                        };
                     r.error(path, format!("`dialog` cannot be `{other}`"), Some(hint));
                     return None;
                 }
@@ -577,7 +575,7 @@ fn parse_dialog(r: &mut Reader, value: &Value, path: &str) -> Option<DialogArgs>
                     continue;
                 }
                 unknown = true;
-                let close = crate::definition_error::did_you_mean(&name, KEYS.into_iter())
+                let close = crate::definition_error::did_you_mean(&name, KEYS)
                     .map(|best| format!("did you mean `{best}`? "))
                     .unwrap_or_default();
                 r.key_error(
