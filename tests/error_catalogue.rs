@@ -328,6 +328,27 @@ fn cases() -> Vec<Case> {
             "steps:\n  - extract_table: { css: table.orders, next: { text: 次へ }, max_pages: 100000, into: orders }\n",
         ),
         steps("A negative pause", "steps:\n  - pause: -5\n"),
+        // ------------------------------------------------------------ portal steps
+        steps(
+            "A dialog answered with a word kobo does not know",
+            "steps:\n  - click: 削除\n  - dialog: yes\n",
+        ),
+        steps(
+            "A dialog answered with keys kobo does not know",
+            "steps:\n  - click: 削除\n  - dialog: { x: 1 }\n",
+        ),
+        steps(
+            "Text for a dialog that is dismissed",
+            "steps:\n  - click: 名前を入力\n  - dialog: { accept: false, text: 山田 }\n",
+        ),
+        steps(
+            "A tab to switch to that kobo does not know",
+            "steps:\n  - click: 詳細を開く\n  - switch_to: next\n",
+        ),
+        steps(
+            "`timeout_secs` both beside a step and inside its braces",
+            "steps:\n  - click: { text: 登録, timeout_secs: 5 }\n    timeout_secs: 10\n",
+        ),
         // ------------------------------------------------------------ files and folders
         steps(
             "`write` into a folder above the outputs",

@@ -7,12 +7,14 @@
 //! whether a retry could help ([`BrowserError::is_transient`]).
 
 mod config;
+mod download;
 mod driver;
 mod error;
 mod fonts;
 mod keys;
 mod locator;
 mod table;
+mod tabs;
 
 pub use config::BrowserConfig;
 pub use driver::{processes_mentioning, sweep_orphans};
@@ -75,23 +77,8 @@ const NAV_STATUS: &str = "const e = performance.getEntriesByType('navigation')[0
 const NET_ERROR_PAGE: &str = "return document.body && document.body.classList.contains('neterror') ? (document.body.innerText || '').slice(0, 2000) : null;";
 const CHROME_ERROR_CODE: &str =
     "return ((document.body && document.body.innerText || '').match(/ERR_[A-Z_]+/) || [''])[0];";
-const TABLE: &str = r#"let el = arguments[0];
-if (el.tagName !== 'TABLE') el = el.querySelector('table') || el.closest('table');
-if (!el) return null;
-const text = (c) => (c.innerText || c.textContent || '').trim();
-const rows = [...el.rows];
-let headers = [];
-let body = rows;
-const head = el.tHead && el.tHead.rows.length ? el.tHead.rows[el.tHead.rows.length - 1] : null;
-if (head) {
-  headers = [...head.cells].map(text);
-  body = rows.filter((r) => !el.tHead.contains(r));
-} else if (rows.length && [...rows[0].cells].every((c) => c.tagName === 'TH')) {
-  headers = [...rows[0].cells].map(text);
-  body = rows.slice(1);
-}
-const data = body.map((r) => [...r.cells].map(text)).filter((r) => r.length && r.some((c) => c));
-return { headers, rows: data };"#;
+/// Reads a `<table>` or an ARIA table (`role=table`, `grid`, `treegrid`); see the script.
+const TABLE: &str = include_str!("browser/table.js");
 
 /// How often a waiting step looks again.
 const POLL: Duration = Duration::from_millis(100);
@@ -152,6 +139,8 @@ pub struct Browser {
     // Declared after `client`: the processes outlive the connection to them.
     driver: Driver,
     config: BrowserConfig,
+    /// The tabs the steps have worked in (`switch_to`).
+    tabs: tabs::Tabs,
 }
 
 impl Browser {
@@ -185,6 +174,7 @@ impl Browser {
             client,
             driver,
             config: config.clone(),
+            tabs: tabs::Tabs::default(),
         })
     }
 
@@ -311,6 +301,8 @@ impl Browser {
             Ok(url) => url.to_string(),
             // A dialog the step opened (the next step answers it) holds the page where it is.
             Err(e) if is_status(&e, ErrorStatus::UnexpectedAlertOpen) => return Ok(()),
+            // The step closed its own tab (a 閉じる button); `close_tab` or `switch_to` is next.
+            Err(e) if self.tab_closed(&e).await => return Ok(()),
             Err(_) => self.current_url().await?,
         };
         match crate::web_address::check_current(&current) {
@@ -329,7 +321,7 @@ impl Browser {
     pub async fn is_alive(&self) -> bool {
         match tokio::time::timeout(Duration::from_secs(5), self.client.current_url()).await {
             Ok(Ok(_)) => true,
-            Ok(Err(e)) => !session_lost(&e),
+            Ok(Err(e)) => !session_lost(&e) || self.tab_closed(&e).await,
             Err(_) => false,
         }
     }
@@ -757,7 +749,8 @@ impl Browser {
         Ok(v.as_str().map(str::to_string))
     }
 
-    /// The headers and rows of a table (the element, or the table inside it).
+    /// The headers and rows of a table (the element, or the table inside or around it):
+    /// a `<table>`, or one drawn with ARIA roles (`role=table`, `grid`, `treegrid`).
     pub async fn table(
         &self,
         locator: &Locator,
@@ -772,7 +765,7 @@ impl Browser {
                 locator,
                 &found,
                 "read as a table",
-                "point the step at a <table>, e.g. `css: table` or `css: #orders`",
+                "point the step at a <table> or an element with role=table, grid or treegrid, e.g. `css: table` or `css: \"#orders\"`",
             ));
         }
         Ok(ScrapedTable {
@@ -890,6 +883,43 @@ impl Browser {
                 return Err(BrowserError::NoDialog { timeout });
             }
             pause_until(deadline).await;
+        }
+    }
+
+    /// Wait for a dialog; type `text` into it (a `prompt()`), if given; then press OK
+    /// (`accept`) or Cancel. Returns the dialog's message.
+    pub async fn answer_dialog(
+        &self,
+        accept: bool,
+        text: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<String, BrowserError> {
+        let message = self.dialog_text(timeout).await?;
+        if let Some(text) = text {
+            match self.client.send_alert_text(text).await {
+                Ok(()) => {}
+                // chromedriver: an alert or confirm has no box to type in.
+                Err(CmdError::Standard(w))
+                    if matches!(
+                        w.error,
+                        ErrorStatus::ElementNotInteractable | ErrorStatus::UnsupportedOperation
+                    ) =>
+                {
+                    return Err(BrowserError::NotAPrompt { message });
+                }
+                Err(e) => return Err(self.fail(e, "type into the dialog").await),
+            }
+        }
+        if accept {
+            match self.client.accept_alert().await {
+                Ok(()) => Ok(message),
+                Err(e) => Err(self.fail(e, "press OK in the dialog").await),
+            }
+        } else {
+            match self.client.dismiss_alert().await {
+                Ok(()) => Ok(message),
+                Err(e) => Err(self.fail(e, "press Cancel in the dialog").await),
+            }
         }
     }
 
@@ -1089,6 +1119,9 @@ impl Browser {
                 Err(_) => alert_text_from(&err),
             };
             return BrowserError::UnexpectedDialog { text };
+        }
+        if self.tab_closed(&err).await {
+            return BrowserError::TabClosed;
         }
         if session_lost(&err) {
             return BrowserError::SessionLost {

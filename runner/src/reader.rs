@@ -209,6 +209,12 @@ fn describe_expected(expected: &str) -> (String, Option<&'static str>) {
         (e.to_string(), Some("1"))
     } else if e.starts_with("a map") || e.starts_with("struct") {
         ("a group of keys".into(), None)
+    } else if e.contains("enum") {
+        // serde names its own machinery here (`a Value::Tagged enum`): say it for people.
+        (
+            "one of the words allowed here (docs/workflows.md lists them)".into(),
+            None,
+        )
     } else {
         (expected.to_string(), None)
     }

@@ -105,7 +105,7 @@ fn unknown_step_kinds_and_locator_keys() {
         )),
         vec![
             "w.yaml:5:5: unknown step kind `clik`\n  hint: did you mean `click`? docs/workflows.md lists every step kind",
-            "w.yaml:6:13: unknown key `lable` in `fill`\n  hint: did you mean `label`? Allowed keys here: css, xpath, label, placeholder, name, text, title, value, mode",
+            "w.yaml:6:13: unknown key `lable` in `fill`\n  hint: did you mean `label`? Allowed keys here: css, xpath, label, placeholder, name, text, title, value, mode, timeout_secs",
         ]
     );
 }

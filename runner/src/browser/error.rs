@@ -108,6 +108,45 @@ pub enum BrowserError {
     #[error("no dialog opened within {}\n  hint: the step before this one should be the click that opens the dialog", secs(*timeout))]
     NoDialog { timeout: Duration },
 
+    #[error(
+        "the dialog saying \"{message}\" has no box to type in, so `text` cannot be typed into it\n  hint: only a dialog that asks for an answer (a prompt) takes `text`; remove `text` from this `dialog` step"
+    )]
+    NotAPrompt { message: String },
+
+    #[error(
+        "clicked the {what}, but no download finished within {}{}\n  hint: {}",
+        secs(*timeout),
+        partial.as_ref().map(|p| format!(" (the browser was still receiving `{p}`)")).unwrap_or_default(),
+        if partial.is_some() { "a big export needs more time: give the step a longer `timeout_secs`" } else { "check that this link or button sends a file: click it by hand and see what the browser does; a page that opens instead needs `click`, not `download`" }
+    )]
+    DownloadTimedOut {
+        what: String,
+        timeout: Duration,
+        /// The file still being written, if any (`orders.csv.crdownload`).
+        partial: Option<String>,
+    },
+
+    #[error(
+        "no new tab or window opened within {} ({open} open, all already used by the workflow)\n  hint: the step before `switch_to: new_tab` should be the click that opens it; a link that opens in the same tab needs no `switch_to`",
+        secs(*timeout)
+    )]
+    NoNewTab { timeout: Duration, open: usize },
+
+    #[error(
+        "the tab the steps work in is closed (the page may have closed it itself)\n  hint: after a click that closes the tab, add `switch_to: first` (or `close_tab: true`)"
+    )]
+    TabClosed,
+
+    #[error(
+        "the first tab is closed, so kobo cannot go back to it\n  hint: do not close the first tab (a `閉じる` button on it may close it)"
+    )]
+    FirstTabClosed,
+
+    #[error(
+        "`close_tab` would close the first tab, which the run needs\n  hint: use `close_tab` after `switch_to: new_tab`, to close the tab the portal opened"
+    )]
+    CloseFirstTab,
+
     #[error("the page does not show \"{expected}\" (waited {}){}", secs(*timeout), page_errors(errors))]
     AssertionFailed {
         expected: String,

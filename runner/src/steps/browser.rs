@@ -1,16 +1,18 @@
 //! Browser steps: drive the client's portal (`open`, `click`, `fill`, `select`, `upload`,
-//! `wait_for`, `extract`, `extract_table`, `dialog`, frames, screenshots).
+//! `wait_for`, `extract`, `extract_table`, `dialog`, `download`, frames, tabs, screenshots).
 //!
 //! A run has one [`Browser`], started by its first browser step and shared by all rows.
 //! When a browser step fails, the page as it was (a screenshot and its HTML) is saved in the
 //! run's `screenshots/` folder, named after the step and row, so a reviewer can see what the
 //! portal showed.
 
+use super::table::SheetName;
 use super::{Step, Written, step_kinds, template_text};
 use crate::browser::{Browser, BrowserConfig, BrowserError, FillMode, Locator, WaitTarget};
 use crate::engine::{Execution, Flow, Frame, StepFailure, step_name};
 use crate::expr;
 use crate::reader::{Reader, describe_value};
+use crate::sheet::HeaderRow;
 use crate::source_map::child_key;
 use crate::table::Cell;
 use crate::validate::{Scope, Walker};
@@ -55,7 +57,11 @@ step_kinds! {
         "screenshot" => Screenshot(String),
         "enter_frame" => EnterFrame(Locator),
         "leave_frame" => LeaveFrame,
-        "dialog" => Dialog(DialogAction),
+        "dialog" => Dialog(DialogArgs),
+        /// Click something that makes the portal send a file; keep it, and read it as a table.
+        "download" => Download(DownloadArgs),
+        "switch_to" => SwitchTo(TabTarget),
+        "close_tab" => CloseTab,
     }
 }
 
@@ -102,6 +108,50 @@ pub enum DialogAction {
     Dismiss,
 }
 
+/// `dialog: accept`, `dialog: dismiss`, or
+/// `dialog: { accept: true, text: 山田, into: message }`: press OK or Cancel, after typing
+/// `text` into a `prompt()`; keep the dialog's message `into` a variable (a column in `for_each`).
+#[derive(Debug, Clone)]
+pub struct DialogArgs {
+    pub action: DialogAction,
+    pub text: Option<String>,
+    pub into: Option<String>,
+}
+
+/// The mapping form of `dialog`, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DialogMap {
+    accept: bool,
+    #[serde(default)]
+    text: Option<Value>,
+    #[serde(default)]
+    into: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)] // read by `timeout_in_braces`, like every browser step's
+    timeout_secs: Option<Value>,
+}
+
+/// `download: { text: CSVをダウンロード, into: orders, sheet: 1, header_row: 1 }`: click, wait
+/// for the file in the run's `downloads/`, read it like an input (`into` is optional).
+#[derive(Debug, Clone)]
+pub struct DownloadArgs {
+    pub target: Locator,
+    pub into: Option<String>,
+    pub sheet: Option<SheetName>,
+    pub header_row: Option<HeaderRow>,
+}
+
+/// `switch_to: new_tab` or `switch_to: first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TabTarget {
+    /// The newest tab or window the workflow has not worked in yet (waits for it).
+    NewTab,
+    /// The tab the browser started with.
+    First,
+}
+
 /// Arguments of the browser steps, as written: locator keys side by side with the step's own keys.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +174,8 @@ struct BrowserArgs {
     timeout_secs: Option<u64>,
     next: Option<BTreeMap<String, String>>,
     max_pages: Option<u32>,
+    sheet: Option<SheetName>,
+    header_row: Option<HeaderRow>,
 }
 
 const LOCATOR_KEYS: &[&str] = &[
@@ -149,10 +201,11 @@ impl BrowserStep {
         )
     }
 
-    /// `extract … into` outside `for_each` makes a variable.
+    /// `extract … into` and `dialog … into` outside `for_each` make a variable.
     pub fn variables_made(&self) -> Vec<String> {
         match self {
             BrowserStep::Extract(a) => vec![a.into.clone()],
+            BrowserStep::Dialog(DialogArgs { into: Some(v), .. }) => vec![v.clone()],
             _ => Vec::new(),
         }
     }
@@ -168,7 +221,9 @@ impl BrowserStep {
                     .unwrap_or_else(|| "screenshot".into()),
             ),
             "leave_frame" => BrowserStep::LeaveFrame,
-            "dialog" => BrowserStep::Dialog(s.args(r)?),
+            "dialog" => BrowserStep::Dialog(parse_dialog(r, &s.value, &s.value_path)?),
+            "switch_to" => BrowserStep::SwitchTo(parse_tab_target(r, &s.value, &s.value_path)?),
+            "close_tab" => BrowserStep::CloseTab,
             "fill_form" => {
                 let a: FillFormArgs = s.args(r)?;
                 let fields = a
@@ -263,12 +318,31 @@ impl BrowserStep {
                 w.tables.insert(a.into.clone(), None);
             }
             BrowserStep::AssertText { text, .. } => w.text(text, &kp("text"), scope, false),
+            BrowserStep::Dialog(a) => {
+                if let Some(text) = &a.text {
+                    w.text(text, &kp("text"), scope, false);
+                }
+                if let Some(into) = &a.into {
+                    match &scope.row_of {
+                        Some(table) => w.add_column(table, into),
+                        None => {
+                            w.vars.insert(into.clone());
+                        }
+                    }
+                }
+            }
+            BrowserStep::Download(a) => {
+                if let Some(into) = &a.into {
+                    w.tables.insert(into.clone(), None);
+                }
+            }
             BrowserStep::Click(_)
             | BrowserStep::Check(_)
             | BrowserStep::Uncheck(_)
             | BrowserStep::EnterFrame(_)
             | BrowserStep::LeaveFrame
-            | BrowserStep::Dialog(_) => {}
+            | BrowserStep::SwitchTo(_)
+            | BrowserStep::CloseTab => {}
         }
     }
 
@@ -296,16 +370,18 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
         _ => value.clone(),
     };
     let what = format!("`{kind}`");
+    // Every kind takes `timeout_secs` in its braces too (see `timeout_in_braces`).
     let extra: &[&str] = match kind {
-        "click" | "check" | "uncheck" | "enter_frame" => &[],
-        "fill" => &["value", "mode"],
-        "select" => &["option"],
-        "upload" => &["file"],
+        "click" | "check" | "uncheck" | "enter_frame" => &["timeout_secs"],
+        "fill" => &["value", "mode", "timeout_secs"],
+        "select" => &["option", "timeout_secs"],
+        "upload" => &["file", "timeout_secs"],
         "wait_for" => &["url_contains", "timeout_secs"],
-        "extract" => &["into", "attribute", "value"],
-        "extract_table" => &["into", "next", "max_pages"],
+        "extract" => &["into", "attribute", "value", "timeout_secs"],
+        "extract_table" => &["into", "next", "max_pages", "timeout_secs"],
         "assert_text" => &["timeout_secs"],
-        _ => &[],
+        "download" => &["into", "sheet", "header_row", "timeout_secs"],
+        _ => &["timeout_secs"],
     };
     let Value::Mapping(map) = &value else {
         r.error(
@@ -371,6 +447,12 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
         "check" => BrowserStep::Check(target_or_css()),
         "uncheck" => BrowserStep::Uncheck(target_or_css()),
         "enter_frame" => BrowserStep::EnterFrame(target_or_css()),
+        "download" => BrowserStep::Download(DownloadArgs {
+            target: target_or_css(),
+            into: args.into,
+            sheet: args.sheet,
+            header_row: args.header_row,
+        }),
         "fill" => {
             let value = match &args.value {
                 Some(v) => template_text(v),
@@ -458,6 +540,141 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
         },
         other => unreachable!("browser step kind {other} is listed in KINDS but not parsed"),
     })
+}
+
+/// `dialog: accept`, `dialog: dismiss` or `dialog: { accept: true, text: …, into: … }`.
+fn parse_dialog(r: &mut Reader, value: &Value, path: &str) -> Option<DialogArgs> {
+    const FORMS: &str = "write `dialog: accept` (press OK), `dialog: dismiss` (press Cancel), or `dialog: { accept: true, text: 山田, into: message }` to type an answer into the dialog and keep its message";
+    match value {
+        Value::String(word) => {
+            let action = match word.as_str() {
+                "accept" => DialogAction::Accept,
+                "dismiss" => DialogAction::Dismiss,
+                other => {
+                    let hint =
+                        match crate::definition_error::did_you_mean(other, ["accept", "dismiss"]) {
+                            Some(best) => format!("did you mean `{best}`? {FORMS}"),
+                            None => FORMS.to_string(),
+                        };
+                    r.error(path, format!("`dialog` cannot be `{other}`"), Some(hint));
+                    return None;
+                }
+            };
+            Some(DialogArgs {
+                action,
+                text: None,
+                into: None,
+            })
+        }
+        Value::Mapping(map) => {
+            const KEYS: [&str; 4] = ["accept", "text", "into", "timeout_secs"];
+            let mut unknown = false;
+            for key in map.keys() {
+                let name = crate::reader::scalar_text(key);
+                if KEYS.contains(&name.as_str()) {
+                    continue;
+                }
+                unknown = true;
+                let close = crate::definition_error::did_you_mean(&name, KEYS)
+                    .map(|best| format!("did you mean `{best}`? "))
+                    .unwrap_or_default();
+                r.key_error(
+                    &child_key(path, &name),
+                    format!("unknown key `{name}` in `dialog`"),
+                    Some(format!(
+                        "{close}allowed keys here: {}; or {FORMS}",
+                        KEYS.join(", ")
+                    )),
+                );
+            }
+            if unknown {
+                return None;
+            }
+            if !map.contains_key("accept") {
+                r.error(
+                    path,
+                    "`dialog` needs `accept: true` (press OK) or `accept: false` (press Cancel)",
+                    Some(FORMS.into()),
+                );
+                return None;
+            }
+            let m: DialogMap = r.parse(value, path, "`dialog`")?;
+            if m.text.is_some() && !m.accept {
+                r.error(
+                    &child_key(path, "text"),
+                    "`text` is typed into the dialog only when it is accepted, but this step has `accept: false`",
+                    Some("use `accept: true` to type an answer and press OK, or remove `text` to press Cancel".into()),
+                );
+                return None;
+            }
+            Some(DialogArgs {
+                action: if m.accept {
+                    DialogAction::Accept
+                } else {
+                    DialogAction::Dismiss
+                },
+                text: m.text.as_ref().map(template_text),
+                into: m.into,
+            })
+        }
+        other => {
+            r.error(
+                path,
+                format!("`dialog` cannot be {}", describe_value(other)),
+                Some(FORMS.into()),
+            );
+            None
+        }
+    }
+}
+
+/// `switch_to: new_tab` or `switch_to: first`.
+fn parse_tab_target(r: &mut Reader, value: &Value, path: &str) -> Option<TabTarget> {
+    const FORMS: &str = "write `switch_to: new_tab` (the tab or window the last click opened) or `switch_to: first` (back to the first tab)";
+    match value {
+        Value::String(w) if w == "new_tab" => Some(TabTarget::NewTab),
+        Value::String(w) if w == "first" => Some(TabTarget::First),
+        other => {
+            let what = match other {
+                Value::String(w) => format!("`{w}`"),
+                other => describe_value(other),
+            };
+            r.error(
+                path,
+                format!("`switch_to` cannot be {what}"),
+                Some(FORMS.into()),
+            );
+            None
+        }
+    }
+}
+
+/// `timeout_secs` inside a browser step's braces (`click: { text: 登録, timeout_secs: 5 }`)
+/// means the same as beside the kind; both at once is a mistake.
+pub(crate) fn timeout_in_braces(
+    r: &mut Reader,
+    value: &Value,
+    value_path: &str,
+    kind: &str,
+    outside: Option<u64>,
+) -> Option<u64> {
+    let Value::Mapping(map) = value else {
+        return outside;
+    };
+    let Some(inner) = map.get("timeout_secs") else {
+        return outside;
+    };
+    let path = child_key(value_path, "timeout_secs");
+    let inside: Option<u64> = r.parse(inner, &path, "`timeout_secs`");
+    if outside.is_some() {
+        r.key_error(
+            &path,
+            format!("`timeout_secs` is written twice: beside `{kind}` and inside its braces"),
+            Some("keep one of them; both mean how long the step may take".into()),
+        );
+        return outside;
+    }
+    inside
 }
 
 fn locator(a: &BrowserArgs) -> Option<Locator> {
@@ -742,21 +959,115 @@ impl Execution<'_> {
                 let b = self.browser(step, frame).await?;
                 b.leave_frame().await.map_err(|e| fail(self, e))
             }
-            BrowserStep::Dialog(action) => {
+            BrowserStep::Dialog(a) => {
+                let accept = a.action == DialogAction::Accept;
+                let answer = rendered.text.clone();
                 let b = self.browser(step, frame).await?;
-                let text = match action {
-                    DialogAction::Accept => b.accept_dialog(timeout).await,
-                    DialogAction::Dismiss => b.dismiss_dialog(timeout).await,
-                }
-                .map_err(|e| fail(self, e))?;
+                let message = b
+                    .answer_dialog(accept, answer.as_deref(), timeout)
+                    .await
+                    .map_err(|e| fail(self, e))?;
+                // The answer typed is not logged: it may be a secret.
+                let done = match (accept, answer.is_some()) {
+                    (true, true) => "; typed the answer and pressed OK",
+                    (true, false) => "; pressed OK",
+                    (false, _) => "; pressed Cancel",
+                };
                 self.log.info(
                     Some(&step_name(step)),
                     frame.row.as_ref().map(|r| r.1 + 1),
-                    &format!("dialog said \"{text}\""),
+                    &format!("dialog said \"{message}\"{done}"),
+                );
+                if let Some(into) = &a.into {
+                    self.store_extracted(into, message, frame);
+                }
+                Ok(())
+            }
+            BrowserStep::Download(a) => {
+                let locator = rendered.locator();
+                let b = self.browser(step, frame).await?;
+                let path = b
+                    .download(&locator, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))?;
+                self.downloaded(a, &path, step, frame).await
+            }
+            BrowserStep::SwitchTo(target) => {
+                let b = self.browser(step, frame).await?;
+                match target {
+                    TabTarget::NewTab => b.switch_to_new_tab(timeout).await,
+                    TabTarget::First => b.switch_to_first_tab().await,
+                }
+                .map_err(|e| fail(self, e))?;
+                let url = match &self.browser {
+                    Some(b) => b.current_url().await.unwrap_or_default(),
+                    None => String::new(),
+                };
+                self.log.info(
+                    Some(&step_name(step)),
+                    frame.row.as_ref().map(|r| r.1 + 1),
+                    &format!("now working in the tab showing {url}"),
                 );
                 Ok(())
             }
+            BrowserStep::CloseTab => {
+                let b = self.browser(step, frame).await?;
+                b.close_tab().await.map_err(|e| fail(self, e))
+            }
         }
+    }
+
+    /// A file the portal sent: say so in the log, keep it as a file of the run, and read it
+    /// (`into`) with the same reader as the inputs.
+    async fn downloaded(
+        &mut self,
+        a: &DownloadArgs,
+        path: &std::path::Path,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<(), StepFailure> {
+        let name = super::table::file_name(path);
+        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        self.log.info(
+            Some(&step_name(step)),
+            frame.row.as_ref().map(|r| r.1 + 1),
+            &format!("downloaded `downloads/{name}` ({bytes} bytes)"),
+        );
+        self.register(path, "download").await;
+        let Some(into) = &a.into else {
+            return Ok(());
+        };
+        let spec = super::table::sheet_spec(
+            a.sheet.as_ref(),
+            a.header_row,
+            None,
+            crate::sheet::MergedCells::Warn,
+        );
+        let report = crate::sheet::read(path, &spec).map_err(|e| {
+            self.failure(
+                step,
+                frame,
+                format!(
+                    "the downloaded file `downloads/{name}` cannot be read as a table: {}",
+                    e.shown_as(&name)
+                ),
+            )
+        })?;
+        let place = super::table::read_place(path, &report);
+        for warning in &report.warnings {
+            self.log
+                .warn(Some(&step_name(step)), None, &format!("{place}: {warning}"));
+        }
+        self.log.info(
+            Some(&step_name(step)),
+            None,
+            &format!(
+                "read {} rows into `{into}` from {place}",
+                report.table.len()
+            ),
+        );
+        self.replace_table(into.clone(), report.table);
+        Ok(())
     }
 
     /// `extract … into`: a column of the current row inside `for_each`, else a variable.
@@ -846,6 +1157,7 @@ impl Execution<'_> {
             | BrowserStep::Upload { target, .. } => Some(target),
             BrowserStep::Extract(a) => Some(&a.target),
             BrowserStep::ExtractTable(a) => Some(&a.target),
+            BrowserStep::Download(a) => Some(&a.target),
             BrowserStep::WaitFor(a) => a.target.as_ref(),
             _ => None,
         };
@@ -860,6 +1172,9 @@ impl Execution<'_> {
             BrowserStep::Select { option, .. } => Some(self.render_text(option, frame, step)?),
             BrowserStep::Upload { file, .. } => Some(self.render_text(file, frame, step)?),
             BrowserStep::AssertText { text, .. } => Some(self.render_text(text, frame, step)?),
+            BrowserStep::Dialog(DialogArgs { text: Some(t), .. }) => {
+                Some(self.render_text(t, frame, step)?)
+            }
             BrowserStep::WaitFor(a) => match &a.url_contains {
                 Some(u) => Some(self.render_text(u, frame, step)?),
                 None => None,

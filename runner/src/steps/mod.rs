@@ -18,7 +18,10 @@ pub mod control;
 pub mod table;
 
 pub use crate::browser::{FillMode, Locator};
-pub use browser::{BrowserStep, DialogAction, ExtractArgs, ExtractTableArgs, WaitArgs};
+pub use browser::{
+    BrowserStep, DialogAction, DialogArgs, DownloadArgs, ExtractArgs, ExtractTableArgs, TabTarget,
+    WaitArgs,
+};
 pub use control::ControlStep;
 pub use table::{
     AppendArgs, ComputeArgs, DedupeArgs, FilterArgs, JoinArgs, NewTableArgs, ReadArgs, SheetName,
@@ -338,6 +341,16 @@ fn parse_step(r: &mut Reader, value: &Value, path: &str) -> Option<Step> {
         StepKind::Control(ControlStep::parse(r, &written)?)
     } else {
         StepKind::Browser(BrowserStep::parse(r, &written)?)
+    };
+    let timeout_secs = match kind {
+        StepKind::Browser(_) => browser::timeout_in_braces(
+            r,
+            &written.value,
+            &written.value_path,
+            kind_name,
+            timeout_secs,
+        ),
+        _ => timeout_secs,
     };
     Some(Step {
         kind,
