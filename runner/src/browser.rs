@@ -1166,6 +1166,10 @@ fn capabilities(
         Some(dir) => dir.clone(),
         None => profile.with_file_name("downloads"),
     };
+    // Chromium saves to its own default folder when given a relative one (a data directory
+    // such as `./kobo-data`), and may drop a download whose folder does not exist yet.
+    let downloads = std::path::absolute(&downloads).unwrap_or(downloads);
+    let _ = std::fs::create_dir_all(&downloads);
     let caps = json!({
         "browserName": "chrome",
         "pageLoadStrategy": "normal",

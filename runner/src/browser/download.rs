@@ -31,10 +31,12 @@ fn listing(dir: &Path) -> BTreeMap<OsString, u64> {
 impl Browser {
     /// Where this browser saves downloads: the run's `downloads/` folder when configured.
     pub fn download_dir(&self) -> PathBuf {
-        match &self.config.download_dir {
+        let dir = match &self.config.download_dir {
             Some(dir) => dir.clone(),
             None => self.profile_dir().with_file_name("downloads"),
-        }
+        };
+        // As the browser was told it (see `launch`).
+        std::path::absolute(&dir).unwrap_or(dir)
     }
 
     /// Click `locator` and wait (up to `wait`; default the page load timeout) until the file
