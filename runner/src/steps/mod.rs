@@ -18,8 +18,10 @@ pub mod control;
 pub mod table;
 
 pub use crate::browser::{FillMode, Locator};
-pub use browser::{BrowserStep, DialogAction, ExtractArgs, ExtractTableArgs, WaitArgs};
-pub use control::ControlStep;
+pub use browser::{
+    BrowserStep, DialogAction, ElementCondition, ExtractArgs, ExtractTableArgs, WaitArgs,
+};
+pub use control::{Condition, ControlStep};
 pub use table::{
     AppendArgs, ComputeArgs, DedupeArgs, FilterArgs, JoinArgs, NewTableArgs, ReadArgs, SheetName,
     SortArgs, TableStep, WriteArgs, WriteSheetArgs,
@@ -165,8 +167,16 @@ impl StepKind {
         }
     }
 
+    /// Browser steps, and an `if` that looks at an element of the page.
     pub fn needs_browser(&self) -> bool {
-        matches!(self, StepKind::Browser(_))
+        matches!(
+            self,
+            StepKind::Browser(_)
+                | StepKind::Control(ControlStep::If {
+                    condition: control::Condition::Element(_),
+                    ..
+                })
+        )
     }
 
     /// A step that may change the outside world: a row interrupted after one is in doubt.
