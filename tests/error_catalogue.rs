@@ -328,6 +328,19 @@ fn cases() -> Vec<Case> {
             "steps:\n  - extract_table: { css: table.orders, next: { text: 次へ }, max_pages: 100000, into: orders }\n",
         ),
         steps("A negative pause", "steps:\n  - pause: -5\n"),
+        // ------------------------------------------------------------ element states
+        steps(
+            "An element state that does not exist",
+            "steps:\n  - wait_for: { css: .spinner, state: gone }\n",
+        ),
+        steps(
+            "`assert` without a state",
+            "steps:\n  - assert: { text: 送信 }\n",
+        ),
+        steps(
+            "`if` on an element with a key it does not have",
+            "steps:\n  - if: { css: .error, state: visible, wait: 3 }\n    then: [ { log: error shown } ]\n",
+        ),
         // ------------------------------------------------------------ files and folders
         steps(
             "`write` into a folder above the outputs",

@@ -36,7 +36,10 @@ macro_rules! script {
     ($body:expr) => {
         // From the crate root, so that modules under `browser/` can use it too.
         concat!(
-            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/browser/script.js")),
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/browser/script.js"
+            )),
             "\n",
             $body
         )
@@ -1123,7 +1126,9 @@ impl Browser {
                         what: locator.describe(),
                         state: ElementState::Covered,
                         timeout,
-                        hint: format!("{front}close the popup or wait for the loading overlay first (e.g. `wait_for: {{ css: …, state: hidden }}`)"),
+                        hint: format!(
+                            "{front}close the popup or wait for the loading overlay first (e.g. `wait_for: {{ css: …, state: hidden }}`)"
+                        ),
                     });
                 }
                 Err(e) => return Err(self.fail(e, action).await),
@@ -1366,7 +1371,10 @@ fn not_kept(locator: &Locator, typed: &str, answer: &Json) -> Option<BrowserErro
         what: locator.describe(),
         typed: shown(typed),
         now: shown(answer["now"].as_str().unwrap_or("")),
-        reason: answer["reason"].as_str().unwrap_or("changed it").to_string(),
+        reason: answer["reason"]
+            .as_str()
+            .unwrap_or("changed it")
+            .to_string(),
     })
 }
 

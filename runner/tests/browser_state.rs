@@ -26,7 +26,10 @@ async fn widgets() -> (PortalHandle, Browser) {
             .await
             .unwrap();
     }
-    browser.click(&Locator::text("ログイン"), None).await.unwrap();
+    browser
+        .click(&Locator::text("ログイン"), None)
+        .await
+        .unwrap();
     browser
         .wait_for(&WaitTarget::Url("/menu".into()), None)
         .await
@@ -51,7 +54,10 @@ async fn hover_opens_a_menu_and_fields_in_a_scrolling_box_are_reached() {
         "{err}"
     );
     browser.hover(&Locator::text("申請"), None).await.unwrap();
-    browser.expect_state(&item, State::Visible, None).await.unwrap();
+    browser
+        .expect_state(&item, State::Visible, None)
+        .await
+        .unwrap();
     browser.click(&item, None).await.unwrap();
     assert_eq!(result(&browser).await, "経費精算を開きました");
 
@@ -61,15 +67,26 @@ async fn hover_opens_a_menu_and_fields_in_a_scrolling_box_are_reached() {
         .fill(&Locator::label("確認コード"), "A-17", FillMode::Type, None)
         .await
         .unwrap();
-    browser.click(&Locator::text("同意して進む"), None).await.unwrap();
+    browser
+        .click(&Locator::text("同意して進む"), None)
+        .await
+        .unwrap();
     assert_eq!(result(&browser).await, "同意しました: A-17");
-    browser.click(&Locator::text("規約を印刷"), None).await.unwrap();
+    browser
+        .click(&Locator::text("規約を印刷"), None)
+        .await
+        .unwrap();
     assert_eq!(result(&browser).await, "印刷しました");
 
     // Far below the first screen: visible (a person scrolls to it), and scrolled to.
     let bottom = Locator::css("#bottom");
     browser.scroll_into_view(&bottom, None).await.unwrap();
-    assert!(browser.has_state(&bottom, State::Visible, None).await.unwrap());
+    assert!(
+        browser
+            .has_state(&bottom, State::Visible, None)
+            .await
+            .unwrap()
+    );
     browser.close().await;
 }
 
@@ -129,19 +146,38 @@ async fn element_states_are_what_a_person_sees() {
         "the element matching css \"#ghost\" is not visible (waited 1s): it is transparent (opacity: 0)\n  hint: a person cannot see it either; open the tab, menu or section that shows it first, or check the screenshot"
     );
     assert!(why("#offscreen").await.contains("it is outside the page"));
-    assert!(why("#vh").await.contains("it is hidden (visibility: hidden)"));
+    assert!(
+        why("#vh")
+            .await
+            .contains("it is hidden (visibility: hidden)")
+    );
     assert!(why("#zero").await.contains("it is of zero size"));
-    assert!(why("#gone").await.contains("it is not displayed (display: none)"));
+    assert!(
+        why("#gone")
+            .await
+            .contains("it is not displayed (display: none)")
+    );
     let covered = why("#covered").await;
     assert!(
-        covered.contains("it is covered by <div class=\"cover\">") && covered.contains("close the popup"),
+        covered.contains("it is covered by <div class=\"cover\">")
+            && covered.contains("close the popup"),
         "{covered}"
     );
 
     // Enabled and disabled: `disabled`, `aria-disabled`, and a button enabled by a checkbox.
     let send = Locator::text("送信");
-    assert!(browser.has_state(&send, State::Disabled, None).await.unwrap());
-    assert!(!browser.has_state(&send, State::Enabled, None).await.unwrap());
+    assert!(
+        browser
+            .has_state(&send, State::Disabled, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !browser
+            .has_state(&send, State::Enabled, None)
+            .await
+            .unwrap()
+    );
     let err = browser
         .expect_state(&send, State::Enabled, SHORT)
         .await
@@ -155,25 +191,67 @@ async fn element_states_are_what_a_person_sees() {
         .set_checked(&Locator::label("内容を確認しました"), true, None)
         .await
         .unwrap();
-    browser.expect_state(&send, State::Enabled, None).await.unwrap();
-    assert!(browser.has_state(&Locator::text("保存"), State::Enabled, None).await.unwrap());
-    assert!(browser.has_state(&Locator::text("削除"), State::Disabled, None).await.unwrap());
+    browser
+        .expect_state(&send, State::Enabled, None)
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .has_state(&Locator::text("保存"), State::Enabled, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        browser
+            .has_state(&Locator::text("削除"), State::Disabled, None)
+            .await
+            .unwrap()
+    );
     // Not on the page: neither enabled nor disabled.
-    assert!(!browser.has_state(&css("#nothing"), State::Disabled, None).await.unwrap());
+    assert!(
+        !browser
+            .has_state(&css("#nothing"), State::Disabled, None)
+            .await
+            .unwrap()
+    );
 
     // Present and absent.
     let error = css(".error");
-    assert!(browser.has_state(&error, State::Absent, None).await.unwrap());
-    assert!(browser.has_state(&css("#gone"), State::Present, None).await.unwrap());
+    assert!(
+        browser
+            .has_state(&error, State::Absent, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        browser
+            .has_state(&css("#gone"), State::Present, None)
+            .await
+            .unwrap()
+    );
     let err = browser
         .expect_state(&Locator::text("エラーを表示"), State::Absent, SHORT)
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("is not absent (waited 1s): it is on the page"), "{err}");
-    browser.click(&Locator::text("エラーを表示"), None).await.unwrap();
-    browser.expect_state(&error, State::Present, None).await.unwrap();
-    assert!(browser.has_state(&error, State::Visible, None).await.unwrap());
+    assert!(
+        err.contains("is not absent (waited 1s): it is on the page"),
+        "{err}"
+    );
+    browser
+        .click(&Locator::text("エラーを表示"), None)
+        .await
+        .unwrap();
+    browser
+        .expect_state(&error, State::Present, None)
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .has_state(&error, State::Visible, None)
+            .await
+            .unwrap()
+    );
 
     // A missing element gets the usual "did you mean".
     let err = browser
@@ -255,7 +333,9 @@ async fn fill_reads_the_field_back() {
         );
     }
     // Typing stops at maxlength.
-    let err = fill("郵便番号（5桁）", "1234567", FillMode::Type).await.unwrap_err();
+    let err = fill("郵便番号（5桁）", "1234567", FillMode::Type)
+        .await
+        .unwrap_err();
     assert!(
         err.contains("holds \"12345\" after kobo put \"1234567\" in it: the page cut it to 5 characters\n  hint: the field is shorter than the value"),
         "{err}"
@@ -263,14 +343,23 @@ async fn fill_reads_the_field_back() {
     // Formats the page applies on change (set mode sends it): hyphens, a date field.
     fill("電話番号", "0312345678", FillMode::Set).await.unwrap();
     assert_eq!(
-        browser.value(&Locator::label("電話番号"), None).await.unwrap(),
+        browser
+            .value(&Locator::label("電話番号"), None)
+            .await
+            .unwrap(),
         "03-1234-5678"
     );
     fill("日付", "2026-04-01", FillMode::Set).await.unwrap();
 
     // `verify: false` opts out.
     browser
-        .fill_verify(&Locator::label("クーポンコード"), "SPRING-10", FillMode::Type, false, None)
+        .fill_verify(
+            &Locator::label("クーポンコード"),
+            "SPRING-10",
+            FillMode::Type,
+            false,
+            None,
+        )
         .await
         .unwrap();
 
@@ -285,7 +374,9 @@ async fn fill_reads_the_field_back() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("the field with the label \"クーポンコード\" is empty after kobo put \"SPRING-10\""),
+        err.starts_with(
+            "the field with the label \"クーポンコード\" is empty after kobo put \"SPRING-10\""
+        ),
         "{err}"
     );
     browser
@@ -305,7 +396,9 @@ async fn fill_reads_the_field_back() {
 async fn a_workflow_branches_on_what_the_page_shows() {
     let portal = portal::start().await.unwrap();
     let home = tempfile::tempdir().unwrap();
-    let records = Records::open(&home.path().join("records.db")).await.unwrap();
+    let records = Records::open(&home.path().join("records.db"))
+        .await
+        .unwrap();
     let yaml = format!(
         r##"name: t
 client: acme
@@ -339,7 +432,9 @@ steps:
     );
     let w = Workflow::parse(Path::new("t.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}"));
     assert!(w.needs_browser());
-    let outcome = execute(&w, &records, RunOptions::new(home.path())).await.unwrap();
+    let outcome = execute(&w, &records, RunOptions::new(home.path()))
+        .await
+        .unwrap();
     assert_eq!(outcome.status, RunStatus::Failed);
     let error = outcome.error.unwrap_or_default();
     assert!(
@@ -348,7 +443,10 @@ steps:
         "{error}"
     );
     let log = std::fs::read_to_string(outcome.folder.join("log.jsonl")).unwrap();
-    let at = |s: &str| log.find(s).unwrap_or_else(|| panic!("the log has no \"{s}\":\n{log}"));
+    let at = |s: &str| {
+        log.find(s)
+            .unwrap_or_else(|| panic!("the log has no \"{s}\":\n{log}"))
+    };
     assert!(at("no error at first") < at("error shown after the click"));
     assert!(!log.contains("error shown at first"));
 }

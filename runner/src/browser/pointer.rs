@@ -56,7 +56,10 @@ impl Browser {
     }
 
     /// One WebDriver pointer move to the centre of the element.
-    pub(super) async fn move_mouse_to(&self, found: &Found) -> Result<(), fantoccini::error::CmdError> {
+    pub(super) async fn move_mouse_to(
+        &self,
+        found: &Found,
+    ) -> Result<(), fantoccini::error::CmdError> {
         let mouse = MouseActions::new("mouse".to_string()).then(PointerAction::MoveToElement {
             element: found.element.clone(),
             duration: Some(Duration::from_millis(50)),

@@ -7,9 +7,7 @@
 //! portal showed.
 
 use super::{Step, Written, step_kinds, template_text};
-use crate::browser::{
-    Browser, BrowserConfig, BrowserError, FillMode, Locator, State, WaitTarget,
-};
+use crate::browser::{Browser, BrowserConfig, BrowserError, FillMode, Locator, State, WaitTarget};
 use crate::engine::{Execution, Flow, Frame, StepFailure, step_name};
 use crate::expr;
 use crate::reader::{Reader, describe_value};
@@ -417,7 +415,9 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
                 "{what} needs `state`: which state the element must be in ({})",
                 State::names()
             ),
-            Some(format!("for example `{kind}: {{ css: \".error\", state: visible }}`")),
+            Some(format!(
+                "for example `{kind}: {{ css: \".error\", state: visible }}`"
+            )),
         );
         return None;
     }
@@ -536,7 +536,11 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
 
 /// `if: { css: ".error", state: visible }`: the element condition of an `if` step, read with
 /// the same keys (and messages) as `assert`.
-pub(crate) fn parse_condition(r: &mut Reader, value: &Value, path: &str) -> Option<ElementCondition> {
+pub(crate) fn parse_condition(
+    r: &mut Reader,
+    value: &Value,
+    path: &str,
+) -> Option<ElementCondition> {
     match parse_located(r, "if", value, path)? {
         BrowserStep::Assert(condition) => Some(condition),
         other => unreachable!("`if` is read as an element condition, not {other:?}"),
