@@ -1,5 +1,6 @@
-//! Control steps: `for_each`, `if`, `try` steer the steps inside them; `set`, `log`, `fail`,
-//! `skip_row` and `pause` work with variables and the run's log.
+//! Control steps: `for_each`, `if` (on an expression, or on an element of the page) and `try`
+//! steer the steps inside them; `set`, `log`, `fail`, `skip_row` and `pause` work with
+//! variables and the run's log.
 //!
 //! The row machinery of `for_each` (rows kept as they end, carried over, in doubt) is the
 //! engine's own, in `engine::rows`; this family reads and checks the loop and starts it.
