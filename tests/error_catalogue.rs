@@ -349,6 +349,19 @@ fn cases() -> Vec<Case> {
             "`timeout_secs` both beside a step and inside its braces",
             "steps:\n  - click: { text: 登録, timeout_secs: 5 }\n    timeout_secs: 10\n",
         ),
+        // ------------------------------------------------------------ element states
+        steps(
+            "An element state that does not exist",
+            "steps:\n  - wait_for: { css: .spinner, state: gone }\n",
+        ),
+        steps(
+            "`assert` without a state",
+            "steps:\n  - assert: { text: 送信 }\n",
+        ),
+        steps(
+            "`if` on an element with a key it does not have",
+            "steps:\n  - if: { css: .error, state: visible, wait: 3 }\n    then: [ { log: error shown } ]\n",
+        ),
         // ------------------------------------------------------------ files and folders
         steps(
             "`write` into a folder above the outputs",

@@ -21,6 +21,7 @@ pub use driver::{processes_mentioning, sweep_orphans};
 pub use error::{BrowserError, ElementState};
 pub use fonts::japanese_font_warning;
 pub use locator::{FillMode, Locator, WaitTarget};
+pub use state::State;
 pub use table::ScrapedTable;
 
 use driver::Driver;
@@ -35,16 +36,32 @@ use std::time::{Duration, Instant};
 /// The helpers in `browser/script.js`, then the body of one script.
 macro_rules! script {
     ($body:expr) => {
-        concat!(include_str!("browser/script.js"), "\n", $body)
+        // From the crate root, so that modules under `browser/` can use it too.
+        concat!(
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/browser/script.js"
+            )),
+            "\n",
+            $body
+        )
     };
 }
+
+// Declared after `script!` so that they can use it.
+mod pointer;
+mod state;
 
 const FIND: &str = script!(
     "const [kind, value, purpose, suggest] = arguments; return kobo.find(kind, value, purpose, suggest);"
 );
-const SET_VALUE: &str = script!("kobo.setValue(arguments[0], arguments[1]); return null;");
+const SET_VALUE: &str = script!(
+    "kobo.setValue(arguments[0], arguments[1]); return arguments[2] ? kobo.kept(arguments[0], arguments[1]) : null;"
+);
+/// After typing: `null` when the field holds what was typed, else what it holds (script.js).
+const KEPT: &str = script!("return kobo.kept(arguments[0], arguments[1]);");
 const FILL_MANY: &str = script!(
-    r#"const [items, suggest] = arguments;
+    r#"const [items, suggest, verify] = arguments;
 const found = [];
 for (let i = 0; i < items.length; i++) {
   const r = kobo.find(items[i][0], items[i][1], 'fill', suggest);
@@ -53,6 +70,10 @@ for (let i = 0; i < items.length; i++) {
   found.push(r.el);
 }
 found.forEach((el, i) => kobo.setValue(el, items[i][2]));
+for (let i = 0; verify && i < found.length; i++) {
+  const k = kobo.kept(found[i], items[i][2]);
+  if (k) return Object.assign(k, { status: 'changed', index: i });
+}
 return { status: 'ok' };"#
 );
 const SELECT: &str = script!(
@@ -93,6 +114,8 @@ enum Purpose {
     Check,
     Upload,
     Next,
+    Hover,
+    Scroll,
 }
 
 impl Purpose {
@@ -105,6 +128,8 @@ impl Purpose {
             Purpose::Check => "check",
             Purpose::Upload => "upload",
             Purpose::Next => "next",
+            Purpose::Hover => "hover",
+            Purpose::Scroll => "scroll",
         }
     }
 }
@@ -131,6 +156,8 @@ enum Act<'a> {
     SendKeys(&'a str),
     /// Run a script with the element as `arguments[0]` and `args` after it.
     Script(&'a str, Vec<Json>),
+    /// Move the mouse over it.
+    Hover,
 }
 
 /// A running Chromium session. Every process it started ends when it is closed or dropped.
@@ -363,12 +390,27 @@ impl Browser {
 
     /// Put `text` into a field. `FillMode::Type` clears it and types key by key;
     /// `FillMode::Set` sets the value in one script call. A `<select>` gets the option
-    /// whose text (or value) is `text`.
+    /// whose text (or value) is `text`. Fails when the page then clears or changes it
+    /// (see [`Browser::fill_verify`]).
     pub async fn fill(
         &self,
         locator: &Locator,
         text: &str,
         mode: FillMode,
+        timeout: Option<Duration>,
+    ) -> Result<(), BrowserError> {
+        self.fill_verify(locator, text, mode, true, timeout).await
+    }
+
+    /// [`Browser::fill`], then, with `verify`, read the field back: fail when the page
+    /// cleared it or changed it beyond formatting (width, case, kana, spaces, `-`, `,`,
+    /// `/` do not count; number and date fields fail only when empty).
+    pub async fn fill_verify(
+        &self,
+        locator: &Locator,
+        text: &str,
+        mode: FillMode,
+        verify: bool,
         timeout: Option<Duration>,
     ) -> Result<(), BrowserError> {
         let timeout = self.timeout(timeout);
@@ -400,32 +442,60 @@ impl Browser {
         }
         let act = match mode {
             FillMode::Type => Act::Type(text),
-            FillMode::Set => Act::Script(SET_VALUE, vec![json!(text)]),
+            FillMode::Set => Act::Script(SET_VALUE, vec![json!(text), json!(verify)]),
         };
-        self.act_on(
-            locator,
-            Purpose::Fill,
-            deadline,
-            timeout,
-            &act,
-            "fill",
-            Some(found),
-        )
-        .await
-        .map(drop)
+        let (found, set) = self
+            .act_on(
+                locator,
+                Purpose::Fill,
+                deadline,
+                timeout,
+                &act,
+                "fill",
+                Some(found),
+            )
+            .await?;
+        if !verify {
+            return Ok(());
+        }
+        let kept = match mode {
+            FillMode::Set => set,
+            FillMode::Type => match self.element_script(&found, KEPT, vec![json!(text)]).await {
+                Ok(kept) => kept,
+                Err(e) => return Err(self.fail(e, "read the field back").await),
+            },
+        };
+        match not_kept(locator, text, &kept) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Fill several fields. With `FillMode::Set`, all fields are found and set in ONE script
     /// call (nothing is set unless every field is there); with `FillMode::Type`, one by one.
+    /// Each field is read back as by [`Browser::fill`].
     pub async fn fill_many(
         &self,
         fields: &[(Locator, String)],
         mode: FillMode,
         timeout: Option<Duration>,
     ) -> Result<(), BrowserError> {
+        self.fill_many_verify(fields, mode, true, timeout).await
+    }
+
+    /// [`Browser::fill_many`], reading the fields back only with `verify` (in the same
+    /// script call with `FillMode::Set`).
+    pub async fn fill_many_verify(
+        &self,
+        fields: &[(Locator, String)],
+        mode: FillMode,
+        verify: bool,
+        timeout: Option<Duration>,
+    ) -> Result<(), BrowserError> {
         if mode == FillMode::Type {
             for (locator, text) in fields {
-                self.fill(locator, text, mode, timeout).await?;
+                self.fill_verify(locator, text, mode, verify, timeout)
+                    .await?;
             }
             return Ok(());
         }
@@ -437,16 +507,21 @@ impl Browser {
             .collect();
         loop {
             let last = Instant::now() >= deadline;
-            match self.run(FILL_MANY, vec![json!(items), json!(last)]).await {
+            let args = vec![json!(items), json!(last), json!(verify)];
+            match self.run(FILL_MANY, args).await {
                 Ok(result) => {
                     let status = result["status"].as_str().unwrap_or("");
                     if status == "ok" {
                         return Ok(());
                     }
                     let index = result["index"].as_u64().unwrap_or(0) as usize;
-                    let Some((locator, _)) = fields.get(index) else {
+                    let Some((locator, text)) = fields.get(index) else {
                         return Err(self.unexpected("fill the fields", &result));
                     };
+                    if status == "changed" {
+                        return Err(not_kept(locator, text, &result)
+                            .unwrap_or_else(|| self.unexpected("fill the fields", &result)));
+                    }
                     if status == "bad" {
                         return Err(bad_locator(locator, &result));
                     }
@@ -1067,16 +1142,23 @@ impl Browser {
                 Act::Script(script, args) => {
                     self.element_script(&found, script, args.clone()).await
                 }
+                Act::Hover => self.move_mouse_to(&found).await.map(|()| Json::Null),
             };
             match result {
                 Ok(v) => return Ok((found, v)),
                 Err(e) if retryable(&e) && Instant::now() < deadline => {}
                 Err(e) if is_status(&e, ErrorStatus::ElementClickIntercepted) => {
+                    let front = match self.in_front_of(&found).await {
+                        Some(front) => format!("{front} is in front of it; "),
+                        None => String::new(),
+                    };
                     return Err(BrowserError::NotFound {
                         what: locator.describe(),
                         state: ElementState::Covered,
                         timeout,
-                        hint: "close the popup or wait for the loading overlay first (e.g. a `wait_for` step)".to_string(),
+                        hint: format!(
+                            "{front}close the popup or wait for the loading overlay first (e.g. `wait_for: {{ css: …, state: hidden }}`)"
+                        ),
                     });
                 }
                 Err(e) => return Err(self.fail(e, action).await),
@@ -1313,6 +1395,24 @@ fn ambiguous(locator: &Locator, result: &Json) -> BrowserError {
         what: locator.describe(),
         candidates: strings(&result["candidates"]),
     }
+}
+
+/// The error for a field that did not keep `typed`, from `kobo.kept`'s answer (`null`: kept).
+fn not_kept(locator: &Locator, typed: &str, answer: &Json) -> Option<BrowserError> {
+    if !answer.is_object() {
+        return None;
+    }
+    let secret = answer["secret"].as_bool().unwrap_or(false);
+    let shown = |s: &str| (!secret).then(|| s.to_string());
+    Some(BrowserError::FillNotKept {
+        what: locator.describe(),
+        typed: shown(typed),
+        now: shown(answer["now"].as_str().unwrap_or("")),
+        reason: answer["reason"]
+            .as_str()
+            .unwrap_or("changed it")
+            .to_string(),
+    })
 }
 
 fn kind_name(tag: &str, kind: &str) -> String {

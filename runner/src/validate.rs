@@ -348,8 +348,11 @@ impl<'w> Walker<'w> {
                 Some("use `stop` or `continue` here".into()),
             );
         }
+        // A wait written in the braces (`wait_for: { …, timeout_secs: 0 }`) is checked by its
+        // step, against the tighter bound for waits: one message for one mistake.
         if let Some(t) = step.timeout_secs
             && !(1..=3600).contains(&t)
+            && step.kind.own_wait_secs() != Some(t)
         {
             self.problem(
                 &child_key(&p, "timeout_secs"),

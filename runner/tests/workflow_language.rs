@@ -105,7 +105,7 @@ fn unknown_step_kinds_and_locator_keys() {
         )),
         vec![
             "w.yaml:5:5: unknown step kind `clik`\n  hint: did you mean `click`? docs/workflows.md lists every step kind",
-            "w.yaml:6:13: unknown key `lable` in `fill`\n  hint: did you mean `label`? Allowed keys here: css, xpath, label, placeholder, name, text, title, value, mode, timeout_secs",
+            "w.yaml:6:13: unknown key `lable` in `fill`\n  hint: did you mean `label`? Allowed keys here: css, xpath, label, placeholder, name, text, title, value, mode, verify, timeout_secs",
         ]
     );
 }
@@ -395,4 +395,45 @@ fn only_web_pages_can_be_opened_and_only_run_files_uploaded() {
             "w.yaml:8:34: `file` is a file of this run, not a path on the machine\n  hint: upload a file of this run, such as `outputs/report.xlsx` or `input/<name>`",
         ]
     );
+}
+
+#[test]
+fn element_states_are_checked_where_they_are_written() {
+    let all = format!(
+        "{HEAD}steps:\n  - wait_for: {{ css: .spinner, state: gone }}\n  - assert: {{ text: 送信 }}\n  - if: {{ css: .error, text: エラー, state: visible }}\n    then: [ {{ log: x }} ]\n  - if: {{ css: .error, state: visible, wait: 3 }}\n    then: [ {{ log: x }} ]\n  - wait_for: {{ url_contains: /menu, state: visible }}\n  - if: {{ css: .error, state: shown }}\n    then: [ {{ log: x }} ]\n  - assert: {{ css: .error, state: hidden, timeout_secs: 0 }}\n  - if: {{ css: .error, state: hidden, timeout_secs: 900 }}\n    then: [ {{ log: x }} ]\n"
+    );
+    assert_eq!(
+        errors(&all),
+        vec![
+            "w.yaml:5:39: unknown state `gone`; use one of visible, hidden, enabled, disabled, present, absent\n  hint: `visible` means a person can see it; `present` only that it is on the page (seen or not)",
+            "w.yaml:6:15: `assert` needs `state`: which state the element must be in (visible, hidden, enabled, disabled, present, absent)\n  hint: for example `assert: { css: \".error\", state: visible }`",
+            "w.yaml:7:11: `if` has css and text ways to find the element; keep only one",
+            "w.yaml:9:40: unknown key `wait` in `if`\n  hint: allowed keys here: css, xpath, label, placeholder, name, text, title, state, timeout_secs",
+            "w.yaml:11:45: `state` is the state of an element, but this `wait_for` names no element\n  hint: add the element, e.g. `wait_for: { css: \".spinner\", state: hidden }`; `url_contains` waits for the address alone",
+            "w.yaml:12:31: unknown state `shown`; use one of visible, hidden, enabled, disabled, present, absent\n  hint: `visible` means a person can see it; `present` only that it is on the page (seen or not)",
+            "w.yaml:14:57: `timeout_secs: 0` is out of range\n  hint: use between 1 and 600 seconds",
+            "w.yaml:15:53: `timeout_secs: 900` is out of range\n  hint: use between 1 and 600 seconds",
+        ]
+    );
+    let verify = format!("{HEAD}steps:\n  - fill: {{ label: 氏名, value: x, verify: maybe }}\n");
+    assert_eq!(
+        errors(&verify),
+        vec![
+            "w.yaml:5:42: `verify` must be true or false, but it is the text \"maybe\"\n  hint: for example `verify: true`"
+        ]
+    );
+    // `if: "<expression>"` is as before; a mapping makes it an element condition that needs
+    // a browser.
+    let w = Workflow::parse(
+        Path::new("w.yaml"),
+        &format!("{HEAD}steps:\n  - if: \"1 < 2\"\n    then: [ {{ log: x }} ]\n"),
+    )
+    .unwrap();
+    assert!(!w.needs_browser());
+    let w = Workflow::parse(
+        Path::new("w.yaml"),
+        &format!("{HEAD}steps:\n  - if: {{ label: 氏名, state: enabled, timeout_secs: 2 }}\n    then: [ {{ log: x }} ]\n    else: [ {{ log: y }} ]\n"),
+    )
+    .unwrap();
+    assert!(w.needs_browser());
 }

@@ -24,7 +24,9 @@ pub enum ElementState {
 ///
 /// Transient errors (the browser or the connection failed, the site answered 5xx or did not
 /// answer) may go away on a retry; workflow errors (a field that is not there, a failed
-/// check, an unexpected dialog) will not. Messages never contain the text a step typed.
+/// check, an unexpected dialog) will not. Messages never contain the text a step typed,
+/// except [`BrowserError::FillNotKept`], which must show it (never for a password field;
+/// the engine masks secret values in every message).
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
     #[error(
@@ -162,6 +164,33 @@ pub enum BrowserError {
         errors: Vec<String>,
     },
 
+    #[error("the {what} is not {state} (waited {}): {now}{}", secs(*timeout), hint_line(hint))]
+    StateNotMet {
+        what: String,
+        /// `visible`, `enabled`, … as written in the workflow.
+        state: &'static str,
+        timeout: Duration,
+        /// What it is instead, e.g. `it is covered by <div class="overlay">`.
+        now: String,
+        hint: String,
+    },
+
+    #[error(
+        "the page still shows \"{text}\" (waited {})\n  hint: give the page longer with `timeout_secs`, or check the screenshot for why it is still there",
+        secs(*timeout)
+    )]
+    TextStillShown { text: String, timeout: Duration },
+
+    #[error("{}", not_kept_message(what, typed.as_deref(), now.as_deref(), reason))]
+    FillNotKept {
+        what: String,
+        /// What the step put in, and what the field holds now; `None` for a password.
+        typed: Option<String>,
+        now: Option<String>,
+        /// `cleared it`, `changed it` or `cut it to 5 characters`.
+        reason: String,
+    },
+
     #[error("the {what} is a {found}, which cannot be {action}\n  hint: {hint}")]
     WrongKind {
         what: String,
@@ -242,6 +271,33 @@ fn not_found_message(what: &str, state: ElementState, timeout: Duration, hint: &
     } else {
         format!("{head}\n  hint: {hint}")
     }
+}
+
+fn hint_line(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!("\n  hint: {hint}")
+    }
+}
+
+fn not_kept_message(what: &str, typed: Option<&str>, now: Option<&str>, reason: &str) -> String {
+    let head = match (typed, now) {
+        (Some(typed), Some("")) => {
+            format!("the {what} is empty after kobo put \"{typed}\" in it: the page cleared it")
+        }
+        (Some(typed), Some(now)) => format!(
+            "the {what} holds \"{now}\" after kobo put \"{typed}\" in it: the page {reason}"
+        ),
+        _ => format!("the {what} does not hold what kobo put in it: the page {reason}"),
+    };
+    let hint = if reason.starts_with("cut") {
+        "the field is shorter than the value; check the value in the sheet".to_string()
+    } else {
+        "check the value in the sheet; if the page is meant to change what is typed (an input mask, a search box that fills itself), add `verify: false` to the step"
+            .to_string()
+    };
+    format!("{head}\n  hint: {hint}")
 }
 
 fn status_hint(status: u16) -> &'static str {

@@ -122,14 +122,181 @@ const kobo = (() => {
     return out;
   };
 
-  // purpose: 'present' | 'visible' | 'click' | 'fill' | 'check' | 'upload' | 'next'
+  // purpose: 'present' | 'visible' | 'click' | 'fill' | 'check' | 'upload' | 'next' | 'hover' | 'scroll'
   const stateOf = (el, purpose) => {
     if (purpose === 'present') return 'ok';
     if (purpose === 'next' && looksDisabled(el)) return 'disabled';
     if (!['check', 'upload'].includes(purpose) && !visible(el)) return 'hidden';
-    if (purpose !== 'visible' && disabled(el)) return 'disabled';
+    if (!['visible', 'hover', 'scroll'].includes(purpose) && disabled(el)) return 'disabled';
     if (purpose === 'fill' && readOnly(el)) return 'readonly';
     return 'ok';
+  };
+
+
+  // ---- Scrolling, and what a person can see ----
+
+  // Boxes around `el` that clip it (overflow other than visible), nearest first.
+  const clippers = (el) => {
+    const out = [];
+    for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+      const st = getComputedStyle(a);
+      if (st.overflowX !== 'visible' || st.overflowY !== 'visible') out.push(a);
+      if (st.position === 'fixed') break;
+    }
+    return out;
+  };
+  const intersect = (r, b) => {
+    const left = Math.max(r.left, b.left), top = Math.max(r.top, b.top);
+    const right = Math.min(r.right, b.right), bottom = Math.min(r.bottom, b.bottom);
+    return right > left && bottom > top ? { left, top, right, bottom } : null;
+  };
+  const viewport = () => ({ left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight });
+  // The inside of a box, without its borders and scroll bars.
+  const inner = (a) => {
+    const b = a.getBoundingClientRect();
+    const left = b.left + a.clientLeft, top = b.top + a.clientTop;
+    return { left, top, right: left + a.clientWidth, bottom: top + a.clientHeight };
+  };
+  // The part of `el` left after every clipping box and the window: null when nothing is.
+  const shownPart = (el) => {
+    let r = el.getBoundingClientRect();
+    for (const a of clippers(el)) {
+      r = intersect(r, inner(a));
+      if (!r) return null;
+    }
+    return intersect(r, viewport());
+  };
+  const whole = (el) => {
+    const r = el.getBoundingClientRect();
+    const part = shownPart(el);
+    return !!part && part.left <= r.left + 1 && part.top <= r.top + 1 && part.right >= r.right - 1 && part.bottom >= r.bottom - 1;
+  };
+  // `<div class="overlay">`: how messages name an element.
+  const describe = (el) => {
+    const tag = el.tagName.toLowerCase();
+    if (el.id) return `<${tag} id="${el.id}">`;
+    const cls = (el.getAttribute('class') || '').trim().split(/\s+/).filter(Boolean).slice(0, 2).join(' ');
+    if (cls) return `<${tag} class="${cls}">`;
+    const text = norm(el.innerText || '').slice(0, 30);
+    return text ? `<${tag}> "${text}"` : `<${tag}>`;
+  };
+  // Is `hit` (what the page has at a point) `el` itself, or part of it?
+  const isOwn = (el, hit) => !!hit && (el === hit || el.contains(hit) ||
+    (hit.contains(el) && getComputedStyle(el).pointerEvents === 'none'));
+  // The element in front of `el` at the given points, or null when `el` shows at one of them.
+  const inFront = (el, points) => {
+    let first = null;
+    for (const [x, y] of points) {
+      const hit = document.elementFromPoint(x, y);
+      if (isOwn(el, hit)) return null;
+      if (!first && hit) first = hit;
+    }
+    return first;
+  };
+  // Centre and four inner points of the shown part of `el`.
+  const samplePoints = (part) => {
+    const w = part.right - part.left, h = part.bottom - part.top;
+    const at = (fx, fy) => [part.left + w * fx, part.top + h * fy];
+    return [at(0.5, 0.5), at(0.25, 0.25), at(0.75, 0.25), at(0.25, 0.75), at(0.75, 0.75)];
+  };
+  // Scroll `el` to the middle of every scrolling box around it and of the window, when it
+  // is not wholly in view or something (a sticky header) is in front of its centre.
+  const reveal = (el) => {
+    if (!el.isConnected || !el.getClientRects().length) return;
+    const part = shownPart(el);
+    const centre = part && samplePoints(part).slice(0, 1);
+    if (part && whole(el) && !inFront(el, centre)) return;
+    el.scrollIntoView({ block: 'center', inline: 'center', behavior: 'instant' });
+  };
+
+  // Why a person could not see `el` ('transparent (opacity: 0)', …), or null when they can.
+  // Scrolls it into view first, as a person would.
+  const unseen = (el) => {
+    if (!el.isConnected) return 'no longer on the page';
+    if (!el.getClientRects().length || (el.checkVisibility && !el.checkVisibility())) return 'not displayed (display: none)';
+    if (getComputedStyle(el).visibility !== 'visible') return 'hidden (visibility: hidden)';
+    if (el.checkVisibility ? !el.checkVisibility({ opacityProperty: true })
+      : (() => { for (let a = el; a; a = a.parentElement) if (getComputedStyle(a).opacity === '0') return true; return false; })()) {
+      return 'transparent (opacity: 0)';
+    }
+    const r = el.getBoundingClientRect();
+    if (r.width < 1 || r.height < 1) return 'of zero size';
+    reveal(el);
+    // What the page shows at a few points of it is the truth; the rest only explains.
+    const box = el.getBoundingClientRect();
+    const onScreen = intersect(box, viewport());
+    const part = shownPart(el);
+    const front = onScreen && inFront(el, [...(part ? samplePoints(part) : []), ...samplePoints(onScreen)]);
+    if (onScreen && !front) return null;
+    for (const a of clippers(el)) {
+      if (!intersect(box, inner(a))) return `cut off by the box ${describe(a)} around it`;
+    }
+    if (!onScreen) return 'outside the page (where nobody can scroll to)';
+    return `covered by ${describe(front)}`;
+  };
+
+  // Element states for `wait_for`, `assert` and `if`: does `kind: value` have `state` now?
+  // When several elements match equally well, `visible` and `enabled` need one of them,
+  // `hidden` and `disabled` need all of them.
+  const state = (kind, value, want) => {
+    let list;
+    try {
+      list = candidates(kind, value, null);
+    } catch (e) {
+      if (kind === 'css' || kind === 'xpath') return { status: 'bad', message: String(e.message || e) };
+      throw e;
+    }
+    const best = list.length ? list[0][0] : 0;
+    const els = [...new Set(list.filter(([s]) => s === best).map(([, el]) => el))];
+    const n = els.length;
+    const absent = 'it is not on the page';
+    let ok, now;
+    switch (want) {
+      case 'present':
+        ok = n > 0; now = absent; break;
+      case 'absent':
+        ok = n === 0; now = n > 1 ? `it is on the page (${n} elements match)` : 'it is on the page'; break;
+      case 'visible': {
+        const why = els.map(unseen);
+        ok = why.some((w) => w === null); now = n ? `it is ${why[0]}` : absent; break;
+      }
+      case 'hidden':
+        ok = els.every((el) => unseen(el) !== null); now = 'it is visible'; break;
+      case 'enabled':
+        ok = els.some((el) => !disabled(el)); now = n ? 'it is disabled (greyed out)' : absent; break;
+      case 'disabled':
+        ok = n > 0 && els.every(disabled); now = n ? 'it is enabled' : absent; break;
+      default:
+        throw new Error('unknown state ' + want);
+    }
+    return { status: ok ? 'yes' : 'no', now, present: n > 0 };
+  };
+
+  // ---- Did a field keep what was put in it? ----
+
+  const hiraganaToKatakana = (s) => s.replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  // Text as compared: width, case, kana, spaces and separators (- , / ( ) ¥) do not count,
+  // so a page that writes 0312345678 as 03-1234-5678 or ｱｲｳ as アイウ keeps the value.
+  const comparable = (s) => {
+    const t = hiraganaToKatakana(norm(s)).toLowerCase().replace(/\s+/g, '');
+    const sign = /^[-−]\d/.test(t) ? '-' : '';
+    return sign + t.replace(/[-‐‑‒–—―−,、/()¥$]/g, '');
+  };
+  const LENIENT = ['number', 'range', 'date', 'time', 'datetime-local', 'month', 'week', 'color'];
+  // null when `el` holds `typed` (as compared above); else what it holds instead, and why.
+  const kept = (el, typed) => {
+    if (typed === '' || el.tagName === 'SELECT') return null;
+    const type = (el.getAttribute('type') || '').toLowerCase();
+    if (['checkbox', 'radio', 'file', 'hidden'].includes(type)) return null;
+    const now = el.isContentEditable ? el.innerText : (el.value === undefined ? '' : String(el.value));
+    const secret = type === 'password';
+    if (now.trim() === '' && typed.trim() !== '') return { now, secret, reason: 'cleared it' };
+    // Number and date fields show the value in their own format: only an empty one is wrong.
+    if (LENIENT.includes(type) && el.tagName === 'INPUT') return null;
+    if (comparable(now) === comparable(typed)) return null;
+    const max = el.maxLength;
+    const reason = max > 0 && now.length === max && typed.startsWith(now) ? `cut it to ${max} characters` : 'changed it';
+    return { now, secret, reason };
   };
 
   const find = (kind, value, purpose, suggest) => {
@@ -184,6 +351,9 @@ const kobo = (() => {
           return out;
         }
       }
+      // Bring it into view inside every scrolling box around it (not only the page) before
+      // a mouse or the keyboard works on it.
+      if (['click', 'fill', 'check', 'hover', 'scroll'].includes(purpose)) reveal(ready);
       return result('ok', ready);
     }
     return result(stateOf(top[0], purpose), null);
@@ -210,5 +380,5 @@ const kobo = (() => {
 
   const hasText = (text) => !!document.body && norm(document.body.innerText).includes(norm(text));
 
-  return { norm, find, setValue, pageErrors, hasText, visible };
+  return { norm, find, setValue, pageErrors, hasText, visible, reveal, unseen, describe, inFront, state, kept };
 })();

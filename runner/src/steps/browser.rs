@@ -1,5 +1,6 @@
-//! Browser steps: drive the client's portal (`open`, `click`, `fill`, `select`, `upload`,
-//! `wait_for`, `extract`, `extract_table`, `dialog`, `download`, frames, tabs, screenshots).
+//! Browser steps: drive the client's portal (`open`, `click`, `hover`, `fill`, `select`,
+//! `upload`, `wait_for`, `assert`, `extract`, `extract_table`, `dialog`, `download`, frames,
+//! tabs, screenshots).
 //!
 //! A run has one [`Browser`], started by its first browser step and shared by all rows.
 //! When a browser step fails, the page as it was (a screenshot and its HTML) is saved in the
@@ -8,7 +9,7 @@
 
 use super::table::SheetName;
 use super::{Step, Written, step_kinds, template_text};
-use crate::browser::{Browser, BrowserConfig, BrowserError, FillMode, Locator, WaitTarget};
+use crate::browser::{Browser, BrowserConfig, BrowserError, FillMode, Locator, State, WaitTarget};
 use crate::engine::{Execution, Flow, Frame, StepFailure, step_name};
 use crate::expr;
 use crate::reader::{Reader, describe_value};
@@ -26,15 +27,20 @@ step_kinds! {
     pub enum BrowserStep {
         "open" => Open(String),
         "click" => Click(Locator),
+        "hover" => Hover(Locator),
+        "scroll_into_view" => ScrollIntoView(Locator),
         "fill" => Fill {
             target: Locator,
             value: String,
             mode: FillMode,
+            /// Read the field back and fail when the page cleared or changed it.
+            verify: bool,
         },
         /// Several fields at once, by label: with `mode: set`, in one script call.
         "fill_form" => FillForm {
             fields: BTreeMap<String, String>,
             mode: FillMode,
+            verify: bool,
         },
         "select" => Select {
             target: Locator,
@@ -48,11 +54,16 @@ step_kinds! {
         },
         "press" => Press(String),
         "wait_for" => WaitFor(WaitArgs),
+        /// `assert: { text: 送信, state: enabled }`: the element is in that state (waiting up
+        /// to the element timeout for it), else the step fails.
+        "assert" => Assert(ElementCondition),
         "extract" => Extract(ExtractArgs),
         "extract_table" => ExtractTable(ExtractTableArgs),
         "assert_text" => AssertText {
             text: String,
             timeout_secs: Option<u64>,
+            /// `absent: true`: the page must NOT show the text (waiting for it to go away).
+            absent: bool,
         },
         "screenshot" => Screenshot(String),
         "enter_frame" => EnterFrame(Locator),
@@ -65,11 +76,24 @@ step_kinds! {
     }
 }
 
-/// `wait_for: { css: ".done", timeout_secs: 20 }`, or `{ url_contains: "/menu" }`, or `{ text: "完了" }`.
+/// `wait_for: { css: ".done", timeout_secs: 20 }`, or `{ url_contains: "/menu" }`, or `{ text: "完了" }`,
+/// or `{ css: ".spinner", state: hidden }`.
 #[derive(Debug, Clone)]
 pub struct WaitArgs {
     pub target: Option<Locator>,
     pub url_contains: Option<String>,
+    pub timeout_secs: Option<u64>,
+    /// With a state, `text:` names an element (as in `click`) rather than words on the page.
+    pub state: Option<State>,
+}
+
+/// An element in a state: `{ css: ".error", state: visible }`, for `assert` and for `if`.
+/// `timeout_secs`: how long to wait for the state (`assert`: the element timeout when not
+/// given; `if`: one look now when not given).
+#[derive(Debug, Clone)]
+pub struct ElementCondition {
+    pub target: Locator,
+    pub state: State,
     pub timeout_secs: Option<u64>,
 }
 
@@ -99,6 +123,8 @@ struct FillFormArgs {
     fields: BTreeMap<String, Value>,
     #[serde(default)]
     mode: Option<FillMode>,
+    #[serde(default)]
+    verify: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -176,6 +202,10 @@ struct BrowserArgs {
     max_pages: Option<u32>,
     sheet: Option<SheetName>,
     header_row: Option<HeaderRow>,
+    /// `visible`, `hidden`, … (`wait_for`, `assert`, `if`); read by [`State::from_str`].
+    state: Option<String>,
+    verify: Option<bool>,
+    absent: Option<bool>,
 }
 
 const LOCATOR_KEYS: &[&str] = &[
@@ -199,6 +229,16 @@ impl BrowserStep {
                 | BrowserStep::Dialog(_)
                 | BrowserStep::Upload { .. }
         )
+    }
+
+    /// How long this step waits for what it checks, when it has a wait of its own.
+    pub fn own_wait_secs(&self) -> Option<u64> {
+        match self {
+            BrowserStep::WaitFor(WaitArgs { timeout_secs, .. })
+            | BrowserStep::Assert(ElementCondition { timeout_secs, .. })
+            | BrowserStep::AssertText { timeout_secs, .. } => *timeout_secs,
+            _ => None,
+        }
     }
 
     /// `extract … into` and `dialog … into` outside `for_each` make a variable.
@@ -234,6 +274,7 @@ impl BrowserStep {
                 BrowserStep::FillForm {
                     fields,
                     mode: a.mode.unwrap_or(FillMode::Set),
+                    verify: a.verify.unwrap_or(true),
                 }
             }
             located => parse_located(r, located, &s.value, &s.value_path)?,
@@ -290,15 +331,12 @@ impl BrowserStep {
                     );
                 }
             }
-            BrowserStep::WaitFor(a) => {
-                if let Some(t) = a.timeout_secs
-                    && !(1..=600).contains(&t)
-                {
-                    w.problem(
-                        &kp("timeout_secs"),
-                        format!("`timeout_secs: {t}` is out of range"),
-                        Some("use between 1 and 600 seconds".into()),
-                    );
+            BrowserStep::WaitFor(WaitArgs { timeout_secs, .. })
+            | BrowserStep::Assert(ElementCondition { timeout_secs, .. })
+            | BrowserStep::AssertText { timeout_secs, .. } => {
+                check_wait(w, &kp("timeout_secs"), *timeout_secs);
+                if let BrowserStep::AssertText { text, .. } = self {
+                    w.text(text, &kp("text"), scope, false);
                 }
             }
             BrowserStep::Extract(a) => match &scope.row_of {
@@ -317,7 +355,6 @@ impl BrowserStep {
                 }
                 w.tables.insert(a.into.clone(), None);
             }
-            BrowserStep::AssertText { text, .. } => w.text(text, &kp("text"), scope, false),
             BrowserStep::Dialog(a) => {
                 if let Some(text) = &a.text {
                     w.text(text, &kp("text"), scope, false);
@@ -337,6 +374,8 @@ impl BrowserStep {
                 }
             }
             BrowserStep::Click(_)
+            | BrowserStep::Hover(_)
+            | BrowserStep::ScrollIntoView(_)
             | BrowserStep::Check(_)
             | BrowserStep::Uncheck(_)
             | BrowserStep::EnterFrame(_)
@@ -362,7 +401,7 @@ impl BrowserStep {
 fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Option<BrowserStep> {
     // Short forms: `click: ログイン` (visible text), `assert_text: 完了`, `check: { label: 同意 }`.
     let value = match (kind, value) {
-        ("click" | "assert_text", Value::String(s)) => {
+        ("click" | "hover" | "scroll_into_view" | "assert_text", Value::String(s)) => {
             let mut m = serde_yaml::Mapping::new();
             m.insert("text".into(), Value::String(s.clone()));
             Value::Mapping(m)
@@ -372,14 +411,17 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
     let what = format!("`{kind}`");
     // Every kind takes `timeout_secs` in its braces too (see `timeout_in_braces`).
     let extra: &[&str] = match kind {
-        "click" | "check" | "uncheck" | "enter_frame" => &["timeout_secs"],
-        "fill" => &["value", "mode", "timeout_secs"],
+        "click" | "hover" | "scroll_into_view" | "check" | "uncheck" | "enter_frame" => {
+            &["timeout_secs"]
+        }
+        "fill" => &["value", "mode", "verify", "timeout_secs"],
         "select" => &["option", "timeout_secs"],
         "upload" => &["file", "timeout_secs"],
-        "wait_for" => &["url_contains", "timeout_secs"],
+        "wait_for" => &["url_contains", "timeout_secs", "state"],
+        "assert" | "if" => &["state", "timeout_secs"],
         "extract" => &["into", "attribute", "value", "timeout_secs"],
         "extract_table" => &["into", "next", "max_pages", "timeout_secs"],
-        "assert_text" => &["timeout_secs"],
+        "assert_text" => &["timeout_secs", "absent"],
         "download" => &["into", "sheet", "header_row", "timeout_secs"],
         _ => &["timeout_secs"],
     };
@@ -441,9 +483,43 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
         }
         v
     };
+    let state = match &args.state {
+        None => None,
+        Some(name) => match name.parse::<State>() {
+            Ok(state) => Some(state),
+            Err(message) => {
+                r.error(
+                    &child_key(path, "state"),
+                    message,
+                    Some("`visible` means a person can see it; `present` only that it is on the page (seen or not)".into()),
+                );
+                return None;
+            }
+        },
+    };
+    if matches!(kind, "assert" | "if") && state.is_none() {
+        r.error(
+            path,
+            format!(
+                "{what} needs `state`: which state the element must be in ({})",
+                State::names()
+            ),
+            Some(format!(
+                "for example `{kind}: {{ css: \".error\", state: visible }}`"
+            )),
+        );
+        return None;
+    }
     let target_or_css = || target.clone().unwrap_or(Locator::Css("html".into()));
     Some(match kind {
         "click" => BrowserStep::Click(target_or_css()),
+        "hover" => BrowserStep::Hover(target_or_css()),
+        "scroll_into_view" => BrowserStep::ScrollIntoView(target_or_css()),
+        "assert" | "if" => BrowserStep::Assert(ElementCondition {
+            target: target_or_css(),
+            state: state?,
+            timeout_secs: args.timeout_secs,
+        }),
         "check" => BrowserStep::Check(target_or_css()),
         "uncheck" => BrowserStep::Uncheck(target_or_css()),
         "enter_frame" => BrowserStep::EnterFrame(target_or_css()),
@@ -462,6 +538,7 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
                 target: target_or_css(),
                 value,
                 mode: args.mode.unwrap_or_default(),
+                verify: args.verify.unwrap_or(true),
             }
         }
         "select" => BrowserStep::Select {
@@ -477,10 +554,19 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
                 r.error(path, "`wait_for` needs something to wait for: an element (`label`, `css` …), `text`, or `url_contains`", None);
                 return None;
             }
+            if state.is_some() && target.is_none() {
+                r.error(
+                    &child_key(path, "state"),
+                    "`state` is the state of an element, but this `wait_for` names no element",
+                    Some("add the element, e.g. `wait_for: { css: \".spinner\", state: hidden }`; `url_contains` waits for the address alone".into()),
+                );
+                return None;
+            }
             BrowserStep::WaitFor(WaitArgs {
                 target,
                 url_contains: args.url_contains,
                 timeout_secs: args.timeout_secs,
+                state,
             })
         }
         "extract" => {
@@ -537,6 +623,7 @@ fn parse_located(r: &mut Reader, kind: &str, value: &Value, path: &str) -> Optio
         "assert_text" => BrowserStep::AssertText {
             text: require(r, "text", args.text)?,
             timeout_secs: args.timeout_secs,
+            absent: args.absent.unwrap_or(false),
         },
         other => unreachable!("browser step kind {other} is listed in KINDS but not parsed"),
     })
@@ -677,6 +764,32 @@ pub(crate) fn timeout_in_braces(
     inside
 }
 
+/// `if: { css: ".error", state: visible }`: the element condition of an `if` step, read with
+/// the same keys (and messages) as `assert`.
+pub(crate) fn parse_condition(
+    r: &mut Reader,
+    value: &Value,
+    path: &str,
+) -> Option<ElementCondition> {
+    match parse_located(r, "if", value, path)? {
+        BrowserStep::Assert(condition) => Some(condition),
+        other => unreachable!("`if` is read as an element condition, not {other:?}"),
+    }
+}
+
+/// How long a step may wait for something: 1 to 600 seconds.
+pub(crate) fn check_wait(w: &mut Walker, at: &str, timeout_secs: Option<u64>) {
+    if let Some(t) = timeout_secs
+        && !(1..=600).contains(&t)
+    {
+        w.problem(
+            at,
+            format!("`timeout_secs: {t}` is out of range"),
+            Some("use between 1 and 600 seconds".into()),
+        );
+    }
+}
+
 fn locator(a: &BrowserArgs) -> Option<Locator> {
     a.css
         .clone()
@@ -744,6 +857,31 @@ impl Execution<'_> {
         };
         match done {
             Ok(()) => Ok(Flow::Next),
+            Err(failure) => Err(self.after_browser_failure(step, frame, failure).await),
+        }
+    }
+
+    /// `if: { css: …, state: … }`: is the element in that state? One look, or a wait up to
+    /// the condition's `timeout_secs`; `false` is an answer. A browser that fails fails the
+    /// step as a browser step does (with the page saved).
+    pub(crate) async fn element_condition(
+        &mut self,
+        c: &ElementCondition,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<bool, StepFailure> {
+        let answer = match self.render_locator(&c.target, step, frame) {
+            Ok(locator) => match self.browser(step, frame).await {
+                Ok(b) => b
+                    .has_state(&locator, c.state, c.timeout_secs.map(Duration::from_secs))
+                    .await
+                    .map_err(|e| self.browser_failure(step, frame, e)),
+                Err(f) => Err(f),
+            },
+            Err(f) => return Err(f),
+        };
+        match answer {
+            Ok(yes) => Ok(yes),
             Err(failure) => Err(self.after_browser_failure(step, frame, failure).await),
         }
     }
@@ -847,17 +985,36 @@ impl Execution<'_> {
                     .await
                     .map_err(|e| fail(self, e))
             }
-            BrowserStep::Fill { mode, .. } => {
-                let value = rendered.text.clone().unwrap_or_default();
+            BrowserStep::Hover(_) => {
                 let b = self.browser(step, frame).await?;
-                b.fill(&rendered.locator(), &value, *mode, timeout)
+                b.hover(&rendered.locator(), timeout)
                     .await
                     .map_err(|e| fail(self, e))
             }
-            BrowserStep::FillForm { mode, .. } => {
+            BrowserStep::ScrollIntoView(_) => {
+                let b = self.browser(step, frame).await?;
+                b.scroll_into_view(&rendered.locator(), timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::Assert(c) => {
+                let t = shortest(c.timeout_secs.map(Duration::from_secs), timeout);
+                let b = self.browser(step, frame).await?;
+                b.expect_state(&rendered.locator(), c.state, t)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::Fill { mode, verify, .. } => {
+                let value = rendered.text.clone().unwrap_or_default();
+                let b = self.browser(step, frame).await?;
+                b.fill_verify(&rendered.locator(), &value, *mode, *verify, timeout)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
+            BrowserStep::FillForm { mode, verify, .. } => {
                 let fields = rendered.fields.clone();
                 let b = self.browser(step, frame).await?;
-                b.fill_many(&fields, *mode, timeout)
+                b.fill_many_verify(&fields, *mode, *verify, timeout)
                     .await
                     .map_err(|e| fail(self, e))
             }
@@ -890,6 +1047,17 @@ impl Execution<'_> {
                 let b = self.browser(step, frame).await?;
                 b.press(&key).await.map_err(|e| fail(self, e))
             }
+            BrowserStep::WaitFor(WaitArgs {
+                state: Some(state),
+                timeout_secs,
+                ..
+            }) => {
+                let t = shortest(timeout_secs.map(Duration::from_secs), timeout);
+                let b = self.browser(step, frame).await?;
+                b.expect_state(&rendered.locator(), *state, t)
+                    .await
+                    .map_err(|e| fail(self, e))
+            }
             BrowserStep::WaitFor(a) => {
                 let target = match (&rendered.target, &a.url_contains) {
                     (Some(Locator::Text(t)), _) => WaitTarget::Text(t.clone()),
@@ -901,11 +1069,20 @@ impl Execution<'_> {
                 let b = self.browser(step, frame).await?;
                 b.wait_for(&target, t).await.map_err(|e| fail(self, e))
             }
-            BrowserStep::AssertText { timeout_secs, .. } => {
+            BrowserStep::AssertText {
+                timeout_secs,
+                absent,
+                ..
+            } => {
                 let text = rendered.text.clone().unwrap_or_default();
                 let t = shortest(timeout_secs.map(Duration::from_secs), timeout);
                 let b = self.browser(step, frame).await?;
-                b.assert_text(&text, t).await.map_err(|e| fail(self, e))
+                if *absent {
+                    b.assert_text_absent(&text, t).await
+                } else {
+                    b.assert_text(&text, t).await
+                }
+                .map_err(|e| fail(self, e))
             }
             BrowserStep::Extract(a) => {
                 let locator = rendered.locator();
@@ -1128,30 +1305,41 @@ impl Execution<'_> {
         }
     }
 
+    /// A locator with its template filled in.
+    fn render_locator(
+        &self,
+        l: &Locator,
+        step: &Step,
+        frame: &Frame,
+    ) -> Result<Locator, StepFailure> {
+        let text = |s: &str| self.render_text(s, frame, step);
+        Ok(match l {
+            Locator::Css(s) => Locator::Css(text(s)?),
+            Locator::XPath(s) => Locator::XPath(text(s)?),
+            Locator::Label(s) => Locator::Label(text(s)?),
+            Locator::Placeholder(s) => Locator::Placeholder(text(s)?),
+            Locator::Name(s) => Locator::Name(text(s)?),
+            Locator::Text(s) => Locator::Text(text(s)?),
+            Locator::Title(s) => Locator::Title(text(s)?),
+        })
+    }
+
     fn render_locator_and_values(
         &self,
         kind: &BrowserStep,
         step: &Step,
         frame: &Frame,
     ) -> Result<Rendered, StepFailure> {
-        let loc = |l: &Locator| -> Result<Locator, StepFailure> {
-            let text = |s: &str| self.render_text(s, frame, step);
-            Ok(match l {
-                Locator::Css(s) => Locator::Css(text(s)?),
-                Locator::XPath(s) => Locator::XPath(text(s)?),
-                Locator::Label(s) => Locator::Label(text(s)?),
-                Locator::Placeholder(s) => Locator::Placeholder(text(s)?),
-                Locator::Name(s) => Locator::Name(text(s)?),
-                Locator::Text(s) => Locator::Text(text(s)?),
-                Locator::Title(s) => Locator::Title(text(s)?),
-            })
-        };
+        let loc = |l: &Locator| self.render_locator(l, step, frame);
         let mut r = Rendered::default();
         let target = match kind {
             BrowserStep::Click(t)
+            | BrowserStep::Hover(t)
+            | BrowserStep::ScrollIntoView(t)
             | BrowserStep::Check(t)
             | BrowserStep::Uncheck(t)
             | BrowserStep::EnterFrame(t) => Some(t),
+            BrowserStep::Assert(c) => Some(&c.target),
             BrowserStep::Fill { target, .. }
             | BrowserStep::Select { target, .. }
             | BrowserStep::Upload { target, .. } => Some(target),

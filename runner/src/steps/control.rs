@@ -1,9 +1,11 @@
-//! Control steps: `for_each`, `if`, `try` steer the steps inside them; `set`, `log`, `fail`,
-//! `skip_row` and `pause` work with variables and the run's log.
+//! Control steps: `for_each`, `if` (on an expression, or on an element of the page) and `try`
+//! steer the steps inside them; `set`, `log`, `fail`, `skip_row` and `pause` work with
+//! variables and the run's log.
 //!
 //! The row machinery of `for_each` (rows kept as they end, carried over, in doubt) is the
 //! engine's own, in `engine::rows`; this family reads and checks the loop and starts it.
 
+use super::browser::{ElementCondition, check_wait, parse_condition};
 use super::{Step, Written, parse_steps, step_kinds, template_text};
 use crate::engine::{Execution, Flow, Frame, StepFailure, step_name};
 use crate::expr;
@@ -24,7 +26,7 @@ step_kinds! {
             steps: Vec<Step>,
         },
         "if" => If {
-            condition: String,
+            condition: Condition,
             then: Vec<Step>,
             otherwise: Vec<Step>,
         },
@@ -38,6 +40,16 @@ step_kinds! {
         "skip_row" => SkipRow(String),
         "pause" => Pause(f64),
     }
+}
+
+/// What an `if` tests.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    /// `if: "row['金額'] >= 100000"`: an expression.
+    Expression(String),
+    /// `if: { css: ".error", state: visible }`: an element of the page in a state, looked at
+    /// once (or waited for up to its `timeout_secs`).
+    Element(ElementCondition),
 }
 
 impl ControlStep {
@@ -101,7 +113,12 @@ impl ControlStep {
                 ControlStep::ForEach { table, key, steps }
             }
             "if" => {
-                let condition: String = s.args(r)?;
+                let condition = match &s.value {
+                    serde_yaml::Value::Mapping(_) => {
+                        Condition::Element(parse_condition(r, &s.value, &s.value_path)?)
+                    }
+                    _ => Condition::Expression(s.args(r)?),
+                };
                 if !s.map.contains_key("then") {
                     r.error(
                         s.path,
@@ -187,7 +204,12 @@ impl ControlStep {
                 then,
                 otherwise,
             } => {
-                w.text(condition, &own, scope, true);
+                match condition {
+                    Condition::Expression(e) => w.text(e, &own, scope, true),
+                    Condition::Element(c) => {
+                        check_wait(w, &child_key(&own, "timeout_secs"), c.timeout_secs)
+                    }
+                }
                 w.steps(then, scope);
                 w.steps(otherwise, scope);
             }
@@ -251,13 +273,18 @@ impl ControlStep {
                 then,
                 otherwise,
             } => {
-                let yes = x.x.eval_bool(condition, &x.context(frame)).map_err(|e| {
-                    x.failure(
-                        step,
-                        frame,
-                        format!("cannot work out `if: {condition}`: {e}"),
-                    )
-                })?;
+                let yes = match condition {
+                    Condition::Expression(condition) => {
+                        x.x.eval_bool(condition, &x.context(frame)).map_err(|e| {
+                            x.failure(
+                                step,
+                                frame,
+                                format!("cannot work out `if: {condition}`: {e}"),
+                            )
+                        })?
+                    }
+                    Condition::Element(c) => x.element_condition(c, step, frame).await?,
+                };
                 x.steps(if yes { then } else { otherwise }, frame).await
             }
             ControlStep::Try { steps, catch } => match x.steps(steps, frame).await {

@@ -19,10 +19,10 @@ pub mod table;
 
 pub use crate::browser::{FillMode, Locator};
 pub use browser::{
-    BrowserStep, DialogAction, DialogArgs, DownloadArgs, ExtractArgs, ExtractTableArgs, TabTarget,
-    WaitArgs,
+    BrowserStep, DialogAction, DialogArgs, DownloadArgs, ElementCondition, ExtractArgs,
+    ExtractTableArgs, TabTarget, WaitArgs,
 };
-pub use control::ControlStep;
+pub use control::{Condition, ControlStep};
 pub use table::{
     AppendArgs, ComputeArgs, DedupeArgs, FilterArgs, JoinArgs, NewTableArgs, ReadArgs, SheetName,
     SortArgs, TableStep, WriteArgs, WriteSheetArgs,
@@ -168,8 +168,16 @@ impl StepKind {
         }
     }
 
+    /// Browser steps, and an `if` that looks at an element of the page.
     pub fn needs_browser(&self) -> bool {
-        matches!(self, StepKind::Browser(_))
+        matches!(
+            self,
+            StepKind::Browser(_)
+                | StepKind::Control(ControlStep::If {
+                    condition: control::Condition::Element(_),
+                    ..
+                })
+        )
     }
 
     /// A step that may change the outside world: a row interrupted after one is in doubt.
@@ -182,6 +190,14 @@ impl StepKind {
         match self {
             StepKind::Control(c) => c.children(),
             _ => Vec::new(),
+        }
+    }
+
+    /// The wait a step has of its own (`wait_for`, `assert`, `assert_text` … `timeout_secs`).
+    pub fn own_wait_secs(&self) -> Option<u64> {
+        match self {
+            StepKind::Browser(b) => b.own_wait_secs(),
+            _ => None,
         }
     }
 
