@@ -158,6 +158,25 @@ pub fn runs_table(runs: &[RunRecord]) -> String {
     s
 }
 
+/// Whether this version of the workflow passed its own test cases (`kobo test`).
+fn test_status(tests: Option<&runner::bot_test::TestRecord>) -> String {
+    match tests {
+        None => "none run for this version of the workflow (`kobo test` runs them)".into(),
+        Some(t) if t.all_passed() => format!(
+            "all {} cases passed at this version ({})",
+            t.cases,
+            japan_time(t.tested_at, "%Y-%m-%d %H:%M")
+        ),
+        Some(t) => format!(
+            "{} of {} cases passed at this version ({}); failed: {}",
+            t.passed,
+            t.cases,
+            japan_time(t.tested_at, "%Y-%m-%d %H:%M"),
+            t.failed_cases.join(", ")
+        ),
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -166,7 +185,13 @@ fn truncate(s: &str, n: usize) -> String {
     }
 }
 
-pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -> String {
+pub fn run_detail(
+    d: &RunDetail,
+    log: &[LogLine],
+    home: &Path,
+    all_rows: bool,
+    tests: Option<&runner::bot_test::TestRecord>,
+) -> String {
     let r = &d.run;
     let mut s = String::new();
     let _ = writeln!(s, "run        {}", r.id);
@@ -178,6 +203,7 @@ pub fn run_detail(d: &RunDetail, log: &[LogLine], home: &Path, all_rows: bool) -
         r.workflow_file,
         &r.workflow_hash[..12.min(r.workflow_hash.len())]
     );
+    let _ = writeln!(s, "tests      {}", test_status(tests));
     let _ = writeln!(s, "client     {}    trainee {}", r.client, r.trainee);
     let _ = writeln!(
         s,

@@ -288,7 +288,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             quiet,
             again,
         } => run_workflow(&home, &workflow, &input, &param, secrets, quiet, again).await,
-        Command::Test { paths } => bot_tests(&paths).await,
+        Command::Test { paths } => bot_tests(&home, &paths).await,
         Command::RunJob => run_job(&home).await,
         Command::Runs { limit } => {
             let records = open_records(&home).await?;
@@ -359,7 +359,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let log =
                 runner::run_folder::read_log(&home.join(&detail.run.folder).join("log.jsonl"))
                     .unwrap_or_default();
-            print!("{}", cli_output::run_detail(&detail, &log, &home, all_rows));
+            let tests = runner::bot_test::result_for(
+                &records,
+                &detail.run.workflow,
+                &detail.run.workflow_hash,
+            )
+            .await?;
+            print!(
+                "{}",
+                cli_output::run_detail(&detail, &log, &home, all_rows, tests.as_ref())
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::User { command } => user_command(&home, command).await,
@@ -779,8 +788,8 @@ async fn mark_done(
 }
 
 /// `kobo test`: every case of every workflow; exit 1 when one differs.
-async fn bot_tests(paths: &[PathBuf]) -> Result<ExitCode> {
-    use runner::bot_test::{TestEnv, cases_of, run_case};
+async fn bot_tests(home: &Path, paths: &[PathBuf]) -> Result<ExitCode> {
+    use runner::bot_test::{TestEnv, TestRecord, cases_of, keep_result, run_case};
     let paths = if paths.is_empty() {
         vec![PathBuf::from("workflows")]
     } else {
@@ -798,6 +807,8 @@ async fn bot_tests(paths: &[PathBuf]) -> Result<ExitCode> {
         portal_url: Some(portal.url().to_string()),
         portal_login: Some((demo::PORTAL_USER.into(), demo::PORTAL_PASSWORD.into())),
     };
+    // Each workflow version's result is kept, for the reviewers of its runs.
+    let records = open_records(home).await?;
     let (mut passed, mut failed, mut untested) = (0, 0, Vec::new());
     for file in &files {
         let cases = cases_of(file);
@@ -805,7 +816,21 @@ async fn bot_tests(paths: &[PathBuf]) -> Result<ExitCode> {
             untested.push(file.clone());
             continue;
         }
+        let mut result = Workflow::load(file).ok().map(|w| TestRecord {
+            workflow: w.name,
+            workflow_hash: w.hash,
+            cases: cases.len() as u64,
+            passed: 0,
+            failed_cases: Vec::new(),
+            tested_at: chrono::Utc::now(),
+        });
         for case in cases {
+            let case_name = case
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let passed_before = passed;
             let name = format!(
                 "{} / {}",
                 file.display(),
@@ -829,6 +854,16 @@ async fn bot_tests(paths: &[PathBuf]) -> Result<ExitCode> {
                     println!("FAILED  {name}\n          {e}");
                 }
             }
+            if let Some(r) = &mut result {
+                if passed > passed_before {
+                    r.passed += 1;
+                } else {
+                    r.failed_cases.push(case_name);
+                }
+            }
+        }
+        if let Some(r) = &result {
+            keep_result(&records, r).await?;
         }
     }
     for file in &untested {

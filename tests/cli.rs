@@ -1151,6 +1151,20 @@ fn kobo_test_runs_each_workflows_cases_and_shows_what_differs() {
         out.stdout()
             .contains("ok      workflows/portal-entry.yaml / ten-contacts")
     );
+    // A run of a tested version says so; the reviewer sees it with the run.
+    let run = kobo
+        .run(&[
+            "run",
+            "workflows/invoice-report.yaml",
+            "--input",
+            "fixtures/clients/acme/invoices.csv",
+        ])
+        .success();
+    let show = kobo.run(&["show", &run.run_id()]).success().stdout();
+    assert!(
+        show.contains("tests      all 1 cases passed at this version"),
+        "{show}"
+    );
 
     let dir = kobo.home.path().join("bots");
     let case = dir.join("tests/double/three-rows");

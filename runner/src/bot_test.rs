@@ -18,13 +18,14 @@
 //!
 //! In an expected spreadsheet a cell `*` matches any value (a receipt number, a time).
 
-use crate::record::Records;
+use crate::record::{Records, StoreError};
 use crate::run::{RowStatus, RunStatus};
 use crate::secrets::Secrets;
 use crate::sheet::{SheetRef, SheetSpec, read_table, sheet_names};
 use crate::workflow::Workflow;
 use crate::{RunOptions, execute};
 use serde::Deserialize;
+use sqlx::Row;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -515,6 +516,81 @@ pub fn compare_files(name: &str, expected: &Path, got: &Path) -> Vec<Difference>
         }
     }
     diffs
+}
+
+/// What `kobo test` found for one version of a workflow, kept in the records so a reviewer
+/// sees whether the workflow of a run passed its own test cases at the version that ran.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TestRecord {
+    pub workflow: String,
+    /// The hash of the workflow file (as [`Workflow::hash`]): one version.
+    pub workflow_hash: String,
+    pub cases: u64,
+    pub passed: u64,
+    /// The names of the cases that did not give what they expect.
+    pub failed_cases: Vec<String>,
+    pub tested_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl TestRecord {
+    pub fn all_passed(&self) -> bool {
+        self.cases > 0 && self.passed == self.cases
+    }
+}
+
+/// Keep the result of testing one version of a workflow (the latest test of that version wins).
+pub async fn keep_result(records: &Records, t: &TestRecord) -> Result<(), StoreError> {
+    let mut tx = records.pool().begin().await?;
+    sqlx::query("DELETE FROM workflow_tests WHERE workflow = $1 AND workflow_hash = $2")
+        .bind(&t.workflow)
+        .bind(&t.workflow_hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO workflow_tests (workflow, workflow_hash, cases, passed, failed_cases, tested_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&t.workflow)
+    .bind(&t.workflow_hash)
+    .bind(t.cases as i64)
+    .bind(t.passed as i64)
+    .bind(t.failed_cases.join("\n"))
+    .bind(t.tested_at.to_rfc3339())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The test result of this version of a workflow, if `kobo test` ran it.
+pub async fn result_for(
+    records: &Records,
+    workflow: &str,
+    hash: &str,
+) -> Result<Option<TestRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT cases, passed, failed_cases, tested_at FROM workflow_tests WHERE workflow = $1 AND workflow_hash = $2",
+    )
+    .bind(workflow)
+    .bind(hash)
+    .fetch_optional(records.pool())
+    .await?;
+    Ok(row.map(|r| {
+        let failed: String = r.get("failed_cases");
+        TestRecord {
+            workflow: workflow.to_string(),
+            workflow_hash: hash.to_string(),
+            cases: r.get::<i64, _>("cases") as u64,
+            passed: r.get::<i64, _>("passed") as u64,
+            failed_cases: failed
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+            tested_at: chrono::DateTime::parse_from_rfc3339(&r.get::<String, _>("tested_at"))
+                .map(|t| t.to_utc())
+                .unwrap_or_default(),
+        }
+    }))
 }
 
 #[cfg(test)]
