@@ -189,6 +189,12 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Learning groups: trainees with a senior who gives a first review of their runs
+    /// (`kobo group add lviv --senior olena`, `kobo group join lviv nadia iryna`).
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
     /// Serve the review dashboard (on 127.0.0.1:8080 unless `--listen` says otherwise).
     Dashboard {
         /// Address to listen on. Anything but loopback should sit behind an https proxy.
@@ -224,6 +230,25 @@ enum UserCommand {
         password_stdin: bool,
     },
     /// List users and their roles.
+    List,
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Make a group with its senior (a trainee).
+    Add {
+        name: String,
+        #[arg(long)]
+        senior: String,
+    },
+    /// Put trainees in a group (a trainee is in one group at most).
+    Join {
+        group: String,
+        trainees: Vec<String>,
+    },
+    /// Take trainees out of their group.
+    Leave { trainees: Vec<String> },
+    /// List the groups, their seniors and members.
     List,
 }
 
@@ -372,6 +397,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User { command } => user_command(&home, command).await,
+        Command::Group { command } => group_command(&home, command).await,
         Command::Dashboard {
             listen,
             secure_cookies,
@@ -442,6 +468,52 @@ async fn user_command(home: &Path, command: UserCommand) -> Result<ExitCode> {
                     u.role.as_str(),
                     u.client.unwrap_or_default(),
                     if u.disabled { " (disabled)" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn group_command(home: &Path, command: GroupCommand) -> Result<ExitCode> {
+    use runner::group;
+    let records = open_records(home).await?;
+    let pool = records.pool();
+    match command {
+        GroupCommand::Add { name, senior } => {
+            group::create(pool, &name, &senior, "cli").await?;
+            println!(
+                "made the group {name} with senior {}",
+                senior.to_lowercase()
+            );
+        }
+        GroupCommand::Join { group: g, trainees } => {
+            for t in &trainees {
+                group::add_member(pool, &g, t, "cli").await?;
+                println!("{} is in the group {g}", t.to_lowercase());
+            }
+        }
+        GroupCommand::Leave { trainees } => {
+            for t in &trainees {
+                group::remove_member(pool, t, "cli").await?;
+                println!("{} is in no group now", t.to_lowercase());
+            }
+        }
+        GroupCommand::List => {
+            let groups = group::list(pool).await?;
+            if groups.is_empty() {
+                println!("no groups yet: `kobo group add <name> --senior <trainee>`");
+            }
+            for g in groups {
+                println!(
+                    "{:<16} senior {:<16} members: {}",
+                    g.name,
+                    g.senior,
+                    if g.members.is_empty() {
+                        "none yet".into()
+                    } else {
+                        g.members.join(", ")
+                    }
                 );
             }
         }

@@ -189,8 +189,15 @@ mod tests {
                 Pending | Ok | Failed | Skipped | InDoubt => s.as_str(),
             })
         };
+        let verdicts = {
+            use runner::group::Verdict::{self, *};
+            [LooksGood, NeedsWork].map(|v: Verdict| match v {
+                LooksGood | NeedsWork => v.as_str(),
+            })
+        };
         let values: Vec<String> = match built_from {
             "role_" => Role::ALL.iter().map(|r| r.as_str().into()).collect(),
+            "verdict_" => verdicts.iter().map(|v| v.to_string()).collect(),
             "status_" => run_statuses.iter().map(|s| s.to_string()).collect(),
             "state_" => review_states.iter().map(|s| s.to_string()).collect(),
             "err_title_" => crate::error::every_status()

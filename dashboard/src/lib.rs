@@ -23,6 +23,7 @@ pub mod client;
 pub mod csrf_form;
 pub mod error;
 pub mod files;
+pub mod groups;
 pub mod i18n;
 pub mod ledger;
 pub mod page;
@@ -87,6 +88,8 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}/rerun", post(runs::rerun))
         .route("/runs/{id}/rows/done", post(runs::mark_done))
         .route("/runs/{id}/files/{*path}", get(runs::file))
+        .route("/groups", get(groups::page))
+        .route("/groups/runs/{id}/first-review", post(groups::first_review))
         .route("/ledger", get(ledger::page))
         .route("/ledger/{file}", get(ledger::statement))
         .route("/client", get(client::page))

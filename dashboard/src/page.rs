@@ -16,6 +16,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("runs.html", include_str!("../templates/runs.html")),
     ("run.html", include_str!("../templates/run.html")),
     ("ledger.html", include_str!("../templates/ledger.html")),
+    ("groups.html", include_str!("../templates/groups.html")),
     ("client.html", include_str!("../templates/client.html")),
     ("admin.html", include_str!("../templates/admin.html")),
     ("error.html", include_str!("../templates/error.html")),

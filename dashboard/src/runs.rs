@@ -113,14 +113,32 @@ pub async fn list(
 }
 
 /// A run the current user may see, or 404 (a trainee never learns about others' runs).
+/// A run the current user may act on (rerun, mark a row done): reviewers and admins, and
+/// the trainee whose run it is — not her group's senior, who only sees it.
+async fn own_run(state: &AppState, cur: &Current, id: &str) -> Result<RunDetail, AppError> {
+    let d = visible_run(state, cur, id).await?;
+    if cur.user().role == Role::Trainee && !d.run.trainee.eq_ignore_ascii_case(&cur.user().name) {
+        return Err(AppError::NotFound);
+    }
+    Ok(d)
+}
+
 async fn visible_run(state: &AppState, cur: &Current, id: &str) -> Result<RunDetail, AppError> {
     cur.require(&[Role::Admin, Role::Reviewer, Role::Trainee])?;
     let id = RunId::parse(id).ok_or(AppError::NotFound)?;
     let detail = state.records.detail(&id.0).await?;
-    if detail.run.id != id
-        || (cur.user().role == Role::Trainee
-            && !detail.run.trainee.eq_ignore_ascii_case(&cur.user().name))
-    {
+    // A trainee sees her own runs, and those of the juniors in a group she leads.
+    let trainee_may_see = || async {
+        detail.run.trainee.eq_ignore_ascii_case(&cur.user().name)
+            || runner::group::is_senior_of(
+                state.records.pool(),
+                &cur.user().name,
+                &detail.run.trainee,
+            )
+            .await
+            .unwrap_or(false)
+    };
+    if detail.run.id != id || (cur.user().role == Role::Trainee && !trainee_may_see().await) {
         return Err(AppError::NotFound);
     }
     // Runs done by workers on other machines: their files come with the records.
@@ -363,7 +381,7 @@ pub async fn rerun(
     Path(id): Path<String>,
     CsrfForm(cur, f): CsrfForm<RerunForm>,
 ) -> Result<Response, AppError> {
-    let d = visible_run(&state, &cur, &id).await?;
+    let d = own_run(&state, &cur, &id).await?;
     let rows: RerunRows = f
         .rows
         .parse()
@@ -411,7 +429,7 @@ pub async fn mark_done(
     Path(id): Path<String>,
     CsrfForm(cur, f): CsrfForm<MarkDoneForm>,
 ) -> Result<Response, AppError> {
-    let d = visible_run(&state, &cur, &id).await?;
+    let d = own_run(&state, &cur, &id).await?;
     runner::progress::mark_done(&state.records, &d.run.id, &f.table, f.row, &cur.user().name)
         .await
         .map_err(|e| AppError::Conflict(Msg::key("err_mark_done").with("why", e.to_string())))?;

@@ -2032,3 +2032,130 @@ async fn a_run_whose_author_is_no_known_trainee_is_held_for_the_admin() {
         .unwrap();
     assert_eq!(credited, ["ghost"]);
 }
+
+/// A learning group: olena leads it, taras is in it. Olena sees taras's runs and gives them a
+/// first review (advice: nothing is decided, delivered or paid by it); she cannot rerun them,
+/// nor review her own; a reviewer sees the review; a client sees no group.
+#[tokio::test]
+async fn a_senior_gives_a_first_review_of_her_juniors_runs_and_decides_nothing() {
+    let h = TestHome::new().await;
+    let pool = h.state.records.pool();
+    runner::group::create(pool, "lviv", "olena", "admin")
+        .await
+        .unwrap();
+    runner::group::add_member(pool, "lviv", "taras", "admin")
+        .await
+        .unwrap();
+    // A senior is not a member of her own group, and a trainee is in one group at most.
+    assert!(
+        runner::group::add_member(pool, "lviv", "olena", "admin")
+            .await
+            .is_err()
+    );
+    let junior_run = h.run_as("taras", "taras-report").await;
+    let own_run = &h.runs[0];
+
+    let olena = h.login("olena").await;
+    let page = h.get("/groups", Some(&olena)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("taras") && page.body.contains(&junior_run),
+        "{}",
+        page.body
+    );
+    // She may open her junior's run, but not act on it as its trainee would.
+    assert_eq!(
+        h.get(&format!("/runs/{junior_run}"), Some(&olena))
+            .await
+            .status,
+        200
+    );
+    let rerun = h
+        .post(
+            &format!("/runs/{junior_run}/rerun"),
+            Some(&olena),
+            &format!("csrf={}&rows=failed", olena.csrf),
+        )
+        .await;
+    assert_eq!(rerun.status, 404, "a senior cannot rerun her junior's run");
+
+    let review = |verdict: &str, comment: &str| {
+        format!("csrf={}&verdict={verdict}&comment={comment}", olena.csrf)
+    };
+    let path = format!("/groups/runs/{junior_run}/first-review");
+    assert_eq!(
+        h.post(&path, Some(&olena), &review("needs_work", ""))
+            .await
+            .status,
+        400,
+        "\"needs work\" needs a comment"
+    );
+    let sent = h
+        .post(&path, Some(&olena), &review("needs_work", "check+row+3"))
+        .await;
+    assert_eq!((sent.status, sent.location.as_str()), (303, "/groups"));
+    let fr = runner::group::first_review_of(pool, &junior_run)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (fr.senior.as_str(), fr.verdict, fr.comment.as_deref()),
+        (
+            "olena",
+            runner::group::Verdict::NeedsWork,
+            Some("check row 3")
+        )
+    );
+    // Advice only: the run still awaits a reviewer, nothing delivered or credited.
+    assert!(review_of(&h, &junior_run).await.is_none());
+    assert!(h.outbox("acme").is_empty());
+    assert_eq!(h.audited("run.first_review").await.len(), 1);
+
+    // Not on her own run, nor on a run of someone outside her group.
+    let own = h
+        .post(
+            &format!("/groups/runs/{own_run}/first-review"),
+            Some(&olena),
+            &review("looks_good", ""),
+        )
+        .await;
+    assert_eq!(own.status, 404);
+    let taras = h.login("taras").await;
+    let not_senior = h
+        .post(
+            &format!("/groups/runs/{own_run}/first-review"),
+            Some(&taras),
+            &format!("csrf={}&verdict=looks_good", taras.csrf),
+        )
+        .await;
+    assert_eq!(not_senior.status, 404);
+    // The junior sees her group and the advice; a reviewer sees every group.
+    let seen = h.get("/groups", Some(&taras)).await;
+    assert!(seen.body.contains("check row 3"), "{}", seen.body);
+    let kenji = h.login("kenji").await;
+    assert!(h.get("/groups", Some(&kenji)).await.body.contains("lviv"));
+    // Clients see no group.
+    let sato = h.login("sato").await;
+    assert_eq!(h.get("/groups", Some(&sato)).await.status, 403);
+
+    // Once a reviewer decided, a first review is refused.
+    let rejected = h
+        .post(
+            &reject(&junior_run),
+            Some(&kenji),
+            &format!("csrf={}&comment=row+3+is+wrong", kenji.csrf),
+        )
+        .await;
+    assert!(rejected.status < 400, "{}", rejected.body);
+    let late = h.post(&path, Some(&olena), &review("looks_good", "")).await;
+    assert_eq!(late.status, 409);
+    // What was learnt: the rejection's comment is on the group page.
+    let lessons = h.get("/groups", Some(&taras)).await;
+    assert!(lessons.body.contains("row 3 is wrong"), "{}", lessons.body);
+}
+
+async fn review_of(h: &TestHome, run: &str) -> Option<runner::Review> {
+    runner::review::get(h.state.records.pool(), run)
+        .await
+        .unwrap()
+}

@@ -57,6 +57,7 @@ pub mod engine;
 pub mod execute;
 pub mod expr;
 pub mod fault;
+pub mod group;
 pub mod inbox;
 pub mod limits;
 pub mod login_limit;
