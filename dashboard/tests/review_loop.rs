@@ -5,41 +5,10 @@
 
 mod common;
 
-use common::{Login, TestHome, repo};
-use runner::{RunOptions, Workflow};
+use common::{Login, TestHome, clean_csv};
 
-/// Acme's invoice report on an input of our own (UTF-8 CSV), as a workflow whose `author:`
-/// is `author`; the run's id.
 async fn run_on(h: &TestHome, author: &str, csv: &str) -> String {
-    let text = std::fs::read_to_string(repo("workflows/invoice-report.yaml"))
-        .unwrap()
-        .replace("author: olena", &format!("author: {author}"));
-    let file = h.home().join(format!("invoice-report-{author}.yaml"));
-    std::fs::write(&file, text).unwrap();
-    let w = Workflow::load(&file).unwrap();
-    let input = h
-        .home()
-        .join(format!("input-{}.csv", runner::RunId::generate()));
-    std::fs::write(&input, csv).unwrap();
-    let mut opts = RunOptions::new(h.home());
-    opts.inputs.insert("invoices".into(), input);
-    runner::execute(&w, &h.state.records, opts)
-        .await
-        .unwrap()
-        .id
-        .0
-}
-
-/// `n` invoices, all fine: every row ends ok. `amount(i)` is the i-th invoice's amount.
-fn clean_csv(n: usize, amount: impl Fn(usize) -> i64) -> String {
-    let mut s = String::from("請求書番号,取引先,金額,請求日\n");
-    for i in 1..=n {
-        s.push_str(&format!(
-            "INV-{i:04},株式会社アクメ,{},2026/10/31\n",
-            amount(i)
-        ));
-    }
-    s
+    h.run_csv(author, csv).await
 }
 
 fn form(login: &Login, rest: &str) -> String {
