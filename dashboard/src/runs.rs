@@ -11,7 +11,7 @@ use crate::error::{AppError, Msg};
 use crate::files::send_file;
 use crate::i18n::Lang;
 use crate::page::render;
-use crate::sheet_view::{self, Marks, PAGE_ROWS, SheetView};
+use crate::sheet_view::{self, Marks, PAGE_ROWS, SheetView, Source};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -415,7 +415,16 @@ fn input_views(state: &AppState, d: &RunDetail, page: usize, lang: Lang) -> Vec<
             Ok(t) => {
                 let marks = Marks::BySheetRow(by_sheet_row.clone());
                 out.push(sheet_view::view(
-                    &a.name, &a.path, "", &t, &marks, None, page, lang,
+                    Source {
+                        file: &a.name,
+                        path: &a.path,
+                        sheet: "",
+                    },
+                    &t,
+                    &marks,
+                    None,
+                    page,
+                    lang,
                 ))
             }
             Err(e) => out.push(SheetView::failed(&a.name, &a.path, "", e.to_string())),
@@ -483,7 +492,16 @@ fn output_views(
                     .map(|(_, t)| t)
             });
             out.push(sheet_view::view(
-                &a.name, &a.path, sheet, t, &marks, old_sheet, page, lang,
+                Source {
+                    file: &a.name,
+                    path: &a.path,
+                    sheet,
+                },
+                t,
+                &marks,
+                old_sheet,
+                page,
+                lang,
             ));
         }
     }

@@ -248,11 +248,18 @@ fn key_column(now: &Table, before: &Table) -> Option<(usize, usize)> {
     (unique(now, 0) && unique(before, b)).then_some((0, b))
 }
 
+/// Which file and sheet a view shows: the file's name, its path in the run folder, the
+/// sheet's name (empty for a CSV file).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub file: &'a str,
+    pub path: &'a str,
+    pub sheet: &'a str,
+}
+
 /// One page (`page`, from 1) of `t`, marked and compared with `before` when given.
 pub fn view(
-    file: &str,
-    path: &str,
-    sheet: &str,
+    src: Source<'_>,
     t: &Table,
     marks: &Marks,
     before: Option<&Table>,
@@ -360,9 +367,9 @@ pub fn view(
         })
         .collect();
     SheetView {
-        file: file.into(),
-        path: path.into(),
-        sheet: sheet.into(),
+        file: src.file.into(),
+        path: src.path.into(),
+        sheet: src.sheet.into(),
         columns: t
             .columns
             .iter()
@@ -403,6 +410,12 @@ mod tests {
         );
     }
 
+    const SRC: Source<'static> = Source {
+        file: "f",
+        path: "p",
+        sheet: "s",
+    };
+
     fn table(columns: &[&str], rows: &[&[&str]]) -> Table {
         let mut t = Table::new(columns.iter().map(|c| c.to_string()).collect());
         for (i, r) in rows.iter().enumerate() {
@@ -421,16 +434,7 @@ mod tests {
             &["no", "amount", "tax"],
             &[&["A2", "200"], &["A1", "150"], &["A4", "400"]],
         );
-        let v = view(
-            "f",
-            "p",
-            "s",
-            &now,
-            &Marks::None,
-            Some(&before),
-            1,
-            Lang::En,
-        );
+        let v = view(SRC, &now, &Marks::None, Some(&before), 1, Lang::En);
         let d = v.diff.unwrap();
         assert_eq!(
             (d.changed_rows, d.added_rows, d.removed_rows),
@@ -455,7 +459,7 @@ mod tests {
             .collect();
         let slices: Vec<&[&str]> = refs.iter().map(Vec::as_slice).collect();
         let t = table(&["k"], &slices);
-        let v = view("f", "p", "s", &t, &Marks::None, None, 3, Lang::En);
+        let v = view(SRC, &t, &Marks::None, None, 3, Lang::En);
         assert_eq!((v.first, v.rows.len(), v.total), (101, 20, 120));
         assert_eq!(v.rows[0].cells[0].text, "r101");
     }
