@@ -195,11 +195,23 @@ mod tests {
                 LooksGood | NeedsWork => v.as_str(),
             })
         };
+        let stages = {
+            use runner::review::Stage::*;
+            let all = [
+                Queued, Running, Failed, Cancelled, Awaiting, Rejected, Delivered,
+            ];
+            all.map(|s| match s {
+                Queued | Running | Failed | Cancelled | Awaiting | Rejected | Delivered => {
+                    s.as_str()
+                }
+            })
+        };
         let values: Vec<String> = match built_from {
             "role_" => Role::ALL.iter().map(|r| r.as_str().into()).collect(),
             "verdict_" => verdicts.iter().map(|v| v.to_string()).collect(),
             "status_" => run_statuses.iter().map(|s| s.to_string()).collect(),
             "state_" => review_states.iter().map(|s| s.to_string()).collect(),
+            "stage_" => stages.iter().map(|s| s.to_string()).collect(),
             "err_title_" => crate::error::every_status()
                 .iter()
                 .map(|c| c.to_string())

@@ -6,7 +6,9 @@
 //! - [`auth`]: logging in and out, `Current` (the request's user), roles.
 //! - [`csrf_form`]: `CsrfForm`, how a handler takes a form that changes something: only with
 //!   the session's CSRF token.
-//! - [`runs`]: the review list, one run in full, approve/reject, a run's files.
+//! - [`runs`]: the review list (search, filters, pages, approving several clean runs at
+//!   once), one run in full, approve/reject and on to the next run, a run's files;
+//!   [`sheet_view`]: a sheet as the reviewer reads it (numbers, dates, pages, differences).
 //! - [`ledger`]: a trainee's approved work and monthly statements (xlsx).
 //! - [`client`]: a client's jobs, deliveries and uploads.
 //! - [`admin`]: users and roles (add, change role, disable, reset password), clients and
@@ -15,7 +17,8 @@
 //! - [`error`]: `AppError`, the status and message a user sees, on a page like the others
 //!   (in their language, with their menu); [`files`]: sending files.
 //!
-//! Pages are rendered on the server; there is no JavaScript and no build step.
+//! Pages are rendered on the server, no build step. One small script (`static/review.js`)
+//! adds keyboard shortcuts to the review pages; every form works without it.
 
 pub mod admin;
 pub mod auth;
@@ -28,6 +31,7 @@ pub mod i18n;
 pub mod ledger;
 pub mod page;
 pub mod runs;
+pub mod sheet_view;
 
 pub use error::AppError;
 pub use i18n::Lang;
@@ -82,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", post(auth::logout))
         .route("/lang", post(auth::set_lang))
         .route("/runs", get(runs::list))
+        .route("/runs/approve", post(runs::approve_many))
         .route("/runs/{id}", get(runs::show))
         .route("/runs/{id}/approve", post(runs::approve))
         .route("/runs/{id}/reject", post(runs::reject))
@@ -105,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/users/{name}/enable", post(admin::enable))
         .route("/admin/users/{name}/password", post(admin::reset_password))
         .route("/static/style.css", get(page::stylesheet))
+        .route("/static/review.js", get(page::review_script))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -23,6 +23,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 const STYLE: &str = include_str!("../static/style.css");
+const REVIEW_SCRIPT: &str = include_str!("../static/review.js");
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -103,8 +104,18 @@ pub async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
 }
 
+/// The review pages' keyboard shortcuts (j/k, a, r); the pages work without it.
+pub async fn review_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        REVIEW_SCRIPT,
+    )
+        .into_response()
+}
+
 /// Headers on every response: no framing, no sniffing, no caching of private pages,
-/// nothing but this site's own styles and images, no scripts at all.
+/// nothing but this site's own styles, images and one script file, no inline script. A
+/// response that set a stricter policy of its own (a run's saved page) keeps it.
 pub async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -116,10 +127,8 @@ pub async fn security_headers(mut r: Response) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"),
-    );
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     r

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{TestHome, password};
+use common::{TestHome, clean_csv, password};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -132,6 +133,28 @@ impl Session {
             .await
             .unwrap()
     }
+    /// Press a key on the page, as a person at the keyboard does.
+    async fn key(&self, key: char) {
+        let press = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.c.perform_actions(press).await.unwrap();
+    }
+    async fn path(&self) -> String {
+        self.c.current_url().await.unwrap().path().to_string()
+    }
+    /// Wait until the page's path ends with `end` (after a key that navigates).
+    async fn wait_path(&self, end: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.path().await.ends_with(end) {
+            assert!(
+                Instant::now() < deadline,
+                "{} is not …{end}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     async fn login(&self, name: &str) {
         self.go("/login").await;
         self.fill("#name", name).await;
@@ -173,7 +196,6 @@ async fn a_reviewer_approves_and_rejects_and_the_trainee_reads_it_in_ukrainian()
     s.shot("login").await;
     s.login("kenji").await;
     assert!(s.c.current_url().await.unwrap().path().ends_with("/runs"));
-    s.shot("review-queue").await;
     s.submit("a.run-link", "#decide").await;
     assert!(
         s.c.current_url()
@@ -183,12 +205,24 @@ async fn a_reviewer_approves_and_rejects_and_the_trainee_reads_it_in_ukrainian()
             .ends_with(&h.runs[0]),
         "the oldest run opens first"
     );
-    s.shot("run").await;
-    s.submit("#approve", ".decision.approved").await;
-    assert_eq!(s.text("#review-state").await, "approved");
+    if s.shots.is_some() {
+        // The whole run page, as a reviewer scrolls it.
+        s.c.set_window_size(1360, 2300).await.unwrap();
+        s.shot("run").await;
+        s.c.set_window_size(1360, 900).await.unwrap();
+    }
+    // Approving opens the next run awaiting review, naming the one just approved.
+    s.submit("#approve", "#done").await;
+    assert!(
+        s.c.current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with(&h.runs[1]),
+        "the next run opens"
+    );
+    assert!(s.text("#done").await.contains("is approved"));
 
-    s.go("/runs").await;
-    s.submit("a.run-link", "#decide").await;
     let comment =
         "Рядок 4: у рахунку INV-2026-1003 немає суми. Позначте його й надішліть запит клієнту.";
     s.fill("#comment", comment).await;
@@ -251,6 +285,127 @@ async fn a_reviewer_approves_and_rejects_and_the_trainee_reads_it_in_ukrainian()
     s.login("admin").await;
     s.go("/admin").await;
     s.shot("admin").await;
+
+    s.c.close().await.unwrap();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+/// The reviewer's morning with the keyboard: j/k through the list and the runs, a to
+/// approve (and on to the next run), then the clean runs approved together from the list.
+#[tokio::test]
+async fn a_reviewer_works_through_the_queue_with_the_keyboard_and_bulk_approval() {
+    let h = TestHome::new().await;
+    let mut clean = Vec::new();
+    for n in [3, 4, 5] {
+        clean.push(h.run_csv("olena", &clean_csv(n, |i| 1000 * i as i64)).await);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dashboard::serve(listener, h.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let driver = ChromeDriver::start();
+    let s = Session {
+        c: driver.browser().await,
+        base,
+        shots: std::env::var_os("KOBO_SCREENSHOTS").map(PathBuf::from),
+    };
+    s.login("kenji").await;
+
+    // The list: j and k move, Enter opens.
+    s.key('j').await;
+    s.key('j').await;
+    s.wait_for("tr.run-row.current").await;
+    let current = s.c.find(Locator::Css("tr.run-row.current")).await.unwrap();
+    assert_eq!(
+        current.attr("id").await.unwrap().unwrap(),
+        format!("run-{}", h.runs[1])
+    );
+    s.key('k').await;
+    let current = s.c.find(Locator::Css("tr.run-row.current")).await.unwrap();
+    assert_eq!(
+        current.attr("id").await.unwrap().unwrap(),
+        format!("run-{}", h.runs[0])
+    );
+    s.key('\u{E007}').await; // Enter
+    s.wait_path(&h.runs[0]).await;
+
+    // The run page: j next run, k previous, a approves and opens the next.
+    s.wait_for("#approve").await;
+    s.key('j').await;
+    s.wait_path(&h.runs[1]).await;
+    s.key('k').await;
+    s.wait_path(&h.runs[0]).await;
+    s.wait_for("#pay").await;
+    assert!(s.text("#pay").await.contains("Approving pays olena ¥700."));
+    s.key('a').await;
+    s.wait_for("#done").await;
+    s.wait_path(&h.runs[1]).await;
+    // r goes to the comment; typing there is not taken as shortcuts.
+    s.key('r').await;
+    for c in "no amount in row 4, ask the client".chars() {
+        s.key(c).await;
+    }
+    s.submit("#reject", "#done").await;
+    s.wait_path(&clean[0]).await;
+    assert_eq!(
+        runner::review::get(h.state.records.pool(), &h.runs[1])
+            .await
+            .unwrap()
+            .unwrap()
+            .comment
+            .as_deref(),
+        Some("no amount in row 4, ask the client")
+    );
+
+    // Back to the list: the three clean runs can be ticked and approved together.
+    s.go("/runs").await;
+    s.shot("review-queue").await;
+    let picks = s.c.find_all(Locator::Css("input.pick")).await.unwrap();
+    assert_eq!(picks.len(), 3);
+    picks[0].click().await.unwrap();
+    picks[1].click().await.unwrap();
+    s.submit("#bulk-approve", "#bulk-result").await;
+    assert!(
+        s.text("#bulk-result")
+            .await
+            .contains("Approved 2 of 2 runs")
+    );
+    // The last one with the keyboard: j selects it, a approves it.
+    s.key('j').await;
+    s.key('a').await;
+    // The queue is empty once the page after the approval is there.
+    s.wait_for("p.empty").await;
+    assert!(
+        s.text("p.empty")
+            .await
+            .contains("Nothing is waiting for review.")
+    );
+    assert!(
+        s.text("#bulk-result")
+            .await
+            .contains("Approved 1 of 1 runs")
+    );
+
+    let ledger = runner::payout::ledger(h.state.records.pool(), Some("olena"), None)
+        .await
+        .unwrap();
+    let mut paid: Vec<(String, i64)> = ledger
+        .iter()
+        .map(|e| (e.run_id.clone(), e.amount_yen))
+        .collect();
+    paid.sort();
+    let mut expected = vec![
+        (h.runs[0].clone(), 700),
+        (clean[0].clone(), 560),
+        (clean[1].clone(), 580),
+        (clean[2].clone(), 600),
+    ];
+    expected.sort();
+    assert_eq!(paid, expected);
+    assert_eq!(h.audited("approve").await.len(), 4);
 
     s.c.close().await.unwrap();
     let _ = stop.send(());

@@ -127,8 +127,98 @@ pub struct RunFilter {
     pub workflow: Option<String>,
     pub trainee: Option<String>,
     /// Only runs awaiting review, oldest first (otherwise every run, newest first).
+    /// The same as `stage: Some(Stage::Awaiting)`.
     pub awaiting_only: bool,
+    /// Only runs at this stage; runs awaiting review are listed oldest first, the others
+    /// newest first.
+    pub stage: Option<Stage>,
+    /// Words to look for in the workflow, client or trainee name, or the start of the run id
+    /// (case does not matter).
+    pub search: Option<String>,
+    /// Only runs created at or after this time (RFC 3339, UTC).
+    pub created_from: Option<String>,
+    /// Only runs created before this time (RFC 3339, UTC).
+    pub created_before: Option<String>,
     pub limit: Option<i64>,
+    /// Runs to leave out before the first one listed (paging).
+    pub offset: i64,
+}
+
+/// Where a run stands for the people who look at it: how it ran, then how it was reviewed.
+/// Every run is at exactly one stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Queued,
+    Running,
+    /// The run stopped on an error: nothing to review, the trainee fixes and runs it again.
+    Failed,
+    Cancelled,
+    Awaiting,
+    Rejected,
+    /// Approved: its outputs went to the client's outbox and the trainee was credited.
+    Delivered,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::Awaiting,
+        Stage::Queued,
+        Stage::Running,
+        Stage::Failed,
+        Stage::Cancelled,
+        Stage::Rejected,
+        Stage::Delivered,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Queued => "queued",
+            Stage::Running => "running",
+            Stage::Failed => "failed",
+            Stage::Cancelled => "cancelled",
+            Stage::Awaiting => "awaiting",
+            Stage::Rejected => "rejected",
+            Stage::Delivered => "delivered",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The stage of a run given its recorded decision.
+    pub fn of(run: &RunRecord, review: Option<&Review>) -> Stage {
+        match (review.map(|r| r.state), run.status) {
+            (Some(ReviewState::Approved), _) => Stage::Delivered,
+            (Some(_), _) => Stage::Rejected,
+            (None, RunStatus::Queued) => Stage::Queued,
+            (None, RunStatus::Running) => Stage::Running,
+            (None, RunStatus::Succeeded) => Stage::Awaiting,
+            (None, RunStatus::Failed) => Stage::Failed,
+            (None, RunStatus::Cancelled) => Stage::Cancelled,
+        }
+    }
+
+    /// The SQL condition (on `runs` left-joined with `reviews`) for this stage. Static text:
+    /// nothing a user typed goes into it.
+    fn condition(self) -> &'static str {
+        match self {
+            Stage::Queued => "runs.status = 'queued'",
+            Stage::Running => "runs.status = 'running'",
+            Stage::Failed => "runs.status = 'failed'",
+            Stage::Cancelled => "runs.status = 'cancelled'",
+            Stage::Awaiting => "runs.status = 'succeeded' AND reviews.run_id IS NULL",
+            Stage::Rejected => "reviews.decision = 'rejected'",
+            Stage::Delivered => "reviews.decision = 'approved'",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A run with where it stands in review.
@@ -136,9 +226,27 @@ pub struct RunFilter {
 pub struct RunSummary {
     pub run: RunRecord,
     pub state: ReviewState,
+    pub stage: Stage,
     pub review: Option<Review>,
     /// The run's author is a known trainee: it can be credited (see [`author_check`]).
     pub author_known: bool,
+    /// For a running run, the rows it has finished so far (from its row progress).
+    pub rows_done: Option<i64>,
+}
+
+impl RunSummary {
+    /// Awaiting review with every row ok or skipped: nothing failed and nothing in doubt, so
+    /// a reviewer may approve it together with others from the list.
+    pub fn clean(&self) -> bool {
+        self.stage == Stage::Awaiting && self.run.rows.failed == 0 && self.run.rows.in_doubt == 0
+    }
+}
+
+/// One page of a run list and how many runs the filter matches in all.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPage {
+    pub runs: Vec<RunSummary>,
+    pub total: i64,
 }
 
 /// The review state of a run given its recorded decision.
@@ -159,28 +267,100 @@ pub async fn get(pool: &AnyPool, run_id: &str) -> Result<Option<Review>, sqlx::E
     Ok(row.as_ref().map(review_from_row))
 }
 
-/// Runs with their review state, filtered.
+/// The `WHERE` clause of a run list and its values, in order. The clause is built from
+/// static text only; what the user typed is bound as values.
+fn list_where(f: &RunFilter) -> (String, Vec<Option<String>>) {
+    let mut clause = String::from(
+        "($1 IS NULL OR runs.client = $2) AND ($3 IS NULL OR runs.workflow = $4) AND ($5 IS NULL OR runs.trainee = $6)
+           AND ($7 IS NULL OR runs.created_at >= $8) AND ($9 IS NULL OR runs.created_at < $10)",
+    );
+    let mut values = Vec::new();
+    for v in [
+        &f.client,
+        &f.workflow,
+        &f.trainee,
+        &f.created_from,
+        &f.created_before,
+    ] {
+        values.push(v.clone());
+        values.push(v.clone());
+    }
+    if let Some(words) = &f.search {
+        // Each word must be somewhere: `acme olena` finds Olena's runs for Acme.
+        for word in words.split_whitespace().take(5) {
+            let like = format!("%{}%", like_escape(&word.to_lowercase()));
+            let n = values.len();
+            clause.push_str(&format!(
+                " AND (LOWER(runs.workflow) LIKE ${} ESCAPE '\\' OR LOWER(runs.client) LIKE ${} ESCAPE '\\'
+                   OR LOWER(runs.trainee) LIKE ${} ESCAPE '\\' OR runs.id LIKE ${} ESCAPE '\\')",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4
+            ));
+            let id_start = format!("{}%", like_escape(&word.to_lowercase()));
+            values.extend([
+                Some(like.clone()),
+                Some(like.clone()),
+                Some(like),
+                Some(id_start),
+            ]);
+        }
+    }
+    let stage = if f.awaiting_only {
+        Some(Stage::Awaiting)
+    } else {
+        f.stage
+    };
+    if let Some(stage) = stage {
+        clause.push_str(" AND ");
+        clause.push_str(stage.condition());
+    }
+    (clause, values)
+}
+
+/// `%`, `_` and `\` taken literally in a `LIKE … ESCAPE '\'` pattern.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs with their review state, filtered: one page of them.
 pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, sqlx::Error> {
-    // Two literal statements rather than one formatted: only the order differs.
-    const AWAITING: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at,
-           (SELECT COUNT(*) FROM users WHERE LOWER(users.name) = LOWER(runs.trainee) AND users.role = 'trainee') AS author_known
+    let (clause, values) = list_where(f);
+    let awaiting = f.awaiting_only || f.stage == Some(Stage::Awaiting);
+    let order = if awaiting {
+        "runs.created_at ASC, runs.id ASC"
+    } else {
+        "runs.created_at DESC, runs.id DESC"
+    };
+    let n = values.len();
+    let sql = format!(
+        "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at,
+           (SELECT COUNT(*) FROM users WHERE LOWER(users.name) = LOWER(runs.trainee) AND users.role = 'trainee') AS author_known,
+           CASE WHEN runs.status = 'running' THEN
+             (SELECT COUNT(*) FROM run_row_progress p WHERE p.run_id = runs.id AND p.state <> 'touched') END AS rows_done
          FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
-         WHERE ($1 IS NULL OR runs.client = $2) AND ($3 IS NULL OR runs.workflow = $4) AND ($5 IS NULL OR runs.trainee = $6)
-           AND runs.status = 'succeeded' AND reviews.run_id IS NULL
-         ORDER BY runs.created_at ASC, runs.id ASC LIMIT $7";
-    const ALL: &str = "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at,
-           (SELECT COUNT(*) FROM users WHERE LOWER(users.name) = LOWER(runs.trainee) AND users.role = 'trainee') AS author_known
-         FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
-         WHERE ($1 IS NULL OR runs.client = $2) AND ($3 IS NULL OR runs.workflow = $4) AND ($5 IS NULL OR runs.trainee = $6)
-         ORDER BY runs.created_at DESC, runs.id DESC LIMIT $7";
-    let rows = sqlx::query(if f.awaiting_only { AWAITING } else { ALL })
-        .bind(&f.client)
-        .bind(&f.client)
-        .bind(&f.workflow)
-        .bind(&f.workflow)
-        .bind(&f.trainee)
-        .bind(&f.trainee)
+         WHERE {clause}
+         ORDER BY {order} LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    // Audited: `sql` is static text and numbered placeholders (see `list_where`); every
+    // value a user gave is bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for v in values {
+        q = q.bind(v);
+    }
+    let rows = q
         .bind(f.limit.unwrap_or(500))
+        .bind(f.offset.max(0))
         .fetch_all(records.pool())
         .await?;
     Ok(rows
@@ -196,12 +376,180 @@ pub async fn list(records: &Records, f: &RunFilter) -> Result<Vec<RunSummary>, s
             });
             RunSummary {
                 state: state_of(&run, review.as_ref()),
+                stage: Stage::of(&run, review.as_ref()),
                 run,
                 review,
                 author_known: r.get::<i64, _>("author_known") > 0,
+                rows_done: r.get::<Option<i64>, _>("rows_done"),
             }
         })
         .collect())
+}
+
+/// How many runs the filter matches, on every page.
+pub async fn count(records: &Records, f: &RunFilter) -> Result<i64, sqlx::Error> {
+    let (clause, values) = list_where(f);
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id WHERE {clause}"
+    );
+    // Audited: `sql` is static text and numbered placeholders (see `list_where`); every
+    // value a user gave is bound.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for v in values {
+        q = q.bind(v);
+    }
+    Ok(q.fetch_one(records.pool()).await?.get::<i64, _>("n"))
+}
+
+/// One page of runs and the number of runs the filter matches.
+pub async fn page(records: &Records, f: &RunFilter) -> Result<RunPage, sqlx::Error> {
+    Ok(RunPage {
+        runs: list(records, f).await?,
+        total: count(records, f).await?,
+    })
+}
+
+/// The runs awaiting review just before and just after `run` in the review list (oldest
+/// first) that `reviewer` may decide (not her own): where "previous" and "next" lead.
+pub async fn neighbours(
+    pool: &AnyPool,
+    run: &RunRecord,
+    reviewer: &str,
+) -> Result<(Option<String>, Option<String>), sqlx::Error> {
+    const NEXT: &str = "SELECT runs.id FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
+         WHERE runs.status = 'succeeded' AND reviews.run_id IS NULL AND LOWER(runs.trainee) <> LOWER($1)
+           AND (runs.created_at > $2 OR (runs.created_at = $3 AND runs.id > $4))
+         ORDER BY runs.created_at ASC, runs.id ASC LIMIT 1";
+    const PREVIOUS: &str = "SELECT runs.id FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
+         WHERE runs.status = 'succeeded' AND reviews.run_id IS NULL AND LOWER(runs.trainee) <> LOWER($1)
+           AND (runs.created_at < $2 OR (runs.created_at = $3 AND runs.id < $4))
+         ORDER BY runs.created_at DESC, runs.id DESC LIMIT 1";
+    let at = run.created_at.to_rfc3339();
+    let mut found = Vec::with_capacity(2);
+    for sql in [PREVIOUS, NEXT] {
+        let row = sqlx::query(sql)
+            .bind(reviewer)
+            .bind(&at)
+            .bind(&at)
+            .bind(&run.id.0)
+            .fetch_optional(pool)
+            .await?;
+        found.push(row.map(|r| r.get::<String, _>("id")));
+    }
+    let next = found.pop().flatten();
+    let previous = found.pop().flatten();
+    Ok((previous, next))
+}
+
+/// The oldest run awaiting review that `reviewer` may decide (not her own), if any: where a
+/// reviewer goes after a decision.
+pub async fn next_for(pool: &AnyPool, reviewer: &str) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT runs.id FROM runs LEFT JOIN reviews ON reviews.run_id = runs.id
+         WHERE runs.status = 'succeeded' AND reviews.run_id IS NULL AND LOWER(runs.trainee) <> LOWER($1)
+         ORDER BY runs.created_at ASC, runs.id ASC LIMIT 1",
+    )
+    .bind(reviewer)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| r.get("id")))
+}
+
+/// A rejection of an earlier run, with that run.
+#[derive(Debug, Clone, Serialize)]
+pub struct EarlierRejection {
+    pub run: RunRecord,
+    pub review: Review,
+}
+
+/// Earlier rejected runs of the same client's workflow (created before `run`), newest first,
+/// at most `limit`: what the trainee was asked to fix before.
+pub async fn earlier_rejections(
+    pool: &AnyPool,
+    run: &RunRecord,
+    limit: i64,
+) -> Result<Vec<EarlierRejection>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT runs.*, reviews.run_id AS r_run_id, reviews.decision, reviews.reviewer, reviews.comment, reviews.decided_at
+         FROM runs JOIN reviews ON reviews.run_id = runs.id
+         WHERE runs.client = $1 AND runs.workflow = $2 AND reviews.decision = 'rejected' AND runs.id <> $3
+           AND runs.created_at <= $4
+         ORDER BY reviews.decided_at DESC LIMIT $5",
+    )
+    .bind(&run.client)
+    .bind(&run.workflow)
+    .bind(&run.id.0)
+    .bind(run.created_at.to_rfc3339())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| EarlierRejection {
+            run: run_from_row(r),
+            review: Review {
+                run_id: r.get("r_run_id"),
+                state: ReviewState::Rejected,
+                reviewer: r.get("reviewer"),
+                comment: r.get("comment"),
+                decided_at: r.get("decided_at"),
+            },
+        })
+        .collect())
+}
+
+/// The last approved run of the same client's workflow created before `run`: what its
+/// outputs are compared with.
+pub async fn last_approved_before(
+    pool: &AnyPool,
+    run: &RunRecord,
+) -> Result<Option<RunRecord>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT runs.* FROM runs JOIN reviews ON reviews.run_id = runs.id
+         WHERE runs.client = $1 AND runs.workflow = $2 AND reviews.decision = 'approved' AND runs.id <> $3
+           AND runs.created_at <= $4
+         ORDER BY runs.created_at DESC, runs.id DESC LIMIT 1",
+    )
+    .bind(&run.client)
+    .bind(&run.workflow)
+    .bind(&run.id.0)
+    .bind(run.created_at.to_rfc3339())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(run_from_row))
+}
+
+/// What approving a run pays its trainee, worked out the way the approval does it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Pay {
+    pub per_run: i64,
+    pub per_ok_row: i64,
+    /// Ok rows paid with this run (rows a rerun kept from an approved run were paid then).
+    pub ok_rows: u64,
+    /// Ok rows already paid with an earlier approved run.
+    pub paid_before: u64,
+    pub amount_yen: i64,
+}
+
+/// The rate and the amount approving `run` pays, as [`approve`] credits it.
+pub async fn pay_for(records: &Records, home: &Path, run: &RunRecord) -> Result<Pay, ReviewError> {
+    let rates = Rates::load(home)?;
+    let rate = rates
+        .for_run(&run.client, &run.workflow)
+        .ok_or_else(|| ReviewError::NoRate {
+            client: run.client.clone(),
+            workflow: run.workflow.clone(),
+        })?;
+    // Rows a rerun carried over from a run already approved were paid with that run.
+    let paid_before = crate::progress::ok_rows_paid_before(records, &run.id).await?;
+    let ok_rows = run.rows.ok.saturating_sub(paid_before);
+    Ok(Pay {
+        per_run: rate.per_run,
+        per_ok_row: rate.per_ok_row,
+        ok_rows,
+        paid_before,
+        amount_yen: rate.amount(ok_rows).ok_or(ReviewError::Overflow)?,
+    })
 }
 
 /// The distinct clients, workflows and trainees that have runs (for the list's filters);
@@ -374,24 +722,22 @@ async fn approve_to_end(
     }
     // Held for the admin until the credit has someone to go to.
     let author = author_check(records.pool(), &run).await?;
-    let rates = Rates::load(home)?;
-    let rate = rates
-        .for_run(&run.client, &run.workflow)
-        .ok_or_else(|| ReviewError::NoRate {
-            client: run.client.clone(),
-            workflow: run.workflow.clone(),
-        })?
-        .clone();
-    // Rows a rerun carried over from a run already approved were paid with that run.
-    let paid_before = crate::progress::ok_rows_paid_before(records, &run.id).await?;
+    // The same amount the run page showed before the click.
+    let pay = pay_for(records, home, &run).await?;
+    let rate = crate::payout::Rate {
+        client: run.client.clone(),
+        workflow: Some(run.workflow.clone()),
+        per_run: pay.per_run,
+        per_ok_row: pay.per_ok_row,
+    };
+    let amount = pay.amount_yen;
     let run = {
         let mut r = run;
-        r.rows.ok = r.rows.ok.saturating_sub(paid_before);
+        r.rows.ok = pay.ok_rows;
         // Credited to the user's own name (`author: Olena` is the user `olena`).
         r.trainee = author.name;
         r
     };
-    let amount = rate.amount(run.rows.ok).ok_or(ReviewError::Overflow)?;
     crate::run_files::fetch(records, home, &run.id, &run.folder).await?;
     let outputs = records.outputs(&run.id).await?;
     let now = Utc::now();

@@ -120,6 +120,28 @@ impl TestHome {
             .0
     }
 
+    /// Run Acme's invoice report, with `author:` set to `author`, on this CSV text (UTF-8);
+    /// the run's id.
+    pub async fn run_csv(&self, author: &str, csv: &str) -> String {
+        let text = std::fs::read_to_string(repo("workflows/invoice-report.yaml"))
+            .unwrap()
+            .replace("author: olena", &format!("author: {author}"));
+        let file = self.home().join(format!("invoice-report-{author}.yaml"));
+        std::fs::write(&file, text).unwrap();
+        let w = Workflow::load(&file).unwrap();
+        let input = self
+            .home()
+            .join(format!("input-{}.csv", runner::RunId::generate()));
+        std::fs::write(&input, csv).unwrap();
+        let mut opts = RunOptions::new(self.home());
+        opts.inputs.insert("invoices".into(), input);
+        runner::execute(&w, &self.state.records, opts)
+            .await
+            .unwrap()
+            .id
+            .0
+    }
+
     pub fn home(&self) -> &Path {
         self.dir.path()
     }
@@ -317,6 +339,18 @@ impl TestHome {
             "a file reached an inbox"
         );
     }
+}
+
+/// `n` invoices, all fine: every row ends ok. `amount(i)` is the i-th invoice's amount.
+pub fn clean_csv(n: usize, amount: impl Fn(usize) -> i64) -> String {
+    let mut s = String::from("請求書番号,取引先,金額,請求日\n");
+    for i in 1..=n {
+        s.push_str(&format!(
+            "INV-{i:04},株式会社アクメ,{},2026/10/31\n",
+            amount(i)
+        ));
+    }
+    s
 }
 
 /// `name=value` of a cookie set by a response.
