@@ -138,14 +138,16 @@ fn view<'a>(all: &'a mut BTreeMap<String, ClientView>, name: &str) -> &'a mut Cl
 const FLASH_COOKIE: &str = "kobo_done";
 
 /// Redirect to the admin page, which then says `done` (already in the admin's language).
-fn done(state: &AppState, cur: &Current, msg: Msg, anchor: &str) -> Response {
+fn done(state: &AppState, cur: &Current, msg: Msg) -> Response {
     let text = msg.text(cur.lang);
-    let cookie = crate::auth::set_cookie(state, FLASH_COOKIE, &crate::client::percent(&text), "/admin", Some(60));
-    (
-        [(header::SET_COOKIE, cookie)],
-        Redirect::to(&format!("/admin{anchor}")),
-    )
-        .into_response()
+    let cookie = crate::auth::set_cookie(
+        state,
+        FLASH_COOKIE,
+        &crate::client::percent(&text),
+        "/admin",
+        Some(60),
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()
 }
 
 /// The message a change left for this page, once.
@@ -303,7 +305,6 @@ pub async fn add_user(
         Msg::key("done_user_added")
             .with("name", u.name.clone())
             .with_key("role", format!("role_{role}")),
-        &format!("#user-{}", u.name),
     ))
 }
 
@@ -343,7 +344,6 @@ pub async fn set_role(
             .with("name", name.clone())
             .with_key("role", format!("role_{role}"))
             .with_key("before", format!("role_{}", before.role)),
-        &format!("#user-{name}"),
     ))
 }
 
@@ -385,12 +385,7 @@ async fn set_disabled(
     } else {
         Msg::key("done_enabled")
     };
-    Ok(done(
-        &state,
-        &cur,
-        msg.with("name", name.clone()),
-        &format!("#user-{name}"),
-    ))
+    Ok(done(&state, &cur, msg.with("name", name.clone())))
 }
 
 #[derive(Deserialize)]
@@ -418,7 +413,6 @@ pub async fn reset_password(
         &state,
         &cur,
         Msg::key("done_password").with("name", name.clone()),
-        &format!("#user-{name}"),
     ))
 }
 
@@ -436,19 +430,19 @@ pub async fn set_email(
 ) -> Result<Response, AppError> {
     cur.require(&[Role::Admin])?;
     let email = Some(f.email.trim()).filter(|e| !e.is_empty());
-    user::set_email(state.records.pool(), &cur.user().name, target(&name)?, email)
-        .await
-        .map_err(user_error)?;
+    user::set_email(
+        state.records.pool(),
+        &cur.user().name,
+        target(&name)?,
+        email,
+    )
+    .await
+    .map_err(user_error)?;
     let msg = match email {
         Some(e) => Msg::key("done_email").with("email", e),
         None => Msg::key("done_email_removed"),
     };
-    Ok(done(
-        &state,
-        &cur,
-        msg.with("name", name.clone()),
-        &format!("#user-{name}"),
-    ))
+    Ok(done(&state, &cur, msg.with("name", name.clone())))
 }
 
 #[derive(Deserialize)]
@@ -468,8 +462,9 @@ pub async fn set_client_lang(
     if !known.iter().any(|k| k == client) {
         return Err(AppError::NotFound);
     }
-    let lang = ClientLang::from_code(&f.lang)
-        .ok_or_else(|| AppError::BadRequest(Msg::key("err_unknown_client_lang").with("lang", f.lang.clone())))?;
+    let lang = ClientLang::from_code(&f.lang).ok_or_else(|| {
+        AppError::BadRequest(Msg::key("err_unknown_client_lang").with("lang", f.lang.clone()))
+    })?;
     let before = client_lang::get(state.records.pool(), client).await?;
     client_lang::set(state.records.pool(), &cur.user().name, client, lang).await?;
     Ok(done(
@@ -479,7 +474,6 @@ pub async fn set_client_lang(
             .with("client", client)
             .with_key("lang", format!("lang_{}", lang.code()))
             .with_key("before", format!("lang_{}", before.code())),
-        &format!("#client-{client}"),
     ))
 }
 
@@ -551,9 +545,15 @@ pub async fn set_rate(
     let client = f.client.trim();
     let known = known_clients(&state).await?;
     if !user::valid_name(client) || !known.iter().any(|k| k == client) {
-        let list = if known.is_empty() { "—".to_string() } else { known.join(", ") };
+        let list = if known.is_empty() {
+            "—".to_string()
+        } else {
+            known.join(", ")
+        };
         return Err(AppError::BadRequest(
-            Msg::key("err_unknown_client").with("client", client).with("known", list),
+            Msg::key("err_unknown_client")
+                .with("client", client)
+                .with("known", list),
         ));
     }
     let workflow = Some(f.workflow.trim()).filter(|w| !w.is_empty() && *w != "*");
@@ -563,7 +563,8 @@ pub async fn set_rate(
         per_run: yen_field(&f.per_run, "per_run")?,
         per_ok_row: yen_field(&f.per_ok_row, "per_ok_row")?,
     };
-    let mut rates = Rates::load(&state.home).map_err(|e| AppError::Conflict(e.to_string().into()))?;
+    let mut rates =
+        Rates::load(&state.home).map_err(|e| AppError::Conflict(e.to_string().into()))?;
     let before = rates.set(rate.clone()).map_err(rate_error)?;
     rates
         .save(&state.home)
@@ -572,7 +573,14 @@ pub async fn set_rate(
         Some(b) => format!("{} → {}", describe_rate(b), describe_rate(&rate)),
         None => format!("new: {}", describe_rate(&rate)),
     };
-    audit::append(state.records.pool(), &cur.user().name, "rate.set", client, Some(&detail)).await?;
+    audit::append(
+        state.records.pool(),
+        &cur.user().name,
+        "rate.set",
+        client,
+        Some(&detail),
+    )
+    .await?;
     let lang = cur.lang;
     let words = |r: &Rate| {
         Msg::key("rate_words")
@@ -580,7 +588,9 @@ pub async fn set_rate(
             .with("per_ok_row", lang.yen(r.per_ok_row))
             .text(lang)
     };
-    let task = workflow.map(String::from).unwrap_or_else(|| lang.t("all").to_string());
+    let task = workflow
+        .map(String::from)
+        .unwrap_or_else(|| lang.t("all").to_string());
     let msg = match &before {
         Some(b) => Msg::key("done_rate_changed").with("before", words(b)),
         None => Msg::key("done_rate_added"),
@@ -588,8 +598,9 @@ pub async fn set_rate(
     Ok(done(
         &state,
         &cur,
-        msg.with("client", client).with("workflow", task).with("rate", words(&rate)),
-        &format!("#client-{client}"),
+        msg.with("client", client)
+            .with("workflow", task)
+            .with("rate", words(&rate)),
     ))
 }
 
@@ -608,7 +619,8 @@ pub async fn remove_rate(
 ) -> Result<Response, AppError> {
     cur.require(&[Role::Admin])?;
     let workflow = Some(f.workflow.trim()).filter(|w| !w.is_empty());
-    let mut rates = Rates::load(&state.home).map_err(|e| AppError::Conflict(e.to_string().into()))?;
+    let mut rates =
+        Rates::load(&state.home).map_err(|e| AppError::Conflict(e.to_string().into()))?;
     let removed = rates
         .remove(f.client.trim(), workflow)
         .ok_or(AppError::NotFound)?;
@@ -631,7 +643,10 @@ pub async fn remove_rate(
             .with("client", removed.client.clone())
             .with(
                 "workflow",
-                removed.workflow.clone().unwrap_or_else(|| lang.t("all").to_string()),
+                removed
+                    .workflow
+                    .clone()
+                    .unwrap_or_else(|| lang.t("all").to_string()),
             )
             .with(
                 "rate",
@@ -640,6 +655,5 @@ pub async fn remove_rate(
                     .with("per_ok_row", lang.yen(removed.per_ok_row))
                     .text(lang),
             ),
-        &format!("#client-{}", removed.client),
     ))
 }

@@ -262,11 +262,7 @@ pub async fn upload(
     // The same content as a file already received for this task (queued, running or done):
     // the inbox would set it aside without running it, so say so now, in her words.
     let hash = runner::run_folder::bytes_sha256(&bytes);
-    if let Some(earlier) = state
-        .records
-        .same_input(&client, &workflow, &hash)
-        .await?
-    {
+    if let Some(earlier) = state.records.same_input(&client, &workflow, &hash).await? {
         audit::append(
             state.records.pool(),
             &cur.user().name,

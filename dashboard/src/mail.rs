@@ -207,7 +207,15 @@ pub async fn send_pending(records: &Records, home: &Path) -> Result<Sent, MailEr
             let lang = r.lang;
             let list: Vec<String> = awaiting
                 .iter()
-                .map(|run| format!("- {} / {} ({}): {}", run.client, run.workflow, run.trainee, run.input_name.as_deref().unwrap_or("—")))
+                .map(|run| {
+                    format!(
+                        "- {} / {} ({}): {}",
+                        run.client,
+                        run.workflow,
+                        run.trainee,
+                        run.input_name.as_deref().unwrap_or("—")
+                    )
+                })
                 .collect();
             let subject = lang
                 .t("mail_awaiting_subject")

@@ -105,7 +105,9 @@ pub enum UserError {
     LastAdmin(String),
     #[error("the account `{0}` is disabled; ask the admin to enable it")]
     Disabled(String),
-    #[error("`{0}` does not look like an e-mail address (name@example.jp); leave it empty for none")]
+    #[error(
+        "`{0}` does not look like an e-mail address (name@example.jp); leave it empty for none"
+    )]
     BadEmail(String),
     #[error("the users database could not be updated: {0}")]
     Database(#[from] sqlx::Error),
@@ -402,7 +404,9 @@ pub fn valid_email(s: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
 }
 
 /// Set (or with `None` remove) the e-mail address notices go to, with its audit entry.
@@ -427,13 +431,22 @@ pub async fn set_email(
     if done.rows_affected() == 0 {
         return Err(UserError::NoSuchUser(name.into()));
     }
-    crate::audit::append(&mut *tx, actor, "user.email", name, Some(email.unwrap_or("—"))).await?;
+    crate::audit::append(
+        &mut *tx,
+        actor,
+        "user.email",
+        name,
+        Some(email.unwrap_or("—")),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Every user's e-mail address, by user name (users without one are left out).
-pub async fn emails(pool: &AnyPool) -> Result<std::collections::BTreeMap<String, String>, sqlx::Error> {
+pub async fn emails(
+    pool: &AnyPool,
+) -> Result<std::collections::BTreeMap<String, String>, sqlx::Error> {
     let rows = sqlx::query("SELECT name, email FROM users WHERE email IS NOT NULL")
         .fetch_all(pool)
         .await?;

@@ -398,7 +398,11 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
     };
     let title: Title = match map.get("title") {
         Some(v) => r
-            .parse(v, "title", "`title` (`title: { ja: 請求書の入力, en: Invoice entry }`)")
+            .parse(
+                v,
+                "title",
+                "`title` (`title: { ja: 請求書の入力, en: Invoice entry }`)",
+            )
             .unwrap_or_default(),
         None => Title::default(),
     };
