@@ -31,7 +31,8 @@ pub struct Job {
     pub detail: Option<String>,
     pub rows_total: u64,
     pub rows_ok: u64,
-    pub rows_failed: u64,
+    /// Rows that did not end ok (failed, skipped, in doubt): the client's rows to check.
+    pub rows_to_check: u64,
     /// The reviewer's comment on a rejected run (for the trainee).
     pub comment: Option<String>,
     pub reviewer: Option<String>,
@@ -207,7 +208,7 @@ pub async fn jobs(
             detail,
             rows_total: s.run.rows.total,
             rows_ok: s.run.rows.ok,
-            rows_failed: s.run.rows.failed,
+            rows_to_check: s.run.rows.total.saturating_sub(s.run.rows.ok),
             comment: s
                 .review
                 .as_ref()

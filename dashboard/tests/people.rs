@@ -63,18 +63,17 @@ async fn a_client_sees_each_job_as_it_stands_in_her_language() {
     let h = TestHome::new().await;
     let queued = job(&h, RunStatus::Queued, "march.csv").await;
     let running = job(&h, RunStatus::Running, "april.csv").await;
-    for (i, row) in [2, 3, 4].iter().enumerate() {
+    for row in [2, 3, 4] {
         sqlx::query(
             "INSERT INTO run_row_progress (run_id, place, tbl, source_row, state, attempt, updated_at)
              VALUES ($1, $2, 'invoices', $3, 'ok', 1, '2026-01-01T00:00:00+00:00')",
         )
         .bind(&running.0)
         .bind(format!("invoices#1@{row}"))
-        .bind(*row as i64)
+        .bind(row as i64)
         .execute(h.state.records.pool())
         .await
         .unwrap();
-        let _ = i;
     }
     let unreadable = job(&h, RunStatus::Running, "may.csv").await;
     h.state
@@ -606,10 +605,13 @@ async fn a_delivery_has_the_result_columns_and_the_rows_to_check_in_the_clients_
     );
 }
 
+/// Messages a test server took: (recipients, the message as sent).
+type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
 /// A small SMTP server on a local socket: takes every message and keeps (recipients, data).
 struct SmtpServer {
     port: u16,
-    got: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+    got: Inbox,
 }
 
 impl SmtpServer {
@@ -617,7 +619,7 @@ impl SmtpServer {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let got: Arc<Mutex<Vec<(Vec<String>, String)>>> = Arc::default();
+        let got: Inbox = Arc::default();
         let keep = got.clone();
         tokio::spawn(async move {
             loop {
