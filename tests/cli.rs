@@ -241,7 +241,7 @@ fn invoice_report_from_a_shift_jis_csv() {
         show.contains("rows       10 ok, 1 failed, 1 skipped (of 12)"),
         "{show}"
     );
-    assert!(show.contains("row    3 (sheet row    4)  failed   #2.1.1 fail (line 33): invoice INV-2026-1003 has no amount (金額)"), "{show}");
+    assert!(show.contains("row    3 (sheet row    4)  failed   #2.1.1 fail (line 35): invoice INV-2026-1003 has no amount (金額)"), "{show}");
     assert!(show.contains("input      invoices.csv"), "{show}");
 }
 

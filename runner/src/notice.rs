@@ -57,7 +57,7 @@ pub async fn rejected_not_rerun(
         "SELECT runs.*, reviews.reviewer, reviews.comment, reviews.decided_at FROM runs
          JOIN reviews ON reviews.run_id = runs.id
          WHERE reviews.decision = 'rejected' AND LOWER(runs.trainee) = LOWER($1)
-           AND NOT EXISTS (SELECT 1 FROM runs again WHERE again.rerun_of = runs.id)
+           AND NOT EXISTS (SELECT 1 FROM runs later WHERE later.rerun_of = runs.id)
          ORDER BY reviews.decided_at DESC",
     )
     .bind(trainee)
