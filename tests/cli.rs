@@ -241,7 +241,7 @@ fn invoice_report_from_a_shift_jis_csv() {
         show.contains("rows       10 ok, 1 failed, 1 skipped (of 12)"),
         "{show}"
     );
-    assert!(show.contains("row    3 (sheet row    4)  failed   #2.1.1 fail (line 33): invoice INV-2026-1003 has no amount (金額)"), "{show}");
+    assert!(show.contains("row    3 (sheet row    4)  failed   #2.1.1 fail (line 35): invoice INV-2026-1003 has no amount (金額)"), "{show}");
     assert!(show.contains("input      invoices.csv"), "{show}");
 }
 
@@ -815,7 +815,7 @@ fn no_browser_process_outlives_a_run_that_fails_or_times_out() {
         ),
         (
             "times-out",
-            "  - open: \"{{ params.portal_url }}/slow?ms=60000\"\n  - wait_for: { css: \".slow-content\", timeout_secs: 600 }\n    timeout_secs: 2\n",
+            "  - open: \"{{ params.portal_url }}/slow?ms=60000\"\n  - wait_for: { css: \".slow-content\" }\n    timeout_secs: 2\n",
             "step #7 wait_for (line 15): no element matching css \".slow-content\" appeared within 2s",
         ),
         (

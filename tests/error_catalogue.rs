@@ -206,6 +206,10 @@ fn cases() -> Vec<Case> {
         steps("A misspelt top-level key", "step:\n  - log: hi\n"),
         steps("No steps at all", "steps: []\n"),
         steps(
+            "A `title` in a language kobo does not show (only `ja`, `en`, `uk`)",
+            "title: { ja: 請求書の入力, fr: Saisie des factures }\nsteps:\n  - log: hi\n",
+        ),
+        steps(
             "`version` written as a list",
             "version: [1, 2]\nsteps:\n  - log: hi\n",
         ),

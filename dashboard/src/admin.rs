@@ -3,7 +3,13 @@
 //! The admin adds users, changes a user's role (and a client user's client), disables and
 //! enables users and resets passwords; every change is admin-only, needs the form's CSRF token
 //! and is written to the audit log (in `runner::user`, in the change's own transaction).
-//! Rates are edited in `<home>/rates.yaml`; this page shows them, read-only, per client.
+//!
+//! Rates are set here too (checked: whole yen, not negative, not absurd; audited). They stay
+//! in `<home>/rates.yaml`, written whole and renamed into place: one readable file the admin
+//! can still back up or edit by hand, and the approval reads it as before, so the next
+//! approval pays the new rate. Each client's language (her deliveries' words) is set here.
+//!
+//! After each change the page says what changed, in words, and how to undo it.
 
 use crate::AppState;
 use crate::auth::Current;
@@ -12,9 +18,11 @@ use crate::csrf_form::{CsrfForm, NoFields};
 use crate::error::{AppError, Msg};
 use crate::page::render;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
-use runner::payout::{Rate, Rates, rates_path};
+use runner::client_lang::{self, ClientLang};
+use runner::payout::{Rate, RateChangeError, Rates, rates_path};
 use runner::user::{self, User, UserError};
 use runner::{Role, audit};
 use serde::{Deserialize, Serialize};
@@ -37,6 +45,8 @@ pub struct ClientView {
     pub tasks: Vec<String>,
     pub has_inbox: bool,
     pub rates: Vec<Rate>,
+    /// The language of the client's deliveries (`ja` until the admin chooses).
+    pub lang: &'static str,
 }
 
 /// Every client kobo knows of: from client users, from `rates.yaml` and from the inbox folders.
@@ -124,14 +134,58 @@ fn view<'a>(all: &'a mut BTreeMap<String, ClientView>, name: &str) -> &'a mut Cl
     })
 }
 
-pub async fn page(State(state): State<AppState>, cur: Current) -> Result<Response, AppError> {
+/// The cookie that carries "what just changed" from a change to the page shown after it.
+const FLASH_COOKIE: &str = "kobo_done";
+
+/// Redirect to the admin page, which then says `done` (already in the admin's language).
+fn done(state: &AppState, cur: &Current, msg: Msg) -> Response {
+    let text = msg.text(cur.lang);
+    let cookie = crate::auth::set_cookie(
+        state,
+        FLASH_COOKIE,
+        &crate::client::percent(&text),
+        "/admin",
+        Some(60),
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/admin")).into_response()
+}
+
+/// The message a change left for this page, once.
+fn take_flash(headers: &HeaderMap) -> Option<String> {
+    let raw = crate::auth::cookie(headers, FLASH_COOKIE)?;
+    #[derive(Deserialize)]
+    struct M {
+        m: String,
+    }
+    serde_urlencoded::from_str::<M>(&format!("m={raw}"))
+        .ok()
+        .map(|m| m.m)
+        .filter(|m| !m.is_empty())
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    cur: Current,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     cur.require(&[Role::Admin])?;
+    let flash = take_flash(&headers);
     let users = user::list(state.records.pool()).await?;
     let (rates, rates_error) = match Rates::load(&state.home) {
         Ok(r) => (r.rates, None),
         Err(e) => (vec![], Some(e.to_string())),
     };
-    let clients = clients(&state.home, &users, &rates);
+    let mut clients = clients(&state.home, &users, &rates);
+    let langs = client_lang::all(state.records.pool()).await?;
+    for c in &mut clients {
+        c.lang = langs
+            .iter()
+            .find(|(n, _)| *n == c.name)
+            .map(|(_, l)| *l)
+            .unwrap_or_default()
+            .code();
+    }
+    let emails = user::emails(state.records.pool()).await?;
     let audit = audit::recent(state.records.pool(), 100).await?;
     let html = render(
         "admin.html",
@@ -145,9 +199,22 @@ pub async fn page(State(state): State<AppState>, cur: Current) -> Result<Respons
             rates_example => RATES_EXAMPLE,
             audit => Value::from_serialize(&audit),
             roles => Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            emails => Value::from_serialize(&emails),
+            flash => flash,
+            client_langs => ClientLang::ALL.iter().map(|l| l.code()).collect::<Vec<_>>(),
+            max_per_run => runner::payout::MAX_PER_RUN,
+            max_per_ok_row => runner::payout::MAX_PER_OK_ROW,
         },
     )?;
-    Ok(html.into_response())
+    let mut resp = html.into_response();
+    if flash.is_some() {
+        // Said once: a reload shows the page without it.
+        let clear = crate::auth::set_cookie(&state, FLASH_COOKIE, "", "/admin", Some(0));
+        if let Ok(v) = clear.parse() {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
 }
 
 /// A user error as the admin sees it: 404 for an unknown user, 409 for the last admin,
@@ -166,6 +233,7 @@ fn user_error(e: UserError) -> AppError {
             Msg::key("err_client_not_allowed").with_key("role", format!("role_{r}")),
         ),
         UserError::WeakPassword => AppError::BadRequest(Msg::key("err_weak_password")),
+        UserError::BadEmail(e) => AppError::BadRequest(Msg::key("err_bad_email").with("email", e)),
         e @ (UserError::Hash(_) | UserError::Database(_) | UserError::Disabled(_)) => {
             AppError::Internal(e.to_string())
         }
@@ -173,6 +241,9 @@ fn user_error(e: UserError) -> AppError {
 }
 
 fn parse_role(role: &str) -> Result<Role, AppError> {
+    if role.trim().is_empty() {
+        return Err(AppError::BadRequest(Msg::key("err_choose_role")));
+    }
     role.parse()
         .map_err(|_| AppError::BadRequest(Msg::key("err_unknown_role").with("role", role)))
 }
@@ -194,9 +265,13 @@ fn target(name: &str) -> Result<&str, AppError> {
 #[derive(Deserialize)]
 pub struct NewUser {
     name: String,
+    /// Chosen on purpose: the form starts with no role, and an empty one is refused.
+    #[serde(default)]
     role: String,
     client: Option<String>,
     password: String,
+    #[serde(default)]
+    email: Option<String>,
 }
 
 pub async fn add_user(
@@ -219,7 +294,18 @@ pub async fn add_user(
         Some(role.as_str()),
     )
     .await?;
-    Ok(Redirect::to("/admin").into_response())
+    if let Some(email) = f.email.as_deref().filter(|e| !e.trim().is_empty()) {
+        user::set_email(pool, &cur.user().name, &u.name, Some(email))
+            .await
+            .map_err(user_error)?;
+    }
+    Ok(done(
+        &state,
+        &cur,
+        Msg::key("done_user_added")
+            .with("name", u.name.clone())
+            .with_key("role", format!("role_{role}")),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -239,6 +325,9 @@ pub async fn set_role(
     // A client field left filled in from before does not stop a client user becoming staff.
     let client = client_field(&f.client).filter(|_| role == Role::Client);
     check_known_client(&state, role, client).await?;
+    let before = user::get(state.records.pool(), target(&name)?)
+        .await?
+        .ok_or(AppError::NotFound)?;
     user::set_role(
         state.records.pool(),
         &cur.user().name,
@@ -248,7 +337,14 @@ pub async fn set_role(
     )
     .await
     .map_err(user_error)?;
-    Ok(Redirect::to("/admin").into_response())
+    Ok(done(
+        &state,
+        &cur,
+        Msg::key("done_role")
+            .with("name", name.clone())
+            .with_key("role", format!("role_{role}"))
+            .with_key("before", format!("role_{}", before.role)),
+    ))
 }
 
 /// `POST /admin/users/{name}/disable`: no more logging in; their sessions end now.
@@ -284,7 +380,12 @@ async fn set_disabled(
     )
     .await
     .map_err(user_error)?;
-    Ok(Redirect::to("/admin").into_response())
+    let msg = if disabled {
+        Msg::key("done_disabled")
+    } else {
+        Msg::key("done_enabled")
+    };
+    Ok(done(&state, &cur, msg.with("name", name.clone())))
 }
 
 #[derive(Deserialize)]
@@ -308,5 +409,251 @@ pub async fn reset_password(
     )
     .await
     .map_err(user_error)?;
-    Ok(Redirect::to("/admin").into_response())
+    Ok(done(
+        &state,
+        &cur,
+        Msg::key("done_password").with("name", name.clone()),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /admin/users/{name}/email`: where notices go (empty: none).
+pub async fn set_email(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    CsrfForm(cur, f): CsrfForm<EmailForm>,
+) -> Result<Response, AppError> {
+    cur.require(&[Role::Admin])?;
+    let email = Some(f.email.trim()).filter(|e| !e.is_empty());
+    user::set_email(
+        state.records.pool(),
+        &cur.user().name,
+        target(&name)?,
+        email,
+    )
+    .await
+    .map_err(user_error)?;
+    let msg = match email {
+        Some(e) => Msg::key("done_email").with("email", e),
+        None => Msg::key("done_email_removed"),
+    };
+    Ok(done(&state, &cur, msg.with("name", name.clone())))
+}
+
+#[derive(Deserialize)]
+pub struct ClientLangForm {
+    lang: String,
+}
+
+/// `POST /admin/clients/{name}/lang`: the language of a client's deliveries and e-mails.
+pub async fn set_client_lang(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    CsrfForm(cur, f): CsrfForm<ClientLangForm>,
+) -> Result<Response, AppError> {
+    cur.require(&[Role::Admin])?;
+    let client = target(&name)?;
+    let known = known_clients(&state).await?;
+    if !known.iter().any(|k| k == client) {
+        return Err(AppError::NotFound);
+    }
+    let lang = ClientLang::from_code(&f.lang).ok_or_else(|| {
+        AppError::BadRequest(Msg::key("err_unknown_client_lang").with("lang", f.lang.clone()))
+    })?;
+    let before = client_lang::get(state.records.pool(), client).await?;
+    client_lang::set(state.records.pool(), &cur.user().name, client, lang).await?;
+    Ok(done(
+        &state,
+        &cur,
+        Msg::key("done_client_lang")
+            .with("client", client)
+            .with_key("lang", format!("lang_{}", lang.code()))
+            .with_key("before", format!("lang_{}", before.code())),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RateForm {
+    client: String,
+    /// Empty: the client's general rate.
+    #[serde(default)]
+    workflow: String,
+    per_run: String,
+    per_ok_row: String,
+}
+
+/// A whole number of yen as typed (`1,200`, ` 500 `, `1200円`), or the field's error.
+fn yen_field(text: &str, what: &'static str) -> Result<i64, AppError> {
+    let cleaned: String = text
+        .trim()
+        .trim_end_matches('円')
+        .trim_start_matches('¥')
+        .chars()
+        .filter(|c| *c != ',' && !c.is_whitespace())
+        .collect();
+    cleaned.parse::<i64>().map_err(|_| {
+        AppError::BadRequest(
+            Msg::key("err_rate_number")
+                .with_key("what", what)
+                .with("value", text.trim()),
+        )
+    })
+}
+
+fn rate_error(e: RateChangeError) -> AppError {
+    AppError::BadRequest(match e {
+        RateChangeError::Negative { what, value } => Msg::key("err_rate_negative")
+            .with_key("what", what_key(what))
+            .with("value", value.to_string()),
+        RateChangeError::TooLarge { what, value, max } => Msg::key("err_rate_too_large")
+            .with_key("what", what_key(what))
+            .with("value", value.to_string())
+            .with("max", max.to_string()),
+        RateChangeError::BadName(n) => Msg::key("err_bad_client").with("client", n),
+    })
+}
+
+fn what_key(what: &str) -> &'static str {
+    if what.contains("per run") {
+        "per_run"
+    } else {
+        "per_ok_row"
+    }
+}
+
+fn describe_rate(r: &Rate) -> String {
+    format!(
+        "{}/{}: {} yen per run + {} yen per row",
+        r.client,
+        r.workflow.as_deref().unwrap_or("*"),
+        r.per_run,
+        r.per_ok_row
+    )
+}
+
+/// `POST /admin/rates`: set a client's rate (for one workflow, or all of them).
+pub async fn set_rate(
+    State(state): State<AppState>,
+    CsrfForm(cur, f): CsrfForm<RateForm>,
+) -> Result<Response, AppError> {
+    cur.require(&[Role::Admin])?;
+    let client = f.client.trim();
+    let known = known_clients(&state).await?;
+    if !user::valid_name(client) || !known.iter().any(|k| k == client) {
+        let list = if known.is_empty() {
+            "—".to_string()
+        } else {
+            known.join(", ")
+        };
+        return Err(AppError::BadRequest(
+            Msg::key("err_unknown_client")
+                .with("client", client)
+                .with("known", list),
+        ));
+    }
+    let workflow = Some(f.workflow.trim()).filter(|w| !w.is_empty() && *w != "*");
+    let rate = Rate {
+        client: client.to_string(),
+        workflow: workflow.map(String::from),
+        per_run: yen_field(&f.per_run, "per_run")?,
+        per_ok_row: yen_field(&f.per_ok_row, "per_ok_row")?,
+    };
+    let mut rates =
+        Rates::load(&state.home).map_err(|e| AppError::Conflict(e.to_string().into()))?;
+    let before = rates.set(rate.clone()).map_err(rate_error)?;
+    rates
+        .save(&state.home)
+        .map_err(|e| AppError::Internal(format!("writing rates.yaml: {e}")))?;
+    let detail = match &before {
+        Some(b) => format!("{} → {}", describe_rate(b), describe_rate(&rate)),
+        None => format!("new: {}", describe_rate(&rate)),
+    };
+    audit::append(
+        state.records.pool(),
+        &cur.user().name,
+        "rate.set",
+        client,
+        Some(&detail),
+    )
+    .await?;
+    let lang = cur.lang;
+    let words = |r: &Rate| {
+        Msg::key("rate_words")
+            .with("per_run", lang.yen(r.per_run))
+            .with("per_ok_row", lang.yen(r.per_ok_row))
+            .text(lang)
+    };
+    let task = workflow
+        .map(String::from)
+        .unwrap_or_else(|| lang.t("all").to_string());
+    let msg = match &before {
+        Some(b) => Msg::key("done_rate_changed").with("before", words(b)),
+        None => Msg::key("done_rate_added"),
+    };
+    Ok(done(
+        &state,
+        &cur,
+        msg.with("client", client)
+            .with("workflow", task)
+            .with("rate", words(&rate)),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RemoveRateForm {
+    client: String,
+    #[serde(default)]
+    workflow: String,
+}
+
+/// `POST /admin/rates/remove`: take a rate away (runs it covered cannot be approved until
+/// another rate covers them).
+pub async fn remove_rate(
+    State(state): State<AppState>,
+    CsrfForm(cur, f): CsrfForm<RemoveRateForm>,
+) -> Result<Response, AppError> {
+    cur.require(&[Role::Admin])?;
+    let workflow = Some(f.workflow.trim()).filter(|w| !w.is_empty());
+    let mut rates =
+        Rates::load(&state.home).map_err(|e| AppError::Conflict(e.to_string().into()))?;
+    let removed = rates
+        .remove(f.client.trim(), workflow)
+        .ok_or(AppError::NotFound)?;
+    rates
+        .save(&state.home)
+        .map_err(|e| AppError::Internal(format!("writing rates.yaml: {e}")))?;
+    audit::append(
+        state.records.pool(),
+        &cur.user().name,
+        "rate.remove",
+        &removed.client,
+        Some(&describe_rate(&removed)),
+    )
+    .await?;
+    let lang = cur.lang;
+    Ok(done(
+        &state,
+        &cur,
+        Msg::key("done_rate_removed")
+            .with("client", removed.client.clone())
+            .with(
+                "workflow",
+                removed
+                    .workflow
+                    .clone()
+                    .unwrap_or_else(|| lang.t("all").to_string()),
+            )
+            .with(
+                "rate",
+                Msg::key("rate_words")
+                    .with("per_run", lang.yen(removed.per_run))
+                    .with("per_ok_row", lang.yen(removed.per_ok_row))
+                    .text(lang),
+            ),
+    ))
 }

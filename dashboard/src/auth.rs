@@ -33,6 +33,10 @@ pub struct Current {
     pub session: Session,
     pub lang: Lang,
     pub token: String,
+    /// What is new for this user, counted for the header: runs to review (reviewers and
+    /// admins), rejected runs not run again (a trainee), deliveries since her last visit
+    /// (a client).
+    pub notices: i64,
 }
 
 impl Current {
@@ -65,10 +69,12 @@ impl Current {
             .as_deref()
             .and_then(Lang::from_code)
             .unwrap_or(browser);
+        let notices = notices_for(state, &session.user).await?;
         Ok(Some(Current {
             session,
             lang,
             token,
+            notices,
         }))
     }
 }
@@ -87,6 +93,23 @@ impl FromRequestParts<AppState> for Current {
             .await?
             .ok_or(AppError::LoginRequired { page })
     }
+}
+
+/// The count in the header: what this user has waiting for them.
+async fn notices_for(state: &AppState, user: &runner::User) -> Result<i64, AppError> {
+    use runner::notice;
+    let pool = state.records.pool();
+    Ok(match user.role {
+        Role::Admin | Role::Reviewer => notice::awaiting_count(pool).await?,
+        Role::Trainee => notice::rejected_not_rerun(pool, &user.name).await?.len() as i64,
+        Role::Client => match &user.client {
+            Some(c) => {
+                let seen = notice::seen_at(pool, &user.name).await?;
+                notice::deliveries_since(pool, c, seen.as_deref()).await?
+            }
+            None => 0,
+        },
+    })
 }
 
 /// The language the browser asks for.
@@ -110,7 +133,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn set_cookie(
+pub(crate) fn set_cookie(
     state: &AppState,
     name: &str,
     value: &str,
@@ -345,6 +368,7 @@ fn is_local_path(back: &str) -> bool {
 pub async fn home(cur: Current) -> Redirect {
     match cur.user().role {
         Role::Client => Redirect::to("/client"),
+        Role::Trainee => Redirect::to("/work"),
         _ => Redirect::to("/runs"),
     }
 }

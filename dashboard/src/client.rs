@@ -6,6 +6,7 @@ use crate::auth::Current;
 use crate::csrf_form::check_csrf;
 use crate::error::{AppError, Msg};
 use crate::files::send_file;
+use crate::job;
 use crate::page::render;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -54,6 +55,26 @@ pub fn inbox_workflows(home: &std::path::Path, client: &str) -> Vec<String> {
 #[derive(Deserialize, Default)]
 pub struct ClientQuery {
     uploaded: Option<String>,
+    /// An upload with the same content as a file already received: its name.
+    duplicate: Option<String>,
+    /// When that earlier file was received (RFC 3339).
+    earlier: Option<String>,
+}
+
+/// A delivered file for the page, marked new when it came after her last visit.
+#[derive(serde::Serialize)]
+struct DeliveryView {
+    file_name: String,
+    delivered_at: String,
+    title: String,
+    new: bool,
+}
+
+/// A task the client can send a file to: its folder name and what she calls it.
+#[derive(serde::Serialize)]
+struct Task {
+    name: String,
+    title: String,
 }
 
 pub async fn page(
@@ -62,6 +83,7 @@ pub async fn page(
     Query(q): Query<ClientQuery>,
 ) -> Result<Response, AppError> {
     let client = client_of(&cur)?;
+    let pool = state.records.pool();
     let runs = review::list(
         &state.records,
         &RunFilter {
@@ -71,17 +93,48 @@ pub async fn page(
         },
     )
     .await?;
-    let deliveries = delivery::for_client(state.records.pool(), &client).await?;
+    let workflows_dir = state.reruns.as_ref().map(|r| r.workflows.as_path());
+    let titles = job::titles(pool, &state.home, workflows_dir, &client).await;
+    let jobs = job::jobs(pool, &runs, &titles, cur.lang, job::Reader::Client).await;
+    // New deliveries are those after her last visit; this visit counts as seen from now.
+    let seen = runner::notice::seen_at(pool, &cur.user().name).await?;
+    runner::notice::mark_seen(pool, &cur.user().name).await?;
+    let workflow_of: std::collections::BTreeMap<&str, &str> = runs
+        .iter()
+        .map(|s| (s.run.id.0.as_str(), s.run.workflow.as_str()))
+        .collect();
+    let deliveries: Vec<DeliveryView> = delivery::for_client(pool, &client)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryView {
+            title: workflow_of
+                .get(d.run_id.as_str())
+                .map(|w| job::title_for(&titles, w, cur.lang))
+                .unwrap_or_default(),
+            new: seen.as_deref().is_none_or(|s| d.delivered_at.as_str() > s),
+            file_name: d.file_name,
+            delivered_at: d.delivered_at,
+        })
+        .collect();
+    let tasks: Vec<Task> = inbox_workflows(&state.home, &client)
+        .into_iter()
+        .map(|name| Task {
+            title: job::title_for(&titles, &name, cur.lang),
+            name,
+        })
+        .collect();
     let html = render(
         "client.html",
         cur.lang,
         Some(&cur),
         context! {
             client => client,
-            runs => Value::from_serialize(&runs),
+            jobs => Value::from_serialize(&jobs),
             deliveries => Value::from_serialize(&deliveries),
             uploaded => q.uploaded,
-            workflows => inbox_workflows(&state.home, &client),
+            duplicate => q.duplicate,
+            earlier => q.earlier,
+            tasks => Value::from_serialize(&tasks),
             accepted => ACCEPTED.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(","),
         },
     )?;
@@ -206,6 +259,25 @@ pub async fn upload(
             return Err(AppError::BadRequest(Msg::key("err_choose_task")));
         }
     };
+    // The same content as a file already received for this task (queued, running or done):
+    // the inbox would set it aside without running it, so say so now, in her words.
+    let hash = runner::run_folder::bytes_sha256(&bytes);
+    if let Some(earlier) = state.records.same_input(&client, &workflow, &hash).await? {
+        audit::append(
+            state.records.pool(),
+            &cur.user().name,
+            "upload.duplicate",
+            &format!("inbox/{client}/{workflow}/{name}"),
+            Some(&format!("same content as run {}", earlier.id)),
+        )
+        .await?;
+        return Ok(Redirect::to(&format!(
+            "/client?duplicate={}&earlier={}",
+            percent(&name),
+            percent(&earlier.created_at.to_rfc3339())
+        ))
+        .into_response());
+    }
     // Two uploads of one name in the same second are two files: the second gets `-2` after
     // the time, and no upload ever replaces a file waiting in the inbox.
     let names = (1..=MAX_SAME_SECOND).map(|n| match n {
@@ -234,7 +306,8 @@ pub async fn upload(
     Ok(Redirect::to(&format!("/client?uploaded={}", percent(&name))).into_response())
 }
 
-fn percent(s: &str) -> String {
+/// Percent-encode everything but letters, digits and `._-` (for a URL's query or a cookie).
+pub(crate) fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"._-".contains(&b) {

@@ -209,6 +209,10 @@ mod tests {
         let values: Vec<String> = match built_from {
             "role_" => Role::ALL.iter().map(|r| r.as_str().into()).collect(),
             "verdict_" => verdicts.iter().map(|v| v.to_string()).collect(),
+            "lang_" => runner::client_lang::ClientLang::ALL
+                .iter()
+                .map(|l| l.code().into())
+                .collect(),
             "status_" => run_statuses.iter().map(|s| s.to_string()).collect(),
             "state_" => review_states.iter().map(|s| s.to_string()).collect(),
             "stage_" => stages.iter().map(|s| s.to_string()).collect(),

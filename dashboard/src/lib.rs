@@ -11,8 +11,11 @@
 //!   [`sheet_view`]: a sheet as the reviewer reads it (numbers, dates, pages, differences).
 //! - [`ledger`]: a trainee's approved work and monthly statements (xlsx).
 //! - [`client`]: a client's jobs, deliveries and uploads.
-//! - [`admin`]: users and roles (add, change role, disable, reset password), clients and
-//!   their rates, the audit log.
+//! - [`trainee`]: a trainee's own work: what to do next on rejected runs, every run's status.
+//! - [`job`]: `Job`, a run in plain words for its client or trainee (status, reason, title).
+//! - [`mail`]: notices by e-mail (SMTP), sent every minute when configured.
+//! - [`admin`]: users and roles (add, change role, disable, reset password, e-mail), clients
+//!   (language, rates), the audit log.
 //! - [`page`]: embedded templates and security headers; [`i18n`]: English, Japanese, Ukrainian.
 //! - [`error`]: `AppError`, the status and message a user sees, on a page like the others
 //!   (in their language, with their menu); [`files`]: sending files.
@@ -28,10 +31,13 @@ pub mod error;
 pub mod files;
 pub mod groups;
 pub mod i18n;
+pub mod job;
 pub mod ledger;
+pub mod mail;
 pub mod page;
 pub mod runs;
 pub mod sheet_view;
+pub mod trainee;
 
 pub use error::AppError;
 pub use i18n::Lang;
@@ -95,6 +101,7 @@ pub fn app(state: AppState) -> Router {
         .route("/runs/{id}/files/{*path}", get(runs::file))
         .route("/groups", get(groups::page))
         .route("/groups/runs/{id}/first-review", post(groups::first_review))
+        .route("/work", get(trainee::page))
         .route("/ledger", get(ledger::page))
         .route("/ledger/{file}", get(ledger::statement))
         .route("/client", get(client::page))
@@ -109,6 +116,10 @@ pub fn app(state: AppState) -> Router {
         .route("/admin/users/{name}/disable", post(admin::disable))
         .route("/admin/users/{name}/enable", post(admin::enable))
         .route("/admin/users/{name}/password", post(admin::reset_password))
+        .route("/admin/users/{name}/email", post(admin::set_email))
+        .route("/admin/clients/{name}/lang", post(admin::set_client_lang))
+        .route("/admin/rates", post(admin::set_rate))
+        .route("/admin/rates/remove", post(admin::remove_rate))
         .route("/static/style.css", get(page::stylesheet))
         .route("/static/review.js", get(page::review_script))
         .fallback(error::not_found)
@@ -138,11 +149,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Notices by e-mail, when configured (`mail.yaml` or `KOBO_SMTP_URL`); never in the way.
+    let notices = tokio::spawn(mail::notice_loop(
+        state.records.clone(),
+        state.home.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     // The connection's address: the login limit counts failed attempts per address.
-    axum::serve(
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    notices.abort();
+    served
 }

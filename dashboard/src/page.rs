@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("groups.html", include_str!("../templates/groups.html")),
     ("client.html", include_str!("../templates/client.html")),
     ("admin.html", include_str!("../templates/admin.html")),
+    ("work.html", include_str!("../templates/work.html")),
     ("error.html", include_str!("../templates/error.html")),
 ];
 
@@ -93,6 +94,7 @@ pub fn render(
         user => cur.map(|c| Value::from_serialize(c.user())),
         chosen_lang => cur.and_then(|c| c.user().lang.clone()),
         csrf => cur.map(|c| c.session.csrf.clone()),
+        notices => cur.map(|c| c.notices).unwrap_or(0),
     };
     let html = env()
         .get_template(name)?

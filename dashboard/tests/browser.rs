@@ -411,3 +411,136 @@ async fn a_reviewer_works_through_the_queue_with_the_keyboard_and_bulk_approval(
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// What overflows a page at the browser's width: the page's own width, elements that stick
+/// out on the right (but inside a box that scrolls on its own), and status badges broken
+/// over lines.
+const OVERFLOW: &str = r#"
+const w = window.innerWidth;
+const out = [];
+if (document.documentElement.scrollWidth > w) out.push(`the page is ${document.documentElement.scrollWidth}px wide`);
+const scrolls = (e) => { for (let p = e.parentElement; p; p = p.parentElement) { const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll' || o === 'hidden') return true; } return false; };
+for (const e of document.querySelectorAll('body *')) {
+  const r = e.getBoundingClientRect();
+  if (r.width > 0 && r.right > w + 1 && !scrolls(e)) out.push(`${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className} ends at ${Math.round(r.right)}px`);
+}
+for (const b of document.querySelectorAll('.badge')) {
+  if (b.getClientRects().length > 1 || b.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(b).fontSize) * 1.6) out.push(`the badge "${b.textContent}" wraps`);
+}
+return out.slice(0, 10);
+"#;
+
+#[tokio::test]
+async fn every_page_fits_a_phone_and_the_client_reads_her_jobs_in_japanese() {
+    use runner::record::{RunEnd, RunRecord};
+    use runner::{RunId, RunStatus, Workflow};
+    let h = TestHome::new().await;
+    // Sato's jobs as the queue leaves them: one waiting, one that could not read its file.
+    let w = Workflow::load(&common::repo("workflows/invoice-report.yaml")).unwrap();
+    let mut ids = Vec::new();
+    for (input, fail) in [("2026-04.csv", false), ("2026-05.csv", true)] {
+        let id = RunId::generate();
+        let r = RunRecord::new(
+            &id,
+            &w,
+            Some((input.into(), format!("h-{id}"))),
+            RunStatus::Queued,
+            &format!("runs/{id}"),
+        );
+        h.state.records.insert(&r).await.unwrap();
+        if fail {
+            h.state
+                .records
+                .set_status(&id, RunStatus::Running)
+                .await
+                .unwrap();
+            let end = RunEnd::failed(
+                "the file `2026-05.csv` is not a CSV or spreadsheet kobo can read",
+                "reading input `invoices`",
+                Default::default(),
+                1,
+            );
+            h.state.records.finish(&id, &end).await.unwrap();
+        }
+        ids.push(id);
+    }
+    runner::user::set_lang(h.state.records.pool(), "sato", Some("ja"))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dashboard::serve(listener, h.state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let driver = ChromeDriver::start();
+    let s = Session {
+        c: driver.browser().await,
+        base,
+        shots: None,
+    };
+    s.c.set_window_size(390, 844).await.unwrap();
+    let width: serde_json::Value =
+        s.c.execute("return window.innerWidth", vec![])
+            .await
+            .unwrap();
+    assert!(
+        width.as_i64().unwrap() <= 400,
+        "the window is {width} px wide"
+    );
+    let check = |page: String| {
+        let s = &s;
+        async move {
+            let found: serde_json::Value = s.c.execute(OVERFLOW, vec![]).await.unwrap();
+            assert_eq!(found, serde_json::json!([]), "{page} at 390 px");
+        }
+    };
+
+    s.go("/login").await;
+    check("/login".into()).await;
+    s.login("sato").await;
+    let jobs = s.text("#jobs").await;
+    assert!(jobs.contains("開始待ち"), "{jobs}");
+    assert!(
+        jobs.contains("停止しました") && jobs.contains("ファイルを読み込めませんでした"),
+        "{jobs}"
+    );
+    assert!(
+        jobs.contains("担当者が確認中") && jobs.contains("月次請求書のチェック"),
+        "{jobs}"
+    );
+    check("/client".into()).await;
+    s.logout().await;
+
+    for (who, pages) in [
+        (
+            "olena",
+            vec![
+                "/work".to_string(),
+                "/runs".into(),
+                "/ledger".into(),
+                format!("/runs/{}", h.runs[0]),
+            ],
+        ),
+        (
+            "kenji",
+            vec![
+                "/runs".into(),
+                "/runs?view=all".into(),
+                format!("/runs/{}", h.runs[1]),
+            ],
+        ),
+        ("admin", vec!["/admin".into(), "/ledger".into()]),
+    ] {
+        s.login(who).await;
+        for p in pages {
+            s.go(&p).await;
+            check(format!("{p} as {who}")).await;
+        }
+        s.logout().await;
+    }
+
+    s.c.close().await.unwrap();
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

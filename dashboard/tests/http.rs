@@ -1123,7 +1123,7 @@ async fn the_admin_sees_every_client_and_its_rates() {
         "order-entry",
         "inbox/beta/",
         "runs cannot be approved until a rate is added",
-        "Rates are set in a file",
+        "Where the rates are kept",
         "per_ok_row: 20",
     ] {
         assert!(b.contains(expected), "admin page lacks {expected}: {b}");

@@ -133,6 +133,8 @@ pub struct Execution<'a> {
     loop_number: BTreeMap<String, usize>,
     /// Places of rows that have started something that may change the outside world.
     touched: std::collections::BTreeSet<String>,
+    /// The client's language for `with_results` (see `client_lang`); none: `result` / `error`.
+    results_lang: Option<crate::client_lang::ClientLang>,
     /// A browser step ran since the last row ended: that row's progress is kept at once.
     used_browser: bool,
     /// Rows (by place) in which a step that changes the outside world went through, and
@@ -222,6 +224,7 @@ impl<'a> Execution<'a> {
             book: None,
             loop_number: loop_numbers(&w.steps),
             touched: Default::default(),
+            results_lang: None,
             used_browser: false,
             sent: BTreeMap::new(),
             sent_count: 0,
@@ -718,16 +721,61 @@ impl<'a> Execution<'a> {
         }
     }
 
+    /// Write the outcome columns in the client's language (see `client_lang`).
+    pub fn set_results_lang(&mut self, lang: Option<crate::client_lang::ClientLang>) {
+        self.results_lang = lang;
+    }
+
+    /// The words of the outcome columns: the client's, or `result` / `error`.
+    pub(crate) fn result_words(&self) -> crate::client_lang::ResultWords {
+        self.results_lang
+            .map(|l| l.words())
+            .unwrap_or(crate::client_lang::ResultWords::PLAIN)
+    }
+
+    /// Whether the outputs are for a client (a queued run), who gets a sheet of rows to check.
+    pub(crate) fn for_client(&self) -> bool {
+        self.results_lang.is_some()
+    }
+
     pub(crate) fn add_result_columns(&self, table: &str, t: &mut Table) {
         let Some(outcomes) = self.results.get(table) else {
             return;
         };
-        let rc = t.ensure_column("result");
-        let ec = t.ensure_column("error");
+        let words = self.result_words();
+        let rc = t.ensure_column(words.result);
+        let ec = t.ensure_column(words.error);
         for (row, o) in t.rows.iter_mut().zip(outcomes) {
-            row[rc] = Cell::text(o.status.as_str());
+            row[rc] = Cell::text(words.status(o.status));
             row[ec] = o.message.clone().map(Cell::text).unwrap_or_default();
         }
+    }
+
+    /// The rows of `table` that did not end ok, as the client finds them: the row's number
+    /// in her own sheet, its outcome and message, in the client's words.
+    pub(crate) fn rows_to_check(&self, table: &str) -> Vec<Vec<Cell>> {
+        let Some(outcomes) = self.results.get(table) else {
+            return Vec::new();
+        };
+        let words = self.result_words();
+        let source_rows = self
+            .tables
+            .get(table)
+            .map(|t| t.source_rows.clone())
+            .unwrap_or_default();
+        outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.status != RowStatus::Ok)
+            .map(|(i, o)| {
+                let row = source_rows.get(i).copied().unwrap_or(i + 1);
+                vec![
+                    Cell::Int(row as i64),
+                    Cell::text(words.status(o.status)),
+                    o.message.clone().map(Cell::text).unwrap_or_default(),
+                ]
+            })
+            .collect()
     }
 
     /// Record a file of this run in the records (kind: input, output, screenshot, page).

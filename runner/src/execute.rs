@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub again: bool,
     /// Told the name of each step as it starts (see `Execution::trace_steps`).
     pub step_trace: Option<crate::engine::StepTrace>,
+    /// Write the outcome columns of `with_results` (and the sheet of rows to check) in the
+    /// client's language; `None` (a run started by hand) writes `result` / `error`.
+    pub results_lang: Option<crate::client_lang::ClientLang>,
 }
 
 impl RunOptions {
@@ -57,6 +60,7 @@ impl RunOptions {
             worker: None,
             again: false,
             step_trace: None,
+            results_lang: None,
         }
     }
 }
@@ -301,6 +305,7 @@ async fn execute_once(
         exec.keep_rows(book);
         exec.set_limits(limits);
         exec.trace_steps(opts.step_trace.clone());
+        exec.set_results_lang(opts.results_lang);
         // Dropping `exec.run()` stops the steps at their next await point (between steps or
         // rows, or inside a `pause`); what they wrote so far stays in the run folder.
         // A panic in the steps is a bug in kobo; caught here, it fails the run with a

@@ -41,6 +41,8 @@
 //! - [`delivery`]: `Delivery`, an approved run's outputs copied into the client's outbox.
 //! - [`pending_delivery`]: `PendingDelivery`, so that copies of an approval cut short are taken back.
 //! - [`payout`]: rates set by the admin (`rates.yaml`) and the trainees' ledger, in yen.
+//! - [`client_lang`]: `ClientLang`, the language each client reads (her deliveries' words).
+//! - [`notice`]: `Notice`, what a person should hear about (runs to review, a rejection, a delivery).
 //! - [`user`]: `User` and `Role`, password hashes; [`session`]: dashboard logins and CSRF tokens.
 //! - [`login_limit`]: `Lockout`, logins refused after too many failed attempts (per name, per address).
 //! - [`audit`]: the append-only log of who did what.
@@ -51,6 +53,7 @@ pub mod browser;
 pub mod cancel;
 pub mod catalogue;
 pub mod child_run;
+pub mod client_lang;
 pub mod definition_error;
 pub mod delivery;
 pub mod engine;
@@ -61,6 +64,7 @@ pub mod group;
 pub mod inbox;
 pub mod limits;
 pub mod login_limit;
+pub mod notice;
 pub mod payout;
 pub mod pending_delivery;
 pub mod progress;

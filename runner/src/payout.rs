@@ -73,6 +73,26 @@ pub enum RateError {
     },
 }
 
+/// The most a rate may pay, in yen: per approved run and per row done. More is surely a
+/// typing mistake (an extra zero), refused rather than paid.
+pub const MAX_PER_RUN: i64 = 100_000;
+pub const MAX_PER_OK_ROW: i64 = 10_000;
+
+/// A rate the admin typed that cannot be kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RateChangeError {
+    #[error("{what} is {value} yen; a rate is 0 yen or more")]
+    Negative { what: &'static str, value: i64 },
+    #[error("{what} is {value} yen, more than {max} yen; check for an extra zero")]
+    TooLarge {
+        what: &'static str,
+        value: i64,
+        max: i64,
+    },
+    #[error("`{0}` is not a valid client or workflow name")]
+    BadName(String),
+}
+
 fn at_line(line: Option<usize>) -> String {
     line.map(|l| format!(" on line {l}")).unwrap_or_default()
 }
@@ -115,6 +135,54 @@ impl Rates {
             });
         }
         Ok(rates)
+    }
+
+    /// Set the rate for a client (and one of its workflows, or all with `None`), replacing
+    /// the one there; the rate it replaced, if any.
+    pub fn set(&mut self, rate: Rate) -> Result<Option<Rate>, RateChangeError> {
+        for name in std::iter::once(&rate.client).chain(rate.workflow.iter()) {
+            if !crate::workflow::is_slug(name) {
+                return Err(RateChangeError::BadName(name.clone()));
+            }
+        }
+        for (what, value, max) in [
+            ("the rate per run", rate.per_run, MAX_PER_RUN),
+            ("the rate per row done", rate.per_ok_row, MAX_PER_OK_ROW),
+        ] {
+            if value < 0 {
+                return Err(RateChangeError::Negative { what, value });
+            }
+            if value > max {
+                return Err(RateChangeError::TooLarge { what, value, max });
+            }
+        }
+        let same = |r: &Rate| r.client == rate.client && r.workflow == rate.workflow;
+        match self.rates.iter_mut().find(|r| same(r)) {
+            Some(r) => Ok(Some(std::mem::replace(r, rate))),
+            None => {
+                self.rates.push(rate);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Remove the rate for a client's workflow (or the client's general one); the one removed.
+    pub fn remove(&mut self, client: &str, workflow: Option<&str>) -> Option<Rate> {
+        let i = self
+            .rates
+            .iter()
+            .position(|r| r.client == client && r.workflow.as_deref() == workflow)?;
+        Some(self.rates.remove(i))
+    }
+
+    /// Write `<home>/rates.yaml` (a temporary file renamed into place: never half a file).
+    /// The file stays the store, so the admin may still edit it by hand.
+    pub fn save(&self, home: &Path) -> std::io::Result<()> {
+        let yaml = serde_yaml::to_string(self).map_err(std::io::Error::other)?;
+        let text = format!(
+            "# Rates in yen, kept by the admin page (or edited by hand). A rate naming the workflow\n# wins over the client's general one.\n{yaml}"
+        );
+        crate::delivery::write_atomic(home, "rates.yaml", text.as_bytes()).map(|_| ())
     }
 
     /// The rate for a client's workflow: the workflow's own, else the client's general one.

@@ -124,6 +124,11 @@ pub fn move_no_replace(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// sha256 of a file, in hex.
+/// sha256 of bytes in memory (an upload not yet written), as [`file_sha256`] writes it.
+pub fn bytes_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 pub fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
     let mut reader = BufReader::new(File::open(path)?);
     let mut hasher = Sha256::new();

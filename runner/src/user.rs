@@ -105,6 +105,10 @@ pub enum UserError {
     LastAdmin(String),
     #[error("the account `{0}` is disabled; ask the admin to enable it")]
     Disabled(String),
+    #[error(
+        "`{0}` does not look like an e-mail address (name@example.jp); leave it empty for none"
+    )]
+    BadEmail(String),
     #[error("the users database could not be updated: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -386,6 +390,70 @@ fn hash_password(password: &str) -> Result<String, UserError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| UserError::Hash(e.to_string()))
+}
+
+/// A plausible e-mail address: one `@` with something on each side, a dot in the domain, no
+/// spaces or line breaks (a header could be forged with one), at most 254 bytes.
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+}
+
+/// Set (or with `None` remove) the e-mail address notices go to, with its audit entry.
+pub async fn set_email(
+    pool: &AnyPool,
+    actor: &str,
+    name: &str,
+    email: Option<&str>,
+) -> Result<(), UserError> {
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    if let Some(e) = email
+        && !valid_email(e)
+    {
+        return Err(UserError::BadEmail(e.to_string()));
+    }
+    let mut tx = crate::record::begin_write(pool).await?;
+    let done = sqlx::query("UPDATE users SET email = $1 WHERE name = $2")
+        .bind(email)
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(UserError::NoSuchUser(name.into()));
+    }
+    crate::audit::append(
+        &mut *tx,
+        actor,
+        "user.email",
+        name,
+        Some(email.unwrap_or("—")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Every user's e-mail address, by user name (users without one are left out).
+pub async fn emails(
+    pool: &AnyPool,
+) -> Result<std::collections::BTreeMap<String, String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT name, email FROM users WHERE email IS NOT NULL")
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("name"), r.get("email")))
+        .collect())
 }
 
 pub(crate) fn user_from_row(r: &sqlx::any::AnyRow) -> User {

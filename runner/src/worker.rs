@@ -293,6 +293,12 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
     opts.timeout = shared.settings.run_timeout;
     opts.worker = Some(shared.settings.name.clone());
     opts.step_trace = shared.settings.step_trace.clone();
+    // A queued run is for its client: its outcome columns are written in her language.
+    opts.results_lang = Some(
+        crate::client_lang::get(records.pool(), &record.client)
+            .await
+            .map_err(|e| retry(e.into()))?,
+    );
     let cancel = CancelToken::new();
     opts.cancel = Some(cancel.clone());
 

@@ -27,6 +27,9 @@ pub struct Workflow {
     pub hash: String,
     pub name: String,
     pub description: String,
+    /// What the client calls this task, per language (`title: { ja: 請求書の入力 }`): shown
+    /// to the client on her page instead of `name`.
+    pub title: Title,
     /// The trainee who wrote it (credited for approved runs).
     pub author: String,
     pub client: String,
@@ -44,6 +47,36 @@ pub struct Workflow {
     /// Where each value is written in `source` (for messages at run time, such as a column
     /// the real file does not have).
     pub positions: Arc<SourceMap>,
+}
+
+/// `title: { ja: 請求書の入力, en: Invoice entry, uk: Введення рахунків }`: the task as the
+/// client knows it. Any language may be left out; the client sees her own, else another.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Title {
+    #[serde(default)]
+    pub ja: Option<String>,
+    #[serde(default)]
+    pub en: Option<String>,
+    #[serde(default)]
+    pub uk: Option<String>,
+}
+
+impl Title {
+    /// The title in `lang` (`ja`, `en`, `uk`), else in Japanese, English, Ukrainian.
+    pub fn get(&self, lang: &str) -> Option<&str> {
+        let own = match lang {
+            "ja" => &self.ja,
+            "en" => &self.en,
+            "uk" => &self.uk,
+            _ => &None,
+        };
+        [own, &self.ja, &self.en, &self.uk]
+            .into_iter()
+            .flatten()
+            .map(|t| t.trim())
+            .find(|t| !t.is_empty())
+    }
 }
 
 /// A table the workflow reads from its input file(s).
@@ -121,6 +154,7 @@ impl Default for BrowserSettings {
 const TOP_KEYS: &[&str] = &[
     "name",
     "description",
+    "title",
     "author",
     "client",
     "version",
@@ -362,6 +396,16 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
             .unwrap_or_default(),
         None => String::new(),
     };
+    let title: Title = match map.get("title") {
+        Some(v) => r
+            .parse(
+                v,
+                "title",
+                "`title` (`title: { ja: 請求書の入力, en: Invoice entry }`)",
+            )
+            .unwrap_or_default(),
+        None => Title::default(),
+    };
     let version = match map.get("version") {
         None => "1".into(),
         Some(v @ (Value::String(_) | Value::Number(_))) => scalar_text(v),
@@ -442,6 +486,7 @@ fn read_top(r: &mut Reader, root: &Value, file: &Path, text: &str) -> Option<Wor
         // A missing name is already reported; keep going so the steps are checked too.
         name: name.unwrap_or_default(),
         description,
+        title,
         author: author.unwrap_or_default(),
         client: client.unwrap_or_default(),
         version,

@@ -92,7 +92,7 @@ fn unknown_keys_get_a_suggestion() {
         errors(&format!("{HEAD}step:\n  - log: hi\n")),
         vec![
             "w.yaml:1:1: the workflow needs `steps`: the list of things the bot does\n  hint: add `steps:` followed by a list of steps",
-            "w.yaml:4:1: unknown key `step` in the workflow\n  hint: did you mean `steps`? Allowed keys here: name, description, author, client, version, inputs, params, secrets, timeout_minutes, retry, browser, limits, steps",
+            "w.yaml:4:1: unknown key `step` in the workflow\n  hint: did you mean `steps`? Allowed keys here: name, description, title, author, client, version, inputs, params, secrets, timeout_minutes, retry, browser, limits, steps",
         ]
     );
 }

@@ -617,7 +617,8 @@ async fn write(
             x.add_result_columns(&table, &mut t);
             // `with_results` asks for the outcome columns: keep them when `columns` picks the others.
             if !columns.is_empty() {
-                for c in ["result", "error"] {
+                let words = x.result_words();
+                for c in [words.result, words.error] {
                     if t.column_index(c).is_some() && !columns.iter().any(|x| x == c) {
                         columns.push(c.to_string());
                     }
@@ -634,6 +635,24 @@ async fn write(
             .map(|(column, format)| ColumnFormat { column, format })
             .collect();
         prepared.push((sheet_name, t, formats));
+    }
+    // A client's workbook ends with the rows she should look at, by their row in her file.
+    if a.with_results && x.for_client() && !is_csv {
+        let words = x.result_words();
+        let mut check = Table::new(vec![
+            words.row.to_string(),
+            words.result.to_string(),
+            words.error.to_string(),
+        ]);
+        for table in a.table.iter().chain(a.sheets.iter().map(|s| &s.table)) {
+            for row in x.rows_to_check(table) {
+                let n = check.rows.len() + 2;
+                check.push_row(row, n);
+            }
+        }
+        if !check.rows.is_empty() {
+            prepared.push((words.check_sheet.to_string(), check, Vec::new()));
+        }
     }
     let result = if is_csv {
         let encoding = match a.encoding.as_deref() {
