@@ -623,11 +623,15 @@ pub async fn show(
         }
         _ => None,
     };
+    // Whether this version of the workflow passed its own test cases (`kobo test`).
+    let tests =
+        runner::bot_test::result_for(&state.records, &d.run.workflow, &d.run.workflow_hash).await?;
     let html = render(
         "run.html",
         cur.lang,
         Some(&cur),
         context! {
+            tests => Value::from_serialize(&tests),
             run => Value::from_serialize(&d.run),
             review => Value::from_serialize(&review),
             state => review_state.as_str(),

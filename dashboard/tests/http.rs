@@ -2170,3 +2170,46 @@ async fn review_of(h: &TestHome, run: &str) -> Option<runner::Review> {
         .await
         .unwrap()
 }
+
+/// The reviewer sees whether the version of the workflow that made a run passed its own test
+/// cases (`kobo test` keeps the result by the workflow file's hash).
+#[tokio::test]
+async fn the_run_page_says_whether_the_workflows_version_passed_its_tests() {
+    let h = TestHome::new().await;
+    let id = &h.runs[0];
+    let kenji = h.login("kenji").await;
+    let before = h.get(&format!("/runs/{id}"), Some(&kenji)).await;
+    assert!(
+        before.body.contains("not run for this version"),
+        "{}",
+        before.body
+    );
+    let run = h
+        .state
+        .records
+        .get(&runner::RunId(id.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    runner::bot_test::keep_result(
+        &h.state.records,
+        &runner::bot_test::TestRecord {
+            workflow: run.workflow.clone(),
+            workflow_hash: run.workflow_hash.clone(),
+            cases: 2,
+            passed: 1,
+            failed_cases: vec!["october".into()],
+            tested_at: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    let after = h.get(&format!("/runs/{id}"), Some(&kenji)).await;
+    assert!(
+        after
+            .body
+            .contains("1 of 2 test cases passed at this version: october"),
+        "{}",
+        after.body
+    );
+}
