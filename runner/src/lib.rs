@@ -1,7 +1,7 @@
 //! kobo's engine.
 //!
 //! Reading workflows:
-//! - [`workflow`]: `Workflow`, a trainee's bot read from YAML; [`step`]: `Step` and its kinds.
+//! - [`workflow`]: `Workflow`, a trainee's bot read from YAML; [`steps`]: `Step` and its kinds, by family (table, control, browser).
 //! - [`validate`]: checks names (tables, columns, params, secrets) after the file is read.
 //! - [`reader`], [`source_map`], [`definition_error`]: errors that point at `file:line:col`.
 //! - [`bot_test`]: a workflow's test cases (`kobo test`): inputs and expected outputs.
