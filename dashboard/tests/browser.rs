@@ -544,3 +544,42 @@ async fn every_page_fits_a_phone_and_the_client_reads_her_jobs_in_japanese() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// Screenshots of Japanese pages show the glyphs, not one repeated box: without a Japanese
+/// font (Debian's chromium has none unless `fonts-noto-cjk` is installed, which
+/// `scripts/install-deps` does) every kanji is drawn as the same empty box, so two different
+/// words of the same length would give the same picture.
+#[tokio::test]
+async fn screenshots_of_japanese_text_show_its_glyphs() {
+    let driver = ChromeDriver::start();
+    let c = driver.browser().await;
+    let page = "<html lang=ja><meta charset=utf-8><body style='margin:0;background:#fff'>\
+        <span id=a style='font-size:40px;color:#000'>請求書番号</span><br>\
+        <span id=b style='font-size:40px;color:#000'>東京都港区</span></body></html>";
+    c.goto(&format!(
+        "data:text/html;charset=utf-8,{}",
+        page.replace(' ', "%20").replace('#', "%23")
+    ))
+    .await
+    .unwrap();
+    let shot = |id: &'static str| {
+        let c = c.clone();
+        async move {
+            c.find(Locator::Id(id))
+                .await
+                .unwrap()
+                .screenshot()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("the Japanese text was not drawn at all ({e}): no usable font; install fonts-noto-cjk")
+                })
+        }
+    };
+    let (a, b) = (shot("a").await, shot("b").await);
+    assert!(!a.is_empty() && !b.is_empty());
+    assert_ne!(
+        a, b,
+        "two different Japanese words render as the same picture: no Japanese font (install fonts-noto-cjk)"
+    );
+    c.close().await.unwrap();
+}
