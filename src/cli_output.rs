@@ -83,7 +83,7 @@ impl RunDisplay {
 
 pub fn outcome_summary(o: &RunOutcome, home: &Path) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "\nrun {}: {}", o.id, o.status);
+    let _ = writeln!(s, "\nrun {}: {}", o.id, status_word(o.status));
     let _ = writeln!(s, "rows: {}", row_counts(&o.rows));
     if let Some(e) = &o.error {
         let _ = writeln!(s, "error: {e}");
@@ -106,15 +106,45 @@ pub fn outcome_summary(o: &RunOutcome, home: &Path) -> String {
 }
 
 /// `10 ok, 0 failed, 0 skipped (of 10)`, with `, 1 in doubt` when a row is.
+/// The language of the terminal's words the dashboard also has (statuses, row outcomes):
+/// `KOBO_LANG` (`en`, `ja`, `uk`), else the locale (`LANG=ja_JP.UTF-8`), else English.
+pub fn lang() -> dashboard::i18n::Lang {
+    use dashboard::i18n::Lang;
+    static LANG: std::sync::OnceLock<Lang> = std::sync::OnceLock::new();
+    *LANG.get_or_init(|| {
+        let from = |var: &str| {
+            let v = std::env::var(var).ok()?;
+            Lang::from_code(v.get(..2)?)
+        };
+        from("KOBO_LANG")
+            .or_else(|| from("LC_ALL"))
+            .or_else(|| from("LC_MESSAGES"))
+            .or_else(|| from("LANG"))
+            .unwrap_or(Lang::En)
+    })
+}
+
+/// A run's status in the user's language (`succeeded`, `完了`, …).
+fn status_word(status: runner::RunStatus) -> String {
+    lang().t(&format!("status_{}", status.as_str())).to_string()
+}
+
 fn row_counts(c: &runner::run::RowCounts) -> String {
+    let t = |k: &str| lang().t(k).to_string();
     let doubt = if c.in_doubt > 0 {
-        format!(", {} in doubt", c.in_doubt)
+        format!(", {} {}", c.in_doubt, t("in_doubt"))
     } else {
         String::new()
     };
     format!(
-        "{} ok, {} failed, {} skipped{doubt} (of {})",
-        c.ok, c.failed, c.skipped, c.total
+        "{} {}, {} {}, {} {}{doubt} (of {})",
+        c.ok,
+        t("ok"),
+        c.failed,
+        t("failed"),
+        c.skipped,
+        t("skipped"),
+        c.total
     )
 }
 
@@ -147,7 +177,7 @@ pub fn runs_table(runs: &[RunRecord]) -> String {
             "{:<26}  {:<22}  {:<10}  {:>6} {:>6} {:>6}  {:>10}  {}",
             r.id.0,
             truncate(&r.workflow, 22),
-            r.status.as_str(),
+            status_word(r.status),
             r.rows.ok,
             r.rows.failed,
             r.rows.skipped,
@@ -214,7 +244,12 @@ pub fn run_detail(
             .map(|h| &h[..12.min(h.len())])
             .unwrap_or("-")
     );
-    let _ = writeln!(s, "status     {} (attempt {})", r.status, r.attempt);
+    let _ = writeln!(
+        s,
+        "status     {} (attempt {})",
+        status_word(r.status),
+        r.attempt
+    );
     let _ = writeln!(
         s,
         "started    {}   took {}",

@@ -31,6 +31,8 @@ impl Kobo {
         c.args(args)
             .current_dir(repo())
             .env("KOBO_HOME", self.home.path())
+            // The tests read English words unless a test asks for another language.
+            .env("KOBO_LANG", "en")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
     }
@@ -182,6 +184,35 @@ fn a_runs_output_is_the_input_of_the_next_workflow() {
         "{}",
         named.stderr()
     );
+}
+
+/// The words the dashboard has in the user's language are in it in the terminal too:
+/// `KOBO_LANG=ja` (or a Japanese locale) gives Japanese statuses and row outcomes.
+#[test]
+fn statuses_and_row_outcomes_in_the_users_language() {
+    let kobo = Kobo::new().env("KOBO_LANG", "ja");
+    let out = kobo
+        .run(&[
+            "run",
+            "workflows/invoice-report.yaml",
+            "--input",
+            "fixtures/clients/acme/invoices.csv",
+        ])
+        .success();
+    assert!(out.stdout().contains(": 完了"), "{}", out.stdout());
+    assert_eq!(out.field("rows"), "10 成功, 1 失敗, 1 スキップ (of 12)");
+    let runs = kobo.run(&["runs"]).success().stdout();
+    assert!(runs.contains("完了"), "{runs}");
+    let english = Kobo::new().env("KOBO_LANG", "en");
+    let out = english
+        .run(&[
+            "run",
+            "workflows/invoice-report.yaml",
+            "--input",
+            "fixtures/clients/acme/invoices.csv",
+        ])
+        .success();
+    assert_eq!(out.field("rows"), "10 ok, 1 failed, 1 skipped (of 12)");
 }
 
 #[test]

@@ -79,6 +79,7 @@ impl Kobo {
         let mut c = Command::new(KOBO);
         c.args(args)
             .env("KOBO_HOME", home)
+            .env("KOBO_LANG", "en")
             .env("KOBO_LOG", "warn,runner=info,runner::run_folder=off");
         if let Some(url) = &self.records_url {
             c.env("KOBO_RECORDS", url);
