@@ -80,6 +80,7 @@ pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {
         run_timeout: None,
         heartbeat_secs: 5,
         in_process: false,
+        no_warm_browser: false,
     };
     serve::serve(
         home,
