@@ -16,9 +16,10 @@
 //! dead owner and the next browser start sweeps them ([`super::sweep_orphans`]).
 
 use super::driver::Driver;
-use super::{BrowserConfig, BrowserError, capabilities, session_error};
+use super::{BrowserConfig, BrowserError, ChromeCommand, capabilities, session_error};
 use fantoccini::ClientBuilder;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -333,7 +334,7 @@ async fn start_warm(config: &BrowserConfig, number: u64) -> Result<Warm, Browser
     driver.wait_ready(config.launch_timeout).await?;
     let caps = capabilities(config, &chromium, &driver.profile_dir());
     let connect = async {
-        ClientBuilder::native()
+        ClientBuilder::new(super::loopback())
             .capabilities(caps)
             .connect(&driver.url())
             .await
@@ -362,6 +363,16 @@ async fn start_warm(config: &BrowserConfig, number: u64) -> Result<Warm, Browser
         .await
         .map_err(not_created)?
         .unwrap_or_default();
+    // The first DevTools command of a session is slow (0.2 to 1 s here: chromedriver
+    // connects to the tab): pay it now, with the command the run sends when it takes it.
+    let downloads = driver.profile_dir().with_file_name("downloads");
+    client
+        .issue_cmd(ChromeCommand::new(
+            "Browser.setDownloadBehavior",
+            json!({ "behavior": "allow", "downloadPath": downloads.to_string_lossy() }),
+        ))
+        .await
+        .map_err(not_created)?;
     // The session outlives this client: the run attaches to it, and ends it.
     client.persist().await.map_err(not_created)?;
     drop(client);
