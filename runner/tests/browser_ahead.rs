@@ -179,7 +179,7 @@ async fn each_run_takes_a_browser_started_ahead_and_none_sees_the_last_runs_cook
 }
 
 #[tokio::test]
-async fn a_run_without_a_browser_step_leaves_the_waiting_browser_for_the_next() {
+async fn a_run_that_opens_no_page_leaves_the_waiting_browser_for_the_next() {
     let portal = portal::start().await.unwrap();
     let ahead = BrowserAhead::new(BrowserConfig::default());
     ahead.start().await;

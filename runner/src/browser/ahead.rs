@@ -133,8 +133,24 @@ impl std::fmt::Debug for BrowserAhead {
 
 /// A waiting browser lent to one run; give it back with [`BrowserAhead::run_ended`].
 pub struct Lent {
-    warm: Warm,
+    /// `None` once given back.
+    warm: Option<Warm>,
+    waiting: WaitingBrowser,
     taken: Arc<AtomicBool>,
+    owner: BrowserAhead,
+}
+
+impl Drop for Lent {
+    /// Dropped without [`BrowserAhead::run_ended`] (the run's job was dropped halfway): the
+    /// browser is closed (its driver's drop kills it) and the slot is free for the next.
+    fn drop(&mut self) {
+        if self.warm.take().is_some()
+            && let Ok(mut slot) = self.owner.inner.slot.try_lock()
+            && matches!(*slot, Slot::Lent)
+        {
+            *slot = Slot::Empty;
+        }
+    }
 }
 
 impl Lent {
@@ -144,13 +160,13 @@ impl Lent {
     pub fn offer(&self) -> BrowserOffer {
         let taken = self.taken.clone();
         BrowserOffer::new(
-            self.warm.waiting.clone(),
+            self.waiting.clone(),
             Arc::new(move || taken.store(true, Ordering::SeqCst)),
         )
     }
 
     pub fn waiting(&self) -> &WaitingBrowser {
-        &self.warm.waiting
+        &self.waiting
     }
 
     pub fn mark_taken(&self) {
@@ -230,8 +246,10 @@ impl BrowserAhead {
         if warm.driver.is_running() {
             *slot = Slot::Lent;
             return Some(Lent {
-                warm: *warm,
+                waiting: warm.waiting.clone(),
+                warm: Some(*warm),
                 taken: Arc::new(AtomicBool::new(false)),
+                owner: self.clone(),
             });
         }
         drop(slot);
@@ -244,17 +262,19 @@ impl BrowserAhead {
     /// one run) and a new browser is started ahead; one it did not take waits on. Without
     /// a loan (it started its own), one is started ahead if none waits.
     pub async fn run_ended(&self, lent: Option<Lent>) {
-        if let Some(lent) = lent {
+        if let Some(mut lent) = lent
+            && let Some(warm) = lent.warm.take()
+        {
             let taken = lent.taken.load(Ordering::SeqCst);
             {
                 let mut slot = self.inner.slot.lock().await;
                 if !taken && !self.inner.stopped.load(Ordering::SeqCst) {
-                    *slot = Slot::Ready(Box::new(lent.warm));
+                    *slot = Slot::Ready(Box::new(warm));
                     return;
                 }
                 *slot = Slot::Empty;
             }
-            lent.warm.driver.shutdown().await;
+            warm.driver.shutdown().await;
         }
         self.start().await;
     }
