@@ -771,8 +771,9 @@ fn serve_sets_secure_cookies_when_asked() {
 /// `kobo serve` keeps a browser started ahead of its next browser run: every run after the
 /// first takes one instead of starting its own, each with a fresh profile (each run checks
 /// that the page shows none of the cookie and local storage the run before it kept), one
-/// browser waits between runs, and none is left when kobo stops. `--no-warm-browser` keeps
-/// none: each run starts its own and nothing runs between runs.
+/// browser waits between runs, and none is left when kobo stops (after a `kill -9`: when it
+/// starts again). `--no-warm-browser` keeps none: each run starts its own and nothing runs
+/// between runs.
 #[tokio::test]
 async fn serve_gives_each_browser_run_a_fresh_browser_started_ahead() {
     let portal = portal::start().await.unwrap();
@@ -849,6 +850,26 @@ async fn serve_gives_each_browser_run_a_fresh_browser_started_ahead() {
         } else {
             assert_eq!(how, ["own", "own", "own"], "{}", k.log("serve"));
         }
+        let pid = if warm {
+            // Killed with SIGKILL, kobo cannot close the waiting browser; the next start does.
+            k.kill(pid);
+            assert!(!runner::browser::processes_mentioning(tmp.path()).is_empty());
+            let pid = k.start_env("serve", flags, &[("TMPDIR", tmp.path().to_str().unwrap())]);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !runner::browser::processes_mentioning(tmp.path()).is_empty()
+                || browser_folders(tmp.path()) != 0
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "the browser a killed kobo left is still there\n{}",
+                    k.log("serve")
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            pid
+        } else {
+            pid
+        };
         Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status()

@@ -130,6 +130,9 @@ pub async fn run_worker(
         ahead: ahead.clone(),
     });
     tracing::info!(worker = %name, concurrency, warm_browser = ahead.is_some(), "worker started");
+    // What a worker killed with SIGKILL left (its browser started ahead, its runs' browsers)
+    // goes now, not only at the next browser start.
+    let _ = tokio::task::spawn_blocking(crate::browser::sweep_orphans).await;
     let shutdown = {
         let ahead = ahead.clone();
         async move {
