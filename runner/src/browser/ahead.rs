@@ -13,7 +13,7 @@
 //! A waiting browser idle longer than [`IDLE_LIMIT`] is closed; the next browser run starts
 //! its own, and a new one is started ahead after it. [`BrowserAhead::stop`] (or dropping
 //! the [`StopGuard`] guard) ends it; after a `kill -9` of the worker, its processes name a
-//! dead owner and the next browser start sweeps them ([`super::sweep_orphans`]).
+//! dead owner, and the next worker or browser start sweeps them ([`super::sweep_orphans`]).
 
 use super::driver::Driver;
 use super::{BrowserConfig, BrowserError, ChromeCommand, capabilities, session_error};
