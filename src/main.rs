@@ -270,8 +270,8 @@ pub(crate) struct QueueArgs {
     #[arg(long)]
     pub in_process: bool,
     /// Start each run's browser when the run needs it, instead of keeping one started
-    /// ahead of the next run (fresh profile each run either way; saves about a second per
-    /// browser run, costs one idle Chromium per worker process).
+    /// ahead of the next run (fresh profile each run either way; saves the browser start,
+    /// 0.5 to 1 s, per browser run, costs one idle Chromium per worker process).
     #[arg(long)]
     pub no_warm_browser: bool,
 }

@@ -786,15 +786,16 @@ async fn serve_gives_each_browser_run_a_fresh_browser_started_ahead() {
          \x20 - assert_text: \"ストレージ: 覚えた / クッキー: あり\"\n",
         portal.url()
     );
-    for warm in [true, false] {
+    // Each run in a process of its own (the default), or inside the worker.
+    let modes: [(bool, &[&str]); 3] = [
+        (true, &["--workers", "1"]),
+        (true, &["--workers", "1", "--in-process"]),
+        (false, &["--workers", "1", "--no-warm-browser"]),
+    ];
+    for (warm, flags) in modes {
         let tmp = tempfile::tempdir().unwrap();
         let mut k = Kobo::new();
         std::fs::write(k.workflows.path().join("remember.yaml"), &remember).unwrap();
-        let flags: &[&str] = if warm {
-            &["--workers", "1"]
-        } else {
-            &["--workers", "1", "--no-warm-browser"]
-        };
         let pid = k.start_env("serve", flags, &[("TMPDIR", tmp.path().to_str().unwrap())]);
         let mut how = Vec::new();
         for i in 1..=3 {
@@ -823,22 +824,30 @@ async fn serve_gives_each_browser_run_a_fresh_browser_started_ahead() {
             } else {
                 panic!("run {i} says nothing of its browser:\n{log}")
             });
-            // Between runs: one browser waits (started ahead), or none.
+            // Between runs: one browser waits (started ahead, once after each run), or none.
             let waiting = if warm { 1 } else { 0 };
+            let started_ahead = |log: String| {
+                log.matches("a browser is started ahead for the next run")
+                    .count()
+            };
             let deadline = Instant::now() + Duration::from_secs(30);
-            while browser_folders(tmp.path()) != waiting {
+            while browser_folders(tmp.path()) != waiting
+                || started_ahead(k.log("serve")) != i * waiting
+            {
                 assert!(
                     Instant::now() < deadline,
-                    "warm {warm}, after run {i}: {} browser folders, expected {waiting}\n{}",
+                    "{flags:?}, after run {i}: {} browser folders, expected {waiting}\n{}",
                     browser_folders(tmp.path()),
                     k.log("serve")
                 );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            if waiting == 0 {
-                let left = runner::browser::processes_mentioning(tmp.path());
-                assert!(left.is_empty(), "browser processes between runs: {left:?}");
-            }
+            let left = runner::browser::processes_mentioning(tmp.path());
+            assert_eq!(
+                left.is_empty(),
+                waiting == 0,
+                "browser processes between runs: {left:?}"
+            );
         }
         if warm {
             // The worker starts no browser before its first browser run.
