@@ -4,7 +4,7 @@
 //! A run is recorded *before* its input is read, so a file that cannot be read still
 //! leaves a failed run with the file kept beside it: nothing a client sends is lost.
 
-use crate::cancel::CancelToken;
+use crate::data_dir::DataDir;
 use crate::engine::{Execution, ProgressFn, StepFailure};
 use crate::progress::RowBook;
 use crate::record::{Records, RunEnd, RunRecord, Start, StoreError};
@@ -16,6 +16,7 @@ use futures::FutureExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// What a run needs besides the workflow.
 pub struct RunOptions {
@@ -31,7 +32,7 @@ pub struct RunOptions {
     pub progress: Option<ProgressFn>,
     pub echo: Option<EchoFn>,
     /// Tripped when someone asks the run to stop (`kobo cancel`): it ends as cancelled.
-    pub cancel: Option<CancelToken>,
+    pub cancel: Option<CancellationToken>,
     /// A limit for the whole run shorter than the workflow's `timeout_minutes` (`kobo serve --run-timeout`).
     pub timeout: Option<Duration>,
     /// Who runs it (a queue worker's name), kept in the record.
@@ -182,7 +183,7 @@ async fn execute_once(
         }
     }
     let folder = RunFolder::create(&opts.home, &id).map_err(|e| ExecuteError::Folder {
-        path: opts.home.join("runs").join(&id.0).display().to_string(),
+        path: DataDir::new(&opts.home).run(&id).display().to_string(),
         message: e.to_string(),
     })?;
     let folder_err = |e: std::io::Error| ExecuteError::Folder {

@@ -9,6 +9,7 @@
 //! note nobody holds was left by an approval that stopped before it committed or took its
 //! copies back (its process died).
 
+use crate::data_dir::DataDir;
 use crate::delivery::{DeliveryError, delivery_name, outbox_dir};
 use crate::record::{Artifact, Records, RunRecord};
 use crate::review::{self, ReviewState};
@@ -172,7 +173,7 @@ pub async fn recover(home: &Path, records: &Records) -> Result<Vec<PathBuf>, sql
         let _ = std::fs::remove_file(&note);
     }
     if !live {
-        removed.extend(remove_partial_writes(&home.join("outbox")));
+        removed.extend(remove_partial_writes(&DataDir::new(home).outbox()));
     }
     Ok(removed)
 }

@@ -9,6 +9,7 @@
 //! while it runs.
 
 use crate::catalogue::Catalogue;
+use crate::data_dir::DataDir;
 use crate::queue::{JobQueue, QueueError, RunJob};
 use crate::record::{Records, RunRecord, StoreError};
 use crate::run::{RunId, RunStatus};
@@ -104,7 +105,7 @@ pub async fn submit(
     let input = single_input(w)?;
     let id = RunId::generate();
     let folder = RunFolder::create(home, &id).map_err(|e| SubmitError::Folder {
-        path: home.join("runs").join(&id.0).display().to_string(),
+        path: DataDir::new(home).run(&id).display().to_string(),
         message: e.to_string(),
     })?;
     let folder_err = |e: std::io::Error| SubmitError::Folder {
@@ -388,7 +389,7 @@ pub async fn adopt_unrecorded(
     age: std::time::Duration,
 ) -> Result<Vec<RunId>, SubmitError> {
     let mut adopted = Vec::new();
-    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
+    let Ok(entries) = std::fs::read_dir(DataDir::new(home).runs()) else {
         return Ok(adopted);
     };
     let mut catalogue: Option<Catalogue> = None;

@@ -11,7 +11,7 @@
 //! There is deliberately no apalis timeout layer: it would drop a run without recording
 //! it. The per-run limit is enforced inside `execute`, which records the run as failed.
 
-use crate::cancel::CancelToken;
+use crate::data_dir::DataDir;
 use crate::execute::{ExecuteError, RunOptions, execute};
 use crate::queue::{JobQueue, MAX_ATTEMPTS, RunJob};
 use crate::record::{Records, RunEnd, Start};
@@ -26,6 +26,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How a worker process runs jobs.
 #[derive(Clone)]
@@ -265,7 +266,7 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
             Ok(ChildEnd::Abort(message)) => Err(JobError::Abort(message)),
         };
     }
-    let secrets = match Secrets::load(&w.secrets, &shared.home.join("secrets.yaml")) {
+    let secrets = match Secrets::load(&w.secrets, &DataDir::new(&shared.home).secrets_file()) {
         Ok(s) => s,
         Err(e) => {
             return fail_before_start(
@@ -299,7 +300,7 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
             .await
             .map_err(|e| retry(e.into()))?,
     );
-    let cancel = CancelToken::new();
+    let cancel = CancellationToken::new();
     opts.cancel = Some(cancel.clone());
 
     // Watch the record for `kobo cancel` while the run goes, and show the worker is alive.
