@@ -24,6 +24,8 @@
 //! - [`fault`]: named pause points where crash tests `kill -9` kobo.
 //!
 //! The queue (`kobo serve`, `kobo worker`):
+//! - [`service`]: `service::start(config) -> Handle`: recovery after a crash, the inbox watch,
+//!   the requeue loop and the workers, stopped together (tokio-util's `CancellationToken`).
 //! - [`inbox`]: client folders `inbox/<client>/<workflow>/`: settled files become runs.
 //! - [`catalogue`]: which workflow an inbox folder starts, found in the workflows folder.
 //! - [`submit`]: put one run in the queue (folder, input, queued record, job).
