@@ -8,7 +8,10 @@
 //!   records.db                   run records, reviews, users (the embedded default)
 //!   queue.db                     the job queue (the embedded default)
 //!   rates.yaml                   what the co-op pays per approved run or row (the admin's)
+//!   limits.yaml                  how much one run may use (the admin's)
+//!   mail.yaml                    how the dashboard sends notices by e-mail (optional)
 //!   secrets.yaml                 passwords workflows use, when not in the environment
+//!   deliveries-pending/          approvals being delivered (see [`crate::pending_delivery`])
 //! ```
 //!
 //! Every path below the data directory is made here, so that the layout is read in one
@@ -88,6 +91,21 @@ impl DataDir {
     /// `rates.yaml`: the admin's rates.
     pub fn rates_file(&self) -> PathBuf {
         self.root.join("rates.yaml")
+    }
+
+    /// `limits.yaml`: the admin's bounds for one run.
+    pub fn limits_file(&self) -> PathBuf {
+        self.root.join("limits.yaml")
+    }
+
+    /// `mail.yaml`: how notices are sent by e-mail.
+    pub fn mail_file(&self) -> PathBuf {
+        self.root.join("mail.yaml")
+    }
+
+    /// `deliveries-pending/`: one note per approval whose copies are being made.
+    pub fn pending_deliveries(&self) -> PathBuf {
+        self.root.join("deliveries-pending")
     }
 
     /// `secrets.yaml`: secrets not given in the environment.

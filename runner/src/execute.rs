@@ -135,7 +135,7 @@ pub async fn execute(
         status: RunStatus::Failed,
         rows: record.as_ref().map(|r| r.rows).unwrap_or_default(),
         error: Some(message),
-        folder: home.join(record.map_or_else(|| format!("runs/{id}"), |r| r.folder)),
+        folder: home.join(record.map_or_else(|| DataDir::run_relative(&id), |r| r.folder)),
         id,
         outputs: Vec::new(),
     })

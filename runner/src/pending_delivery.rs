@@ -18,9 +18,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-/// The folder of the notes, in the data directory.
-pub const PENDING_DIR: &str = "deliveries-pending";
-
 /// The note of one approval under way. It is removed only by [`PendingDelivery::done`], once
 /// the approval committed or took its copies back; an approval stopped in between (its
 /// process killed, its task dropped) leaves the note for [`recover`] or the run's next
@@ -43,7 +40,7 @@ impl PendingDelivery {
         outputs: &[Artifact],
         at: DateTime<Utc>,
     ) -> Result<PendingDelivery, DeliveryError> {
-        let dir = home.join(PENDING_DIR);
+        let dir = DataDir::new(home).pending_deliveries();
         let path = dir.join(&run.id.0);
         let io = |e: std::io::Error| DeliveryError::Io {
             file: path.display().to_string(),
@@ -147,7 +144,7 @@ fn take_back(home: &Path, run_id: &str, note: &str) -> Vec<PathBuf> {
 pub async fn recover(home: &Path, records: &Records) -> Result<Vec<PathBuf>, sqlx::Error> {
     let mut removed = Vec::new();
     let mut live = false;
-    let entries = std::fs::read_dir(home.join(PENDING_DIR))
+    let entries = std::fs::read_dir(DataDir::new(home).pending_deliveries())
         .into_iter()
         .flatten()
         .flatten();
