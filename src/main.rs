@@ -301,33 +301,45 @@ async fn main() -> ExitCode {
 /// The data directory and where its run records live (`--home`, `--records`).
 pub(crate) struct Home {
     pub dir: PathBuf,
-    pub records: RecordsLocation,
+    /// `--records` as given: read when a command needs the records, so that a command
+    /// that does not (`kobo validate`) is not stopped by it.
+    records_arg: Option<String>,
 }
 
 impl Home {
-    fn from_args(cli: &Cli) -> Result<Home> {
-        let dir = cli.home.clone().unwrap_or_else(default_home);
-        let records = RecordsLocation::parse(cli.records.as_deref(), &dir)?;
-        Ok(Home { dir, records })
+    fn from_args(cli: &Cli) -> Home {
+        Home {
+            dir: cli.home.clone().unwrap_or_else(default_home),
+            records_arg: cli.records.clone(),
+        }
     }
 
     pub fn data(&self) -> DataDir {
         DataDir::new(&self.dir)
     }
 
+    /// Where the records are: `--records`, or `records.db` in the data directory.
+    pub fn records(&self) -> Result<RecordsLocation> {
+        Ok(RecordsLocation::parse(
+            self.records_arg.as_deref(),
+            &self.dir,
+        )?)
+    }
+
     pub async fn open_records(&self) -> Result<Records> {
         check_writable(&self.dir)?;
-        match Records::connect(&self.records).await {
+        let location = self.records()?;
+        match Records::connect(&location).await {
             Ok(records) => Ok(records),
             // Already says where and what to do.
             Err(e @ runner::record::StoreError::Unreachable { .. }) => Err(e.into()),
-            Err(e) => Err(e).with_context(|| format!("opening the {}", self.records.describe())),
+            Err(e) => Err(e).with_context(|| format!("opening the {}", location.describe())),
         }
     }
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let home = Home::from_args(&cli)?;
+    let home = Home::from_args(&cli);
     match cli.command {
         Command::Validate { paths } => validate(&paths),
         Command::Run {

@@ -56,7 +56,7 @@ fn worker_settings(home: &Home, args: &QueueArgs, workers: usize) -> Result<Work
         // Each run in a process of its own: one past its memory limit stops alone.
         s.child = Some(runner::child_run::ChildRuns {
             program: std::env::current_exe().context("finding the kobo program")?,
-            records: home.records.as_arg(),
+            records: home.records()?.as_arg(),
         });
     }
     Ok(s)
@@ -111,7 +111,7 @@ pub async fn serve(
         "            {}; {} run(s) at a time here; {}",
         location.describe(),
         workers,
-        home.records.describe()
+        home.records()?.describe()
     );
     // The dashboard listens before the service starts, so a port in use stops kobo at once.
     let listener = match dashboard {

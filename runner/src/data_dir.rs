@@ -14,9 +14,10 @@
 //!   deliveries-pending/          approvals being delivered (see [`crate::pending_delivery`])
 //! ```
 //!
-//! Every path below the data directory is made here, so that the layout is read in one
-//! file. A client's or workflow's name becomes a folder name through
-//! [`safe_file_name`], so no name can reach outside its folder.
+//! The data directory's layout is made here, so that it is read in one file (a run
+//! folder's own layout is [`crate::run_folder`]'s, an inbox folder's `rejected/` and
+//! `duplicates/` are [`crate::inbox`]'s). A client's or workflow's name becomes a folder
+//! name through [`safe_file_name`], so no name can reach outside its folder.
 
 use crate::run::RunId;
 use crate::run_folder::safe_file_name;
@@ -49,6 +50,8 @@ impl DataDir {
     }
 
     /// `inbox/<client>/<workflow>/`: a file dropped here becomes a run of that workflow.
+    /// Client and workflow names that kobo accepts (`user::valid_name`, a workflow's slug)
+    /// are left as they are, so the inbox watcher finds the workflow by the folder's name.
     pub fn workflow_inbox(&self, client: &str, workflow: &str) -> PathBuf {
         self.client_inbox(client).join(safe_file_name(workflow))
     }

@@ -246,19 +246,21 @@ async fn prepare(
         }
         inputs.insert(name.clone(), copy);
     }
+    // Every run's main input is read once here, a queued run's kept copy too: one that
+    // cannot be read stops the run before any step (`ExecuteError::Input`).
+    let main_input = w.file_inputs().next().and_then(|i| inputs.get(&i.name));
+    let input = match main_input {
+        Some(p) => {
+            let (hash, _) = file_sha256(p).map_err(|e| ExecuteError::Input {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })?;
+            p.file_name()
+                .map(|n| (n.to_string_lossy().to_string(), hash))
+        }
+        None => None,
+    };
     if existing.is_none() {
-        let main_input = w.file_inputs().next().and_then(|i| inputs.get(&i.name));
-        let input = match main_input {
-            Some(p) => {
-                let (hash, _) = file_sha256(p).map_err(|e| ExecuteError::Input {
-                    path: p.display().to_string(),
-                    message: e.to_string(),
-                })?;
-                p.file_name()
-                    .map(|n| (n.to_string_lossy().to_string(), hash))
-            }
-            None => None,
-        };
         let mut record = RunRecord::new(&id, w, input, RunStatus::Running, &folder.relative);
         record.worker = Some(worker.clone());
         records.insert(&record).await?;

@@ -1,11 +1,12 @@
 //! `service::start`: kobo as a long-running service (`kobo serve`, `kobo worker`).
 //!
-//! [`start`] first puts right what a crash left (approvals cut short, files taken but not
-//! recorded, runs recorded but never queued), then starts, each as a task:
+//! With an [`Intake`] (`kobo serve`), [`start`] first puts right what a crash left
+//! (approvals cut short, files taken but not recorded, runs recorded but never queued),
+//! then starts, each as a task:
 //! - the inbox watch, which turns settled files into queued runs ([`crate::inbox::watch`]);
 //! - the requeue loop, which pushes again any queued run whose job is missing from the
 //!   queue (a push that failed while Redis restarted, a run whose worker died);
-//! - the worker, which takes jobs and runs them, and is started again after a pause when
+//! - and (with worker settings; alone for `kobo worker`) the worker, which takes jobs and runs them, and is started again after a pause when
 //!   its queue fails.
 //!
 //! [`Handle::stop`] asks every task to stop; runs still in flight after [`STOP_GRACE`] are
@@ -60,7 +61,7 @@ pub struct Intake {
 /// What can stop the service from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error("cannot take back the copies of an approval that was cut short: {0}")]
+    #[error("cannot check the records for approvals cut short by a crash: {0}")]
     Deliveries(#[from] sqlx::Error),
     #[error(transparent)]
     Recovery(#[from] SubmitError),

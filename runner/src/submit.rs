@@ -455,7 +455,7 @@ pub async fn adopt_unrecorded(
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let (hash, _) = crate::run_folder::file_sha256(input).map_err(folder_err)?;
-        let relative = format!("runs/{id}");
+        let relative = DataDir::run_relative(&id);
         let record = RunRecord::new(&id, &w, Some((name, hash)), RunStatus::Queued, &relative);
         records.insert(&record).await?;
         let _ = std::fs::remove_file(root.join(CLAIM_MARK));
