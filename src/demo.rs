@@ -87,6 +87,7 @@ pub async fn demo(home: &Home, dashboard: SocketAddr) -> Result<ExitCode> {
         run_timeout: None,
         heartbeat_secs: 5,
         in_process: false,
+        no_warm_browser: false,
     };
     serve::serve(
         home,

@@ -270,6 +270,11 @@ pub(crate) struct QueueArgs {
     /// run; a run that crashes takes the service with it). For debugging.
     #[arg(long)]
     pub in_process: bool,
+    /// Start each run's browser when the run needs it, instead of keeping one started
+    /// ahead of the next run (fresh profile each run either way; saves about a second per
+    /// browser run, costs one idle Chromium per worker process).
+    #[arg(long)]
+    pub no_warm_browser: bool,
 }
 
 #[tokio::main]
@@ -1022,7 +1027,11 @@ async fn run_job_inner(home: &Home) -> Result<ExitCode> {
     let limit = job.memory_mb.saturating_mul(1024 * 1024) as usize;
     let _ = MEMORY.set_limit(MEMORY.allocated().saturating_add(limit));
     let mut term = signal(SignalKind::terminate())?;
-    let run = run_job_here(&job.job, &home.dir, records, settings);
+    let offer = job
+        .browser_ahead
+        .clone()
+        .map(runner::child_run::browser_offer);
+    let run = run_job_here(&job.job, &home.dir, records, settings, offer);
     tokio::select! {
         ended = run => match ended {
             Ok(_) => Ok(ExitCode::SUCCESS),

@@ -52,6 +52,7 @@ fn worker_settings(home: &Home, args: &QueueArgs, workers: usize) -> Result<Work
     let mut s = WorkerSettings::new(workers);
     s.run_timeout = args.run_timeout.map(Duration::from_secs);
     s.beat_every = heartbeat(args);
+    s.warm_browser = !args.no_warm_browser;
     if !args.in_process {
         // Each run in a process of its own: one past its memory limit stops alone.
         s.child = Some(runner::child_run::ChildRuns {

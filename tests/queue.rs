@@ -6,6 +6,7 @@
 //! - crash recovery: `kill -9` of `kobo serve` mid-run (SQLite), of one of two `kobo worker`s (Redis)
 //! - scaled out: workers with no folder in common with the server (Redis + PostgreSQL records)
 //! - the dashboard `kobo serve` starts: its cookies (`--secure-cookies`)
+//! - browser runs: a fresh browser started ahead for each run after the first (`--no-warm-browser`: none)
 
 mod common;
 #[path = "../runner/tests/support/pg.rs"]
@@ -768,4 +769,111 @@ fn serve_sets_secure_cookies_when_asked() {
         }
         k.kill(pid);
     }
+}
+
+/// `kobo serve` keeps a browser started ahead of its next browser run: every run after the
+/// first takes one instead of starting its own, each with a fresh profile (each run checks
+/// that the page shows none of the cookie and local storage the run before it kept), one
+/// browser waits between runs, and none is left when kobo stops. `--no-warm-browser` keeps
+/// none: each run starts its own and nothing runs between runs.
+#[tokio::test]
+async fn serve_gives_each_browser_run_a_fresh_browser_started_ahead() {
+    let portal = portal::start().await.unwrap();
+    let remember = format!(
+        "name: remember\nclient: t\nauthor: olena\ninputs:\n  data:\n    columns: [n]\n\
+         params: {{ portal_url: \"{}\" }}\nretry: {{ attempts: 1 }}\nsteps:\n\
+         \x20 - open: \"{{{{ params.portal_url }}}}/remember\"\n\
+         \x20 - assert_text: \"ストレージ: なし / クッキー: なし\"\n\
+         \x20 - click: 覚える\n\
+         \x20 - assert_text: \"ストレージ: 覚えた / クッキー: あり\"\n",
+        portal.url()
+    );
+    for warm in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut k = Kobo::new();
+        std::fs::write(k.workflows.path().join("remember.yaml"), &remember).unwrap();
+        let flags: &[&str] = if warm {
+            &["--workers", "1"]
+        } else {
+            &["--workers", "1", "--no-warm-browser"]
+        };
+        let pid = k.start_env("serve", flags, &[("TMPDIR", tmp.path().to_str().unwrap())]);
+        let mut how = Vec::new();
+        for i in 1..=3 {
+            k.drop_csv("remember", &format!("r{i}.csv"), &i.to_string());
+            let runs = k
+                .wait_for(90, &format!("run {i}"), |r| {
+                    count(r, RunStatus::Succeeded) + count(r, RunStatus::Failed) == i
+                })
+                .await;
+            let run = runs
+                .iter()
+                .find(|r| r.input_name.as_deref() == Some(&format!("r{i}.csv")))
+                .unwrap();
+            let log = std::fs::read_to_string(k.home().join(&run.folder).join("log.jsonl"))
+                .unwrap_or_default();
+            assert_eq!(
+                run.status,
+                RunStatus::Succeeded,
+                "run {i}: {:?}\n{log}",
+                run.error
+            );
+            how.push(if log.contains("browser started ahead of the run") {
+                "ahead"
+            } else if log.contains("browser started in") {
+                "own"
+            } else {
+                panic!("run {i} says nothing of its browser:\n{log}")
+            });
+            // Between runs: one browser waits (started ahead), or none.
+            let waiting = if warm { 1 } else { 0 };
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while browser_folders(tmp.path()) != waiting {
+                assert!(
+                    Instant::now() < deadline,
+                    "warm {warm}, after run {i}: {} browser folders, expected {waiting}\n{}",
+                    browser_folders(tmp.path()),
+                    k.log("serve")
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if waiting == 0 {
+                let left = runner::browser::processes_mentioning(tmp.path());
+                assert!(left.is_empty(), "browser processes between runs: {left:?}");
+            }
+        }
+        if warm {
+            // The worker starts no browser before its first browser run.
+            assert_eq!(how, ["own", "ahead", "ahead"], "{}", k.log("serve"));
+            assert!(
+                k.log("serve")
+                    .contains("the run uses a browser started ahead")
+            );
+        } else {
+            assert_eq!(how, ["own", "own", "own"], "{}", k.log("serve"));
+        }
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let i = k.children.iter().position(|c| c.id() == pid).unwrap();
+        let mut child = k.children.remove(i);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let left = runner::browser::processes_mentioning(tmp.path());
+        assert!(left.is_empty(), "browser processes left: {left:?}");
+        assert_eq!(browser_folders(tmp.path()), 0, "browser folders left");
+    }
+}
+
+/// Browser folders (`kobo-browser-…`: a profile each) in `dir`.
+fn browser_folders(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("kobo-browser-"))
+        .count()
 }

@@ -4,8 +4,11 @@
 //! profile; [`Browser::close`] (or dropping the `Browser`) ends every process it started.
 //! Steps name elements with a [`Locator`] (`label: 氏名`, `text: 登録`) and wait for them,
 //! up to a timeout, to be present, visible and enabled. Errors say what to try next and
-//! whether a retry could help ([`BrowserError::is_transient`]).
+//! whether a retry could help ([`BrowserError::is_transient`]). A worker keeps one browser
+//! started ahead of its next run ([`BrowserAhead`]); [`Browser::take_ahead`] attaches a run
+//! to it.
 
+mod ahead;
 mod config;
 mod download;
 mod driver;
@@ -16,6 +19,7 @@ mod locator;
 mod table;
 mod tabs;
 
+pub use ahead::{BrowserAhead, BrowserOffer, IDLE_LIMIT, Lent, StopGuard, WaitingBrowser};
 pub use config::BrowserConfig;
 pub use driver::{processes_mentioning, sweep_orphans};
 pub use error::{BrowserError, ElementState};
@@ -160,11 +164,58 @@ enum Act<'a> {
     Hover,
 }
 
+/// How kobo reaches chromedriver: plain http on loopback. (`ClientBuilder::native` would
+/// set up TLS first, which reads the system's certificates: 0.1 to 0.4 s here, for nothing.)
+fn loopback() -> hyper_util::client::legacy::connect::HttpConnector {
+    hyper_util::client::legacy::connect::HttpConnector::new()
+}
+
+/// Who ends a browser's processes.
+enum Processes {
+    /// Launched for this run: ended with it.
+    Own(Driver),
+    /// Started ahead by a worker ([`BrowserAhead`]), which ends chromedriver after the run;
+    /// Chromium ends with the session.
+    Ahead(WaitingBrowser),
+}
+
+/// A chromedriver command outside WebDriver: one Chrome DevTools call
+/// (`POST /session/{id}/goog/cdp/execute`).
+#[derive(Debug)]
+struct ChromeCommand {
+    cmd: &'static str,
+    params: Json,
+}
+
+impl ChromeCommand {
+    fn new(cmd: &'static str, params: Json) -> ChromeCommand {
+        ChromeCommand { cmd, params }
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ChromeCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
 /// A running Chromium session. Every process it started ends when it is closed or dropped.
 pub struct Browser {
     client: Client,
     // Declared after `client`: the processes outlive the connection to them.
-    driver: Driver,
+    processes: Processes,
     config: BrowserConfig,
     /// The tabs the steps have worked in (`switch_to`).
     tabs: tabs::Tabs,
@@ -179,7 +230,7 @@ impl Browser {
         driver.wait_ready(config.launch_timeout).await?;
         let caps = capabilities(config, &chromium, &driver.profile_dir());
         let connect = async {
-            ClientBuilder::native()
+            ClientBuilder::new(loopback())
                 .capabilities(caps)
                 .connect(&driver.url())
                 .await
@@ -199,27 +250,109 @@ impl Browser {
         };
         Ok(Browser {
             client,
-            driver,
+            processes: Processes::Own(driver),
             config: config.clone(),
             tabs: tabs::Tabs::default(),
         })
     }
 
-    /// End the WebDriver session, then make sure chromedriver and Chromium are gone.
+    /// Take the browser a worker started ahead ([`BrowserAhead`]) for this run, with this
+    /// run's timeouts and download folder. The offer is marked taken first, so it is never
+    /// offered again: whatever happens next, this browser serves no other run. Fails when
+    /// the waiting browser no longer answers; the caller then launches one.
+    pub async fn take_ahead(
+        config: &BrowserConfig,
+        offer: BrowserOffer,
+    ) -> Result<Browser, BrowserError> {
+        let waiting = offer.take();
+        let lost = |e: CmdError| BrowserError::SessionNotCreated {
+            message: format!("the browser started ahead does not answer: {e}"),
+        };
+        let attach =
+            Client::with_existing_session(&waiting.webdriver, &waiting.session, loopback());
+        let client = match tokio::time::timeout(Duration::from_secs(5), attach).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => {
+                return Err(BrowserError::SessionNotCreated {
+                    message: session_error(&e),
+                });
+            }
+            Err(_) => {
+                return Err(BrowserError::SessionNotCreated {
+                    message: "the browser started ahead does not answer".into(),
+                });
+            }
+        };
+        let browser = Browser {
+            client,
+            processes: Processes::Ahead(waiting),
+            config: config.clone(),
+            tabs: tabs::Tabs::default(),
+        };
+        let setup = async {
+            // The session was opened with the default timeouts; this run may have others.
+            browser
+                .client
+                .update_timeouts(fantoccini::wd::TimeoutConfiguration::new(
+                    Some(Duration::from_secs(30)),
+                    Some(config.page_load_timeout),
+                    Some(Duration::ZERO),
+                ))
+                .await
+                .map_err(lost)?;
+            // Downloads go to this run's folder (the session started with a folder of its own).
+            let downloads = browser.download_dir();
+            let _ = std::fs::create_dir_all(&downloads);
+            browser
+                .client
+                .issue_cmd(ChromeCommand::new(
+                    "Browser.setDownloadBehavior",
+                    json!({ "behavior": "allow", "downloadPath": downloads.to_string_lossy() }),
+                ))
+                .await
+                .map_err(lost)?;
+            Ok::<(), BrowserError>(())
+        };
+        match tokio::time::timeout(Duration::from_secs(5), setup).await {
+            Ok(Ok(())) => Ok(browser),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(BrowserError::SessionNotCreated {
+                message: "the browser started ahead does not answer".into(),
+            }),
+        }
+    }
+
+    /// Was this browser started ahead of the run ([`Browser::take_ahead`])?
+    pub fn started_ahead(&self) -> bool {
+        matches!(self.processes, Processes::Ahead(_))
+    }
+
+    /// End the WebDriver session, then make sure chromedriver and Chromium are gone. (A
+    /// browser started ahead ends with its session; its worker ends its chromedriver.)
     pub async fn close(self) {
-        let Browser { client, driver, .. } = self;
+        let Browser {
+            client, processes, ..
+        } = self;
         let _ = tokio::time::timeout(Duration::from_secs(5), client.close()).await;
-        driver.shutdown().await;
+        if let Processes::Own(driver) = processes {
+            driver.shutdown().await;
+        }
     }
 
     /// This browser's private profile directory (`--user-data-dir`), unique per launch.
     pub fn profile_dir(&self) -> PathBuf {
-        self.driver.profile_dir()
+        match &self.processes {
+            Processes::Own(driver) => driver.profile_dir(),
+            Processes::Ahead(waiting) => waiting.profile.clone(),
+        }
     }
 
     /// The chromedriver process id (also the id of the process group it leads).
     pub fn driver_pid(&self) -> u32 {
-        self.driver.pid()
+        match &self.processes {
+            Processes::Own(driver) => driver.pid(),
+            Processes::Ahead(waiting) => waiting.driver_pid,
+        }
     }
 
     /// The config this browser was launched with.

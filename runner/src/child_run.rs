@@ -5,10 +5,13 @@
 //! The worker gives the child the job on its standard input ([`ChildJob`]); the child runs it
 //! as the worker would in its own process ([`crate::worker`]), beating and watching for
 //! `kobo cancel` itself, and reports each step's name as it starts on its standard error
-//! (`kobo-step: <step>`), so the worker can name the step a stopped child was in.
+//! (`kobo-step: <step>`), so the worker can name the step a stopped child was in. The
+//! worker's browser started ahead (`browser::BrowserAhead`) is offered in the job; a child
+//! whose run takes it says so (`kobo-browser-taken`), and the worker closes it after the run.
 //! The child ends with its parent: a worker killed with SIGKILL takes its runs along
 //! (they stay `running` and are taken again, as with runs inside the worker).
 
+use crate::browser::{BrowserOffer, Lent, WaitingBrowser};
 use crate::execute::ExecuteError;
 use crate::queue::RunJob;
 use crate::record::{Records, RunEnd};
@@ -35,6 +38,22 @@ pub struct ChildJob {
     pub run_timeout_secs: Option<u64>,
     /// The run's memory bound (`limits.yaml`), which the child sets on itself.
     pub memory_mb: u64,
+    /// The browser the worker started ahead, for the run to take (see [`BROWSER_TAKEN_MARK`]).
+    #[serde(default)]
+    pub browser_ahead: Option<WaitingBrowser>,
+}
+
+/// The line a child writes on standard error when its run takes the browser started ahead:
+/// from then on its worker never offers that browser again, and closes it after the run.
+pub const BROWSER_TAKEN_MARK: &str = "kobo-browser-taken";
+
+/// In the child: the browser its worker started ahead, offered to the run; taking it writes
+/// [`BROWSER_TAKEN_MARK`] first.
+pub fn browser_offer(waiting: WaitingBrowser) -> BrowserOffer {
+    BrowserOffer::new(
+        waiting,
+        std::sync::Arc::new(|| eprintln!("{BROWSER_TAKEN_MARK}")),
+    )
 }
 
 /// The line prefix a child writes on standard error when a step starts.
@@ -64,6 +83,7 @@ pub(crate) async fn run_in_child(
     records: &Records,
     home: &std::path::Path,
     job: ChildJob,
+    browser_ahead: Option<&Lent>,
 ) -> Result<ChildEnd, ExecuteError> {
     let mut cmd = tokio::process::Command::new(&child.program);
     cmd.arg("run-job")
@@ -94,6 +114,12 @@ pub(crate) async fn run_in_child(
         while let Ok(Some(line)) = lines.next_line().await {
             if let Some(step) = line.strip_prefix(STEP_MARK) {
                 last_step = Some(step.to_string());
+                continue;
+            }
+            if line == BROWSER_TAKEN_MARK {
+                if let Some(lent) = browser_ahead {
+                    lent.mark_taken();
+                }
                 continue;
             }
             if line.contains("memory allocation of") && line.contains("failed") {

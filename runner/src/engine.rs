@@ -123,6 +123,8 @@ pub struct Execution<'a> {
     pub(crate) input_files: BTreeMap<String, PathBuf>,
     /// One browser per run, started by the first browser step, shared by all rows.
     pub(crate) browser: Option<crate::browser::Browser>,
+    /// A browser its worker started ahead, for the first browser step to take.
+    pub(crate) browser_offer: Option<crate::browser::BrowserOffer>,
     /// The browser crashed (or could not start): the rest of this attempt cannot work, so
     /// the failure goes past `on_error` and `catch` to the run, which may try again.
     pub(crate) browser_lost: bool,
@@ -219,6 +221,7 @@ impl<'a> Execution<'a> {
             progress,
             input_files,
             browser: None,
+            browser_offer: None,
             browser_lost: false,
             screenshots: 0,
             book: None,
@@ -245,6 +248,22 @@ impl<'a> Execution<'a> {
     /// Hold the run to these output bounds.
     pub fn set_limits(&mut self, limits: crate::limits::Limits) {
         self.limits = limits;
+    }
+
+    /// The id of the run this attempt belongs to.
+    pub(crate) fn run_id(&self) -> &RunId {
+        self.run_id
+    }
+
+    /// Let the first browser step take this browser, started ahead by the worker, instead
+    /// of launching one; [`Execution::take_browser_offer`] gives it back when it was not taken.
+    pub fn offer_browser(&mut self, offer: Option<crate::browser::BrowserOffer>) {
+        self.browser_offer = offer;
+    }
+
+    /// The browser offered to this attempt, if it was not taken (for the next attempt).
+    pub fn take_browser_offer(&mut self) -> Option<crate::browser::BrowserOffer> {
+        self.browser_offer.take()
     }
 
     /// Tell `trace` the name of each step as it starts.

@@ -44,6 +44,8 @@ pub struct RunOptions {
     /// Write the outcome columns of `with_results` (and the sheet of rows to check) in the
     /// client's language; `None` (a run started by hand) writes `result` / `error`.
     pub results_lang: Option<crate::client_lang::ClientLang>,
+    /// A browser the worker started ahead of this run, taken by its first browser step.
+    pub browser_ahead: Option<crate::browser::BrowserOffer>,
 }
 
 impl RunOptions {
@@ -62,6 +64,7 @@ impl RunOptions {
             again: false,
             step_trace: None,
             results_lang: None,
+            browser_ahead: None,
         }
     }
 }
@@ -327,6 +330,7 @@ async fn attempt(
     let limit = opts.timeout.map_or(w.timeout, |t| t.min(w.timeout));
     let cancel = opts.cancel.clone().unwrap_or_default();
     let mut cancelled = false;
+    let mut browser_ahead = opts.browser_ahead.clone();
     // The admin's bounds for one run, and what the workflow asks for within them.
     let limits =
         match crate::limits::LimitsFile::load(&opts.home).and_then(|f| f.for_workflow(&w.limits)) {
@@ -375,6 +379,7 @@ async fn attempt(
         exec.set_limits(limits);
         exec.trace_steps(opts.step_trace.clone());
         exec.set_results_lang(opts.results_lang);
+        exec.offer_browser(browser_ahead.take());
         // Dropping `exec.run()` stops the steps at their next await point (between steps or
         // rows, or inside a `pause`); what they wrote so far stays in the run folder.
         // A panic in the steps is a bug in kobo; caught here, it fails the run with a
@@ -397,6 +402,7 @@ async fn attempt(
             }
         };
         exec.close_browser().await;
+        browser_ahead = exec.take_browser_offer();
         exec.mark_interrupted_rows();
         if let Err(e) = exec.flush_rows().await {
             log.warn(None, None, &format!("cannot keep the progress of the last rows: {e}; they will be done again if the run is"));

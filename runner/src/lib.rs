@@ -34,7 +34,8 @@
 //!   [`child_run`]: each run in a process of its own, so one that crashes stops alone.
 //!
 //! Browser:
-//! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`.
+//! - [`browser`]: `Browser`, Chromium through chromedriver; `Locator` (`label: 氏名`), waits, `BrowserError`;
+//!   `BrowserAhead`, the browser a worker starts ahead of its next run (fresh profile per run).
 //! - [`web_address`]: a workflow may only open web pages (`http:`, `https:`), never `file:`.
 
 //!

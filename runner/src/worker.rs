@@ -11,6 +11,7 @@
 //! There is deliberately no apalis timeout layer: it would drop a run without recording
 //! it. The per-run limit is enforced inside `execute`, which records the run as failed.
 
+use crate::browser::{BrowserAhead, BrowserConfig, BrowserOffer, Lent};
 use crate::data_dir::DataDir;
 use crate::execute::{ExecuteError, RunOptions, execute};
 use crate::queue::{JobQueue, MAX_ATTEMPTS, RunJob};
@@ -46,6 +47,10 @@ pub struct WorkerSettings {
     pub child: Option<crate::child_run::ChildRuns>,
     /// Told each step's name as it starts (a `kobo run-job` process reports them).
     pub step_trace: Option<crate::engine::StepTrace>,
+    /// Keep a browser started ahead of the next run ([`BrowserAhead`]; `kobo worker
+    /// --no-warm-browser` turns it off). The first one starts after the first run that
+    /// needs a browser, so a worker that only runs spreadsheet workflows starts none.
+    pub warm_browser: bool,
 }
 
 impl WorkerSettings {
@@ -58,6 +63,7 @@ impl WorkerSettings {
             beat_every: Duration::from_secs(5),
             child: None,
             step_trace: None,
+            warm_browser: true,
         }
     }
 }
@@ -87,6 +93,7 @@ impl std::fmt::Debug for WorkerSettings {
             .field("concurrency", &self.concurrency)
             .field("run_timeout", &self.run_timeout)
             .field("child", &self.child)
+            .field("warm_browser", &self.warm_browser)
             .finish_non_exhaustive()
     }
 }
@@ -97,6 +104,8 @@ struct Shared {
     home: PathBuf,
     records: Records,
     settings: WorkerSettings,
+    /// The browser started ahead of the next run (`warm_browser`).
+    ahead: Option<BrowserAhead>,
 }
 
 /// Run jobs from `queue` until `shutdown` completes. Runs in flight when it does are
@@ -110,15 +119,27 @@ pub async fn run_worker(
 ) -> Result<(), WorkerError> {
     let name = settings.name.clone();
     let concurrency = settings.concurrency;
+    let ahead = settings
+        .warm_browser
+        .then(|| BrowserAhead::new(BrowserConfig::default()));
+    // Also when this future is dropped halfway (the service stopping): no browser is left.
+    let _stop_browser = ahead.as_ref().map(BrowserAhead::stop_guard);
     let shared = Arc::new(Shared {
         home: home.to_path_buf(),
         records,
         settings,
+        ahead: ahead.clone(),
     });
-    tracing::info!(worker = %name, concurrency, "worker started");
-    let shutdown = async move {
-        shutdown.await;
-        Ok::<(), std::io::Error>(())
+    tracing::info!(worker = %name, concurrency, warm_browser = ahead.is_some(), "worker started");
+    let shutdown = {
+        let ahead = ahead.clone();
+        async move {
+            shutdown.await;
+            if let Some(ahead) = &ahead {
+                ahead.stopping();
+            }
+            Ok::<(), std::io::Error>(())
+        }
     };
     let stopped = |e: &dyn std::fmt::Display| WorkerError::Stopped {
         name: name.clone(),
@@ -148,6 +169,9 @@ pub async fn run_worker(
                 .await
         }
     };
+    if let Some(ahead) = &ahead {
+        ahead.stop().await;
+    }
     result.map_err(|e| stopped(&e))
 }
 
@@ -164,7 +188,7 @@ fn backoff() -> apalis::layers::retry::backoff::ExponentialBackoff {
 }
 
 async fn handle_job(job: RunJob, shared: Data<Arc<Shared>>) -> Result<(), BoxDynError> {
-    match run_job(&job, &shared).await {
+    match run_job(&job, &shared, None).await {
         Ok(status) => {
             tracing::info!(run = %job.run_id, worker = %shared.settings.name, %status, "run ended");
             Ok(())
@@ -188,12 +212,14 @@ pub enum JobError {
     Abort(String),
 }
 
-/// Run one job here, in this process (`kobo run-job`, the process a worker starts for it).
+/// Run one job here, in this process (`kobo run-job`, the process a worker starts for it),
+/// with the browser its worker started ahead, if it offers one.
 pub async fn run_job_here(
     job: &RunJob,
     home: &Path,
     records: Records,
     settings: WorkerSettings,
+    browser_ahead: Option<BrowserOffer>,
 ) -> Result<RunStatus, JobError> {
     let shared = Shared {
         home: home.to_path_buf(),
@@ -202,12 +228,17 @@ pub async fn run_job_here(
             child: None,
             ..settings
         },
+        ahead: None,
     };
-    run_job(job, &shared).await
+    run_job(job, &shared, browser_ahead).await
 }
 
 /// Run one job to its recorded end and return the status it ended with.
-async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
+async fn run_job(
+    job: &RunJob,
+    shared: &Shared,
+    browser_ahead: Option<BrowserOffer>,
+) -> Result<RunStatus, JobError> {
     let records = &shared.records;
     let retry = |e: crate::record::StoreError| JobError::Retry(ExecuteError::Store(e));
     let Some(record) = records.get(&job.run_id).await.map_err(retry)? else {
@@ -253,14 +284,20 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
                 return fail_before_start(shared, job, &message).await;
             }
         };
+        let lent = lend_browser(shared, &w).await;
         let envelope = crate::child_run::ChildJob {
             job: job.clone(),
             worker: shared.settings.name.clone(),
             run_timeout_secs: shared.settings.run_timeout.map(|t| t.as_secs()),
             memory_mb,
+            browser_ahead: lent.as_ref().map(|l| l.waiting().clone()),
         };
         use crate::child_run::ChildEnd;
-        return match crate::child_run::run_in_child(child, records, &shared.home, envelope).await {
+        let ended =
+            crate::child_run::run_in_child(child, records, &shared.home, envelope, lent.as_ref())
+                .await;
+        browser_run_ended(shared, &w, lent).await;
+        return match ended {
             Ok(ChildEnd::Ended(status)) => Ok(status),
             Ok(ChildEnd::Retry(e)) | Err(e) => Err(JobError::Retry(e)),
             Ok(ChildEnd::Abort(message)) => Err(JobError::Abort(message)),
@@ -327,12 +364,33 @@ async fn run_job(job: &RunJob, shared: &Shared) -> Result<RunStatus, JobError> {
     // Aborted when the run ends, and also when this job is dropped halfway (the worker lost
     // its queue): a watcher left behind would keep beating for a run nobody runs.
     let watcher = AbortOnDrop(watcher);
+    let lent = lend_browser(shared, &w).await;
+    opts.browser_ahead = lent.as_ref().map(Lent::offer).or(browser_ahead);
     let outcome = execute(&w, records, opts).await;
     drop(watcher);
+    browser_run_ended(shared, &w, lent).await;
     match outcome {
         Ok(o) => Ok(o.status),
         Err(e @ ExecuteError::TakenOver { .. }) => Err(JobError::Abort(e.to_string())),
         Err(e) => Err(JobError::Retry(e)),
+    }
+}
+
+/// The browser started ahead, for a run of a workflow with browser steps.
+async fn lend_browser(shared: &Shared, w: &Workflow) -> Option<Lent> {
+    match &shared.ahead {
+        Some(ahead) if w.needs_browser() => ahead.lend().await,
+        _ => None,
+    }
+}
+
+/// After a run of a workflow with browser steps: close the browser it took, and start the
+/// next one ahead.
+async fn browser_run_ended(shared: &Shared, w: &Workflow, lent: Option<Lent>) {
+    if let Some(ahead) = &shared.ahead
+        && w.needs_browser()
+    {
+        ahead.run_ended(lent).await;
     }
 }
 

@@ -124,6 +124,11 @@ impl Driver {
         }
     }
 
+    /// Is chromedriver still running?
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// What chromedriver printed and logged so far.
     pub(crate) fn output(&self) -> String {
         let printed = std::fs::read_to_string(&self.output).unwrap_or_default();

@@ -822,14 +822,51 @@ impl Execution<'_> {
                 ..BrowserConfig::default()
             };
             let started = std::time::Instant::now();
-            let browser = Browser::launch(&config)
-                .await
-                .map_err(|e| self.browser_failure(step, frame, e))?;
-            self.log.info(
-                Some(&step_name(step)),
-                None,
-                &format!("browser started in {} ms", started.elapsed().as_millis()),
-            );
+            let mut browser = None;
+            match self.browser_offer.take() {
+                Some(offer) if offer.browser.fits(&config) => {
+                    match Browser::take_ahead(&config, offer).await {
+                        Ok(b) => browser = Some(b),
+                        Err(e) => self.log.warn(
+                            Some(&step_name(step)),
+                            None,
+                            &format!("the browser started ahead of the run could not be used ({e}); starting one"),
+                        ),
+                    }
+                }
+                Some(_) => tracing::info!(
+                    run = %self.run_id(),
+                    "the browser started ahead does not fit this workflow's `browser:` settings; starting one"
+                ),
+                None => {}
+            }
+            let browser = match browser {
+                Some(b) => {
+                    let ms = started.elapsed().as_millis();
+                    tracing::info!(run = %self.run_id(), ms = ms as u64, "the run uses a browser started ahead");
+                    self.log.info(
+                        Some(&step_name(step)),
+                        None,
+                        &format!(
+                            "browser started ahead of the run, ready in {ms} ms (fresh profile)"
+                        ),
+                    );
+                    b
+                }
+                None => {
+                    let b = Browser::launch(&config)
+                        .await
+                        .map_err(|e| self.browser_failure(step, frame, e))?;
+                    let ms = started.elapsed().as_millis();
+                    tracing::info!(run = %self.run_id(), ms = ms as u64, "the run launched its own browser");
+                    self.log.info(
+                        Some(&step_name(step)),
+                        None,
+                        &format!("browser started in {ms} ms"),
+                    );
+                    b
+                }
+            };
             if let Some(warning) = crate::browser::japanese_font_warning() {
                 self.log.warn(Some(&step_name(step)), None, warning);
             }
