@@ -4,8 +4,9 @@
 //! drops Acme's sample files into their inboxes, then runs `kobo serve` with the dashboard.
 //! The runs it makes wait for review under "Awaiting review".
 
-use crate::{QueueArgs, open_records, serve};
+use crate::{Home, QueueArgs, serve};
 use anyhow::{Context, Result};
+use runner::data_dir::DataDir;
 use runner::user::{self, Role};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,11 +39,13 @@ pub const PORTAL_USER: &str = "demo";
 pub const PORTAL_PASSWORD: &str = "kobo-demo-pass";
 const SECRETS: &str = "portal_user: demo\nportal_password: kobo-demo-pass\n";
 
-pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {
-    std::fs::create_dir_all(home).with_context(|| format!("creating `{}`", home.display()))?;
-    write_if_missing(&home.join("rates.yaml"), RATES)?;
-    write_if_missing(&home.join("secrets.yaml"), SECRETS)?;
-    let records = open_records(home).await?;
+pub async fn demo(home: &Home, dashboard: SocketAddr) -> Result<ExitCode> {
+    let data = home.data();
+    std::fs::create_dir_all(data.root())
+        .with_context(|| format!("creating `{}`", data.root().display()))?;
+    write_if_missing(&data.rates_file(), RATES)?;
+    write_if_missing(&data.secrets_file(), SECRETS)?;
+    let records = home.open_records().await?;
     for (name, role, client, password) in ACCOUNTS {
         match user::add(records.pool(), name, *role, *client, password).await {
             Ok(_) | Err(user::UserError::Exists(_)) => {}
@@ -63,9 +66,13 @@ pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {
             false
         }
     };
-    drop_sample(home, "invoice-report", "fixtures/clients/acme/invoices.csv")?;
+    drop_sample(
+        &data,
+        "invoice-report",
+        "fixtures/clients/acme/invoices.csv",
+    )?;
     if portal {
-        drop_sample(home, "portal-entry", "fixtures/clients/acme/contacts.csv")?;
+        drop_sample(&data, "portal-entry", "fixtures/clients/acme/contacts.csv")?;
     }
 
     println!(
@@ -73,7 +80,7 @@ pub async fn demo(home: &Path, dashboard: SocketAddr) -> Result<ExitCode> {
          The sample runs appear under \"Awaiting review\" once they finish (a few seconds).\n\
          Other demo accounts: admin/admin-password, olena/olena-password (trainee), sato/sato-password (client acme).\n\
          Data is in `{}`. Ctrl-C stops kobo.\n",
-        home.display()
+        data.root().display()
     );
     let queue = QueueArgs {
         queue: None,
@@ -108,8 +115,8 @@ fn write_if_missing(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Copy a sample file into `inbox/acme/<workflow>/`, as a client would.
-fn drop_sample(home: &Path, workflow: &str, sample: &str) -> Result<()> {
-    let dir = home.join("inbox/acme").join(workflow);
+fn drop_sample(data: &DataDir, workflow: &str, sample: &str) -> Result<()> {
+    let dir = data.workflow_inbox("acme", workflow);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating `{}`", dir.display()))?;
     let name = Path::new(sample).file_name().context("sample file name")?;
     std::fs::copy(sample, dir.join(name))

@@ -6,6 +6,7 @@ mod serve;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use runner::data_dir::DataDir;
 use runner::execute::default_home;
 use runner::record::RecordsLocation;
 use runner::{Records, RunOptions, RunStatus, Workflow};
@@ -302,12 +303,48 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `--records` as given; read once by [`open_records`] and [`records_location`].
-static RECORDS_ARG: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+/// The data directory and where its run records live (`--home`, `--records`).
+pub(crate) struct Home {
+    pub dir: PathBuf,
+    /// `--records` as given: read when a command needs the records, so that a command
+    /// that does not (`kobo validate`) is not stopped by it.
+    records_arg: Option<String>,
+}
+
+impl Home {
+    fn from_args(cli: &Cli) -> Home {
+        Home {
+            dir: cli.home.clone().unwrap_or_else(default_home),
+            records_arg: cli.records.clone(),
+        }
+    }
+
+    pub fn data(&self) -> DataDir {
+        DataDir::new(&self.dir)
+    }
+
+    /// Where the records are: `--records`, or `records.db` in the data directory.
+    pub fn records(&self) -> Result<RecordsLocation> {
+        Ok(RecordsLocation::parse(
+            self.records_arg.as_deref(),
+            &self.dir,
+        )?)
+    }
+
+    pub async fn open_records(&self) -> Result<Records> {
+        check_writable(&self.dir)?;
+        let location = self.records()?;
+        match Records::connect(&location).await {
+            Ok(records) => Ok(records),
+            // Already says where and what to do.
+            Err(e @ runner::record::StoreError::Unreachable { .. }) => Err(e.into()),
+            Err(e) => Err(e).with_context(|| format!("opening the {}", location.describe())),
+        }
+    }
+}
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let home = cli.home.clone().unwrap_or_else(default_home);
-    let _ = RECORDS_ARG.set(cli.records.clone());
+    let home = Home::from_args(&cli);
     match cli.command {
         Command::Validate { paths } => validate(&paths),
         Command::Run {
@@ -321,7 +358,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Test { paths } => bot_tests(&home, &paths).await,
         Command::RunJob => run_job(&home).await,
         Command::Runs { limit } => {
-            let records = open_records(&home).await?;
+            let records = home.open_records().await?;
             let runs = records.recent(limit).await?;
             print!("{}", cli_output::runs_table(&runs));
             Ok(ExitCode::SUCCESS)
@@ -383,11 +420,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Show { run_id, all_rows } => {
-            let records = open_records(&home).await?;
+            let records = home.open_records().await?;
             let detail = records.detail(&run_id).await?;
-            runner::run_files::fetch(&records, &home, &detail.run.id, &detail.run.folder).await?;
+            runner::run_files::fetch(&records, &home.dir, &detail.run.id, &detail.run.folder)
+                .await?;
             let log =
-                runner::run_folder::read_log(&home.join(&detail.run.folder).join("log.jsonl"))
+                runner::run_folder::read_log(&home.dir.join(&detail.run.folder).join("log.jsonl"))
                     .unwrap_or_default();
             let tests = runner::bot_test::result_for(
                 &records,
@@ -397,7 +435,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             .await?;
             print!(
                 "{}",
-                cli_output::run_detail(&detail, &log, &home, all_rows, tests.as_ref())
+                cli_output::run_detail(&detail, &log, &home.dir, all_rows, tests.as_ref())
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -409,20 +447,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             trust_forwarded_for,
             max_file_mb,
         } => {
-            let records = open_records(&home).await?;
+            let records = home.open_records().await?;
             // Copies of an approval cut short by a crash are taken back first.
-            runner::pending_delivery::recover(&home, &records).await?;
+            runner::pending_delivery::recover(&home.dir, &records).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             println!(
                 "kobo dashboard on http://{} (data: {}); Ctrl-C stops it",
                 listener.local_addr()?,
-                home.display()
+                home.dir.display()
             );
             dashboard::warn_about_proxy(secure_cookies, trust_forwarded_for);
             let state = dashboard::AppState {
-                home: home.clone(),
+                home: home.dir.clone(),
                 records,
                 secure_cookies,
                 trust_forwarded_for,
@@ -438,8 +476,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn user_command(home: &Path, command: UserCommand) -> Result<ExitCode> {
-    let records = open_records(home).await?;
+async fn user_command(home: &Home, command: UserCommand) -> Result<ExitCode> {
+    let records = home.open_records().await?;
     match command {
         UserCommand::Add {
             name,
@@ -480,9 +518,9 @@ async fn user_command(home: &Path, command: UserCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn group_command(home: &Path, command: GroupCommand) -> Result<ExitCode> {
+async fn group_command(home: &Home, command: GroupCommand) -> Result<ExitCode> {
     use runner::group;
-    let records = open_records(home).await?;
+    let records = home.open_records().await?;
     let pool = records.pool();
     match command {
         GroupCommand::Add { name, senior } => {
@@ -539,23 +577,6 @@ fn read_password(from_stdin: bool) -> Result<String> {
         bail!("no password given; pipe one in with `--password-stdin`");
     }
     Ok(password)
-}
-
-/// Where the records are: `--records`, or `records.db` in the data directory.
-pub(crate) fn records_location(home: &Path) -> Result<RecordsLocation> {
-    let arg = RECORDS_ARG.get().cloned().flatten();
-    Ok(RecordsLocation::parse(arg.as_deref(), home)?)
-}
-
-pub(crate) async fn open_records(home: &Path) -> Result<Records> {
-    check_writable(home)?;
-    let location = records_location(home)?;
-    match Records::connect(&location).await {
-        Ok(records) => Ok(records),
-        // Already says where and what to do.
-        Err(e @ runner::record::StoreError::Unreachable { .. }) => Err(e.into()),
-        Err(e) => Err(e).with_context(|| format!("opening the {}", location.describe())),
-    }
 }
 
 /// The data directory must exist (or be creatable) and take new files: say so in one
@@ -645,7 +666,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
 }
 
 async fn run_workflow(
-    home: &Path,
+    home: &Home,
     file: &Path,
     inputs: &[String],
     params: &[String],
@@ -667,9 +688,9 @@ async fn run_workflow(
             return Ok(ExitCode::FAILURE);
         }
     };
-    let records = open_records(home).await?;
-    let mut opts = RunOptions::new(home);
-    opts.inputs = input_map(&w, &run_outputs(&records, home, inputs).await?)?;
+    let records = home.open_records().await?;
+    let mut opts = RunOptions::new(&home.dir);
+    opts.inputs = input_map(&w, &run_outputs(&records, &home.dir, inputs).await?)?;
     opts.params = pairs(params, "--param")?;
     opts.again = again;
     for name in opts.params.keys() {
@@ -680,14 +701,14 @@ async fn run_workflow(
             );
         }
     }
-    let secrets_file = secrets_file.unwrap_or_else(|| home.join("secrets.yaml"));
+    let secrets_file = secrets_file.unwrap_or_else(|| home.data().secrets_file());
     opts.secrets = runner::secrets::Secrets::load(&w.secrets, &secrets_file)?;
     let ui = cli_output::RunDisplay::new(quiet);
     opts.progress = Some(ui.progress_fn());
     opts.echo = Some(ui.echo_fn());
     // Ctrl-C, or SIGTERM (`kill`, a service manager, a container stopping), stops the run at
     // its next step; it is recorded as cancelled and its browser closed.
-    let cancel = runner::CancelToken::new();
+    let cancel = tokio_util::sync::CancellationToken::new();
     opts.cancel = Some(cancel.clone());
     let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
     tokio::spawn(async move {
@@ -704,7 +725,7 @@ async fn run_workflow(
     });
     let outcome = runner::execute(&w, &records, opts).await?;
     ui.finish();
-    print!("{}", cli_output::outcome_summary(&outcome, home));
+    print!("{}", cli_output::outcome_summary(&outcome, &home.dir));
     Ok(if outcome.status == RunStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
@@ -831,13 +852,13 @@ fn pairs(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
 
 /// `kobo mark-done`: a person checked the portal; the row in doubt was entered.
 async fn mark_done(
-    home: &Path,
+    home: &Home,
     run_id: &str,
     row: usize,
     table: Option<String>,
     by: Option<String>,
 ) -> Result<ExitCode> {
-    let records = open_records(home).await?;
+    let records = home.open_records().await?;
     let detail = records.detail(run_id).await?;
     let table = match table {
         Some(t) => t,
@@ -865,7 +886,7 @@ async fn mark_done(
 }
 
 /// `kobo test`: every case of every workflow; exit 1 when one differs.
-async fn bot_tests(home: &Path, paths: &[PathBuf]) -> Result<ExitCode> {
+async fn bot_tests(home: &Home, paths: &[PathBuf]) -> Result<ExitCode> {
     use runner::bot_test::{TestEnv, TestRecord, cases_of, keep_result, run_case};
     let paths = if paths.is_empty() {
         vec![PathBuf::from("workflows")]
@@ -885,7 +906,7 @@ async fn bot_tests(home: &Path, paths: &[PathBuf]) -> Result<ExitCode> {
         portal_login: Some((demo::PORTAL_USER.into(), demo::PORTAL_PASSWORD.into())),
     };
     // Each workflow version's result is kept, for the reviewers of its runs.
-    let records = open_records(home).await?;
+    let records = home.open_records().await?;
     let (mut passed, mut failed, mut untested) = (0, 0, Vec::new());
     for file in &files {
         let cases = cases_of(file);
@@ -969,7 +990,7 @@ async fn bot_tests(home: &Path, paths: &[PathBuf]) -> Result<ExitCode> {
 }
 
 /// `kobo run-job`: one job from a worker, on standard input; the memory limit set first.
-async fn run_job(home: &Path) -> Result<ExitCode> {
+async fn run_job(home: &Home) -> Result<ExitCode> {
     match run_job_inner(home).await {
         Ok(code) => Ok(code),
         // kobo could not start the run (records out of reach, a broken job): not the run's
@@ -981,7 +1002,7 @@ async fn run_job(home: &Path) -> Result<ExitCode> {
     }
 }
 
-async fn run_job_inner(home: &Path) -> Result<ExitCode> {
+async fn run_job_inner(home: &Home) -> Result<ExitCode> {
     use runner::child_run::{ChildJob, STEP_MARK, exit};
     use runner::worker::{JobError, WorkerSettings, run_job_here};
     runner::child_run::end_with_parent();
@@ -989,7 +1010,7 @@ async fn run_job_inner(home: &Path) -> Result<ExitCode> {
     std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)?;
     let job: ChildJob =
         serde_json::from_slice(&input).context("reading the job from the worker")?;
-    let records = open_records(home).await?;
+    let records = home.open_records().await?;
     let mut settings = WorkerSettings::new(1);
     settings.name = job.worker.clone();
     settings.run_timeout = job.run_timeout_secs.map(std::time::Duration::from_secs);
@@ -1010,7 +1031,7 @@ async fn run_job_inner(home: &Path) -> Result<ExitCode> {
         .browser_ahead
         .clone()
         .map(runner::child_run::browser_offer);
-    let run = run_job_here(&job.job, home, records, settings, offer);
+    let run = run_job_here(&job.job, &home.dir, records, settings, offer);
     tokio::select! {
         ended = run => match ended {
             Ok(_) => Ok(ExitCode::SUCCESS),

@@ -208,7 +208,10 @@ async fn cancel_and_rerun_from_the_command_line() {
 
     // Rerun the cancelled queued run: a new run with its own id, from the kept input.
     let out = k.run(&["rerun", &queued.0]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("a rerun of {queued}")));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("a rerun of {queued}")), "{said}");
+    // Each thing said once: where it runs, and what happens to the earlier rows.
+    assert_eq!(said.matches("runs it;").count(), 1, "{said}");
     let runs = k
         .wait_for(20, "the rerun", |r| count(r, RunStatus::Succeeded) == 1)
         .await;

@@ -60,7 +60,7 @@ pub fn clients(home: &std::path::Path, users: &[User], rates: &[Rate]) -> Vec<Cl
     for r in rates {
         view(&mut all, &r.client).rates.push(r.clone());
     }
-    let inbox = home.join("inbox");
+    let inbox = runner::data_dir::DataDir::new(home).inbox();
     for e in std::fs::read_dir(&inbox).into_iter().flatten().flatten() {
         if e.file_type().is_ok_and(|t| t.is_dir())
             && let Some(name) = e.file_name().to_str()
@@ -84,7 +84,7 @@ async fn known_clients(state: &AppState) -> Result<Vec<String>, AppError> {
     let mut known: std::collections::BTreeSet<String> = Rates::load(&state.home)
         .map(|r| r.rates.into_iter().map(|r| r.client).collect())
         .unwrap_or_default();
-    for e in std::fs::read_dir(state.home.join("inbox"))
+    for e in std::fs::read_dir(runner::data_dir::DataDir::new(&state.home).inbox())
         .into_iter()
         .flatten()
         .flatten()

@@ -12,7 +12,6 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use runner::review::{self, RunFilter};
-use runner::run_folder::safe_file_name;
 use runner::{Role, audit, delivery};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -34,7 +33,7 @@ fn client_of(cur: &Current) -> Result<String, AppError> {
 
 /// Where an uploaded file goes: the client's inbox, as if dropped into the shared folder.
 pub fn inbox_dir(home: &std::path::Path, client: &str) -> PathBuf {
-    home.join("inbox").join(safe_file_name(client))
+    runner::data_dir::DataDir::new(home).client_inbox(client)
 }
 
 /// The workflows a client can send files to: the folders `kobo serve` made under

@@ -67,7 +67,7 @@ impl MailSettings {
                 dashboard_url: std::env::var("KOBO_DASHBOARD_URL").ok(),
             }));
         }
-        let path = home.join("mail.yaml");
+        let path = runner::data_dir::DataDir::new(home).mail_file();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

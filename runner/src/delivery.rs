@@ -8,6 +8,7 @@
 //! so the client never sees half a file, with a rename that never replaces a file already there. Before copying, the output is checked against the sha256 recorded
 //! when the run wrote it: what the reviewer saw is what the client gets.
 
+use crate::data_dir::DataDir;
 use crate::record::{Artifact, RunRecord};
 use crate::run_folder::{file_sha256, safe_file_name};
 use chrono::{DateTime, Utc};
@@ -44,7 +45,7 @@ pub enum DeliveryError {
 
 /// The client's outbox folder.
 pub fn outbox_dir(home: &Path, client: &str) -> PathBuf {
-    home.join("outbox").join(safe_file_name(client))
+    DataDir::new(home).client_outbox(client)
 }
 
 /// The name a delivered file gets:

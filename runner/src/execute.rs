@@ -4,11 +4,11 @@
 //! A run is recorded *before* its input is read, so a file that cannot be read still
 //! leaves a failed run with the file kept beside it: nothing a client sends is lost.
 
-use crate::cancel::CancelToken;
+use crate::data_dir::DataDir;
 use crate::engine::{Execution, ProgressFn, StepFailure};
 use crate::progress::RowBook;
 use crate::record::{Records, RunEnd, RunRecord, Start, StoreError};
-use crate::run::{RowCounts, RunId, RunStatus};
+use crate::run::{RowCounts, RowResult, RunId, RunStatus, StepTiming};
 use crate::run_folder::{EchoFn, RunFolder, RunLog, file_sha256, safe_file_name};
 use crate::secrets::Secrets;
 use crate::workflow::Workflow;
@@ -16,6 +16,7 @@ use futures::FutureExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// What a run needs besides the workflow.
 pub struct RunOptions {
@@ -31,7 +32,7 @@ pub struct RunOptions {
     pub progress: Option<ProgressFn>,
     pub echo: Option<EchoFn>,
     /// Tripped when someone asks the run to stop (`kobo cancel`): it ends as cancelled.
-    pub cancel: Option<CancelToken>,
+    pub cancel: Option<CancellationToken>,
     /// A limit for the whole run shorter than the workflow's `timeout_minutes` (`kobo serve --run-timeout`).
     pub timeout: Option<Duration>,
     /// Who runs it (a queue worker's name), kept in the record.
@@ -137,25 +138,62 @@ pub async fn execute(
         status: RunStatus::Failed,
         rows: record.as_ref().map(|r| r.rows).unwrap_or_default(),
         error: Some(message),
-        folder: home.join(record.map_or_else(|| format!("runs/{id}"), |r| r.folder)),
+        folder: home.join(record.map_or_else(|| DataDir::run_relative(&id), |r| r.folder)),
         id,
         outputs: Vec::new(),
     })
 }
 
+/// One run, in three phases: [`prepare`] (folder, input copies, record, log), [`attempt`]
+/// (the steps, retried while their failure is temporary), [`conclude`] (rows, files and
+/// the record of how it ended).
 async fn execute_once(
     w: &Workflow,
     records: &Records,
-    opts: RunOptions,
+    mut opts: RunOptions,
     id: RunId,
 ) -> Result<RunOutcome, ExecuteError> {
+    let run = match prepare(w, records, &mut opts, id).await? {
+        Prepared::Ready(run) => run,
+        Prepared::AlreadyEnded(outcome) => return Ok(outcome),
+    };
+    let ended = attempt(w, records, &opts, &run).await?;
+    conclude(records, &opts, run, ended).await
+}
+
+/// A run ready for its steps: recorded, its folder made and its inputs kept.
+struct PreparedRun {
+    id: RunId,
+    folder: RunFolder,
+    /// Input name → the copy in the run folder.
+    inputs: BTreeMap<String, PathBuf>,
+    log: RunLog,
+    /// A dead worker's run this one goes on with.
+    resumed: bool,
+    /// Attempts made by workers that died before this one, kept in the record.
+    earlier_attempts: i64,
+}
+
+enum Prepared {
+    Ready(PreparedRun),
+    /// A job handed out again after a crash, for a run that had already ended.
+    AlreadyEnded(RunOutcome),
+}
+
+/// Make the run folder, copy the inputs in, record the run (or take the queued record)
+/// and open its log. Nothing here runs a step.
+async fn prepare(
+    w: &Workflow,
+    records: &Records,
+    opts: &mut RunOptions,
+    id: RunId,
+) -> Result<Prepared, ExecuteError> {
     let worker = opts.worker.clone().unwrap_or_else(|| "kobo run".into());
     let existing = match &opts.run_id {
         Some(id) => records.get(id).await?,
         None => None,
     };
     let mut resumed = false;
-    // Attempts made by workers that died before this one, kept in the record.
     let earlier_attempts = existing
         .as_ref()
         .filter(|r| r.status == RunStatus::Running)
@@ -172,20 +210,19 @@ async fn execute_once(
                     .get(&id)
                     .await?
                     .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
-                let folder = opts.home.join(&r.folder);
-                return Ok(RunOutcome {
+                return Ok(Prepared::AlreadyEnded(RunOutcome {
                     id,
                     status,
                     rows: r.rows,
                     error: r.error,
-                    folder,
+                    folder: opts.home.join(&r.folder),
                     outputs: Vec::new(),
-                });
+                }));
             }
         }
     }
     let folder = RunFolder::create(&opts.home, &id).map_err(|e| ExecuteError::Folder {
-        path: opts.home.join("runs").join(&id.0).display().to_string(),
+        path: DataDir::new(&opts.home).run(&id).display().to_string(),
         message: e.to_string(),
     })?;
     let folder_err = |e: std::io::Error| ExecuteError::Folder {
@@ -195,7 +232,7 @@ async fn execute_once(
     std::fs::write(folder.root.join("workflow.yaml"), &w.source).map_err(folder_err)?;
 
     // Keep a copy of every input before anything else can go wrong.
-    let mut copies = BTreeMap::new();
+    let mut inputs = BTreeMap::new();
     for (name, path) in &opts.inputs {
         let file_name = safe_file_name(
             &path
@@ -210,40 +247,34 @@ async fn execute_once(
                 message: e.to_string(),
             })?;
         }
-        copies.insert(name.clone(), copy);
+        inputs.insert(name.clone(), copy);
     }
-    let main_input = w
-        .file_inputs()
-        .next()
-        .and_then(|i| copies.get(&i.name))
-        .cloned();
-    let (input_name, input_hash) = match &main_input {
+    // Every run's main input is read once here, a queued run's kept copy too: one that
+    // cannot be read stops the run before any step (`ExecuteError::Input`).
+    let main_input = w.file_inputs().next().and_then(|i| inputs.get(&i.name));
+    let input = match main_input {
         Some(p) => {
             let (hash, _) = file_sha256(p).map_err(|e| ExecuteError::Input {
                 path: p.display().to_string(),
                 message: e.to_string(),
             })?;
-            (
-                p.file_name().map(|n| n.to_string_lossy().to_string()),
-                Some(hash),
-            )
+            p.file_name()
+                .map(|n| (n.to_string_lossy().to_string(), hash))
         }
-        None => (None, None),
+        None => None,
     };
-
     if existing.is_none() {
-        let input = input_name.zip(input_hash);
         let mut record = RunRecord::new(&id, w, input, RunStatus::Running, &folder.relative);
         record.worker = Some(worker.clone());
         records.insert(&record).await?;
     }
-    for copy in copies.values() {
+    for copy in inputs.values() {
         let _ = crate::engine::register_artifact(records, &id, &folder, copy, "input").await;
     }
 
     let mut log =
         RunLog::open(&folder.log_path(), opts.secrets.clone(), id.clone()).map_err(folder_err)?;
-    if let Some(echo) = opts.echo {
+    if let Some(echo) = opts.echo.take() {
         log = log.with_echo(echo);
     }
     if resumed {
@@ -257,7 +288,42 @@ async fn execute_once(
             w.name, w.version, w.author, w.client
         ),
     );
+    Ok(Prepared::Ready(PreparedRun {
+        id,
+        folder,
+        inputs,
+        log,
+        resumed,
+        earlier_attempts,
+    }))
+}
 
+/// How the attempts ended: the last attempt's failure (none: the run succeeded) and what
+/// its steps did.
+struct Attempted {
+    failure: Option<StepFailure>,
+    cancelled: bool,
+    /// Attempts this worker made (the first is 1).
+    attempts: u32,
+    timings: Vec<StepTiming>,
+    rows: Vec<RowResult>,
+    counts: RowCounts,
+    outputs: Vec<PathBuf>,
+}
+
+const CANCELLED: &str = "cancelled while running (`kobo cancel`, or Ctrl-C on `kobo run`)";
+
+/// Run the steps; a temporary failure (a page that did not load) runs them again from the
+/// start, up to the workflow's `retry.attempts`, keeping the rows already done.
+async fn attempt(
+    w: &Workflow,
+    records: &Records,
+    opts: &RunOptions,
+    run: &PreparedRun,
+) -> Result<Attempted, ExecuteError> {
+    let PreparedRun {
+        id, folder, log, ..
+    } = run;
     let params = merged_params(w, &opts.params);
     let attempts = w.retry.attempts.max(1);
     let mut attempt = 1u32;
@@ -267,43 +333,46 @@ async fn execute_once(
     let mut browser_ahead = opts.browser_ahead.clone();
     // The admin's bounds for one run, and what the workflow asks for within them.
     let limits =
-        crate::limits::LimitsFile::load(&opts.home).and_then(|f| f.for_workflow(&w.limits));
-    let (failure, exec_outcome) = loop {
-        let limits = match &limits {
-            Ok(l) => *l,
+        match crate::limits::LimitsFile::load(&opts.home).and_then(|f| f.for_workflow(&w.limits)) {
+            Ok(l) => l,
             Err(e) => {
-                let f = StepFailure {
-                    message: e.to_string(),
-                    step: "checking the run's limits".into(),
-                    row: None,
-                    transient: false,
-                };
-                break (
-                    Some(f),
-                    (Vec::new(), (Vec::new(), RowCounts::default()), Vec::new()),
-                );
+                return Ok(Attempted {
+                    failure: Some(StepFailure {
+                        message: e.to_string(),
+                        step: "checking the run's limits".into(),
+                        row: None,
+                        transient: false,
+                    }),
+                    cancelled: false,
+                    attempts: 1,
+                    timings: Vec::new(),
+                    rows: Vec::new(),
+                    counts: RowCounts::default(),
+                    outputs: Vec::new(),
+                });
             }
         };
-        if resumed || attempt > 1 {
-            discard_outputs(records, &id, &folder, &log).await;
+    loop {
+        if run.resumed || attempt > 1 {
+            discard_outputs(records, id, folder, log).await;
         }
         let mut exec = Execution::new(
             w,
-            &folder,
-            &log,
+            folder,
+            log,
             records,
-            &id,
+            id,
             params.clone(),
-            copies.clone(),
+            run.inputs.clone(),
             opts.progress.clone(),
         );
         // Rows done by earlier attempts (this worker's or a dead one's), or by the run a
         // rerun repeats, are carried over rather than done again.
         let this_run = records
-            .get(&id)
+            .get(id)
             .await?
             .ok_or_else(|| StoreError::NoSuchRun(id.0.clone()))?;
-        let attempt_no = (earlier_attempts + attempt as i64).max(1) as u32;
+        let attempt_no = (run.earlier_attempts + attempt as i64).max(1) as u32;
         let mut book = RowBook::load(records, &this_run, attempt_no, opts.again).await?;
         book.worker = opts.worker.clone();
         exec.keep_rows(book);
@@ -325,7 +394,7 @@ async fn execute_once(
             _ = cancel.cancelled() => {
                 cancelled = true;
                 Err(StepFailure {
-                    message: "cancelled while running (`kobo cancel`, or Ctrl-C on `kobo run`)".into(),
+                    message: CANCELLED.into(),
                     step: "the whole run".into(),
                     row: None,
                     transient: false,
@@ -338,7 +407,7 @@ async fn execute_once(
         if let Err(e) = exec.flush_rows().await {
             log.warn(None, None, &format!("cannot keep the progress of the last rows: {e}; they will be done again if the run is"));
         }
-        match result {
+        let failure = match result {
             Err(f) if f.transient && attempt < attempts => {
                 let delay = w.retry.delay(attempt + 1);
                 log.warn(None, None, &format!(
@@ -347,33 +416,49 @@ async fn execute_once(
                     delay.as_secs()
                 ));
                 tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
+                    _ = tokio::time::sleep(delay) => {
+                        attempt += 1;
+                        continue;
+                    }
                     _ = cancel.cancelled() => {
                         cancelled = true;
-                        break (Some(f), (exec.timings(), exec.row_results(), exec.outputs.clone()));
+                        Some(f)
                     }
                 }
-                attempt += 1;
             }
-            other => {
-                break (
-                    other.err(),
-                    (exec.timings(), exec.row_results(), exec.outputs.clone()),
-                );
-            }
-        }
-    };
-    let (timings, (rows, counts), outputs) = exec_outcome;
-    let (status, error, error_step) = match &failure {
-        Some(_) if cancelled => (
-            RunStatus::Cancelled,
-            Some("cancelled while running (`kobo cancel`, or Ctrl-C on `kobo run`)".to_string()),
-            None,
-        ),
+            other => other.err(),
+        };
+        let (rows, counts) = exec.row_results();
+        return Ok(Attempted {
+            failure,
+            cancelled,
+            attempts: attempt,
+            timings: exec.timings(),
+            rows,
+            counts,
+            outputs: exec.outputs.clone(),
+        });
+    }
+}
+
+/// Log how the run ended, keep its rows beside the outputs, send its files (workers without
+/// a shared folder) and record the end, unless another worker took the run over.
+async fn conclude(
+    records: &Records,
+    opts: &RunOptions,
+    run: PreparedRun,
+    ended: Attempted,
+) -> Result<RunOutcome, ExecuteError> {
+    let PreparedRun {
+        id, folder, log, ..
+    } = run;
+    let counts = ended.counts;
+    let (status, error, error_step) = match &ended.failure {
+        Some(_) if ended.cancelled => (RunStatus::Cancelled, Some(CANCELLED.to_string()), None),
         None => (RunStatus::Succeeded, None, None),
         Some(f) => (RunStatus::Failed, Some(f.describe()), Some(f.step.clone())),
     };
-    match &failure {
+    match &ended.failure {
         None => log.info(
             None,
             None,
@@ -382,7 +467,7 @@ async fn execute_once(
                 counts.ok, counts.failed, counts.skipped
             ),
         ),
-        Some(_) if cancelled => log.warn(
+        Some(_) if ended.cancelled => log.warn(
             None,
             None,
             "the run was cancelled; files it wrote so far stay in its folder",
@@ -405,7 +490,7 @@ async fn execute_once(
         });
     }
     // The row results beside the outputs, so the folder alone tells which rows failed.
-    if let Err(e) = folder.write_rows(&rows) {
+    if let Err(e) = folder.write_rows(&ended.rows) {
         log.warn(
             None,
             None,
@@ -423,9 +508,9 @@ async fn execute_once(
                 rows: counts,
                 error: error.as_deref(),
                 error_step: error_step.as_deref(),
-                steps: &timings,
-                row_results: &rows,
-                attempt: earlier_attempts + attempt as i64,
+                steps: &ended.timings,
+                row_results: &ended.rows,
+                attempt: run.earlier_attempts + ended.attempts as i64,
             },
         )
         .await?;
@@ -435,7 +520,7 @@ async fn execute_once(
         rows: counts,
         error,
         folder: folder.root.clone(),
-        outputs,
+        outputs: ended.outputs,
     })
 }
 

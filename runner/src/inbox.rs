@@ -15,6 +15,7 @@
 //! the safety net for events that filesystems do not deliver (network shares).
 
 use crate::catalogue::{Catalogue, WorkflowCache};
+use crate::data_dir::DataDir;
 use crate::queue::JobQueue;
 use crate::record::Records;
 use crate::run::RunId;
@@ -58,7 +59,7 @@ impl InboxSettings {
     }
 
     pub fn dir(&self) -> PathBuf {
-        self.home.join("inbox")
+        DataDir::new(&self.home).inbox()
     }
 }
 

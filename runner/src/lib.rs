@@ -8,6 +8,7 @@
 //! - [`expr`]: templates and expressions (`{{ row['金額'] * 1.1 }}`) through minijinja.
 //!
 //! Data:
+//! - [`data_dir`]: `DataDir`, the layout of the data directory (inbox, outbox, runs, files).
 //! - [`table`]: `Table` and `Cell`, the rows of a sheet in memory.
 //! - [`sheet`]: read xlsx/xls/ods/CSV (UTF-8/16, Shift_JIS/CP932, EUC-JP, ISO-2022-JP) into
 //!   tables; write xlsx and CSV.
@@ -20,10 +21,11 @@
 //! - [`progress`]: each `for_each` row's outcome kept as it ends (resume, rows in doubt, keys).
 //! - [`limits`]: how much one run may use (memory, output files), set by the admin.
 //! - [`secrets`]: secret values from the environment or a secrets file, masked everywhere.
-//! - [`cancel`]: `CancelToken`, how a running run learns it should stop.
 //! - [`fault`]: named pause points where crash tests `kill -9` kobo.
 //!
 //! The queue (`kobo serve`, `kobo worker`):
+//! - [`service`]: `service::start(config) -> Handle`: recovery after a crash, the inbox watch,
+//!   the requeue loop and the workers, stopped together (tokio-util's `CancellationToken`).
 //! - [`inbox`]: client folders `inbox/<client>/<workflow>/`: settled files become runs.
 //! - [`catalogue`]: which workflow an inbox folder starts, found in the workflows folder.
 //! - [`submit`]: put one run in the queue (folder, input, queued record, job).
@@ -51,10 +53,10 @@
 pub mod audit;
 pub mod bot_test;
 pub mod browser;
-pub mod cancel;
 pub mod catalogue;
 pub mod child_run;
 pub mod client_lang;
+pub mod data_dir;
 pub mod definition_error;
 pub mod delivery;
 pub mod engine;
@@ -77,6 +79,7 @@ pub mod run;
 pub mod run_files;
 pub mod run_folder;
 pub mod secrets;
+pub mod service;
 pub mod session;
 pub mod sheet;
 pub mod source_map;
@@ -89,7 +92,6 @@ pub mod web_address;
 pub mod worker;
 pub mod workflow;
 
-pub use cancel::CancelToken;
 pub use definition_error::{DefinitionError, DefinitionErrors};
 pub use execute::{RunOptions, RunOutcome, execute};
 pub use inbox::{Inbox, InboxSettings};

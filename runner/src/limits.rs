@@ -107,7 +107,7 @@ pub enum LimitsError {
 impl LimitsFile {
     /// `<home>/limits.yaml`, or the defaults when there is none.
     pub fn load(home: &Path) -> Result<LimitsFile, LimitsError> {
-        let path = home.join("limits.yaml");
+        let path = crate::data_dir::DataDir::new(home).limits_file();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LimitsFile::default()),

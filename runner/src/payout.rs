@@ -14,6 +14,7 @@
 //! computed with integer arithmetic; a run with no rate cannot be approved (nobody works for free
 //! by accident). The ledger has one entry per approved run, written in the approval's transaction.
 
+use crate::data_dir::DataDir;
 use crate::table::{Cell, Table};
 use chrono::{FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 /// The file the admin keeps the rates in.
 pub fn rates_path(home: &Path) -> PathBuf {
-    home.join("rates.yaml")
+    DataDir::new(home).rates_file()
 }
 
 /// Japan Standard Time: months and dates are counted as the people who are paid see them.

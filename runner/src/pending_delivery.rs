@@ -9,6 +9,7 @@
 //! note nobody holds was left by an approval that stopped before it committed or took its
 //! copies back (its process died).
 
+use crate::data_dir::DataDir;
 use crate::delivery::{DeliveryError, delivery_name, outbox_dir};
 use crate::record::{Artifact, Records, RunRecord};
 use crate::review::{self, ReviewState};
@@ -16,9 +17,6 @@ use chrono::{DateTime, Utc};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-
-/// The folder of the notes, in the data directory.
-pub const PENDING_DIR: &str = "deliveries-pending";
 
 /// The note of one approval under way. It is removed only by [`PendingDelivery::done`], once
 /// the approval committed or took its copies back; an approval stopped in between (its
@@ -42,7 +40,7 @@ impl PendingDelivery {
         outputs: &[Artifact],
         at: DateTime<Utc>,
     ) -> Result<PendingDelivery, DeliveryError> {
-        let dir = home.join(PENDING_DIR);
+        let dir = DataDir::new(home).pending_deliveries();
         let path = dir.join(&run.id.0);
         let io = |e: std::io::Error| DeliveryError::Io {
             file: path.display().to_string(),
@@ -146,7 +144,7 @@ fn take_back(home: &Path, run_id: &str, note: &str) -> Vec<PathBuf> {
 pub async fn recover(home: &Path, records: &Records) -> Result<Vec<PathBuf>, sqlx::Error> {
     let mut removed = Vec::new();
     let mut live = false;
-    let entries = std::fs::read_dir(home.join(PENDING_DIR))
+    let entries = std::fs::read_dir(DataDir::new(home).pending_deliveries())
         .into_iter()
         .flatten()
         .flatten();
@@ -172,7 +170,7 @@ pub async fn recover(home: &Path, records: &Records) -> Result<Vec<PathBuf>, sql
         let _ = std::fs::remove_file(&note);
     }
     if !live {
-        removed.extend(remove_partial_writes(&home.join("outbox")));
+        removed.extend(remove_partial_writes(&DataDir::new(home).outbox()));
     }
     Ok(removed)
 }

@@ -6,6 +6,7 @@
 //! processes on several machines take them. The job id is the run id, so a job and its
 //! run record can always be matched.
 
+use crate::data_dir::DataDir;
 use crate::run::RunId;
 use apalis::prelude::{FetchById, TaskBuilder, TaskId, TaskSink};
 use apalis_redis::RedisStorage;
@@ -51,7 +52,7 @@ impl QueueLocation {
     /// Read `--queue`; without it, the embedded queue in the data directory.
     pub fn parse(arg: Option<&str>, home: &Path) -> Result<QueueLocation, QueueError> {
         let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
-            return Ok(QueueLocation::Sqlite(home.join("queue.db")));
+            return Ok(QueueLocation::Sqlite(DataDir::new(home).queue_db()));
         };
         if arg.starts_with("redis://") || arg.starts_with("rediss://") {
             return Ok(QueueLocation::Redis(arg.to_string()));
@@ -59,7 +60,7 @@ impl QueueLocation {
         if let Some(path) = arg.strip_prefix("sqlite:") {
             let path = path.trim_start_matches("//");
             return Ok(QueueLocation::Sqlite(if path.is_empty() {
-                home.join("queue.db")
+                DataDir::new(home).queue_db()
             } else {
                 PathBuf::from(path)
             }));

@@ -6,6 +6,7 @@
 //! per row) and which files it made. SQLite records are written with durable settings
 //! (WAL, synchronous=FULL): a record must survive a power cut. [`RunEnd`] is how a run ended.
 
+use crate::data_dir::DataDir;
 use crate::run::{RowCounts, RowResult, RowStatus, RunId, RunStatus, StepTiming};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -212,7 +213,7 @@ impl RecordsLocation {
     /// Read `--records`; without it, `records.db` in the data directory.
     pub fn parse(arg: Option<&str>, home: &Path) -> Result<RecordsLocation, StoreError> {
         let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
-            return Ok(RecordsLocation::Sqlite(home.join("records.db")));
+            return Ok(RecordsLocation::Sqlite(DataDir::new(home).records_db()));
         };
         if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
             return Ok(RecordsLocation::Postgres(arg.to_string()));
@@ -220,12 +221,20 @@ impl RecordsLocation {
         if let Some(path) = arg.strip_prefix("sqlite:") {
             let path = path.trim_start_matches("//");
             return Ok(RecordsLocation::Sqlite(if path.is_empty() {
-                home.join("records.db")
+                DataDir::new(home).records_db()
             } else {
                 PathBuf::from(path)
             }));
         }
         Err(StoreError::BadLocation(arg.to_string()))
+    }
+
+    /// As `--records` takes it, for the processes a worker starts (`kobo run-job`).
+    pub fn as_arg(&self) -> String {
+        match self {
+            RecordsLocation::Sqlite(p) => format!("sqlite:{}", p.display()),
+            RecordsLocation::Postgres(url) => url.clone(),
+        }
     }
 
     /// For log lines and banners; never shows a password.

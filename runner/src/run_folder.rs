@@ -13,6 +13,7 @@
 //!
 //! With PostgreSQL records every file here travels with the run (see [`crate::run_files`]).
 
+use crate::data_dir::DataDir;
 use crate::run::RunId;
 use crate::secrets::Secrets;
 use serde::Serialize;
@@ -33,7 +34,7 @@ pub struct RunFolder {
 impl RunFolder {
     /// Create the folder and its sub-folders for a run.
     pub fn create(home: &Path, id: &RunId) -> std::io::Result<RunFolder> {
-        let relative = format!("runs/{id}");
+        let relative = DataDir::run_relative(id);
         let root = home.join(&relative);
         for sub in ["input", "outputs", "screenshots"] {
             std::fs::create_dir_all(root.join(sub))?;

@@ -9,6 +9,7 @@
 //! while it runs.
 
 use crate::catalogue::Catalogue;
+use crate::data_dir::DataDir;
 use crate::queue::{JobQueue, QueueError, RunJob};
 use crate::record::{Records, RunRecord, StoreError};
 use crate::run::{RunId, RunStatus};
@@ -104,7 +105,7 @@ pub async fn submit(
     let input = single_input(w)?;
     let id = RunId::generate();
     let folder = RunFolder::create(home, &id).map_err(|e| SubmitError::Folder {
-        path: home.join("runs").join(&id.0).display().to_string(),
+        path: DataDir::new(home).run(&id).display().to_string(),
         message: e.to_string(),
     })?;
     let folder_err = |e: std::io::Error| SubmitError::Folder {
@@ -388,7 +389,7 @@ pub async fn adopt_unrecorded(
     age: std::time::Duration,
 ) -> Result<Vec<RunId>, SubmitError> {
     let mut adopted = Vec::new();
-    let Ok(entries) = std::fs::read_dir(home.join("runs")) else {
+    let Ok(entries) = std::fs::read_dir(DataDir::new(home).runs()) else {
         return Ok(adopted);
     };
     let mut catalogue: Option<Catalogue> = None;
@@ -454,7 +455,7 @@ pub async fn adopt_unrecorded(
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         let (hash, _) = crate::run_folder::file_sha256(input).map_err(folder_err)?;
-        let relative = format!("runs/{id}");
+        let relative = DataDir::run_relative(&id);
         let record = RunRecord::new(&id, &w, Some((name, hash)), RunStatus::Queued, &relative);
         records.insert(&record).await?;
         let _ = std::fs::remove_file(root.join(CLAIM_MARK));

@@ -12,7 +12,7 @@
 //! it. The per-run limit is enforced inside `execute`, which records the run as failed.
 
 use crate::browser::{BrowserAhead, BrowserConfig, BrowserOffer, Lent};
-use crate::cancel::CancelToken;
+use crate::data_dir::DataDir;
 use crate::execute::{ExecuteError, RunOptions, execute};
 use crate::queue::{JobQueue, MAX_ATTEMPTS, RunJob};
 use crate::record::{Records, RunEnd, Start};
@@ -27,6 +27,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How a worker process runs jobs.
 #[derive(Clone)]
@@ -305,7 +306,7 @@ async fn run_job(
             Ok(ChildEnd::Abort(message)) => Err(JobError::Abort(message)),
         };
     }
-    let secrets = match Secrets::load(&w.secrets, &shared.home.join("secrets.yaml")) {
+    let secrets = match Secrets::load(&w.secrets, &DataDir::new(&shared.home).secrets_file()) {
         Ok(s) => s,
         Err(e) => {
             return fail_before_start(
@@ -339,7 +340,7 @@ async fn run_job(
             .await
             .map_err(|e| retry(e.into()))?,
     );
-    let cancel = CancelToken::new();
+    let cancel = CancellationToken::new();
     opts.cancel = Some(cancel.clone());
 
     // Watch the record for `kobo cancel` while the run goes, and show the worker is alive.

@@ -623,9 +623,8 @@ async fn an_approval_whose_caller_goes_away_still_finishes(home: Home) {
     assert_eq!(home.outbox().len(), 1);
 
     hold.release();
-    let note = home
-        .path()
-        .join(runner::pending_delivery::PENDING_DIR)
+    let note = runner::data_dir::DataDir::new(home.path())
+        .pending_deliveries()
         .join(&id.0);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while note.exists() && std::time::Instant::now() < deadline {
