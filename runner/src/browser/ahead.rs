@@ -269,7 +269,11 @@ impl BrowserAhead {
             {
                 let mut slot = self.inner.slot.lock().await;
                 if !taken && !self.inner.stopped.load(Ordering::SeqCst) {
+                    let number = warm.number;
                     *slot = Slot::Ready(Box::new(warm));
+                    drop(slot);
+                    // Its idle check may have come while it was lent.
+                    self.close_when_idle(number);
                     return;
                 }
                 *slot = Slot::Empty;
