@@ -132,6 +132,10 @@ async fn each_run_takes_a_browser_started_ahead_and_none_sees_the_last_runs_cook
     let lent = ahead.lend().await.expect("a browser is started ahead");
     let first = lent.waiting().clone();
     assert!(!processes(&first.profile, first.driver_pid).is_empty());
+    // The next run's browser is started at once, while run 1 works: runs queued back to
+    // back each find theirs ready.
+    let next = waiting(&ahead).await;
+    assert_ne!(next.profile, first.profile);
     let ran = run(
         &portal,
         Some(lent.offer()),
@@ -143,13 +147,14 @@ async fn each_run_takes_a_browser_started_ahead_and_none_sees_the_last_runs_cook
     .await;
     ran.succeeded();
     assert!(ran.used_the_browser_started_ahead(), "{}", ran.log());
-    // It served one run: closed, and the next one started ahead.
+    // It served one run: closed.
     ahead.run_ended(Some(lent)).await;
     gone(&first.profile, first.driver_pid).await;
 
     // Run 2 gets another browser, with another profile, holding nothing of run 1.
     let lent = ahead.lend().await.expect("a new browser is started ahead");
     let second = lent.waiting().clone();
+    assert_eq!(second, next);
     assert_ne!(second.profile, first.profile);
     assert_ne!(second.session, first.session);
     let ran = run(
@@ -194,8 +199,12 @@ async fn a_run_that_opens_no_page_leaves_the_waiting_browser_for_the_next() {
     .await;
     ran.succeeded();
     ahead.run_ended(Some(lent)).await;
-    let after = ahead.waiting().expect("still waiting");
-    assert_eq!(after, before, "the same untouched browser waits");
+    // The next browser was started when this one was lent: it waits, and the untouched
+    // one is closed (one waiting browser is enough).
+    let after = ahead.waiting().expect("a browser waits");
+    assert_ne!(after.profile, before.profile);
+    gone(&before.profile, before.driver_pid).await;
+    let before = after;
 
     // The next run takes it, and a browser that the portal sends a file to saves it in
     // that run's own downloads folder.

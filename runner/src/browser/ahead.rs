@@ -7,8 +7,10 @@
 //! across the process boundary of `kobo run-job`, and takes it only at its first browser
 //! step. Taking says so first ([`BrowserOffer`]'s `on_take`), so the worker never offers it
 //! again, even when the run's process dies right after: a browser serves one run, then it
-//! is closed and a new one with a new profile is started for the next, so no cookie, storage
-//! or cache passes between runs or clients. A run that needs no browser leaves it waiting.
+//! is closed, so no cookie, storage or cache passes between runs or clients. The next one,
+//! with a new profile, is started as soon as the waiting one is lent: runs queued back to
+//! back each find theirs ready (one browser waits while another works). A run that needs
+//! no browser leaves it waiting.
 //!
 //! A waiting browser idle longer than [`IDLE_LIMIT`] is closed; the next browser run starts
 //! its own, and a new one is started ahead after it. [`BrowserAhead::stop`] (or dropping
@@ -104,8 +106,6 @@ enum Slot {
     Empty,
     /// Started, waiting for a run.
     Ready(Box<Warm>),
-    /// Offered to a run that has not ended yet.
-    Lent,
 }
 
 struct Inner {
@@ -132,25 +132,13 @@ impl std::fmt::Debug for BrowserAhead {
 }
 
 /// A waiting browser lent to one run; give it back with [`BrowserAhead::run_ended`].
+/// Dropped without that (the run's job was dropped halfway), it closes its browser: the
+/// driver's drop kills its processes.
 pub struct Lent {
     /// `None` once given back.
     warm: Option<Warm>,
     waiting: WaitingBrowser,
     taken: Arc<AtomicBool>,
-    owner: BrowserAhead,
-}
-
-impl Drop for Lent {
-    /// Dropped without [`BrowserAhead::run_ended`] (the run's job was dropped halfway): the
-    /// browser is closed (its driver's drop kills it) and the slot is free for the next.
-    fn drop(&mut self) {
-        if self.warm.take().is_some()
-            && let Ok(mut slot) = self.owner.inner.slot.try_lock()
-            && matches!(*slot, Slot::Lent)
-        {
-            *slot = Slot::Empty;
-        }
-    }
 }
 
 impl Lent {
@@ -195,8 +183,7 @@ impl BrowserAhead {
         }
     }
 
-    /// Start a browser ahead unless one waits, is being started, or is lent. Returns at
-    /// once; the start goes on in the background (a run asking meanwhile waits for it).
+    /// Start a browser ahead unless one waits or is being started. Returns at once; the start goes on in the background (a run asking meanwhile waits for it).
     pub async fn start(&self) {
         if self.inner.stopped.load(Ordering::SeqCst) {
             return;
@@ -229,8 +216,10 @@ impl BrowserAhead {
         });
     }
 
-    /// Lend the waiting browser to a run that needs one. Waits while one is being started;
-    /// `None` when none waits (not started yet, lent to another run, stopped).
+    /// Lend the waiting browser to a run that needs one, and start the next one ahead at
+    /// once, so that a run queued behind this one finds its browser ready too (while a run
+    /// goes on, two browsers are open: its own and the next one's). Waits while one is being
+    /// started; `None` when none waits (not started yet, lent to another run, stopped).
     pub async fn lend(&self) -> Option<Lent> {
         if self.inner.stopped.load(Ordering::SeqCst) {
             return None;
@@ -243,24 +232,24 @@ impl BrowserAhead {
         let Slot::Ready(mut warm) = std::mem::replace(&mut *slot, Slot::Empty) else {
             unreachable!("checked above")
         };
+        drop(slot);
         if warm.driver.is_running() {
-            *slot = Slot::Lent;
+            self.start().await;
             return Some(Lent {
                 waiting: warm.waiting.clone(),
                 warm: Some(*warm),
                 taken: Arc::new(AtomicBool::new(false)),
-                owner: self.clone(),
             });
         }
-        drop(slot);
         tracing::warn!("the browser started ahead has stopped; the run starts its own");
         warm.driver.shutdown().await;
+        self.start().await;
         None
     }
 
     /// A run that needed a browser ended. A loan it took is closed (its browser served
-    /// one run) and a new browser is started ahead; one it did not take waits on. Without
-    /// a loan (it started its own), one is started ahead if none waits.
+    /// one run); one it did not take waits on, unless the next one already waits (one
+    /// waiting browser is enough). Then one is started ahead if none waits.
     pub async fn run_ended(&self, lent: Option<Lent>) {
         if let Some(mut lent) = lent
             && let Some(warm) = lent.warm.take()
@@ -268,7 +257,10 @@ impl BrowserAhead {
             let taken = lent.taken.load(Ordering::SeqCst);
             {
                 let mut slot = self.inner.slot.lock().await;
-                if !taken && !self.inner.stopped.load(Ordering::SeqCst) {
+                if !taken
+                    && matches!(*slot, Slot::Empty)
+                    && !self.inner.stopped.load(Ordering::SeqCst)
+                {
                     let number = warm.number;
                     *slot = Slot::Ready(Box::new(warm));
                     drop(slot);
@@ -276,7 +268,6 @@ impl BrowserAhead {
                     self.close_when_idle(number);
                     return;
                 }
-                *slot = Slot::Empty;
             }
             warm.driver.shutdown().await;
         }
