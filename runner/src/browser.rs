@@ -355,6 +355,14 @@ impl Browser {
         }
     }
 
+    /// Where its chromedriver listens (`http://127.0.0.1:<port>`, a port workflows may not open).
+    pub fn webdriver_url(&self) -> String {
+        match &self.processes {
+            Processes::Own(driver) => driver.url(),
+            Processes::Ahead(waiting) => waiting.webdriver.clone(),
+        }
+    }
+
     /// The config this browser was launched with.
     pub fn config(&self) -> &BrowserConfig {
         &self.config
@@ -369,7 +377,7 @@ impl Browser {
         if let Err(refused) = crate::web_address::resolve(current.as_ref(), url) {
             return Err(BrowserError::NotAWebPage {
                 url: url.to_string(),
-                scheme: refused.scheme,
+                why: refused,
             });
         }
         match self.client.goto(url).await {
@@ -469,9 +477,7 @@ impl Browser {
             Ok(()) => Ok(()),
             Err(refused) => {
                 let _ = self.client.goto("about:blank").await;
-                Err(BrowserError::LeftTheWeb {
-                    scheme: refused.scheme,
-                })
+                Err(BrowserError::LeftTheWeb { why: refused })
             }
         }
     }

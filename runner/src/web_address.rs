@@ -5,16 +5,44 @@
 //! addresses are refused by `kobo validate`; templated ones, and pages a click lands on,
 //! when the run gets there. Addresses are read with the `url` crate, the parser fantoccini
 //! uses to send them to the browser, so `FILE:`, ` file:` and `fi\tle:` read the same here.
+//!
+//! Nor may it open the ports kobo's chromedrivers listen on ([`DRIVER_PORTS`]), on any host:
+//! chromedriver answers plain `GET`s there (`/sessions`, `/session/<id>/cookie`), so a
+//! workflow could read the session of another client's run going on at the same time.
 
 use url::Url;
 
 /// The schemes a workflow may open.
 pub const ALLOWED_SCHEMES: &[&str] = &["http", "https"];
 
-/// An address a workflow may not open, with its scheme (`file`, `chrome`, …).
+/// The loopback ports kobo starts chromedriver on, which workflows may not open. Below
+/// Linux's ephemeral ports (32768 and up), so no portal started on a free port lands here.
+pub const DRIVER_PORTS: std::ops::RangeInclusive<u16> = 29500..=29999;
+
+/// Why a workflow may not open an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotAWebPage {
-    pub scheme: String,
+pub enum NotAWebPage {
+    /// Not a web page: `file`, `chrome`, `javascript`, …
+    Scheme(String),
+    /// A port where kobo controls its browsers ([`DRIVER_PORTS`]).
+    BrowserControl(u16),
+}
+
+impl std::fmt::Display for NotAWebPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotAWebPage::Scheme(scheme) => write!(
+                f,
+                "a `{scheme}:` address; a workflow can only open web pages (http:// or https://)"
+            ),
+            NotAWebPage::BrowserControl(port) => write!(
+                f,
+                "on port {port}, where kobo controls its browsers (ports {}–{}); a workflow may not open those",
+                DRIVER_PORTS.start(),
+                DRIVER_PORTS.end()
+            ),
+        }
+    }
 }
 
 /// Check an address as written in a workflow. A relative address (`/menu`, `next.html`)
@@ -50,19 +78,20 @@ pub fn check_current(url: &str) -> Result<(), NotAWebPage> {
     }
     match Url::parse(url) {
         Ok(u) => check(&u),
-        Err(_) => Err(NotAWebPage {
-            scheme: url.split(':').next().unwrap_or(url).to_string(),
-        }),
+        Err(_) => Err(NotAWebPage::Scheme(
+            url.split(':').next().unwrap_or(url).to_string(),
+        )),
     }
 }
 
 fn check(url: &Url) -> Result<(), NotAWebPage> {
-    if ALLOWED_SCHEMES.contains(&url.scheme()) {
-        Ok(())
-    } else {
-        Err(NotAWebPage {
-            scheme: url.scheme().to_string(),
-        })
+    if !ALLOWED_SCHEMES.contains(&url.scheme()) {
+        return Err(NotAWebPage::Scheme(url.scheme().to_string()));
+    }
+    // Whatever the host: a name can point at 127.0.0.1 too.
+    match url.port() {
+        Some(port) if DRIVER_PORTS.contains(&port) => Err(NotAWebPage::BrowserControl(port)),
+        _ => Ok(()),
     }
 }
 
@@ -101,12 +130,29 @@ mod tests {
         ] {
             assert_eq!(
                 check_written(bad),
-                Err(NotAWebPage {
-                    scheme: scheme.into()
-                }),
+                Err(NotAWebPage::Scheme(scheme.into())),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_ports_kobo_controls_its_browsers_on_are_refused_on_any_host() {
+        for bad in [
+            "http://127.0.0.1:29500/sessions",
+            "http://localhost:29999/session/x/cookie",
+            "http://127.0.0.1.nip.io:29600/",
+            "https://[::1]:29777/",
+        ] {
+            assert!(
+                matches!(check_written(bad), Err(NotAWebPage::BrowserControl(_))),
+                "{bad}"
+            );
+        }
+        let base = Url::parse("http://127.0.0.1:29501/").unwrap();
+        assert!(resolve(Some(&base), "/sessions").is_err());
+        assert!(check_current("http://127.0.0.1:29501/sessions").is_err());
+        assert_eq!(check_written("http://127.0.0.1:29499/"), Ok(()));
     }
 
     #[test]

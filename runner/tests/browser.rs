@@ -670,6 +670,39 @@ async fn no_process_outlives_a_cancelled_step_or_a_panic() {
     assert_eq!(live_processes(&marker_dir, driver), Vec::<u32>::new());
 }
 
+/// chromedriver answers plain `GET`s (`/sessions` lists every session, `/session/<id>/cookie`
+/// gives its cookies): a workflow that opened another run's chromedriver could read that
+/// run's portal session. Its ports are refused, on any host name.
+#[tokio::test]
+async fn a_workflow_cannot_open_the_port_kobo_controls_a_browser_on() {
+    let portal = portal::start().await.unwrap();
+    let browser = launch().await;
+    let other = launch().await;
+    let control = other.webdriver_url();
+    let port: u16 = control.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(
+        runner::web_address::DRIVER_PORTS.contains(&port),
+        "{control}"
+    );
+    for address in [
+        format!("{control}/sessions"),
+        format!("http://localhost:{port}/sessions"),
+    ] {
+        let err = browser.goto(&address).await.unwrap_err();
+        assert!(
+            err.to_string().contains(&format!(
+                "is on port {port}, where kobo controls its browsers"
+            )),
+            "{address}: {err}"
+        );
+    }
+    // The page the browser is on stays the portal's, not chromedriver's list of sessions.
+    browser.goto(&portal.page("/login")).await.unwrap();
+    assert!(browser.current_url().await.unwrap().contains("/login"));
+    other.close().await;
+    browser.close().await;
+}
+
 #[tokio::test]
 async fn the_browser_never_ends_up_on_a_local_file() {
     let portal = portal::start().await.unwrap();

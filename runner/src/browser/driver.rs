@@ -320,9 +320,29 @@ pub fn processes_mentioning(path: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// A free port among [`DRIVER_PORTS`](crate::web_address::DRIVER_PORTS), which workflows
+/// may not open; tried from a random place, so that runs starting together rarely meet.
 fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    let ports = crate::web_address::DRIVER_PORTS;
+    let count = u32::from(ports.end() - ports.start()) + 1;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    for i in 0..count {
+        let port = ports.start() + ((seed.wrapping_add(i) % count) as u16);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!(
+            "no free port for chromedriver among {}–{}: too many browsers are open on this machine",
+            ports.start(),
+            ports.end()
+        ),
+    ))
 }
 
 /// One bounded `GET /status`; `true` when chromedriver answers `"ready": true`.

@@ -70,14 +70,19 @@ pub enum BrowserError {
     BadUrl { url: String },
 
     #[error(
-        "`{url}` is a `{scheme}:` address; a workflow can only open web pages (http:// or https://)\n  hint: check what the template filled in; write the portal's address, e.g. `https://portal.example/login`"
+        "`{url}` is {why}\n  hint: check what the template filled in; write the portal's address, e.g. `https://portal.example/login`"
     )]
-    NotAWebPage { url: String, scheme: String },
+    NotAWebPage {
+        url: String,
+        why: crate::web_address::NotAWebPage,
+    },
 
     #[error(
-        "the browser went to a `{scheme}:` address after this step; a workflow can only be on web pages (http:// or https://), so kobo left that page\n  hint: check what this step clicked or pressed"
+        "the browser went to an address after this step that a workflow may not be on: it is {why}; kobo left that page\n  hint: check what this step clicked or pressed"
     )]
-    LeftTheWeb { scheme: String },
+    LeftTheWeb {
+        why: crate::web_address::NotAWebPage,
+    },
 
     #[error("{}", not_found_message(what, *state, *timeout, hint))]
     NotFound {

@@ -292,10 +292,12 @@ impl BrowserStep {
                 if let Err(refused) = crate::web_address::check_written(t) {
                     w.problem(
                         &own,
-                        format!(
-                            "`open` can only go to web pages (http:// or https://), not a `{}:` address",
-                            refused.scheme
-                        ),
+                        match &refused {
+                            crate::web_address::NotAWebPage::Scheme(scheme) => format!(
+                                "`open` can only go to web pages (http:// or https://), not a `{scheme}:` address"
+                            ),
+                            other => format!("`open` cannot go to this address: it is {other}"),
+                        },
                         Some("write the portal's address, e.g. `https://portal.example/login`; files for the portal go in with `upload`".into()),
                     );
                 }
@@ -1007,10 +1009,7 @@ impl Execution<'_> {
                 let url = rendered.text.clone().unwrap_or_default();
                 // Refused before a browser is started for it; `goto` checks relative ones.
                 if let Err(refused) = crate::web_address::check_written(&url) {
-                    let e = BrowserError::NotAWebPage {
-                        url,
-                        scheme: refused.scheme,
-                    };
+                    let e = BrowserError::NotAWebPage { url, why: refused };
                     return Err(fail(self, e));
                 }
                 let b = self.browser(step, frame).await?;
