@@ -224,30 +224,7 @@ pub struct Browser {
 impl Browser {
     /// Start chromedriver and a fresh Chromium.
     pub async fn launch(config: &BrowserConfig) -> Result<Browser, BrowserError> {
-        let chromedriver = config.chromedriver_path()?;
-        let chromium = config.chromium_path()?;
-        let mut driver = Driver::spawn(&chromedriver)?;
-        driver.wait_ready(config.launch_timeout).await?;
-        let caps = capabilities(config, &chromium, &driver.profile_dir());
-        let connect = async {
-            ClientBuilder::new(loopback())
-                .capabilities(caps)
-                .connect(&driver.url())
-                .await
-        };
-        let client = match tokio::time::timeout(config.launch_timeout, connect).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => {
-                return Err(BrowserError::SessionNotCreated {
-                    message: session_error(&e),
-                });
-            }
-            Err(_) => {
-                return Err(BrowserError::SessionNotCreated {
-                    message: format!("no answer within {}", error::secs(config.launch_timeout)),
-                });
-            }
-        };
+        let Started { driver, client, .. } = start_session(config).await?;
         Ok(Browser {
             client,
             processes: Processes::Own(driver),
@@ -270,19 +247,10 @@ impl Browser {
         };
         let attach =
             Client::with_existing_session(&waiting.webdriver, &waiting.session, loopback());
-        let client = match tokio::time::timeout(Duration::from_secs(5), attach).await {
-            Ok(Ok(client)) => client,
-            Ok(Err(e)) => {
-                return Err(BrowserError::SessionNotCreated {
-                    message: session_error(&e),
-                });
-            }
-            Err(_) => {
-                return Err(BrowserError::SessionNotCreated {
-                    message: "the browser started ahead does not answer".into(),
-                });
-            }
-        };
+        let client = session_within(Duration::from_secs(5), attach, || {
+            "the browser started ahead does not answer".into()
+        })
+        .await?;
         let browser = Browser {
             client,
             processes: Processes::Ahead(waiting),
@@ -1496,6 +1464,53 @@ fn alert_text_from(err: &CmdError) -> String {
         }
     }
     String::new()
+}
+
+/// chromedriver and Chromium just started, with a WebDriver session open on them.
+struct Started {
+    driver: Driver,
+    client: Client,
+    chromium: PathBuf,
+    chromedriver: PathBuf,
+}
+
+/// Start chromedriver and a fresh Chromium (new profile), and open a session: a run's own
+/// browser ([`Browser::launch`]) or one started ahead of a run ([`BrowserAhead`]).
+async fn start_session(config: &BrowserConfig) -> Result<Started, BrowserError> {
+    let chromedriver = config.chromedriver_path()?;
+    let chromium = config.chromium_path()?;
+    let mut driver = Driver::spawn(&chromedriver)?;
+    driver.wait_ready(config.launch_timeout).await?;
+    let caps = capabilities(config, &chromium, &driver.profile_dir());
+    let url = driver.url();
+    let mut builder = ClientBuilder::new(loopback());
+    let connect = builder.capabilities(caps).connect(&url);
+    let client = session_within(config.launch_timeout, connect, || {
+        format!("no answer within {}", error::secs(config.launch_timeout))
+    })
+    .await?;
+    Ok(Started {
+        driver,
+        client,
+        chromium,
+        chromedriver,
+    })
+}
+
+/// A session opened (or attached to) within `limit`; `silent` says what to report when
+/// chromedriver does not answer in time.
+async fn session_within(
+    limit: Duration,
+    open: impl std::future::Future<Output = Result<Client, NewSessionError>>,
+    silent: impl FnOnce() -> String,
+) -> Result<Client, BrowserError> {
+    match tokio::time::timeout(limit, open).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(BrowserError::SessionNotCreated {
+            message: session_error(&e),
+        }),
+        Err(_) => Err(BrowserError::SessionNotCreated { message: silent() }),
+    }
 }
 
 fn session_error(err: &NewSessionError) -> String {

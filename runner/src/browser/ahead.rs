@@ -18,8 +18,7 @@
 //! dead owner, and the next worker or browser start sweeps them ([`super::sweep_orphans`]).
 
 use super::driver::Driver;
-use super::{BrowserConfig, BrowserError, ChromeCommand, capabilities, session_error};
-use fantoccini::ClientBuilder;
+use super::{BrowserConfig, BrowserError, ChromeCommand, Started, start_session};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
@@ -343,33 +342,12 @@ impl Drop for StopGuard {
 
 /// Start chromedriver and Chromium, open a session and leave it open.
 async fn start_warm(config: &BrowserConfig, number: u64) -> Result<Warm, BrowserError> {
-    let chromedriver = config.chromedriver_path()?;
-    let chromium = config.chromium_path()?;
-    let mut driver = Driver::spawn(&chromedriver)?;
-    driver.wait_ready(config.launch_timeout).await?;
-    let caps = capabilities(config, &chromium, &driver.profile_dir());
-    let connect = async {
-        ClientBuilder::new(super::loopback())
-            .capabilities(caps)
-            .connect(&driver.url())
-            .await
-    };
-    let client = match tokio::time::timeout(config.launch_timeout, connect).await {
-        Ok(Ok(client)) => client,
-        Ok(Err(e)) => {
-            return Err(BrowserError::SessionNotCreated {
-                message: session_error(&e),
-            });
-        }
-        Err(_) => {
-            return Err(BrowserError::SessionNotCreated {
-                message: format!(
-                    "no answer within {}",
-                    super::error::secs(config.launch_timeout)
-                ),
-            });
-        }
-    };
+    let Started {
+        driver,
+        client,
+        chromium,
+        chromedriver,
+    } = start_session(config).await?;
     let not_created = |e: fantoccini::error::CmdError| BrowserError::SessionNotCreated {
         message: e.to_string(),
     };
