@@ -16,15 +16,16 @@
 //! Every figure is the median over the rounds, with the min–max spread. Times are wall-clock
 //! and include starting and stopping the browser.
 
-use fantoccini::{Client, ClientBuilder, Locator};
+#[path = "support/raw_chrome.rs"]
+mod raw_chrome;
+
+use fantoccini::{Client, Locator};
 use runner::browser::{BrowserConfig, processes_mentioning};
 use runner::record::Records;
 use runner::secrets::Secrets;
 use runner::sheet::{SheetSpec, read_table};
 use runner::{RunOptions, RunStatus, Workflow, execute};
-use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -134,49 +135,7 @@ async fn raw(portal_url: &str, rows: &[Vec<String>]) -> Sample {
     let profile = tempfile::tempdir().unwrap();
 
     let t = Instant::now();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut driver = tokio::process::Command::new(chromedriver)
-        .arg(format!("--port={port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    // The same Chrome flags as kobo (runner/src/browser.rs, `capabilities`).
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": chromium.to_string_lossy(),
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1920,1080",
-                format!("--user-data-dir={}", profile.path().join("profile").display()),
-            ],
-        },
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let url = format!("http://127.0.0.1:{port}");
-    let client = loop {
-        match ClientBuilder::native()
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(c) => break c,
-            Err(_) if t.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(10)).await
-            }
-            Err(e) => panic!("chromedriver: {e}"),
-        }
-    };
+    let (mut driver, client) = raw_chrome::start(&chromedriver, &chromium, profile.path()).await;
     let start = t.elapsed();
 
     client.goto(&format!("{portal_url}/login")).await.unwrap();

@@ -24,14 +24,15 @@
 //! - `playwright context`: `browser.newContext()` + `newPage()` per run on one Chromium
 //!   (`scripts/bench-node/drills.mjs`; skipped when `node_modules` is missing).
 
-use fantoccini::{Client, ClientBuilder, Locator};
+#[path = "support/raw_chrome.rs"]
+mod raw_chrome;
+
+use fantoccini::{Client, Locator};
 use runner::browser::{BrowserAhead, BrowserConfig, BrowserOffer};
 use runner::record::Records;
 use runner::secrets::Secrets;
 use runner::{RunOptions, RunStatus, Workflow, execute};
-use serde_json::json;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -122,50 +123,11 @@ async fn kobo(home: &Path, records: &Records, url: &str, offer: Option<BrowserOf
 /// Raw fantoccini: one chromedriver and session, started once; returns its start and runs.
 async fn raw(url: &str, rounds: usize) -> (f64, Vec<Sample>) {
     let config = BrowserConfig::default();
+    let chromedriver = config.chromedriver_path().unwrap();
+    let chromium = config.chromium_path().unwrap();
     let profile = tempfile::tempdir().unwrap();
     let t = Instant::now();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut driver = tokio::process::Command::new(config.chromedriver_path().unwrap())
-        .arg(format!("--port={port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let caps = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {
-            "binary": config.chromium_path().unwrap().to_string_lossy(),
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1920,1080",
-                format!("--user-data-dir={}", profile.path().join("profile").display()),
-            ],
-        },
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let webdriver = format!("http://127.0.0.1:{port}");
-    let client = loop {
-        match ClientBuilder::native()
-            .capabilities(caps.clone())
-            .connect(&webdriver)
-            .await
-        {
-            Ok(c) => break c,
-            Err(_) if t.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(10)).await
-            }
-            Err(e) => panic!("chromedriver: {e}"),
-        }
-    };
+    let (mut driver, client) = raw_chrome::start(&chromedriver, &chromium, profile.path()).await;
     let start = ms(t.elapsed());
     let mut runs = Vec::new();
     for _ in 0..rounds {
