@@ -77,6 +77,9 @@ impl Kobo {
             ("portal_user".to_string(), "demo".to_string()),
             ("portal_password".to_string(), "kobo-demo-pass".to_string()),
         ]);
+        // Every round enters the same ten rows: do it again, as `kobo run --again` (the
+        // records remember each row's `key:` and would skip them from the second round on).
+        opts.again = true;
         let started_ms = Arc::new(Mutex::new(None::<u64>));
         let seen = started_ms.clone();
         opts.echo = Some(Box::new(move |line| {
