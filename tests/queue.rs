@@ -523,8 +523,9 @@ async fn workers_without_a_shared_folder_get_inputs_and_send_outputs_through_pos
         let approval = runner::review::approve(&records, k.home(), &run.id, &reviewer, None)
             .await
             .unwrap();
-        let delivered =
-            runner::delivery::outbox_dir(k.home(), "t").join(&approval.deliveries[0].file_name);
+        let delivered = runner::data_dir::DataDir::new(k.home())
+            .client_outbox("t")
+            .join(&approval.deliveries[0].file_name);
         let n: i64 = std::fs::read_to_string(k.home().join(&run.folder).join("input").join(input))
             .unwrap()
             .lines()
@@ -704,17 +705,7 @@ async fn sigterm_stops_serve_and_worker_without_leaving_a_browser() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
-        let i = k.children.iter().position(|c| c.id() == pid).unwrap();
-        let mut child = k.children.remove(i);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{cmd}: did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(k.sigterm(pid).await, "{cmd}: did not stop on SIGTERM");
         let left = runner::browser::processes_mentioning(tmp.path());
         assert!(left.is_empty(), "{cmd}: browser processes left: {left:?}");
     }
@@ -882,17 +873,7 @@ async fn serve_gives_each_browser_run_a_fresh_browser_started_ahead() {
         } else {
             pid
         };
-        Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
-        let i = k.children.iter().position(|c| c.id() == pid).unwrap();
-        let mut child = k.children.remove(i);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        assert!(k.sigterm(pid).await, "serve did not stop on SIGTERM");
         let left = runner::browser::processes_mentioning(tmp.path());
         assert!(left.is_empty(), "browser processes left: {left:?}");
         assert_eq!(browser_folders(tmp.path()), 0, "browser folders left");

@@ -3,78 +3,28 @@
 //! with a fresh profile (no cookie or local storage of the run before); a run that needs no
 //! browser leaves it waiting; no process is left once the worker stops or it idles out.
 
+#[path = "support/portal_run.rs"]
+mod portal_run;
+
 use portal::PortalHandle;
+use portal_run::{LOGIN, Ran, run_workflow};
 use runner::browser::{BrowserAhead, BrowserConfig, BrowserOffer, processes_mentioning};
-use runner::record::Records;
-use runner::secrets::Secrets;
-use runner::{RunOptions, RunOutcome, RunStatus, Workflow};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// A finished run and its log.
-struct Ran {
-    outcome: RunOutcome,
-    _home: tempfile::TempDir,
-}
-
-impl Ran {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.outcome.folder.join("log.jsonl")).unwrap_or_default()
-    }
-
-    fn succeeded(&self) -> &Self {
-        assert_eq!(
-            self.outcome.status,
-            RunStatus::Succeeded,
-            "{:?}\n{}",
-            self.outcome.error,
-            self.log()
-        );
-        self
-    }
-
-    fn used_the_browser_started_ahead(&self) -> bool {
-        let log = self.log();
-        let ahead = log.contains("browser started ahead of the run");
-        let own = log.contains("browser started in");
-        assert!(ahead != own, "one browser per run, said once:\n{log}");
-        ahead
-    }
+/// Did the run use the browser started ahead (and not one of its own)?
+fn used_the_browser_started_ahead(ran: &Ran) -> bool {
+    let log = ran.log();
+    let ahead = log.contains("browser started ahead of the run");
+    let own = log.contains("browser started in");
+    assert!(ahead != own, "one browser per run, said once:\n{log}");
+    ahead
 }
 
 /// Run `steps` as a workflow, offered `offer`.
 async fn run(portal: &PortalHandle, offer: Option<BrowserOffer>, steps: &str) -> Ran {
-    let text = format!(
-        "name: ahead\nclient: t\nauthor: olena\nparams:\n  portal_url: x\n\
-         secrets: [portal_user, portal_password]\nretry: {{ attempts: 1 }}\nsteps:\n{steps}"
-    );
-    let w =
-        Workflow::parse(Path::new("ahead.yaml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let home = tempfile::tempdir().unwrap();
-    let records = Records::open(&home.path().join("records.db"))
-        .await
-        .unwrap();
-    let mut opts = RunOptions::new(home.path());
-    opts.params.insert("portal_url".into(), portal.url().into());
-    opts.secrets = Secrets::from_pairs([
-        ("portal_user".to_string(), "demo".to_string()),
-        ("portal_password".to_string(), "kobo-demo-pass".to_string()),
-    ]);
-    opts.browser_ahead = offer;
-    let outcome = runner::execute(&w, &records, opts).await.unwrap();
-    Ran {
-        outcome,
-        _home: home,
-    }
+    run_workflow(portal, "ahead", "retry: { attempts: 1 }\n", steps, offer).await
 }
-
-const LOGIN: &str = concat!(
-    "  - open: \"{{ params.portal_url }}/login\"\n",
-    "  - fill: { label: ユーザーID, value: \"{{ secrets.portal_user }}\" }\n",
-    "  - fill: { label: パスワード, value: \"{{ secrets.portal_password }}\" }\n",
-    "  - click: ログイン\n",
-    "  - wait_for: { url_contains: /menu }\n",
-);
 
 /// The processes of a browser: Chromium's (they name its profile's folder) and chromedriver.
 fn processes(profile: &Path, driver_pid: u32) -> Vec<u32> {
@@ -146,7 +96,7 @@ async fn each_run_takes_a_browser_started_ahead_and_none_sees_the_last_runs_cook
     )
     .await;
     ran.succeeded();
-    assert!(ran.used_the_browser_started_ahead(), "{}", ran.log());
+    assert!(used_the_browser_started_ahead(&ran), "{}", ran.log());
     // It served one run: closed.
     ahead.run_ended(Some(lent)).await;
     gone(&first.profile, first.driver_pid).await;
@@ -167,7 +117,7 @@ async fn each_run_takes_a_browser_started_ahead_and_none_sees_the_last_runs_cook
     )
     .await;
     ran.succeeded();
-    assert!(ran.used_the_browser_started_ahead(), "{}", ran.log());
+    assert!(used_the_browser_started_ahead(&ran), "{}", ran.log());
     ahead.run_ended(Some(lent)).await;
     gone(&second.profile, second.driver_pid).await;
 
@@ -219,7 +169,7 @@ async fn a_run_that_opens_no_page_leaves_the_waiting_browser_for_the_next() {
     )
     .await;
     ran.succeeded();
-    assert!(ran.used_the_browser_started_ahead(), "{}", ran.log());
+    assert!(used_the_browser_started_ahead(&ran), "{}", ran.log());
     let saved: PathBuf = ran.outcome.folder.join("downloads/orders.csv");
     assert!(saved.is_file(), "{}\n{}", saved.display(), ran.log());
     ahead.run_ended(Some(lent)).await;

@@ -4,78 +4,17 @@
 //! nested frames, multiple-choice lists, non-breaking spaces, and `timeout_secs` written
 //! inside a step's braces.
 
+#[path = "support/portal_run.rs"]
+mod portal_run;
+
 use portal::PortalHandle;
-use runner::record::Records;
-use runner::secrets::Secrets;
-use runner::{RunOptions, RunOutcome, RunStatus, Workflow};
+use portal_run::{LOGIN, Ran, run_workflow};
+use runner::Workflow;
 use std::path::{Path, PathBuf};
-
-/// A finished run: its outcome, its log, and the records (kept with their folder).
-struct Ran {
-    outcome: RunOutcome,
-    records: Records,
-    _home: tempfile::TempDir,
-}
-
-impl Ran {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.outcome.folder.join("log.jsonl")).unwrap_or_default()
-    }
-
-    fn succeeded(&self) -> &Self {
-        assert_eq!(
-            self.outcome.status,
-            RunStatus::Succeeded,
-            "{:?}\n{}",
-            self.outcome.error,
-            self.log()
-        );
-        self
-    }
-
-    fn error(&self) -> String {
-        assert_eq!(self.outcome.status, RunStatus::Failed, "{}", self.log());
-        self.outcome.error.clone().unwrap_or_default()
-    }
-
-    fn output(&self, name: &str) -> String {
-        let path = self.outcome.folder.join("outputs").join(name);
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), self.log()));
-        // kobo writes CSV with a byte order mark, for Excel.
-        text.trim_start_matches('\u{feff}').to_string()
-    }
-}
 
 /// Sign in to the portal, then `steps` (indented as steps of the workflow).
 async fn run(portal: &PortalHandle, steps: &str) -> Ran {
-    let text = format!(
-        "name: portal-steps\nclient: t\nauthor: olena\nparams:\n  portal_url: x\n\
-         secrets: [portal_user, portal_password]\nsteps:\n\
-         \x20 - open: \"{{{{ params.portal_url }}}}/login\"\n\
-         \x20 - fill: {{ label: ユーザーID, value: \"{{{{ secrets.portal_user }}}}\" }}\n\
-         \x20 - fill: {{ label: パスワード, value: \"{{{{ secrets.portal_password }}}}\" }}\n\
-         \x20 - click: ログイン\n\
-         \x20 - wait_for: {{ url_contains: /menu }}\n{steps}"
-    );
-    let w = Workflow::parse(Path::new("portal-steps.yaml"), &text)
-        .unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let home = tempfile::tempdir().unwrap();
-    let records = Records::open(&home.path().join("records.db"))
-        .await
-        .unwrap();
-    let mut opts = RunOptions::new(home.path());
-    opts.params.insert("portal_url".into(), portal.url().into());
-    opts.secrets = Secrets::from_pairs([
-        ("portal_user".to_string(), "demo".to_string()),
-        ("portal_password".to_string(), "kobo-demo-pass".to_string()),
-    ]);
-    let outcome = runner::execute(&w, &records, opts).await.unwrap();
-    Ran {
-        outcome,
-        records,
-        _home: home,
-    }
+    run_workflow(portal, "portal-steps", "", &format!("{LOGIN}{steps}"), None).await
 }
 
 fn problems(yaml: &str) -> String {

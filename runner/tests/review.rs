@@ -82,7 +82,7 @@ impl Home {
     }
 
     fn outbox(&self) -> Vec<String> {
-        let dir = delivery::outbox_dir(self.path(), "acme");
+        let dir = runner::data_dir::DataDir::new(self.path()).client_outbox("acme");
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map(|d| {
                 d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
@@ -651,9 +651,9 @@ async fn recovery_removes_half_written_deliveries(home: Home) {
         .unwrap();
     let delivered = home.outbox();
     assert_eq!(delivered.len(), 1);
-    let outbox = delivery::outbox_dir(home.path(), "acme");
+    let outbox = runner::data_dir::DataDir::new(home.path()).client_outbox("acme");
     std::fs::write(outbox.join(".part-a1B2c3"), "half a file").unwrap();
-    let other = delivery::outbox_dir(home.path(), "sakura");
+    let other = runner::data_dir::DataDir::new(home.path()).client_outbox("sakura");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join(".part-x9Y8z7"), "").unwrap();
 

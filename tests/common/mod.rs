@@ -160,6 +160,25 @@ impl Kobo {
         c.wait().unwrap();
     }
 
+    /// Send SIGTERM to `pid` (started by this `Kobo`) and wait up to 30 s for it to end.
+    /// Whether it ended.
+    pub async fn sigterm(&mut self, pid: u32) -> bool {
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let i = self.children.iter().position(|c| c.id() == pid).unwrap();
+        let mut child = self.children.remove(i);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        true
+    }
+
     /// Has the process `pid` (started by this `Kobo`) ended? Reaps it if so.
     pub fn exited(&mut self, pid: u32) -> bool {
         let Some(i) = self.children.iter().position(|c| c.id() == pid) else {
