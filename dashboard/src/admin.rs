@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 use runner::client_lang::{self, ClientLang};
-use runner::payout::{Rate, RateChangeError, Rates, rates_path};
+use runner::payout::{Rate, RateChangeError, Rates};
 use runner::user::{self, User, UserError};
 use runner::{Role, audit};
 use serde::{Deserialize, Serialize};
@@ -195,7 +195,7 @@ pub async fn page(
             users => Value::from_serialize(&users),
             clients => Value::from_serialize(&clients),
             rates_error => rates_error,
-            rates_path => rates_path(&state.home).display().to_string(),
+            rates_path => runner::data_dir::DataDir::new(&state.home).rates_file().display().to_string(),
             rates_example => RATES_EXAMPLE,
             audit => Value::from_serialize(&audit),
             roles => Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),

@@ -11,10 +11,10 @@ use crate::page::render;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
+use runner::data_dir::DataDir;
 use runner::review::{self, RunFilter};
 use runner::{Role, audit, delivery};
 use serde::Deserialize;
-use std::path::PathBuf;
 
 /// Spreadsheets kobo reads (the inbox's list); anything else is refused at the door.
 const ACCEPTED: &[&str] = runner::inbox::SPREADSHEET_EXTENSIONS;
@@ -31,15 +31,10 @@ fn client_of(cur: &Current) -> Result<String, AppError> {
     cur.user().client.clone().ok_or_else(AppError::forbidden)
 }
 
-/// Where an uploaded file goes: the client's inbox, as if dropped into the shared folder.
-pub fn inbox_dir(home: &std::path::Path, client: &str) -> PathBuf {
-    runner::data_dir::DataDir::new(home).client_inbox(client)
-}
-
 /// The workflows a client can send files to: the folders `kobo serve` made under
 /// `inbox/<client>/`, one per workflow of that client.
 pub fn inbox_workflows(home: &std::path::Path, client: &str) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(inbox_dir(home, client))
+    let mut names: Vec<String> = std::fs::read_dir(DataDir::new(home).client_inbox(client))
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
@@ -153,7 +148,9 @@ pub async fn download(
         .await?
         .ok_or(AppError::NotFound)?;
     send_file(
-        &delivery::outbox_dir(&state.home, &client).join(&d.file_name),
+        &DataDir::new(&state.home)
+            .client_outbox(&client)
+            .join(&d.file_name),
         &d.file_name,
     )
     .await
@@ -283,7 +280,10 @@ pub async fn upload(
         1 => format!("{stamp}_{name}"),
         n => format!("{stamp}-{n}_{name}"),
     });
-    let dir = inbox_dir(&state.home, &client).join(&workflow);
+    // Where an uploaded file goes: the client's inbox, as if dropped into the shared folder.
+    let dir = DataDir::new(&state.home)
+        .client_inbox(&client)
+        .join(&workflow);
     let stored = match delivery::write_new(&dir, names, &bytes) {
         Ok(path) => path
             .file_name()

@@ -43,11 +43,6 @@ pub enum DeliveryError {
     Io { file: String, message: String },
 }
 
-/// The client's outbox folder.
-pub fn outbox_dir(home: &Path, client: &str) -> PathBuf {
-    DataDir::new(home).client_outbox(client)
-}
-
 /// The name a delivered file gets:
 /// `2026-11-25_invoice-report_01m89dqtq8p6xq1gnyb7m1xk5v_acme-invoices.xlsx`. The whole
 /// run id: its first characters are only a time, shared by runs queued together.
@@ -102,7 +97,7 @@ pub(crate) fn copy_outputs(
     at: DateTime<Utc>,
 ) -> Result<Vec<Delivery>, DeliveryError> {
     let mut done: Vec<Delivery> = Vec::new();
-    let dir = outbox_dir(home, &run.client);
+    let dir = DataDir::new(home).client_outbox(&run.client);
     let result = (|| {
         for a in outputs {
             let source = home.join(&run.folder).join(&a.path);
@@ -148,7 +143,11 @@ pub(crate) fn copy_outputs(
 /// Remove delivered files again (the approval that made them did not commit).
 pub(crate) fn undo(home: &Path, done: &[Delivery]) {
     for d in done {
-        let _ = std::fs::remove_file(outbox_dir(home, &d.client).join(&d.file_name));
+        let _ = std::fs::remove_file(
+            DataDir::new(home)
+                .client_outbox(&d.client)
+                .join(&d.file_name),
+        );
     }
 }
 

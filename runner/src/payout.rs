@@ -19,12 +19,7 @@ use crate::table::{Cell, Table};
 use chrono::{FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
-use std::path::{Path, PathBuf};
-
-/// The file the admin keeps the rates in.
-pub fn rates_path(home: &Path) -> PathBuf {
-    DataDir::new(home).rates_file()
-}
+use std::path::Path;
 
 /// Japan Standard Time: months and dates are counted as the people who are paid see them.
 pub fn jst() -> FixedOffset {
@@ -101,7 +96,7 @@ fn at_line(line: Option<usize>) -> String {
 impl Rates {
     /// Read `<home>/rates.yaml`; no file means no rates yet.
     pub fn load(home: &Path) -> Result<Rates, RateError> {
-        let path = rates_path(home);
+        let path = DataDir::new(home).rates_file();
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Rates::default()),

@@ -10,7 +10,7 @@
 //! copies back (its process died).
 
 use crate::data_dir::DataDir;
-use crate::delivery::{DeliveryError, delivery_name, outbox_dir};
+use crate::delivery::{DeliveryError, delivery_name};
 use crate::record::{Artifact, Records, RunRecord};
 use crate::review::{self, ReviewState};
 use chrono::{DateTime, Utc};
@@ -53,7 +53,7 @@ impl PendingDelivery {
         take_back(home, &run.id.0, &left);
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        let outbox = outbox_dir(home, &run.client);
+        let outbox = DataDir::new(home).client_outbox(&run.client);
         let outbox = outbox.strip_prefix(home).unwrap_or(&outbox);
         for a in outputs {
             let target = outbox.join(delivery_name(at, run, &a.name));

@@ -8,7 +8,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
 use dashboard::{AppState, app};
 use http_body_util::BodyExt;
-use runner::{Records, Role, RunOptions, Workflow, delivery, user};
+use runner::{Records, Role, RunOptions, Workflow, user};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tower::ServiceExt;
@@ -277,12 +277,13 @@ impl TestHome {
     }
 
     pub fn outbox(&self, client: &str) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(delivery::outbox_dir(self.home(), client))
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut names: Vec<String> =
+            std::fs::read_dir(runner::data_dir::DataDir::new(self.home()).client_outbox(client))
+                .map(|d| {
+                    d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
         names.sort();
         names
     }
