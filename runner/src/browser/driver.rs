@@ -99,7 +99,10 @@ impl Driver {
         self.pgid.as_raw() as u32
     }
 
-    /// Poll `GET /status` until chromedriver says it is ready.
+    /// Poll `GET /status` until chromedriver says it is ready. The answer counts only once
+    /// this chromedriver itself listens on the port: until then it may come from another
+    /// program that took the port after it was found free (another run's chromedriver, whose
+    /// sessions are not this run's); this one then exits, and the start fails.
     pub(crate) async fn wait_ready(&mut self, timeout: Duration) -> Result<(), BrowserError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(10);
@@ -110,7 +113,7 @@ impl Driver {
                     output: format!("{}\n(chromedriver exited: {status})", self.output()),
                 });
             }
-            if status_ready(self.port).await {
+            if status_ready(self.port).await && listens_on(self.pid(), self.port) {
                 return Ok(());
             }
             if started.elapsed() >= timeout {
@@ -345,6 +348,33 @@ fn free_port() -> std::io::Result<u16> {
     ))
 }
 
+/// Does the process `pid` hold a listening TCP socket on `port` (Linux `/proc`)?
+fn listens_on(pid: u32, port: u16) -> bool {
+    // Sockets listening on the port: the inode column of `/proc/net/tcp{,6}` where the
+    // local address ends in `:PORT` (hex) and the state is `0A` (LISTEN).
+    let wanted = format!(":{port:04X}");
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f).ok())
+        .flat_map(|text| {
+            text.lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let cols: Vec<&str> = line.split_whitespace().collect();
+                    (cols.len() > 9 && cols[1].ends_with(&wanted) && cols[3] == "0A")
+                        .then(|| format!("socket:[{}]", cols[9]))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .any(|link| inodes.iter().any(|i| link.as_os_str() == i.as_str()))
+}
+
 /// One bounded `GET /status`; `true` when chromedriver answers `"ready": true`.
 async fn status_ready(port: u16) -> bool {
     let attempt = async {
@@ -382,7 +412,18 @@ async fn status_ready(port: u16) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::owner_in;
+    #[test]
+    fn a_port_counts_as_ours_only_when_we_listen_on_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(listens_on(std::process::id(), port));
+        // Another process does not hold it; a port nobody listens on is nobody's.
+        assert!(!listens_on(1, port));
+        drop(listener);
+        assert!(!listens_on(std::process::id(), port));
+    }
+
+    use super::{listens_on, owner_in};
 
     #[test]
     fn the_owner_is_read_from_a_driver_directory_name() {
